@@ -1,0 +1,264 @@
+"""The one typed configuration tree: data, features, labels, model, train, backtest.
+
+Loaded from YAML, validated at the boundary (unknown keys are errors that suggest the
+closest valid name, wrong types name the key, the expected type and the value),
+overridable with `--set a.b=value` (type-checked the same way) and written back to YAML
+exactly. Nothing here reads global state: the config is passed down explicitly.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from cryptotrain.errors import UserError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# ----------------------------------------------------------------------------- data
+class SplitConfig(_Section):
+    train: float = 0.7            # fraction of rows for training (chronologically first)
+    val: float = 0.15             # fraction for validation; test gets the rest
+    val_start: Optional[str] = None   # or split by dates (UTC, ISO): validation starts here
+    test_start: Optional[str] = None  # ... and test starts here (both or neither)
+    embargo: Optional[int] = None     # candles dropped between splits; default labels.horizon + 1
+
+    @model_validator(mode="after")
+    def _check(self) -> "SplitConfig":
+        if (self.val_start is None) != (self.test_start is None):
+            raise ValueError("give both val_start and test_start, or neither")
+        if not (0 < self.train < 1 and 0 < self.val < 1 and self.train + self.val < 1):
+            raise ValueError("need 0 < train, 0 < val and train + val < 1")
+        return self
+
+
+class DataConfig(_Section):
+    path: str = "data/sample/BTC_USDT-1h.csv.gz"  # candle file: CSV, CSV.gz or Parquet
+    exchange: str = "binance"     # where the candles came from (for run names and reports)
+    symbol: str = "BTC/USDT"      # market symbol (for run names and reports)
+    timeframe: Optional[str] = "1h"   # expected candle interval; checked against the file
+    gap_policy: Literal["keep", "ffill", "error"] = "keep"  # keep: windows never span a gap
+    start: Optional[str] = None   # keep candles at or after this UTC date/datetime
+    end: Optional[str] = None     # keep candles before this UTC date/datetime
+    last_rows: Optional[int] = Field(default=None, ge=1)  # keep only the last N candles (after start/end)
+    window: int = Field(default=48, ge=1)  # T: feature rows per window, ending at the decision candle t
+    split: SplitConfig = SplitConfig()
+
+
+# ------------------------------------------------------------------------- features
+class FeaturesConfig(_Section):
+    returns: list[int] = [1, 2, 4, 8, 24]   # log-return lags: log(close_t / close_{t-k})
+    body_range: bool = True                 # candle body and range relative to close
+    volatility: list[int] = [12, 24, 72]    # rolling std of 1-step log returns, per window
+    rsi: Optional[int] = 14                 # RSI period (Wilder smoothing); null disables
+    macd: Optional[list[int]] = [12, 26, 9]  # fast, slow, signal EMA spans; null disables
+    bollinger: Optional[int] = 20           # Bollinger window (2 std): %b and bandwidth
+    atr: Optional[int] = 14                 # ATR period, relative to close
+    volume_zscore: Optional[int] = 24       # log volume and its rolling z-score over this window
+    vwap: Optional[int] = 24                # log distance of close to the rolling VWAP
+    time: bool = True                       # sin/cos of hour-of-day and day-of-week
+    normalizer: Literal["zscore", "robust"] = "zscore"  # fitted on the training split only
+
+    @model_validator(mode="after")
+    def _check(self) -> "FeaturesConfig":
+        if self.macd is not None and (len(self.macd) != 3 or self.macd[0] >= self.macd[1]):
+            raise ValueError("macd must be [fast, slow, signal] with fast < slow")
+        if any(k < 1 for k in self.returns + self.volatility):
+            raise ValueError("returns lags and volatility windows must be >= 1")
+        return self
+
+
+# --------------------------------------------------------------------------- labels
+class LabelsConfig(_Section):
+    horizon: int = Field(default=1, ge=1)   # h: r_t = open[t+1+h] / open[t+1] - 1
+    threshold: Literal["fixed", "quantile"] = "quantile"  # how the buy/sell threshold is chosen
+    threshold_bps: float = Field(default=10.0, ge=0)  # fixed: |r_t| above this is buy/sell
+    confidence_window: int = Field(default=24, ge=2)  # volatility window for the confidence target
+
+
+# ---------------------------------------------------------------------------- model
+class ModelConfig(_Section):
+    type: Literal["gru_attention", "lstm_attention", "transformer"] = "gru_attention"
+    hidden_size: int = Field(default=64, ge=1)   # H: recurrent width (d_model for transformer)
+    num_layers: int = Field(default=1, ge=1)     # stacked recurrent / encoder layers
+    dropout: float = Field(default=0.0, ge=0, lt=1)  # between layers (and on sub-layers)
+    layer_norm: bool = False                     # layer-normalize each recurrent layer's output
+    residual: bool = False                       # residual connection between equal-width layers
+    attention: Literal["additive", "multihead", "both"] = "additive"
+    num_heads: int = Field(default=4, ge=1)      # multi-head attention heads (divides hidden_size)
+    causal: bool = False                         # causal mask in self-attention
+    concat_last: bool = True                     # concatenate the last hidden state to the context
+    pooling: Literal["last", "mean", "additive"] = "additive"  # after multihead / transformer
+    head_sizes: list[int] = [64]                 # hidden widths of the MLP head stack
+    head_activation: Literal["relu", "gelu", "tanh"] = "relu"
+    head_dropout: float = Field(default=0.0, ge=0, lt=1)
+    # transformer only
+    d_ff: int = Field(default=128, ge=1)         # feed-forward width
+    norm_first: bool = False                     # pre-norm (True) or post-norm (False)
+    positional: Literal["sinusoidal", "learned"] = "sinusoidal"
+    ff_activation: Literal["relu", "gelu"] = "gelu"
+    # losses: w_action * CE + w_confidence * MSE + w_return * (MSE|Huber) + l2 * sum(W^2)
+    w_action: float = Field(default=1.0, ge=0)
+    w_confidence: float = Field(default=0.1, ge=0)
+    w_return: float = Field(default=0.0, ge=0)
+    return_loss: Literal["mse", "huber"] = "huber"
+    huber_delta: float = Field(default=1.0, gt=0)
+    return_scale: float = Field(default=100.0, gt=0)  # the return head predicts r_t * scale
+    class_weights: Optional[list[float]] = None  # [sell, hold, buy] cross-entropy weights
+    l2: float = Field(default=0.0, ge=0)
+    dtype: Literal["float32", "float64"] = "float32"
+
+    @model_validator(mode="after")
+    def _check(self) -> "ModelConfig":
+        if self.attention in ("multihead", "both") or self.type == "transformer":
+            if self.hidden_size % self.num_heads:
+                raise ValueError(f"num_heads ({self.num_heads}) must divide hidden_size ({self.hidden_size})")
+        if self.class_weights is not None and len(self.class_weights) != 3:
+            raise ValueError("class_weights needs 3 values: [sell, hold, buy]")
+        return self
+
+
+# ---------------------------------------------------------------------------- train
+class TrainConfig(_Section):
+    seed: int = 0
+    epochs: int = Field(default=20, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+    max_batches_per_epoch: Optional[int] = Field(default=None, ge=1)  # cap for quick runs
+    optimizer: Literal["adam", "adamw"] = "adam"
+    lr: float = Field(default=1e-3, gt=0)
+    betas: list[float] = [0.9, 0.999]
+    eps: float = Field(default=1e-8, gt=0)
+    weight_decay: float = Field(default=0.0, ge=0)  # AdamW decoupled decay
+    clip_norm: Optional[float] = Field(default=5.0, gt=0)   # global-norm gradient clipping
+    clip_value: Optional[float] = Field(default=None, gt=0)  # element-wise clipping
+    schedule: Literal["constant", "cosine"] = "constant"  # cosine: linear warm-up then cosine
+    warmup_steps: int = Field(default=0, ge=0)
+    min_lr_ratio: float = Field(default=0.0, ge=0, le=1)  # cosine floor as a fraction of lr
+    patience: int = Field(default=5, ge=1)        # early stopping on validation loss
+    min_delta: float = Field(default=0.0, ge=0)
+    runs_dir: str = "runs"
+
+
+# ------------------------------------------------------------------------- backtest
+class BacktestConfig(_Section):
+    fee_bps: float = Field(default=10.0, ge=0)      # on traded notional, every fill
+    slippage_bps: float = Field(default=2.0, ge=0)  # fills move against the trader
+    cash: float = Field(default=10_000.0, gt=0)
+    mode: Literal["long-only", "long-short"] = "long-short"
+    threshold: float = Field(default=0.0, ge=0, le=1)  # minimum confidence to act
+    sizing: Literal["fixed", "confidence"] = "fixed"
+    max_exposure: float = Field(default=1.0, gt=0, le=1)
+
+
+class Config(_Section):
+    data: DataConfig = DataConfig()
+    features: FeaturesConfig = FeaturesConfig()
+    labels: LabelsConfig = LabelsConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    backtest: BacktestConfig = BacktestConfig()
+
+
+# ------------------------------------------------------------------------ loading
+def _section_at(loc: tuple) -> tuple[type[BaseModel], str]:
+    """The pydantic model class that owns the key at `loc` and a dotted name for messages."""
+    cls: type[BaseModel] = Config
+    path = []
+    for part in loc[:-1]:
+        field = cls.model_fields.get(str(part))
+        ann = getattr(field, "annotation", None)
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            cls = ann
+            path.append(str(part))
+        else:
+            break
+    return cls, ".".join(path) or "config"
+
+
+def _format_error(err: ValidationError, origin: str) -> str:
+    e = err.errors()[0]
+    loc = tuple(e["loc"])
+    key = ".".join(str(p) for p in loc)
+    if e["type"] == "extra_forbidden":
+        cls, where = _section_at(loc)
+        name = str(loc[-1])
+        close = difflib.get_close_matches(name, list(cls.model_fields), n=1, cutoff=0.5)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(cls.model_fields)}"
+        return f"{origin}: unknown key '{name}' in {where}{hint}"
+    value = e.get("input")
+    if e["type"] == "value_error" or not loc:
+        return f"{origin}: invalid {key or 'config'}: {e['msg'].removeprefix('Value error, ')}"
+    return f"{origin}: {key}: {e['msg'].lower()} (got {value!r})"
+
+
+def config_from_dict(raw: dict[str, Any], origin: str = "config") -> Config:
+    if not isinstance(raw, dict):
+        raise UserError(f"{origin}: expected a mapping with sections data, features, labels, model, train, backtest")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as err:
+        raise UserError(_format_error(err, origin)) from err
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config (or the defaults when `path` is None) and apply `--set` overrides."""
+    raw: dict[str, Any] = {}
+    origin = "defaults"
+    if path is not None:
+        p = Path(path)
+        origin = str(p)
+        if not p.is_file():
+            raise UserError(f"config file {p} not found; pass an existing YAML file, e.g. configs/gru_attention_1h.yaml")
+        try:
+            raw = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise UserError(f"{p}: not valid YAML ({str(err).splitlines()[0]}); fix the file") from err
+    raw = apply_overrides(raw, overrides or [])
+    return config_from_dict(raw, origin)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `a.b=value` strings; values are parsed as YAML scalars/lists and type-checked later."""
+    import copy
+
+    out = copy.deepcopy(raw)
+    for item in overrides:
+        if "=" not in item:
+            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. --set model.hidden_size=128")
+        key, text = item.split("=", 1)
+        parts = key.strip().split(".")
+        if len(parts) < 2 or not all(parts):
+            raise UserError(f"--set {item!r}: the key needs a section, e.g. model.hidden_size")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        node = out
+        for part in parts[:-1]:
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = {}
+            if not isinstance(nxt, dict):
+                raise UserError(f"--set {item!r}: {part} is not a section")
+            node = nxt
+        node[parts[-1]] = value
+    return out
+
+
+def config_to_dict(cfg: Config) -> dict[str, Any]:
+    return cfg.model_dump(mode="json")
+
+
+def config_to_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False, default_flow_style=None)
+
+
+def config_from_yaml_text(text: str, origin: str = "config") -> Config:
+    return config_from_dict(yaml.safe_load(text) or {}, origin)
