@@ -1,0 +1,1 @@
+"""Neural-network building blocks as forward/backward pairs of pure NumPy functions."""
