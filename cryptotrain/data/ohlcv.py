@@ -1,0 +1,305 @@
+"""OHLCV candle files: load, validate, clean, report gaps, write.
+
+`load_ohlcv` is the one public way in: it reads CSV, CSV.gz or Parquet, checks every value,
+sorts, drops identical duplicate rows, infers and checks the timeframe, finds gaps and applies
+the gap policy. Anything wrong with the file is a `UserError`: one line naming the problem
+and the fix. `write_ohlcv` writes atomically (temporary file + rename).
+
+Columns everywhere: timestamp (int64 ms since epoch UTC, the candle OPEN time), open, high,
+low, close, volume (float64).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cryptotrain.errors import UserError
+from cryptotrain.fileio import atomic_path
+
+COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
+PRICES = ["open", "high", "low", "close"]
+GAP_POLICIES = ("keep", "ffill", "error")
+
+_UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+# --------------------------------------------------------------------------- time helpers
+def timeframe_to_ms(timeframe: str) -> int:
+    """'1m' -> 60000, '4h' -> 14400000. Units: ms, s, m, h, d, w."""
+    m = re.fullmatch(r"\s*(\d+)\s*(ms|s|m|h|d|w)\s*", str(timeframe))
+    if not m or int(m.group(1)) == 0:
+        raise UserError(f"unknown timeframe {timeframe!r}; use a number and a unit s, m, h, d or w, e.g. 1m, 15m, 1h, 1d")
+    return int(m.group(1)) * _UNIT_MS[m.group(2)]
+
+
+def ms_to_timeframe(ms: int) -> str:
+    """60000 -> '1m': the largest unit that divides `ms` exactly."""
+    ms = int(ms)
+    if ms <= 0:
+        raise ValueError(f"timeframe must be positive, got {ms} ms")
+    for unit in ("w", "d", "h", "m", "s", "ms"):
+        if ms % _UNIT_MS[unit] == 0:
+            return f"{ms // _UNIT_MS[unit]}{unit}"
+    raise AssertionError("unreachable: every ms count divides by 1")
+
+
+def parse_utc(text: str | int) -> int:
+    """A UTC date ('2024-01-31'), ISO datetime ('2024-01-31T12:00', offsets allowed) or int ms -> int ms."""
+    if isinstance(text, (int, np.integer)):
+        return int(text)
+    s = str(text).strip()
+    if re.fullmatch(r"-?\d{10,}", s):
+        return int(s)  # already milliseconds since the epoch
+    try:
+        ts = pd.Timestamp(s)
+    except (ValueError, TypeError):
+        ts = pd.NaT
+    if ts is pd.NaT or pd.isna(ts):
+        raise UserError(f"cannot read date {text!r}; use a UTC date or ISO datetime, e.g. 2024-01-31 or 2024-01-31T12:00")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return int(ts.value // 1_000_000)
+
+
+def format_utc(ms: int) -> str:
+    """int ms -> '2021-02-11T03:00' (seconds shown only when not zero)."""
+    ts = pd.Timestamp(int(ms), unit="ms")
+    return ts.strftime("%Y-%m-%dT%H:%M:%S" if ts.second or ts.microsecond else "%Y-%m-%dT%H:%M")
+
+
+# ------------------------------------------------------------------------------ report
+@dataclass
+class OhlcvReport:
+    """What `load_ohlcv` found. gaps: (last timestamp before the gap, number of missing candles)."""
+
+    path: str
+    rows: int
+    timeframe: str
+    timeframe_ms: int
+    first_ts: int
+    last_ts: int
+    gaps: list[tuple[int, int]] = field(default_factory=list)
+    duplicates_dropped: int = 0
+    zero_volume: int = 0
+    filled: int = 0               # candles inserted by gap_policy="ffill"
+    price_min: float = float("nan")
+    price_max: float = float("nan")
+    was_sorted: bool = True       # False when the file had to be sorted
+
+    @property
+    def missing(self) -> int:
+        return sum(n for _, n in self.gaps)
+
+
+# ------------------------------------------------------------------------- validation
+def _row_namer(line_numbers: bool):
+    # CSV: name the file line (header is line 1); other frames: the 1-based data row
+    return (lambda i: f"line {i + 2}") if line_numbers else (lambda i: f"row {i + 1}")
+
+
+def _to_ms(col: pd.Series, src: str, where) -> np.ndarray:
+    """The timestamp column as int64 ms: integer ms since epoch, or ISO datetimes (UTC)."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        dt = col.dt.tz_localize("UTC") if col.dt.tz is None else col.dt.tz_convert("UTC")
+        if dt.isna().any():
+            raise UserError(f"{src}: missing timestamp at {where(int(np.argmax(dt.isna().to_numpy())))}; fill or remove that row")
+        return dt.dt.tz_localize(None).astype("datetime64[ms]").astype("int64").to_numpy()
+    num = col if pd.api.types.is_numeric_dtype(col) and col.dtype != bool else pd.to_numeric(col, errors="coerce")
+    if num.notna().all():
+        v = num.to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(v) | (v != np.round(v))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise UserError(f"{src}: timestamp {col.iloc[i]!r} at {where(i)} is not whole milliseconds; "
+                            "use integer ms since epoch UTC or ISO datetimes")
+        return num.to_numpy(dtype=np.int64)
+    dt = pd.to_datetime(col.astype("string"), utc=True, errors="coerce", format="ISO8601")
+    if dt.isna().any():
+        i = int(np.argmax(dt.isna().to_numpy()))
+        raise UserError(f"{src}: cannot read timestamp {col.iloc[i]!r} at {where(i)}; "
+                        "use integer ms since epoch UTC or ISO datetimes like 2024-01-31T12:00")
+    return dt.dt.tz_localize(None).astype("datetime64[ms]").astype("int64").to_numpy()
+
+
+def _clean(df: pd.DataFrame, src: str = "candles", line_numbers: bool = False) -> tuple[pd.DataFrame, int, bool]:
+    """Check every value, sort, drop identical duplicates -> (frame, duplicates dropped, was sorted)."""
+    where = _row_namer(line_numbers)
+    df = df.rename(columns=lambda c: str(c).strip().lower())
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise UserError(f"{src}: missing column(s) {', '.join(missing)}; need columns {', '.join(COLUMNS)} "
+                        f"(found {', '.join(map(str, df.columns)) or 'none'})")
+    out = pd.DataFrame({"timestamp": _to_ms(df["timestamp"], src, where)})
+    for name in COLUMNS[1:]:
+        col = df[name]
+        num = col if pd.api.types.is_numeric_dtype(col) and col.dtype != bool else pd.to_numeric(col, errors="coerce")
+        bad = (num.isna() & col.notna()).to_numpy()
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise UserError(f"{src}: non-numeric value {col.iloc[i]!r} in column '{name}' at {where(i)}; fix or remove that row")
+        out[name] = num.to_numpy(dtype=np.float64)
+    values = out[COLUMNS[1:]].to_numpy()
+    _first_bad(~np.isfinite(values), src, where, "is NaN, missing or infinite", "fill or remove that row")
+    _first_bad(values[:, :4] <= 0, src, where, "is not a positive price", "prices must be > 0", cols=PRICES)
+    _first_bad(values[:, 4:] < 0, src, where, "is a negative volume", "volume must be >= 0", cols=["volume"])
+    o, h, l, c = (values[:, k] for k in range(4))
+    bad_h, bad_l = h < np.maximum(o, c), l > np.minimum(o, c)
+    if bad_h.any() or bad_l.any():
+        i = int(np.argmax(bad_h | bad_l))
+        what = "high is below max(open, close)" if bad_h[i] else "low is above min(open, close)"
+        raise UserError(f"{src}: {what} at {where(i)} (open={o[i]}, high={h[i]}, low={l[i]}, close={c[i]}); "
+                        "fix or remove that candle")
+    ts = out["timestamp"].to_numpy()
+    was_sorted = bool(np.all(ts[1:] >= ts[:-1]))
+    if not was_sorted:
+        out = out.sort_values("timestamp", kind="stable", ignore_index=True)
+    n0 = len(out)
+    out = out.drop_duplicates(ignore_index=True)
+    dupes = n0 - len(out)
+    clash = out["timestamp"].duplicated(keep=False).to_numpy()
+    if clash.any():
+        t = int(out["timestamp"].to_numpy()[np.argmax(clash)])
+        raise UserError(f"{src}: {int(clash.sum())} rows share a timestamp with different values, first at "
+                        f"{format_utc(t)} ({t}); keep one candle per timestamp")
+    return out.reset_index(drop=True), dupes, was_sorted
+
+
+def _first_bad(bad: np.ndarray, src: str, where, what: str, fix: str, cols: list[str] | None = None) -> None:
+    if bad.any():
+        i, j = divmod(int(np.argmax(bad)), bad.shape[1])
+        raise UserError(f"{src}: column '{(cols or COLUMNS[1:])[j]}' {what} at {where(i)}; {fix}")
+
+
+def validate_ohlcv_frame(df: pd.DataFrame, source: str = "candles") -> pd.DataFrame:
+    """Check and clean candle content -> typed, sorted frame with a RangeIndex (UserError on bad values).
+
+    Identical duplicate rows are dropped with a warning; conflicting duplicates are an error.
+    """
+    out, dupes, _ = _clean(df, source)
+    if dupes:
+        warnings.warn(f"{source}: dropped {dupes} identical duplicate row(s)", stacklevel=2)
+    return out
+
+
+# ------------------------------------------------------------------------------ reading
+def _kind(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    raise UserError(f"{path}: unknown file type; use .csv, .csv.gz or .parquet")
+
+
+def _read(path: Path) -> tuple[pd.DataFrame, bool]:
+    """Raw frame and whether row positions are CSV lines."""
+    kind = _kind(path)
+    if not path.is_file():
+        raise UserError(f"{path}: file not found; check the path or run `cryptotrain fetch` first")
+    try:
+        if kind == "csv":
+            return pd.read_csv(path, compression="infer", skipinitialspace=True), True
+        return pd.read_parquet(path, engine="pyarrow"), False
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path}: file is empty; it needs a header {','.join(COLUMNS)} and candle rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"{path}: cannot read as {kind} ({first}); check the file is a valid {kind} file") from None
+
+
+def load_ohlcv(path: str | Path, timeframe: str | None = None, gap_policy: str = "keep",
+               min_rows: int = 1) -> tuple[pd.DataFrame, OhlcvReport]:
+    """Read, check and clean a candle file -> (frame, report). See the module docstring."""
+    path = Path(path)
+    if gap_policy not in GAP_POLICIES:
+        raise UserError(f"unknown gap_policy {gap_policy!r}; use one of {', '.join(GAP_POLICIES)}")
+    raw, lines = _read(path)
+    src = str(path)
+    if len(raw) == 0:
+        raise UserError(f"{src}: file has no candle rows; fetch data into it or pick another file")
+    df, dupes, was_sorted = _clean(raw, src, line_numbers=lines)
+    if dupes:
+        warnings.warn(f"{src}: dropped {dupes} identical duplicate row(s)", stacklevel=2)
+    if len(df) < min_rows:
+        raise UserError(f"{src}: only {len(df)} candle(s), need at least {min_rows}; use a longer file")
+    tf_ms = _check_timeframe(df["timestamp"].to_numpy(), timeframe, src)
+    gaps = find_gaps(df["timestamp"].to_numpy(), tf_ms)
+    filled = 0
+    if gaps and gap_policy == "error":
+        t, n = gaps[0]
+        raise UserError(f"{src}: {len(gaps)} gap(s) ({sum(n for _, n in gaps)} missing candles), first after "
+                        f"{format_utc(t)} ({n} missing); use gap_policy keep or ffill, or re-fetch the data")
+    if gaps and gap_policy == "ffill":
+        df, filled = fill_gaps(df, tf_ms)
+    report = OhlcvReport(
+        path=src, rows=len(df), timeframe=ms_to_timeframe(tf_ms), timeframe_ms=tf_ms,
+        first_ts=int(df["timestamp"].iloc[0]), last_ts=int(df["timestamp"].iloc[-1]), gaps=gaps,
+        duplicates_dropped=dupes, zero_volume=int((df["volume"].to_numpy() == 0).sum()) - filled,
+        filled=filled, price_min=float(df["low"].min()), price_max=float(df["high"].max()), was_sorted=was_sorted)
+    return df, report
+
+
+def _check_timeframe(ts: np.ndarray, timeframe: str | None, src: str) -> int:
+    """Infer the interval (most common spacing), compare with `timeframe`, check alignment."""
+    given = timeframe_to_ms(timeframe) if timeframe else None
+    diffs = np.diff(ts)
+    if len(diffs) == 0:
+        if given is None:
+            raise UserError(f"{src}: cannot infer the timeframe from one candle; pass the timeframe, e.g. --timeframe 1h")
+        return given
+    values, counts = np.unique(diffs, return_counts=True)
+    inferred = int(values[np.argmax(counts)])
+    if given is not None and inferred != given:
+        hint = "; timestamps look like seconds, convert them to ms" if inferred * 1000 == given else ""
+        raise UserError(f"{src}: candles are {ms_to_timeframe(inferred)} apart (most common spacing) but timeframe "
+                        f"{timeframe} was expected; pass --timeframe {ms_to_timeframe(inferred)} or use the right file{hint}")
+    off = diffs % inferred != 0
+    if off.any():
+        i = int(np.argmax(off))
+        raise UserError(f"{src}: candles at {format_utc(ts[i])} and {format_utc(ts[i + 1])} are "
+                        f"{diffs[i]} ms apart, not a multiple of {ms_to_timeframe(inferred)}; fix the timestamps")
+    return inferred
+
+
+def find_gaps(ts: np.ndarray, tf_ms: int) -> list[tuple[int, int]]:
+    """[(last timestamp before the gap, missing candles)] for every spacing larger than one interval."""
+    diffs = np.diff(ts)
+    idx = np.flatnonzero(diffs > tf_ms)
+    return [(int(ts[i]), int(diffs[i] // tf_ms - 1)) for i in idx]
+
+
+def fill_gaps(df: pd.DataFrame, tf_ms: int) -> tuple[pd.DataFrame, int]:
+    """Insert the missing candles as zero-volume candles at the previous close -> (frame, inserted)."""
+    ts = df["timestamp"].to_numpy()
+    full = np.arange(ts[0], ts[-1] + tf_ms, tf_ms, dtype=np.int64)
+    out = df.set_index("timestamp").reindex(full)
+    new = out["close"].isna().to_numpy()
+    close = out["close"].ffill()
+    for col in PRICES:
+        out[col] = out[col].fillna(close)
+    out["volume"] = out["volume"].fillna(0.0)
+    out = out.rename_axis("timestamp").reset_index()
+    return out[COLUMNS], int(new.sum())
+
+
+# ------------------------------------------------------------------------------ writing
+def write_ohlcv(df: pd.DataFrame, path: str | Path, fmt: str | None = None) -> Path:
+    """Write candles atomically as Parquet (pyarrow) or CSV (gzip when the name ends in .gz)."""
+    path = Path(path)
+    fmt = fmt or _kind(path)
+    if fmt not in ("parquet", "csv"):
+        raise UserError(f"unknown format {fmt!r}; use parquet or csv")
+    out = pd.DataFrame({"timestamp": df["timestamp"].to_numpy(dtype=np.int64),
+                        **{c: df[c].to_numpy(dtype=np.float64) for c in COLUMNS[1:]}})
+    with atomic_path(path) as tmp:
+        if fmt == "parquet":
+            out.to_parquet(tmp, engine="pyarrow", index=False)
+        else:
+            gz = path.name.lower().endswith(".gz")
+            out.to_csv(tmp, index=False, compression="gzip" if gz else None)
+    return path
