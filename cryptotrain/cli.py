@@ -86,7 +86,7 @@ def fetch(
 @app.command()
 @_handles_errors
 def train(
-    config: Path = typer.Option(..., "--config", "-c", help="YAML config, e.g. configs/gru_attention_1h.yaml."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config, e.g. configs/gru_attention_1h.yaml."),
     set_: list[str] = typer.Option([], "--set", help="Override a config value: section.key=value (repeatable)."),
     run_name: Optional[str] = typer.Option(None, help="Suffix for the run directory name."),
     resume: Optional[Path] = typer.Option(None, help="Continue the run in this directory from checkpoints/last.npz."),
@@ -97,7 +97,11 @@ def train(
     from cryptotrain.config import load_config
     from cryptotrain.train.runner import train_command
 
-    cfg = load_config(config, set_)
+    if resume is not None and (config is not None or set_):
+        raise UserError("--resume continues a run with its stored config; drop --config/--set")
+    if resume is None and config is None:
+        raise UserError("train needs --config CONFIG, e.g. --config configs/tiny.yaml (or --resume RUN_DIR)")
+    cfg = load_config(config, set_) if config is not None else None
     train_command(cfg, run_name=run_name, resume=resume, overfit_batch=overfit_batch,
                   allow_data_change=allow_data_change, console=_console())
 

@@ -1,0 +1,1 @@
+"""Training: the epoch loop, checkpoints, run directories and the metrics log."""
