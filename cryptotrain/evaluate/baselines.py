@@ -1,0 +1,59 @@
+"""Naive baselines scored on exactly the model's windows: what a rule with no model knows.
+
+Shapes: N windows (the evaluated split's decision candles t), K = 3 classes.
+Each baseline is a dict: "action" (N,) int64 class index, "probs" (N, K) or None,
+"pred_return" (N,) or None (only baselines with a return forecast get an IC).
+
+- majority: the most frequent class of the training split (ties -> the lowest class index);
+  its probability forecast is the training class frequencies, so its log loss is the
+  "know nothing" reference.
+- persistence: the sign of the last return close[t] / close[t-1] - 1: up -> buy, down -> sell,
+  0 -> hold; its return forecast is that last return. Known at the close of t, so causal.
+- stratified: a seeded random draw from the training class frequencies, which are also its
+  probability forecast.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cryptotrain.evaluate.metrics import K
+
+BASELINE_LABELS = {"majority": "majority class", "persistence": "persistence", "stratified": "stratified random"}
+
+
+def class_frequencies(train_actions: np.ndarray) -> np.ndarray:
+    """(K,) class frequencies of the training labels (labels < 0, i.e. undefined, are ignored)."""
+    a = np.asarray(train_actions, dtype=np.int64)
+    a = a[a >= 0]
+    if len(a) == 0:
+        return np.full(K, 1.0 / K)
+    return np.bincount(a, minlength=K) / len(a)
+
+
+def majority_baseline(freq: np.ndarray, n: int) -> dict:
+    k = int(np.argmax(freq))
+    return {"action": np.full(n, k, dtype=np.int64), "probs": np.tile(freq, (n, 1)), "pred_return": None}
+
+
+def persistence_baseline(close: np.ndarray, idx: np.ndarray) -> dict:
+    """Sign of close[t] / close[t-1] - 1 at each window end t (t = 0 has no last return: hold)."""
+    idx = np.asarray(idx, dtype=np.int64)
+    prev = close[np.maximum(idx - 1, 0)]
+    last = np.where(idx > 0, close[idx] / prev - 1.0, 0.0)
+    return {"action": (np.sign(last) + 1).astype(np.int64), "probs": None, "pred_return": last}
+
+
+def stratified_baseline(freq: np.ndarray, n: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    action = rng.choice(K, size=n, p=freq).astype(np.int64)
+    return {"action": action, "probs": np.tile(freq, (n, 1)), "pred_return": None}
+
+
+def all_baselines(train_actions: np.ndarray, close: np.ndarray, idx: np.ndarray, seed: int = 0) -> dict[str, dict]:
+    """The three baselines on the windows ending at rows `idx` of the candle arrays."""
+    freq = class_frequencies(train_actions)
+    n = len(idx)
+    return {"majority": majority_baseline(freq, n),
+            "persistence": persistence_baseline(np.asarray(close, dtype=np.float64), idx),
+            "stratified": stratified_baseline(freq, n, seed)}

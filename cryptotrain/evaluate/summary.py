@@ -1,0 +1,93 @@
+"""One evaluation report from arrays: model metrics, baselines on the same windows, bootstrap
+intervals, plain-language verdicts, leakage warnings and attention analysis.
+
+Shapes: N windows, K = 3 classes, T window length. Class indices 0 = sell, 1 = hold, 2 = buy.
+Returns are in r_t units (the return head's output already divided by return_scale).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cryptotrain.evaluate.attention import attention_summary
+from cryptotrain.evaluate.baselines import BASELINE_LABELS
+from cryptotrain.evaluate.bootstrap import bootstrap_intervals
+from cryptotrain.evaluate.metrics import classification_metrics, confidence_metrics, direction_metrics, return_metrics
+
+# Leakage alarms: on crypto candles a real edge is a few points above chance. Above these,
+# suspect look-ahead first. Only checked with at least MIN_WINDOWS windows (noise below).
+DIRECTION_ACCURACY_MAX = 0.60   # sign accuracy where the model acts
+BALANCED_ACCURACY_MAX = 0.60    # 3 classes: chance is 1/3
+IC_MAX = 0.30                   # |Pearson| or |Spearman| of predicted vs realized return
+MIN_WINDOWS = 100
+METRIC_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",
+                 "ic_pearson": "IC (Pearson)", "ic_spearman": "IC (Spearman)"}
+
+
+def predictor_metrics(y_true, r, pred: dict, conf_target=None) -> dict:
+    """Classification, direction and (when forecast) confidence and return metrics of one predictor.
+
+    `pred`: "action" (N,), "probs" (N, K) or None, "pred_return" (N,) or None, optional "confidence" (N,).
+    """
+    out = {"classification": classification_metrics(y_true, pred["action"], pred.get("probs")),
+           "direction": direction_metrics(pred["action"], r)}
+    if pred.get("confidence") is not None and conf_target is not None:
+        hit = np.asarray(pred["action"]) == np.asarray(y_true)
+        out["confidence"] = confidence_metrics(pred["confidence"], conf_target, hit)
+    if pred.get("pred_return") is not None:
+        out["return"] = return_metrics(pred["pred_return"], r)
+    return out
+
+
+def verdict(label: str, diff: dict) -> str:
+    """One sentence: on which metrics the model beats `label` beyond the interval of the difference."""
+    clauses = []
+    for m, d in diff.items():
+        lo, hi, v = d["lo"], d["hi"], d["value"]
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            continue
+        word = "better" if lo > 0 else "worse" if hi < 0 else "not distinguishable"
+        clauses.append(f"{METRIC_LABELS.get(m, m)} {word} ({v:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}])")
+    beats = [m for m, d in diff.items() if np.isfinite(d["lo"]) and d["lo"] > 0]
+    head = (f"The model beats the {label} baseline beyond the 95% interval on "
+            f"{', '.join(METRIC_LABELS.get(m, m) for m in beats)}" if beats else
+            f"The model does not beat the {label} baseline beyond the 95% interval on any metric")
+    return f"{head}: " + "; ".join(clauses) + "." if clauses else f"{head}."
+
+
+def leakage_warnings(model: dict, timeframe: str, n: int) -> list[str]:
+    """Warnings when accuracy or IC is implausibly high for crypto candles."""
+    if n < MIN_WINDOWS:
+        return []
+    audit = ("audit for leakage: features or normalizer using candles after t, labels crossing "
+             "the split boundary (embargo), or duplicated candles")
+    out = []
+    d = model["direction"]
+    if d["n_acted"] >= MIN_WINDOWS and d["accuracy"] > DIRECTION_ACCURACY_MAX:
+        out.append(f"directional accuracy {d['accuracy']:.1%} on {timeframe} candles ({d['n_acted']} windows "
+                   f"acted on) is implausibly high (> {DIRECTION_ACCURACY_MAX:.0%}); {audit}")
+    ba = model["classification"]["balanced_accuracy"]
+    if ba > BALANCED_ACCURACY_MAX:
+        out.append(f"balanced accuracy {ba:.1%} on {timeframe} candles is implausibly high "
+                   f"(> {BALANCED_ACCURACY_MAX:.0%}, chance 33%); {audit}")
+    for key in ("ic_pearson", "ic_spearman"):
+        ic = model.get("return", {}).get(key, float("nan"))
+        if np.isfinite(ic) and abs(ic) > IC_MAX:
+            out.append(f"{METRIC_LABELS[key]} {ic:+.3f} on {timeframe} candles is implausibly high "
+                       f"(|IC| > {IC_MAX}); {audit}")
+    return out
+
+
+def evaluation_report(*, y_true, r, conf_target, model: dict, baselines: dict[str, dict], attention=None,
+                      timeframe: str = "?", horizon: int = 1, n_resamples: int = 1000, seed: int = 0) -> dict:
+    """Everything `evaluate` reports, as one JSON-ready dict (NaN stays NaN; the writer maps it to null)."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    n = len(y_true)
+    model_m = predictor_metrics(y_true, r, model, conf_target)
+    base_m = {b: {"label": BASELINE_LABELS.get(b, b), **predictor_metrics(y_true, r, p)} for b, p in baselines.items()}
+    boot = bootstrap_intervals(y_true, r, model, baselines, horizon=horizon, n_resamples=n_resamples, seed=seed)
+    verdicts = {b: verdict(BASELINE_LABELS.get(b, b), boot["baselines"][b]["diff"]) for b in baselines}
+    return {"n_windows": n, "timeframe": timeframe, "horizon": int(horizon),
+            "model": model_m, "baselines": base_m, "bootstrap": boot, "verdicts": verdicts,
+            "warnings": leakage_warnings(model_m, timeframe, n),
+            "attention": attention_summary(attention)}
