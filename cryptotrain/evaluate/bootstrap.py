@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from cryptotrain.evaluate.metrics import K, pearson, spearman
+from cryptotrain.evaluate.metrics import K, pearson
 
 CHUNK_ELEMENTS = 2_000_000  # C * N per chunk: bounds memory for long splits
 
@@ -62,9 +62,24 @@ def ic_pearson_stat(pred: np.ndarray, r: np.ndarray, idx: np.ndarray) -> np.ndar
     return pearson(pred[idx], r[idx])
 
 
+def resampled_ranks(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """(C, N) average ranks of x within each resample (duplicated windows become ties).
+
+    Counting instead of sorting: with u the distinct values of x and c_j the count of u_j in
+    a resample, a value u_j ranks (sum_{i<j} c_i) + (c_j + 1) / 2.
+    """
+    _, codes = np.unique(x, return_inverse=True)
+    m = int(codes.max()) + 1 if len(codes) else 1
+    rc = codes[idx]                                             # (C, N)
+    rows = np.arange(idx.shape[0])[:, None] * m
+    counts = np.bincount((rc + rows).ravel(), minlength=idx.shape[0] * m).reshape(idx.shape[0], m)
+    below = np.cumsum(counts, axis=1) - counts
+    rank = below + (counts + 1) / 2.0                           # (C, m)
+    return np.take_along_axis(rank, rc, axis=1)
+
+
 def ic_spearman_stat(pred: np.ndarray, r: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    # Ranks are recomputed inside every resample (duplicated windows become ties).
-    return spearman(pred[idx], r[idx])
+    return pearson(resampled_ranks(pred, idx), resampled_ranks(r, idx))
 
 
 def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
