@@ -273,6 +273,14 @@ def find_gaps(ts: np.ndarray, tf_ms: int) -> list[tuple[int, int]]:
     return [(int(ts[i]), int(diffs[i] // tf_ms - 1)) for i in idx]
 
 
+def segment_ids(ts: np.ndarray, tf_ms: int) -> np.ndarray:
+    """(N,) int64 id of the contiguous run each candle belongs to; a gap starts a new segment."""
+    seg = np.zeros(len(ts), dtype=np.int64)
+    if len(ts) > 1:
+        np.cumsum(np.diff(ts) != tf_ms, out=seg[1:])
+    return seg
+
+
 def fill_gaps(df: pd.DataFrame, tf_ms: int) -> tuple[pd.DataFrame, int]:
     """Insert the missing candles as zero-volume candles at the previous close -> (frame, inserted)."""
     ts = df["timestamp"].to_numpy()

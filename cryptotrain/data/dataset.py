@@ -1,0 +1,139 @@
+"""The training dataset: candles -> features, labels, splits, normalizer and batched windows.
+
+Every candle row of the (trimmed) file is kept, aligned across all arrays; warm-up rows keep
+NaN features and are simply never part of a window. `splits[name]` lists the rows t that
+end a valid window of that split (see splits.py for the rules: window inside the split,
+embargo, no gap, no warm-up, defined label). A window is gathered only when a batch asks
+for it, by fancy indexing: x = features[idx[:, None] + arange(-T + 1, 1)]; the (M, T, F)
+array of all windows is never built.
+
+Shapes: N candles, F features, T window, B batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cryptotrain.config import Config
+from cryptotrain.data.features import compute_features
+from cryptotrain.data.labels import action_labels, confidence_target, forward_returns, label_thresholds
+from cryptotrain.data.normalize import Normalizer
+from cryptotrain.data.ohlcv import OhlcvReport, format_utc, load_ohlcv, parse_utc, segment_ids
+from cryptotrain.data.splits import (SPLITS, check_nonempty, resolve_embargo, rows_used, split_bounds,
+                                     window_ends, window_ok)
+from cryptotrain.errors import UserError
+
+__all__ = ["Dataset", "Normalizer", "build_dataset", "file_sha256", "trim_candles"]
+
+
+@dataclass
+class Dataset:
+    timestamps: np.ndarray        # (N,) int64 ms, candle open time
+    open: np.ndarray              # (N,) float64
+    high: np.ndarray              # (N,)
+    low: np.ndarray               # (N,)
+    close: np.ndarray             # (N,)
+    volume: np.ndarray            # (N,)
+    features: np.ndarray          # (N, F) normalized, float32 (float64 if model.dtype is float64); NaN in warm-up
+    feature_names: list[str]
+    action: np.ndarray            # (N,) int64 in {0 sell, 1 hold, 2 buy}, -1 undefined
+    confidence: np.ndarray        # (N,) float64 in [0, 1), NaN undefined
+    ret: np.ndarray               # (N,) float64 r_t = open[t+1+h] / open[t+1] - 1, NaN undefined
+    splits: dict[str, np.ndarray]  # "train", "val", "test" -> (M,) int64 rows t ending a valid window
+    normalizer: Normalizer
+    thresholds: tuple[float, float]  # (lo, hi): sell if r_t < lo, buy if r_t > hi
+    window: int                   # T
+    horizon: int                  # h
+    timeframe: str
+    fingerprint: dict             # path, rows, first_ts, last_ts, sha256
+    embargo: int = 0              # rows between splits (>= h + 1)
+    bounds: dict[str, tuple[int, int]] = field(default_factory=dict)  # split -> row range [start, stop)
+    report: OhlcvReport | None = None
+
+    @property
+    def n_features(self) -> int:
+        return self.features.shape[1]
+
+    def batch(self, idx: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Windows ending at rows `idx` -> x (B, T, F) and targets {"action", "confidence", "return"} (B,)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        x = self.features[idx[:, None] + np.arange(-self.window + 1, 1)]  # (B, T, F)
+        dt = self.features.dtype
+        return x, {"action": self.action[idx], "confidence": self.confidence[idx].astype(dt),
+                   "return": self.ret[idx].astype(dt)}
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def trim_candles(df: pd.DataFrame, start: str | None, end: str | None, last_rows: int | None,
+                 source: str = "data") -> pd.DataFrame:
+    """Keep candles with start <= timestamp < end, then the last `last_rows` of them."""
+    ts = df["timestamp"].to_numpy()
+    keep = np.ones(len(df), dtype=bool)
+    if start is not None:
+        keep &= ts >= parse_utc(start)
+    if end is not None:
+        keep &= ts < parse_utc(end)
+    out = df[keep]
+    if last_rows is not None:
+        out = out.iloc[-last_rows:]
+    if len(out) == 0:
+        raise UserError(f"{source}: data.start={start} / data.end={end} keep no candles (the file covers "
+                        f"{format_utc(ts[0])} .. {format_utc(ts[-1])}); change data.start / data.end")
+    return out.reset_index(drop=True)
+
+
+def build_dataset(cfg: Config, *, path: str | None = None, normalizer: Normalizer | None = None,
+                  thresholds: tuple | None = None) -> Dataset:
+    """Load `path` (default cfg.data.path) and build features, labels, splits and the normalizer.
+
+    A given `normalizer` / `thresholds` (evaluation on other data, resume) is used as is, never refitted.
+    """
+    dcfg, h, T = cfg.data, cfg.labels.horizon, cfg.data.window
+    src = str(path if path is not None else dcfg.path)
+    embargo = resolve_embargo(cfg)
+    df, report = load_ohlcv(src, dcfg.timeframe, dcfg.gap_policy)
+    df = trim_candles(df, dcfg.start, dcfg.end, dcfg.last_rows, src)
+    ts = df["timestamp"].to_numpy(dtype=np.int64)
+    o, c = df["open"].to_numpy(), df["close"].to_numpy()
+
+    X, names = compute_features(df, cfg.features, report.timeframe_ms)
+    seg = segment_ids(ts, report.timeframe_ms)
+    ret = forward_returns(o, h, segment=seg)
+    conf = confidence_target(ret, c, cfg.labels, segment=seg)
+    ok = window_ok(np.isfinite(X).all(axis=1), seg, T) & np.isfinite(ret) & np.isfinite(conf)
+
+    bounds = split_bounds(ts, cfg)
+    ends = window_ends(bounds, ok, T, embargo)
+    check_nonempty(ends, bounds, ts, T, embargo, src)
+
+    if normalizer is None:
+        normalizer = Normalizer.fit(X[rows_used(ends["train"], T, len(ts))], cfg.features.normalizer)
+    elif len(normalizer.center) != X.shape[1]:
+        raise UserError(f"the normalizer has {len(normalizer.center)} features but the config gives {X.shape[1]} "
+                        f"({', '.join(names)}); use the features section the normalizer was fitted with")
+    if thresholds is None:
+        thresholds = label_thresholds(ret[ends["train"]], cfg.labels)
+    lo, hi = (float(v) for v in thresholds)
+
+    dtype = np.float64 if cfg.model.dtype == "float64" else np.float32
+    fingerprint = {"path": src, "rows": int(len(ts)), "first_ts": int(ts[0]), "last_ts": int(ts[-1]),
+                   "sha256": file_sha256(src)}
+    return Dataset(
+        timestamps=ts, open=o, high=df["high"].to_numpy(), low=df["low"].to_numpy(), close=c,
+        volume=df["volume"].to_numpy(), features=normalizer.transform(X).astype(dtype), feature_names=names,
+        action=action_labels(ret, lo, hi), confidence=conf,
+        ret=ret, splits={k: ends[k] for k in SPLITS}, normalizer=normalizer, thresholds=(lo, hi), window=T,
+        horizon=h, timeframe=report.timeframe, fingerprint=fingerprint, embargo=embargo, bounds=bounds,
+        report=report)

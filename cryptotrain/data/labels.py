@@ -1,0 +1,88 @@
+"""Targets for the decision made at the close of candle t.
+
+Execution rule (the same one the backtest uses): decide at the close of t, fill at the
+open of t+1, exit at the open of t+1+h. So the forward return is
+
+    r_t = open[t+1+h] / open[t+1] - 1                     (h = labels.horizon)
+
+and is undefined (NaN) for the last h+1 candles and, when a `segment` array is given, for
+every t whose rows t..t+1+h do not lie in one contiguous segment (the label would reach
+across a gap).
+
+Action (class index 0 = sell, 1 = hold, 2 = buy): sell if r_t < lo, buy if r_t > hi, else
+hold; -1 where r_t is undefined. Thresholds: fixed (lo, hi = -bps/1e4, +bps/1e4) or quantile
+(lo, hi = 1/3 and 2/3 quantiles of r over the training split: balanced classes).
+
+Confidence target in [0, 1): how large the move is against recent volatility,
+
+    c_t = 1 - exp(-|r_t| / (sigma_t * sqrt(h)))
+
+with sigma_t the std (ddof 0) of the last `labels.confidence_window` one-step log returns of
+close ending at t (causal; inside the segment). A one-sigma move over h candles gives
+c = 1 - 1/e = 0.63. NaN where r_t or sigma_t is undefined; sigma_t = 0 counts as 1e-12.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cryptotrain.config import LabelsConfig
+from cryptotrain.data.features import log_returns, rolling_std
+from cryptotrain.errors import UserError
+
+SELL, HOLD, BUY = 0, 1, 2
+
+
+def forward_returns(open_: np.ndarray, horizon: int, segment: np.ndarray | None = None) -> np.ndarray:
+    """(N,) r_t = open[t+1+h] / open[t+1] - 1; NaN where undefined or across a gap."""
+    o = np.asarray(open_, dtype=np.float64)
+    n, k = len(o), horizon + 1
+    r = np.full(n, np.nan)
+    if n > k:
+        r[: n - k] = o[k:] / o[1 : n - horizon] - 1.0
+        if segment is not None:
+            seg = np.asarray(segment)
+            r[: n - k][seg[k:] != seg[: n - k]] = np.nan
+    return r
+
+
+def action_labels(r: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """(N,) int64 class: 0 sell (r < lo), 2 buy (r > hi), 1 hold, -1 where r is NaN."""
+    a = np.full(len(r), HOLD, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        a[r < lo] = SELL
+        a[r > hi] = BUY
+    a[np.isnan(r)] = -1
+    return a
+
+
+def label_thresholds(r_train: np.ndarray, lcfg: LabelsConfig) -> tuple[float, float]:
+    """(lo, hi): fixed +-threshold_bps, or the 1/3 and 2/3 quantiles of the training returns."""
+    if lcfg.threshold == "fixed":
+        thr = lcfg.threshold_bps / 1e4
+        return -thr, thr
+    r = np.asarray(r_train, dtype=np.float64)
+    r = r[np.isfinite(r)]
+    if len(r) < 3:
+        raise UserError(f"only {len(r)} training labels to set quantile thresholds; use more data "
+                        "or labels.threshold=fixed")
+    lo, hi = np.quantile(r, [1 / 3, 2 / 3])
+    return float(lo), float(hi)
+
+
+def volatility(close: np.ndarray, window: int, segment: np.ndarray | None = None) -> np.ndarray:
+    """(N,) sigma_t: std of the last `window` one-step log returns of close ending at t, inside the segment."""
+    r1 = log_returns(np.asarray(close, dtype=np.float64))
+    if segment is not None:
+        seg = np.asarray(segment)
+        r1[1:][seg[1:] != seg[:-1]] = np.nan  # the return across a gap is not a one-step return
+    return rolling_std(r1, window)
+
+
+def confidence_target(r: np.ndarray, close: np.ndarray, lcfg: LabelsConfig,
+                      segment: np.ndarray | None = None) -> np.ndarray:
+    """(N,) c_t = 1 - exp(-|r_t| / (sigma_t * sqrt(h))) in [0, 1); NaN where undefined."""
+    sigma = volatility(close, lcfg.confidence_window, segment)
+    scale = np.maximum(sigma, 1e-12) * np.sqrt(lcfg.horizon)
+    with np.errstate(invalid="ignore"):
+        return 1.0 - np.exp(-np.abs(r) / scale)
