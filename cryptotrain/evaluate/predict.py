@@ -1,0 +1,88 @@
+"""Run a model over a split in eval mode (no dropout), in order, in batches: predictions and loss.
+
+One loop serves the training loop's validation (`split_loss`) and `evaluate` (`predict_split`,
+`predict_with_loss`), so the validation loss that evaluate reports for a checkpoint is the one
+training logged, bit for bit: same batches (train.batch_size, split order), same dtype, same
+formula:
+
+    loss = sum_b B_b * model_loss(batch b) / sum_b B_b     (model.l2 set to 0: no weight penalty)
+
+and the same sample weighting for each loss part and for the action accuracy.
+
+Shapes: N windows of the split, B batch, T window, F features, K = 3 classes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cryptotrain.config import ModelConfig
+from cryptotrain.models import model_forward, model_loss
+from cryptotrain.nn.layers import softmax_forward
+
+
+def split_indices(dataset, split: str | np.ndarray) -> np.ndarray:
+    """Window-end rows of a named split ("train", "val", "test") or an explicit index array."""
+    if isinstance(split, str):
+        return np.asarray(dataset.splits[split], dtype=np.int64)
+    return np.asarray(split, dtype=np.int64)
+
+
+def predict_with_loss(params: dict, dataset, split: str | np.ndarray, mcfg: ModelConfig, batch_size: int,
+                      keep_outputs: bool = True) -> tuple[dict | None, tuple[float, dict[str, float], float]]:
+    """One eval-mode pass: (predictions or None, (loss, parts, accuracy)); see the module docstring."""
+    idx = split_indices(dataset, split)
+    mcfg_eval = mcfg.model_copy(update={"l2": 0.0})  # validation loss excludes the weight penalty
+    sums: dict[str, float] = {}
+    total = 0.0
+    correct = 0
+    outs: dict[str, list] = {"logits": [], "confidence": [], "return": [], "attention": []}
+    for start in range(0, len(idx), batch_size):
+        bidx = idx[start:start + batch_size]
+        x, targets = dataset.batch(bidx)
+        out, _ = model_forward(params, x, mcfg, train=False)
+        loss, parts, _ = model_loss(out, targets, mcfg_eval, params)
+        n = len(bidx)
+        total += float(loss) * n
+        for k, v in parts.items():
+            if k != "l2":
+                sums[k] = sums.get(k, 0.0) + float(v) * n
+        correct += int((out["logits"].argmax(axis=1) == targets["action"]).sum())
+        if keep_outputs:
+            for k in outs:
+                if out.get(k) is not None:
+                    outs[k].append(np.asarray(out[k]))
+    n_all = len(idx)
+    if n_all == 0:
+        loss_t = (float("nan"), {}, float("nan"))
+    else:
+        loss_t = (total / n_all, {k: v / n_all for k, v in sums.items()}, correct / n_all)
+    if not keep_outputs:
+        return None, loss_t
+    return _assemble(outs, idx, mcfg), loss_t
+
+
+def _assemble(outs: dict[str, list], idx: np.ndarray, mcfg: ModelConfig) -> dict:
+    def cat(k, shape):
+        return np.concatenate(outs[k]) if outs[k] else np.zeros(shape)
+
+    logits = cat("logits", (0, 3)).astype(np.float64)
+    probs = softmax_forward(logits)[0]
+    return {"idx": idx,
+            "logits": logits,
+            "probs": probs,                                             # (N, K) float64
+            "confidence": cat("confidence", (0,)).astype(np.float64),   # (N,)
+            "pred_return": cat("return", (0,)).astype(np.float64) / mcfg.return_scale,  # (N,) r_t units
+            "attention": np.concatenate(outs["attention"]).astype(np.float64) if outs["attention"] else None}
+
+
+def split_loss(params: dict, dataset, split: str | np.ndarray, mcfg: ModelConfig,
+               batch_size: int) -> tuple[float, dict[str, float], float]:
+    """(loss, parts without "l2", action accuracy) over the split, sample-weighted over batches."""
+    return predict_with_loss(params, dataset, split, mcfg, batch_size, keep_outputs=False)[1]
+
+
+def predict_split(params: dict, dataset, split: str | np.ndarray, mcfg: ModelConfig, batch_size: int) -> dict:
+    """Arrays over the split, in split order: idx (N,), logits (N, K), probs (N, K), confidence (N,),
+    pred_return (N,) in r_t units (head output / return_scale), attention (N, T) or None."""
+    return predict_with_loss(params, dataset, split, mcfg, batch_size)[0]
