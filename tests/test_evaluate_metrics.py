@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from cryptotrain.evaluate.metrics import (average_ranks, brier_score, classification_metrics, confidence_metrics,
-                                          confusion_matrix, direction_metrics, log_loss, pearson, return_metrics,
-                                          spearman)
+                                          confusion_matrix, direction_metrics, log_loss, pearson, predicted_action,
+                                          return_metrics, spearman)
 
 Y_TRUE = np.array([0, 0, 1, 1, 2, 2])
 Y_PRED = np.array([0, 1, 1, 1, 0, 0])  # buy is never predicted
@@ -98,3 +98,8 @@ def test_row_wise_correlations_match_one_at_a_time():
     for i in range(5):
         assert spearman(x, y)[i] == pytest.approx(spearman(x[i], y[i]))
         assert pearson(x, y)[i] == pytest.approx(np.corrcoef(x[i], y[i])[0, 1])
+
+
+def test_predicted_action_ties_go_to_hold():
+    p = np.array([[0.2, 0.3, 0.5], [1 / 3, 1 / 3, 1 / 3], [0.4, 0.2, 0.4], [0.45, 0.45, 0.1]])
+    assert predicted_action(p).tolist() == [2, 1, 0, 1]

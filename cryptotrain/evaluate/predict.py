@@ -7,7 +7,8 @@ formula:
 
     loss = sum_b B_b * model_loss(batch b) / sum_b B_b     (model.l2 set to 0: no weight penalty)
 
-and the same sample weighting for each loss part and for the action accuracy.
+and the same sample weighting for each loss part and for the action accuracy (predicted action:
+`metrics.predicted_action`, the argmax with exact ties going to hold).
 
 Shapes: N windows of the split, B batch, T window, F features, K = 3 classes.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from cryptotrain.config import ModelConfig
+from cryptotrain.evaluate.metrics import predicted_action
 from cryptotrain.models import model_forward, model_loss
 from cryptotrain.nn.layers import softmax_forward
 
@@ -47,7 +49,7 @@ def predict_with_loss(params: dict, dataset, split: str | np.ndarray, mcfg: Mode
         for k, v in parts.items():
             if k != "l2":
                 sums[k] = sums.get(k, 0.0) + float(v) * n
-        correct += int((out["logits"].argmax(axis=1) == targets["action"]).sum())
+        correct += int((predicted_action(out["logits"]) == targets["action"]).sum())
         if keep_outputs:
             for k in outs:
                 if out.get(k) is not None:

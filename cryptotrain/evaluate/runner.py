@@ -1,0 +1,191 @@
+"""`cryptotrain evaluate`: score a trained run's checkpoint on a split and write what it found.
+
+Steps: resolve the run (default runs/latest) and checkpoint (best|last); rebuild the split's
+windows from the candle file with the checkpoint's stored config, normalizer and label
+thresholds (nothing is refitted); run the model in eval mode in batches of train.batch_size;
+compute metrics, baselines on the same windows, bootstrap intervals, verdicts, leakage
+warnings and attention; write, atomically,
+
+    RUN_DIR/eval/<split>/predictions.csv    one row per window (columns: PREDICTION_COLUMNS)
+    RUN_DIR/eval/<split>/metrics.json       everything in the report (NaN -> null)
+    RUN_DIR/eval/<split>/plots/*.png        confusion, reliability, attention by lag, heatmap
+
+and print rich tables (or the JSON with --json). With --data FILE the output directory is
+RUN_DIR/eval/<file stem>-<split>/ so the run's own evaluation is never overwritten; the
+file's timeframe must equal the run's; data.start / end / last_rows of the run's config are
+not applied to it; split "all" (every labelled window of the file) is allowed only with --data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from cryptotrain.errors import UserError
+from cryptotrain.evaluate.baselines import all_baselines
+from cryptotrain.evaluate.metrics import predicted_action
+from cryptotrain.evaluate.predict import predict_with_loss
+from cryptotrain.evaluate.summary import evaluation_report
+from cryptotrain.fileio import atomic_path, atomic_write_text
+
+PREDICTION_COLUMNS = ["timestamp", "close", "p_sell", "p_hold", "p_buy", "pred_action", "confidence",
+                      "pred_return", "true_action", "forward_return"]
+SPLIT_CHOICES = ("test", "val")
+CHECKPOINT_CHOICES = ("best", "last")
+
+
+def evaluate_command(run: Path | None, split: str, checkpoint: str, data: Path | None, as_json: bool,
+                     console: Console | None) -> dict:
+    """Evaluate; returns the metrics dict that was written to metrics.json."""
+    from cryptotrain.train.checkpoint import load_checkpoint
+    from cryptotrain.train.rundir import resolve_run
+
+    console = console or Console()
+    allowed = SPLIT_CHOICES + (("all",) if data is not None else ())
+    if split not in allowed:
+        raise UserError(f"--split {split!r}: use {' or '.join(allowed)}" +
+                        ("" if data is not None else " ('all' needs --data)"))
+    if checkpoint not in CHECKPOINT_CHOICES:
+        raise UserError(f"--checkpoint {checkpoint!r}: use best or last")
+    run_dir = resolve_run(run)
+    ck = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.npz")
+    cfg = ck.config
+    ds = load_eval_dataset(ck, data)
+    idx = split_rows(ds, split)
+    if len(idx) == 0:
+        raise UserError(f"the {split} split of {ds.fingerprint['path']} has no complete window; use a longer file")
+
+    pred, (loss, parts, acc) = predict_with_loss(ck.params, ds, idx, cfg.model, cfg.train.batch_size)
+    y, r = ds.action[idx], ds.ret[idx]
+    model = {"action": predicted_action(pred["probs"]), "probs": pred["probs"], "confidence": pred["confidence"],
+             "pred_return": pred["pred_return"]}
+    baselines = all_baselines(training_actions(ck, ds, data), ds.close, idx, seed=cfg.train.seed)
+    report = evaluation_report(y_true=y, r=r, conf_target=ds.confidence[idx], model=model, baselines=baselines,
+                               attention=pred["attention"], timeframe=ds.timeframe, horizon=ds.horizon,
+                               seed=cfg.train.seed)
+    out_dir = run_dir / "eval" / (split if data is None else f"{_stem(Path(data))}-{split}")
+    logged = logged_val_loss(run_dir, ck.epoch) if (split == "val" and data is None) else None
+    changed = data is None and ds.fingerprint.get("sha256") != ck.fingerprint.get("sha256")
+    if changed:
+        report["warnings"].insert(0, f"the data file {ds.fingerprint['path']} changed since training "
+                                     "(different sha256): splits may have moved; compare with care")
+    metrics = {"run": str(run_dir), "checkpoint": checkpoint, "epoch": ck.epoch, "split": split,
+               "data": ds.fingerprint, "data_changed_since_training": changed,
+               "first_ts": int(ds.timestamps[idx[0]]), "last_ts": int(ds.timestamps[idx[-1]]),
+               "loss": {"total": loss, "parts": parts, "accuracy": acc, "batch_size": cfg.train.batch_size,
+                        "l2_included": False, "training_log_val_loss": logged,
+                        "matches_training_log": None if logged is None else loss == logged},
+               **report}
+
+    write_predictions(out_dir / "predictions.csv", ds, idx, pred)
+    atomic_write_text(out_dir / "metrics.json", json.dumps(to_jsonable(metrics), indent=2) + "\n")
+    from cryptotrain.report.eval_plots import write_eval_plots
+
+    plots = write_eval_plots(report, pred["attention"], ds.timestamps[idx], out_dir / "plots")
+    if as_json:
+        console.print_json(json.dumps(to_jsonable(metrics)))
+    else:
+        from cryptotrain.report.eval_tables import print_evaluation
+
+        title = (f"{run_dir.name}: {checkpoint} checkpoint (epoch {ck.epoch}), {split} split of "
+                 f"{ds.fingerprint['path']}, loss {loss:.5f}"
+                 + ("" if logged is None else f" (training log: {logged:.5f})"))
+        files = [str(out_dir / "predictions.csv"), str(out_dir / "metrics.json"), *map(str, plots)]
+        print_evaluation(report, console, title=title, files=files)
+    return metrics
+
+
+def load_eval_dataset(ck, data: Path | None):
+    """The run's dataset (or `data`'s) built with the checkpoint's normalizer and thresholds."""
+    from cryptotrain.data.dataset import build_dataset
+    from cryptotrain.data.ohlcv import load_ohlcv
+
+    cfg = ck.config
+    if data is not None:
+        expected = cfg.data.timeframe or load_ohlcv(cfg.data.path, None, cfg.data.gap_policy)[1].timeframe
+        found = load_ohlcv(data, None, cfg.data.gap_policy)[1].timeframe  # also checks columns and values
+        if found != expected:
+            raise UserError(f"--data {data}: the file has {found} candles but the run was trained on {expected}; "
+                            f"pass a {expected} candle file")
+        cfg = cfg.model_copy(deep=True)
+        cfg.data.timeframe = expected
+        cfg.data.start = cfg.data.end = cfg.data.last_rows = None
+    ds = build_dataset(cfg, path=None if data is None else str(data), normalizer=ck.normalizer,
+                       thresholds=ck.thresholds)
+    if list(ds.feature_names) != list(ck.feature_names):
+        raise UserError(f"the features built now ({len(ds.feature_names)}) differ from the checkpoint's "
+                        f"({len(ck.feature_names)}): the feature code changed since training; retrain the run")
+    return ds
+
+
+def training_actions(ck, ds, data: Path | None) -> np.ndarray:
+    """Labels of the run's training windows (for the majority and stratified baselines).
+
+    With --data they come from the run's own candle file when it is still there, else from the
+    training split of the --data file (same thresholds either way).
+    """
+    if data is not None and Path(ck.config.data.path).is_file():
+        ds = load_eval_dataset(ck, None)
+    return ds.action[ds.splits["train"]]
+
+
+def split_rows(ds, split: str) -> np.ndarray:
+    """Window-end rows of `split`; "all" = every split's windows, in time order."""
+    if split == "all":
+        return np.sort(np.concatenate([ds.splits[s] for s in ("train", "val", "test")]))
+    return np.asarray(ds.splits[split], dtype=np.int64)
+
+
+def logged_val_loss(run_dir: Path, epoch: int) -> float | None:
+    """The val_loss training logged in metrics.jsonl for `epoch` (None if absent)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return None
+    for line in path.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if row.get("epoch") == epoch and row.get("val_loss") is not None:
+                return float(row["val_loss"])
+    return None
+
+
+def write_predictions(path: Path, ds, idx: np.ndarray, pred: dict) -> None:
+    """predictions.csv: actions as -1/0/1, pred_return and forward_return in r_t units."""
+    probs = pred["probs"]
+    frame = pd.DataFrame({
+        "timestamp": ds.timestamps[idx], "close": ds.close[idx],
+        "p_sell": probs[:, 0], "p_hold": probs[:, 1], "p_buy": probs[:, 2],
+        "pred_action": predicted_action(probs) - 1, "confidence": pred["confidence"],
+        "pred_return": pred["pred_return"], "true_action": ds.action[idx] - 1, "forward_return": ds.ret[idx]},
+        columns=PREDICTION_COLUMNS)
+    with atomic_path(path, suffix=".csv") as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def to_jsonable(obj):
+    """Plain JSON types; NaN and infinities become None (null)."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for ext in (".gz", ".csv", ".parquet", ".pq"):
+        name = name.removesuffix(ext)
+    return name or "data"

@@ -1,0 +1,120 @@
+"""`cryptotrain evaluate` end to end on a tiny run built directly from a fresh checkpoint."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cryptotrain.cli import app
+from cryptotrain.config import config_from_dict, config_to_yaml
+from cryptotrain.data.dataset import build_dataset
+from cryptotrain.evaluate.predict import predict_split, split_loss
+from cryptotrain.evaluate.runner import PREDICTION_COLUMNS, evaluate_command
+from cryptotrain.models import init_params
+from cryptotrain.train.checkpoint import Checkpoint, save_checkpoint
+from cryptotrain.train.rundir import set_latest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_1H = str(REPO / "data/sample/BTC_USDT-1h.csv.gz")
+SAMPLE_1M = str(REPO / "data/sample/BTC_USDT-1m.csv.gz")
+
+
+def tiny_config(tmp_path, **model):
+    return config_from_dict({
+        "data": {"path": SAMPLE_1H, "last_rows": 700, "window": 6},
+        "model": {"hidden_size": 4, "head_sizes": [4], "w_return": 0.1, "l2": 0.01, **model},
+        "train": {"batch_size": 16, "runs_dir": str(tmp_path / "runs")}})
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A run directory with best/last checkpoints of an untrained tiny model and a training log line."""
+    tmp = tmp_path_factory.mktemp("evalrun")
+    cfg = tiny_config(tmp)
+    ds = build_dataset(cfg)
+    params = init_params(cfg.model, ds.n_features, cfg.data.window, np.random.default_rng(0))
+    run = tmp / "runs" / "20240101T000000Z-tiny"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text(config_to_yaml(cfg))
+    ck = Checkpoint(params=params, opt_state={"step": 0, "m": params, "v": params}, config=cfg, normalizer_kind=ds.normalizer.kind,
+                    norm_center=ds.normalizer.center, norm_scale=ds.normalizer.scale, thresholds=ds.thresholds,
+                    feature_names=ds.feature_names, fingerprint=ds.fingerprint, epoch=1)
+    for name in ("best", "last"):
+        save_checkpoint(run / "checkpoints" / f"{name}.npz", ck)
+    val_loss = split_loss(params, ds, "val", cfg.model, cfg.train.batch_size)[0]
+    (run / "metrics.jsonl").write_text(json.dumps({"epoch": 1, "val_loss": val_loss}) + "\n")
+    set_latest(run)
+    return run
+
+
+def test_outputs_and_same_windows_for_model_and_baselines(run_dir):
+    m = evaluate_command(run=run_dir, split="test", checkpoint="best", data=None, as_json=True, console=None)
+    out = run_dir / "eval" / "test"
+    pred = pd.read_csv(out / "predictions.csv")
+    assert list(pred.columns) == PREDICTION_COLUMNS
+    assert set(pred["pred_action"]) <= {-1, 0, 1} and set(pred["true_action"]) <= {-1, 0, 1}
+    assert np.allclose(pred[["p_sell", "p_hold", "p_buy"]].sum(axis=1), 1.0)
+    n = len(pred)
+    assert m["n_windows"] == n and m["first_ts"] == pred["timestamp"].iloc[0] and m["last_ts"] == pred["timestamp"].iloc[-1]
+    for b in m["baselines"].values():
+        assert b["classification"]["n"] == n  # same windows as the model
+    # persistence is a pure function of the same timestamps' closes: recompute it from the CSV
+    cfg = tiny_config(run_dir.parents[1])
+    ds = build_dataset(cfg)
+    rows = np.searchsorted(ds.timestamps, pred["timestamp"].to_numpy())
+    assert (ds.timestamps[rows] == pred["timestamp"].to_numpy()).all()
+    last = ds.close[rows] / ds.close[rows - 1] - 1
+    expect = np.sign(last) + 1
+    assert m["baselines"]["persistence"]["classification"]["confusion_matrix"] == \
+        np.bincount((pred["true_action"] + 1) * 3 + expect.astype(int), minlength=9).reshape(3, 3).tolist()
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["split"] == "test" and saved["loss"]["l2_included"] is False
+    assert {p.name for p in (out / "plots").iterdir()} == {"confusion_matrix.png", "reliability.png",
+                                                           "attention_by_lag.png", "attention_heatmap.png"}
+
+
+def test_val_loss_matches_the_logged_one(run_dir):
+    m = evaluate_command(run=run_dir, split="val", checkpoint="last", data=None, as_json=True, console=None)
+    assert m["loss"]["matches_training_log"] is True
+
+
+def test_predict_split_is_eval_mode_and_batch_independent(run_dir):
+    cfg = tiny_config(run_dir.parents[1], dropout=0.5, head_dropout=0.5, num_layers=2)
+    ds = build_dataset(cfg)
+    params = init_params(cfg.model, ds.n_features, cfg.data.window, np.random.default_rng(1))
+    a = predict_split(params, ds, "test", cfg.model, 7)
+    b = predict_split(params, ds, "test", cfg.model, 1000)
+    assert a["probs"].shape == (len(ds.splits["test"]), 3) and a["attention"].shape[1] == cfg.data.window
+    assert np.allclose(a["probs"], b["probs"], atol=1e-6) and np.allclose(a["pred_return"], b["pred_return"], atol=1e-6)
+
+
+def _cli(args):
+    return CliRunner().invoke(app, ["evaluate", *args])
+
+
+def test_data_with_other_timeframe_is_exit_2(run_dir):
+    res = _cli(["--run", str(run_dir), "--data", SAMPLE_1M])
+    assert res.exit_code == 2
+    assert "1m candles but the run was trained on 1h" in " ".join(res.output.split())
+
+
+def test_data_with_missing_column_is_exit_2(run_dir, tmp_path):
+    df = pd.read_csv(SAMPLE_1H, nrows=300).drop(columns=["volume"])
+    bad = tmp_path / "novol.csv"
+    df.to_csv(bad, index=False)
+    res = _cli(["--run", str(run_dir), "--data", str(bad)])
+    assert res.exit_code == 2 and "missing column(s) volume" in " ".join(res.output.split())
+
+
+def test_data_scores_another_file_without_overwriting(run_dir, tmp_path):
+    other = tmp_path / "newer.csv"
+    pd.read_csv(SAMPLE_1H).iloc[-900:-100].to_csv(other, index=False)
+    res = _cli(["--run", str(run_dir), "--data", str(other), "--split", "all", "--json"])
+    assert res.exit_code == 0, res.output
+    m = json.loads((run_dir / "eval" / "newer-all" / "metrics.json").read_text())
+    assert m["split"] == "all" and m["data"]["path"] == str(other) and m["n_windows"] > 500
+    res = _cli(["--run", str(run_dir), "--split", "all"])
+    assert res.exit_code == 2 and "needs --data" in res.output
