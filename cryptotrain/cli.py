@@ -129,7 +129,7 @@ def gradcheck(
 @_handles_errors
 def evaluate(
     run: Optional[Path] = typer.Option(None, help="Run directory; default: runs/latest."),
-    split: str = typer.Option("test", help="test or val."),
+    split: str = typer.Option("test", help="test or val (with --data also all: every labelled window of the file)."),
     checkpoint: str = typer.Option("best", help="best or last."),
     data: Optional[Path] = typer.Option(None, help="Score another candle file with the run's normalizer."),
     json_: bool = typer.Option(False, "--json", help="Print metrics as JSON instead of tables."),
