@@ -69,7 +69,9 @@ def evaluate_command(run: Path | None, split: str, checkpoint: str, data: Path |
                                attention=pred["attention"], timeframe=ds.timeframe, horizon=ds.horizon,
                                seed=cfg.train.seed)
     out_dir = run_dir / "eval" / (split if data is None else f"{_stem(Path(data))}-{split}")
-    logged = logged_val_loss(run_dir, ck.epoch) if (split == "val" and data is None) else None
+    # an --overfit-batch run logs the loss of its one training batch as val_loss: nothing to compare
+    comparable = split == "val" and data is None and not ck.train_state.get("overfit_batch")
+    logged = logged_val_loss(run_dir, ck.epoch) if comparable else None
     changed = data is None and ds.fingerprint.get("sha256") != ck.fingerprint.get("sha256")
     if changed:
         report["warnings"].insert(0, f"the data file {ds.fingerprint['path']} changed since training "
