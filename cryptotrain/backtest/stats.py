@@ -1,0 +1,118 @@
+"""`compute_stats`: every number the backtest reports, with its formula, in display order.
+
+Conventions (all in one place, like backtesting.py's `_stats.py`):
+- E_t is the equity at the close of candle t (t = 0..N-1), E_{-1} = starting cash.
+  Candle returns r_t = E_t / E_{t-1} - 1 (N of them; 0 once equity is 0).
+- A year is 365 days of 24 h (crypto trades 24/7): P = 365 d / timeframe candles per year.
+  Calendar length in years Y = (open of the last candle + timeframe - open of the first) / 365 d.
+- Drawdown dd_t = E_t / max(cash, max_{s<=t} E_s) - 1 (<= 0). A drawdown period is a maximal run
+  of candles with dd < 0; it starts at the peak (the candle before the run, or the start) and
+  ends at the candle that regains the peak, or at the last candle if it never does.
+- Ratios use risk-free rate 0. Undefined values (no trades, zero deviation, no losing trade...)
+  are NaN, never a division error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+YEAR_MS = 365 * 24 * 3600 * 1000
+
+
+def _div(a: float, b: float) -> float:
+    return float(a) / float(b) if b != 0 and np.isfinite(b) else float("nan")
+
+
+def drawdown(equity: np.ndarray, cash: float) -> np.ndarray:
+    """dd_t = E_t / running peak - 1, the running peak starting at `cash`. (N,) -> (N,)"""
+    peak = np.maximum.accumulate(np.maximum(equity, cash))
+    return equity / peak - 1.0
+
+
+def _drawdown_periods(dd: np.ndarray, close_time: np.ndarray, start_time: int) -> tuple[np.ndarray, np.ndarray]:
+    """Depth (min dd) and duration [ms] of each drawdown period; see the module docstring."""
+    under = dd < 0
+    if not under.any():
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    edges = np.diff(np.concatenate(([0], under.astype(np.int8), [0])))
+    first, last = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1   # inclusive runs
+    depth = np.minimum.reduceat(dd, first)
+    peak_time = np.where(first > 0, close_time[np.maximum(first - 1, 0)], start_time)
+    end_time = close_time[np.minimum(last + 1, len(dd) - 1)]
+    return depth, (end_time - peak_time).astype(np.int64)
+
+
+def compute_stats(res) -> dict[str, Any]:
+    """engine.BacktestResult -> ordered dict of statistics (units in the key names)."""
+    eq, cash, tf = np.asarray(res.equity, dtype=float), float(res.cash), int(res.timeframe_ms)
+    ts = np.asarray(res.timestamps, dtype=np.int64)
+    trades = res.trades
+    n, m = len(eq), len(trades)
+    prev = np.concatenate(([cash], eq[:-1]))
+    r = np.divide(eq, prev, out=np.ones(n), where=prev > 0) - 1.0          # r_t
+    periods = YEAR_MS / tf                                                 # P
+    years = (ts[-1] + tf - ts[0]) / YEAR_MS                                # Y
+    dd = drawdown(eq, cash)
+    depth, dd_len = _drawdown_periods(dd, ts + tf, int(ts[0]))
+    std = float(np.std(r, ddof=1)) if n > 1 else float("nan")
+    downside = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2)))
+    final = float(eq[-1])
+    cagr = (final / cash) ** (1.0 / years) - 1.0 if final > 0 else -1.0
+    max_dd = float(dd.min())
+    pnl = trades["pnl"].to_numpy(dtype=float)
+    ret = trades["return"].to_numpy(dtype=float)
+    dur = trades["duration"].to_numpy(dtype=np.int64)
+    gross_win, gross_loss = pnl[pnl > 0].sum(), -pnl[pnl < 0].sum()
+
+    s: dict[str, Any] = {}
+    s["Start"] = pd.Timestamp(int(ts[0]), unit="ms", tz="UTC")             # open of the first candle
+    s["End"] = pd.Timestamp(int(ts[-1]), unit="ms", tz="UTC")              # open of the last candle
+    s["Duration"] = s["End"] - s["Start"]
+    s["Exposure Time [%]"] = 100.0 * float(np.mean(np.asarray(res.position) != 0))  # candles holding a position
+    s["Equity Final [$]"] = final
+    s["Equity Peak [$]"] = float(max(eq.max(), cash))
+    s["Fees Paid [$]"] = float(np.sum(res.fills.fee))
+    s["Return [%]"] = 100.0 * (final / cash - 1.0)
+    s["Buy & Hold Return [%]"] = 100.0 * (float(res.buy_hold[-1]) / cash - 1.0)  # frictionless, from the first fill's open
+    s["Return (Ann.) [%]"] = 100.0 * float(np.mean(r)) * periods           # arithmetic: mean(r) * P
+    s["Volatility (Ann.) [%]"] = 100.0 * std * np.sqrt(periods)            # std(r, ddof=1) * sqrt(P)
+    s["CAGR [%]"] = 100.0 * cagr                                           # (E_final / cash)^(1/Y) - 1
+    s["Sharpe Ratio"] = _div(np.mean(r), std) * np.sqrt(periods)           # = Return (Ann.) / Volatility (Ann.)
+    s["Sortino Ratio"] = _div(np.mean(r), downside) * np.sqrt(periods)     # downside = sqrt(mean(min(r, 0)^2))
+    s["Calmar Ratio"] = _div(cagr, abs(max_dd))                            # CAGR / |Max. Drawdown|
+    s["Max. Drawdown [%]"] = 100.0 * max_dd
+    s["Avg. Drawdown [%]"] = 100.0 * float(depth.mean()) if len(depth) else 0.0  # mean depth of the periods
+    s["Max. Drawdown Duration"] = pd.Timedelta(int(dd_len.max()) if len(dd_len) else 0, unit="ms")  # peak -> recovery
+    s["# Trades"] = m
+    s["Win Rate [%]"] = 100.0 * _div((pnl > 0).sum(), m)                  # share of trades with pnl > 0
+    s["Best Trade [%]"] = 100.0 * float(ret.max()) if m else float("nan")
+    s["Worst Trade [%]"] = 100.0 * float(ret.min()) if m else float("nan")
+    # geometric mean of trade returns (as backtesting.py); Expectancy below is the arithmetic mean
+    s["Avg. Trade [%]"] = 100.0 * float(np.expm1(np.mean(np.log1p(ret)))) if m and (ret > -1).all() else float("nan")
+    s["Max. Trade Duration"] = pd.Timedelta(int(dur.max()), unit="ms") if m else pd.NaT
+    s["Avg. Trade Duration"] = pd.Timedelta(float(dur.mean()), unit="ms") if m else pd.NaT
+    s["Profit Factor"] = _div(gross_win, gross_loss)                       # sum of wins [$] / |sum of losses [$]|
+    s["Expectancy [%]"] = 100.0 * float(ret.mean()) if m else float("nan")
+    s["SQN"] = np.sqrt(m) * _div(pnl.mean(), pnl.std(ddof=1)) if m > 1 else float("nan")  # sqrt(M) mean/std of pnl
+    s["Turnover"] = _div(np.sum(res.fills.notional), eq.mean())           # traded notional [$] / mean equity [$]
+    return s
+
+
+def stats_to_json(stats: dict[str, Any]) -> dict[str, Any]:
+    """Timestamps -> ISO strings, durations -> strings, NaN/inf -> None, numpy -> Python."""
+    out: dict[str, Any] = {}
+    for key, v in stats.items():
+        if isinstance(v, pd.Timestamp):
+            out[key] = v.isoformat()
+        elif v is pd.NaT or (isinstance(v, float) and not np.isfinite(v)):
+            out[key] = None
+        elif isinstance(v, pd.Timedelta):
+            out[key] = str(v)
+        elif isinstance(v, (np.integer, int)):
+            out[key] = int(v)
+        else:
+            out[key] = float(v) if np.isfinite(v) else None
+    return out
