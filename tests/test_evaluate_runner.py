@@ -1,5 +1,6 @@
 """`cryptotrain evaluate` end to end on a tiny run built directly from a fresh checkpoint."""
 
+import io
 import json
 from pathlib import Path
 
@@ -118,3 +119,20 @@ def test_data_scores_another_file_without_overwriting(run_dir, tmp_path):
     assert m["split"] == "all" and m["data"]["path"] == str(other) and m["n_windows"] > 500
     res = _cli(["--run", str(run_dir), "--split", "all"])
     assert res.exit_code == 2 and "needs --data" in res.output
+
+
+def test_evaluate_reproduces_the_training_val_loss_exactly(tmp_path):
+    from rich.console import Console
+
+    from cryptotrain.train.runner import train_command
+
+    cfg = tiny_config(tmp_path, l2=0.05, dropout=0.2, num_layers=2)  # dropout and l2 must not leak into val
+    cfg.train.epochs = 2
+    run = train_command(cfg, console=Console(file=io.StringIO()))
+    logged = {json.loads(line)["epoch"]: json.loads(line)["val_loss"]
+              for line in (run / "metrics.jsonl").read_text().splitlines()}
+    for name in ("best", "last"):
+        m = evaluate_command(run=run, split="val", checkpoint=name, data=None, as_json=True,
+                             console=Console(file=io.StringIO()))
+        assert m["loss"]["total"] == logged[m["epoch"]]  # bit for bit
+        assert m["loss"]["matches_training_log"] is True
