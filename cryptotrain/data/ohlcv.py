@@ -119,10 +119,12 @@ def _to_ms(col: pd.Series, src: str, where) -> np.ndarray:
                             "use integer ms since epoch UTC or ISO datetimes")
         return num.to_numpy(dtype=np.int64)
     dt = pd.to_datetime(col.astype("string"), utc=True, errors="coerce", format="ISO8601")
-    if dt.isna().any():
-        i = int(np.argmax(dt.isna().to_numpy()))
-        raise UserError(f"{src}: cannot read timestamp {col.iloc[i]!r} at {where(i)}; "
-                        "use integer ms since epoch UTC or ISO datetimes like 2024-01-31T12:00")
+    bad = dt.isna().to_numpy()
+    if bad.any():
+        neither = bad & num.isna().to_numpy()  # rows that are neither ms nor ISO come first in the message
+        i = int(np.argmax(neither if neither.any() else bad))
+        raise UserError(f"{src}: cannot read timestamp {col.iloc[i]!r} at {where(i)}; use integer ms "
+                        "since epoch UTC or ISO datetimes like 2024-01-31T12:00 (one format per file)")
     return dt.dt.tz_localize(None).astype("datetime64[ms]").astype("int64").to_numpy()
 
 
