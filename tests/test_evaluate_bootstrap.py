@@ -68,8 +68,10 @@ def test_perfect_model_beats_random_baseline_and_ties_with_itself():
     assert d["accuracy"]["lo"] == d["accuracy"]["hi"] == 0.0 and d["ic_pearson"]["hi"] == 0.0
     assert out["baselines"]["noise"]["diff"]["accuracy"]["lo"] > 0.4
     assert "ic_pearson" not in out["baselines"]["noise"]["diff"]  # no return forecast: no IC
-    assert "beats the noise baseline" in verdict("noise", out["baselines"]["noise"]["diff"])
-    assert "does not beat" in verdict("same", d)
+    assert verdict("noise", out["baselines"]["noise"]["diff"]).startswith(
+        "Model vs noise: beats it beyond the 95% interval on accuracy and balanced accuracy.")
+    assert verdict("same", d).startswith("Model vs same: does not beat it beyond the 95% interval on any metric.")
+    assert "worse beyond the interval on accuracy" in verdict("x", {"accuracy": {"value": -0.2, "lo": -0.3, "hi": -0.1}})
 
 
 def test_bootstrap_is_seeded():
@@ -113,6 +115,6 @@ def test_evaluation_report_is_complete_and_json_ready():
     assert rep["model"]["confidence"]["reliability"] and len(rep["attention"]["by_lag"]) == 8
     assert set(rep["bootstrap"]["baselines"]["persistence"]["diff"]) == {"accuracy", "balanced_accuracy",
                                                                          "ic_pearson", "ic_spearman"}
-    assert all(s.startswith("The model") for s in rep["verdicts"].values())
+    assert all(s.startswith("Model vs ") for s in rep["verdicts"].values())
     assert math.isnan(rep["baselines"]["persistence"]["classification"]["log_loss"])
     json.dumps(rep)  # NaN is allowed here; the writer maps it to null

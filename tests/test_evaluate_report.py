@@ -32,7 +32,7 @@ def test_tables_print_everything(tmp_path):
     text = console.export_text()
     for needle in ("majority class", "persistence", "stratified random", "balanced accuracy", "IC Pearson",
                    "model - persistence: IC (Spearman)", "Attention top lags", "buy never predicted",
-                   "wrote x/metrics.json", "The model"):
+                   "wrote x/metrics.json", "Model vs persistence"):
         assert needle in text, needle
 
 

@@ -40,19 +40,21 @@ def predictor_metrics(y_true, r, pred: dict, conf_target=None) -> dict:
 
 
 def verdict(label: str, diff: dict) -> str:
-    """One sentence: on which metrics the model beats `label` beyond the interval of the difference."""
-    clauses = []
-    for m, d in diff.items():
-        lo, hi, v = d["lo"], d["hi"], d["value"]
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            continue
-        word = "better" if lo > 0 else "worse" if hi < 0 else "not distinguishable"
-        clauses.append(f"{METRIC_LABELS.get(m, m)} {word} ({v:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}])")
-    beats = [m for m, d in diff.items() if np.isfinite(d["lo"]) and d["lo"] > 0]
-    head = (f"The model beats the {label} baseline beyond the 95% interval on "
-            f"{', '.join(METRIC_LABELS.get(m, m) for m in beats)}" if beats else
-            f"The model does not beat the {label} baseline beyond the 95% interval on any metric")
-    return f"{head}: " + "; ".join(clauses) + "." if clauses else f"{head}."
+    """One sentence: on which metrics the model beats `label` beyond the interval of model - baseline."""
+    ok = {m: d for m, d in diff.items() if np.isfinite(d["lo"]) and np.isfinite(d["hi"])}
+
+    def names(ms: list[str]) -> str:
+        return " and ".join(METRIC_LABELS.get(m, m) for m in ms)
+
+    better = [m for m, d in ok.items() if d["lo"] > 0]
+    worse = [m for m, d in ok.items() if d["hi"] < 0]
+    head = (f"beats it beyond the 95% interval on {names(better)}" if better
+            else "does not beat it beyond the 95% interval on any metric")
+    if worse:
+        head += f", and is worse beyond the interval on {names(worse)}"
+    detail = "; ".join(f"{METRIC_LABELS.get(m, m)} {d['value']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]"
+                       for m, d in ok.items())
+    return f"Model vs {label}: {head}." + (f" Model - baseline [95% CI]: {detail}." if detail else "")
 
 
 def leakage_warnings(model: dict, timeframe: str, n: int) -> list[str]:

@@ -103,10 +103,10 @@ def print_evaluation(report: dict, console: Console, *, title: str = "", files: 
         top = ", ".join(f"lag {d['lag']} ({d['weight']:.3f})" for d in att["top_lags"])
         console.print(f"Attention top lags: {top}; uniform would be {att['uniform_weight']:.3f}")
     for sentence in report["verdicts"].values():
-        console.print(sentence)
+        console.print(sentence, soft_wrap=True)
     for w in report["warnings"]:
-        console.print(f"[bold yellow]warning:[/] {w}")
+        console.print(f"[bold yellow]warning:[/] {w}", soft_wrap=True)
     for note in report["model"]["classification"]["notes"]:
         console.print(f"note: {note}", style="dim")
     for f in files or []:
-        console.print(f"wrote {f}", style="dim")
+        console.print(f"wrote {f}", style="dim", soft_wrap=True)
