@@ -1,0 +1,296 @@
+"""`cryptotrain fetch`: download candles through ccxt into a file that is exactly the exchange's history.
+
+Order of work: check every argument that needs no network (format, dates, exchange, timeframe,
+output path) -> load the markets and check the symbol -> ask the exchange's clock -> fetch.
+
+What is fetched, given the existing output file [F, L] (if any):
+  prepend  [since, F)      when --since is before the file's start; collected in a side file
+                           `<name>.prepend.<ext>` (so the main file stays contiguous) and joined
+                           to the main file when complete. An interrupted prepend resumes from it.
+  append   [L + tf, until) (--since defaults to L + tf; --until to the exchange's now)
+Only closed candles are kept (open time + tf <= now). The file is rewritten atomically every few
+pages, so after Ctrl-C or kill -9 it holds a contiguous prefix and a rerun continues from it.
+Pages, retries and checks: fetch_pages.py, fetch_retry.py; ccxt set-up: exchange.py.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import ccxt
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from cryptotrain.data.exchange import (check_symbol, check_timeframe, load_exchange_config, make_exchange,
+                                       page_limit)
+from cryptotrain.data.fetch_pages import Job, Segment, fetch_range
+from cryptotrain.data.fetch_progress import FetchProgress
+from cryptotrain.data.fetch_retry import FetchSettings, Retrier, RetriesExhausted
+from cryptotrain.data.ohlcv import find_gaps, format_utc, load_ohlcv, parse_utc
+from cryptotrain.errors import RunFailure, UserError
+
+FORMATS = {"parquet": (".parquet", ".pq"), "csv": (".csv", ".csv.gz")}
+
+
+@dataclass
+class FetchResult:
+    """What a fetch did. gaps: (last open time before the hole, missing candles) inside the fetched ranges."""
+
+    path: Path
+    rows: int
+    added: int
+    requests: int
+    retries: int
+    duplicates: int
+    first_ts: Optional[int]
+    last_ts: Optional[int]
+    gaps: list[tuple[int, int]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def fetch_command(*, exchange: str, symbol: str, timeframe: str, since: str | None = None,
+                  until: str | None = None, out: Path | None = None, fmt: str = "parquet",
+                  exchange_config: Path | None = None, console: Console | None = None) -> FetchResult:
+    """Download `symbol` candles from `exchange` into `out`; see the module docstring."""
+    console = console or Console(highlight=False)
+    fmt = _check_format(fmt, out)
+    since_ms = parse_utc(since) if since else None
+    until_ms = parse_utc(until) if until else None
+    if since_ms is not None and until_ms is not None and since_ms >= until_ms:
+        raise UserError(f"--since {since} is not before --until {until}; give a start earlier than the end")
+    cfg, settings, redact = load_exchange_config(exchange_config)
+    ex = make_exchange(exchange, cfg, redact)
+    tf_ms = check_timeframe(ex, timeframe)
+    path = Path(out) if out else Path("data") / ex.id / f"{symbol.replace('/', '_').replace(':', '_')}-{timeframe}.{fmt}"
+    side = _side_path(path)
+    _check_writable(path)
+    main = load_ohlcv(path, timeframe)[0] if path.exists() else None
+    side_df = _load_side(side, main, since_ms, timeframe, console)
+    _check_range(path, main, since_ms, until_ms, tf_ms, side_df)
+    resume = _resume_hint(exchange, symbol, timeframe, since, until, path, exchange_config)
+
+    notes: list[Any] = [console.print]
+    retrier = Retrier(ex, settings, on_retry=lambda k, n, d, err, what: notes[-1](
+        redact(f"retry {k}/{n - 1} in {d:.2f} s: {what}: {type(err).__name__}: {str(err)[:200]}")))
+    market = _load_markets(ex, symbol, retrier, settings, redact)
+    now = _exchange_now(ex, retrier, redact)
+    stop = min(until_ms, now) if until_ms is not None else now
+    limit = page_limit(ex, market, settings)
+    jobs = _plan(path, side, fmt, main, side_df, since_ms, stop, now, tf_ms, ex, market["symbol"], timeframe, limit)
+    expected = sum(_expected(j) for j in jobs)
+
+    seg: Segment | None = None
+    try:
+        with FetchProgress(console, expected, redact) as bar:
+            notes.append(bar.note)
+            for job in jobs:
+                seg = job.segment
+                fetch_range(job, retrier, settings, lambda new, cur, wrote: bar.update(
+                    new, cur, retrier.requests, retrier.retries, wrote))
+                if job.beyond is not None:  # prepend complete: join the side file to the main file
+                    seg = jobs[-1].segment = _join(job, path, fmt, side)
+    except RetriesExhausted as err:
+        _flush(seg)
+        raise RunFailure(redact(f"{err}. {_kept(seg, path)} Run the same command again to resume: {resume}")) from None
+    except KeyboardInterrupt:
+        _flush(seg)
+        raise RunFailure(f"interrupted. {_kept(seg, path)} Run the same command again to resume: {resume}") from None
+    except ccxt.BaseError as err:
+        _flush(seg)
+        raise RunFailure(redact(f"{ex.id} answered with an error: {type(err).__name__}: {str(err)[:300]}. "
+                                f"{_kept(seg, path)} Fix the cause and rerun: {resume}")) from None
+    return _summary(console, path, jobs, retrier, bar.fetched, since_ms)
+
+
+# ---------------------------------------------------------------------- argument checks
+def _check_format(fmt: str, out: Path | None) -> str:
+    fmt = str(fmt).strip().lower()
+    if fmt not in FORMATS:
+        raise UserError(f"--format {fmt!r} is not supported; use parquet or csv")
+    if out is not None:
+        name = Path(out).name.lower()
+        kinds = [k for k, exts in FORMATS.items() if name.endswith(exts)]
+        if not kinds:
+            raise UserError(f"--out {out}: name must end with .parquet, .csv or .csv.gz, so the format can be read back")
+        return kinds[0]  # the file name decides when --out is given
+    return fmt
+
+
+def _check_writable(path: Path) -> None:
+    if path.is_dir():
+        raise UserError(f"--out {path} is a directory; give a file name, e.g. {path / 'BTC_USDT-1h.parquet'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
+            pass
+    except OSError as err:
+        raise UserError(f"output {path} is not writable ({err.strerror or err}); choose another --out") from None
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UserError(f"output {path} is read-only; make it writable or choose another --out")
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed run's atomic write
+        stale.unlink(missing_ok=True)
+
+
+def _side_path(path: Path) -> Path:
+    name = path.name
+    for ext in (".csv.gz", ".parquet", ".pq", ".csv"):
+        if name.lower().endswith(ext):
+            return path.with_name(name[: -len(ext)] + ".prepend" + name[-len(ext):])
+    return path.with_name(name + ".prepend")
+
+
+def _load_side(side: Path, main: pd.DataFrame | None, since_ms: int | None, timeframe: str,
+               console: Console) -> pd.DataFrame | None:
+    """The candles of an interrupted prepend, if they can be continued; None otherwise."""
+    if not side.exists():
+        return None
+    df = load_ohlcv(side, timeframe)[0] if main is not None else None
+    if df is None or (since_ms is not None and since_ms < int(df["timestamp"].iloc[0])):
+        console.print(f"note: discarding {side} (an interrupted prepend that this run does not continue)")
+        side.unlink()
+        return None
+    return df
+
+
+def _check_range(path: Path, main: pd.DataFrame | None, since_ms: int | None, until_ms: int | None,
+                 tf_ms: int, side: pd.DataFrame | None) -> None:
+    if main is None:
+        if since_ms is None:
+            raise UserError(f"{path} does not exist yet, so there is no end to continue from; give --since, e.g. --since 2024-01-01")
+        return
+    first, last = int(main["timestamp"].iloc[0]), int(main["timestamp"].iloc[-1])
+    if since_ms is not None and since_ms > last + tf_ms:
+        raise UserError(f"--since {format_utc(since_ms)} is after the end of {path} ({format_utc(last)}), which would "
+                        "leave a hole; omit --since to continue from the file's end, or use another --out")
+    if until_ms is not None and until_ms < first and (since_ms is not None and since_ms < first):
+        raise UserError(f"--until {format_utc(until_ms)} is before the start of {path} ({format_utc(first)}), which "
+                        "would leave a hole; use --until after the file's start, or another --out")
+
+
+def _resume_hint(exchange, symbol, timeframe, since, until, path, exchange_config) -> str:
+    parts = ["cryptotrain fetch", f"--exchange {exchange}", f"--symbol {symbol}", f"--timeframe {timeframe}"]
+    parts += [f"--since {since}"] if since else []
+    parts += [f"--until {until}"] if until else []
+    parts += [f"--out {path}"] + ([f"--exchange-config {exchange_config}"] if exchange_config else [])
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------------- network set-up
+def _load_markets(ex: ccxt.Exchange, symbol: str, retrier: Retrier, settings: FetchSettings, redact) -> dict:
+    attempts = settings.max_attempts
+    retrier.settings = settings.model_copy(update={"max_attempts": min(attempts, settings.connect_attempts)})
+    try:
+        retrier.call(ex.load_markets, f"loading the {ex.id} markets")
+    except RetriesExhausted as err:
+        raise RunFailure(redact(f"could not reach the exchange {ex.id}: {type(err.last).__name__}: "
+                                f"{str(err.last)[:200]}; check the network connection (or the URLs in "
+                                "--exchange-config) and try again. Nothing was written.")) from None
+    except ccxt.BaseError as err:
+        raise RunFailure(redact(f"{ex.id} answered with an error while listing its markets: "
+                                f"{type(err).__name__}: {str(err)[:200]}. Nothing was written.")) from None
+    finally:
+        retrier.settings = settings
+    return check_symbol(ex, symbol)
+
+
+def _exchange_now(ex: ccxt.Exchange, retrier: Retrier, redact) -> int:
+    """The exchange's clock (fetchTime) when it has one, else ours: it decides which candle is still open."""
+    if ex.has.get("fetchTime"):
+        try:
+            t = retrier.call(ex.fetch_time, "asking the exchange's time")
+            if isinstance(t, (int, float)) and t > 0:
+                return int(t)
+        except RetriesExhausted as err:
+            raise RunFailure(redact(f"could not reach the exchange {ex.id}: {err}. Nothing was written.")) from None
+        except ccxt.BaseError:
+            pass  # not supported after all: use the local clock
+    return int(ex.milliseconds())
+
+
+# ---------------------------------------------------------------------- plan and join
+def _plan(path, side, fmt, main, side_df, since_ms, stop, now, tf_ms, ex, symbol, timeframe, limit) -> list[Job]:
+    common = dict(exchange=ex, symbol=symbol, timeframe=timeframe, tf_ms=tf_ms, now_ms=now, limit=limit)
+    if main is None:
+        return [Job(start=since_ms, stop=stop, segment=Segment(path, fmt), **common)]
+    main_seg = Segment(path, fmt, main)
+    first, last = main_seg.first, main_seg.last
+    jobs = []
+    start = int(side_df["timestamp"].iloc[0]) if side_df is not None else since_ms
+    if since_ms is not None and since_ms < start:
+        start = since_ms
+    if start is not None and start < first:
+        jobs.append(Job(start=start, stop=first, segment=Segment(side, fmt, side_df), anchor=first,
+                        beyond=main_seg, **common))
+    jobs.append(Job(start=last + tf_ms, stop=stop, segment=main_seg, anchor=first, **common))
+    return jobs
+
+
+def _join(job: Job, path: Path, fmt: str, side: Path) -> Segment:
+    """Write side file + main file as the new main file (atomically), then remove the side file."""
+    before, main = job.segment, job.beyond
+    if len(before):
+        merged = pd.concat([before.frame(), main.frame()], ignore_index=True)
+        main = Segment(path, fmt, merged)
+        main.dirty = True
+        main.flush()
+    side.unlink(missing_ok=True)
+    return main
+
+
+def _expected(job: Job) -> int:
+    """Closed candles in [start, stop) on the grid, minus those already held (a rough total for the bar)."""
+    end = min(job.stop, job.now_ms - job.tf_ms + 1)
+    start = job.start if not len(job.segment) or job.beyond is None else job.segment.last + job.tf_ms
+    return max(0, -(-(end - start) // job.tf_ms))
+
+
+def _flush(seg: Segment | None) -> None:
+    if seg is not None:
+        seg.flush()
+
+
+def _kept(seg: Segment | None, path: Path) -> str:
+    if seg is None or not len(seg):
+        return f"Nothing new was written to {path}."
+    return f"{len(seg)} candles up to {format_utc(seg.last)} are safely stored in {seg.path}."
+
+
+# ---------------------------------------------------------------------- the report
+def _summary(console: Console, path: Path, jobs: list[Job], retrier: Retrier, added: int,
+             since_ms: int | None) -> FetchResult:
+    final, tf, last_job = jobs[-1].segment, jobs[-1].tf_ms, jobs[-1]
+    notes: list[str] = []
+    dupes = sum(j.duplicates for j in jobs)
+    res = FetchResult(path, len(final), added, retrier.requests, retrier.retries, dupes, final.first, final.last,
+                      notes=notes)
+    if not len(final):
+        console.print(f"no closed candles from {format_utc(last_job.start)} to {format_utc(last_job.stop)}; "
+                      f"nothing written to {path}")
+        return res
+    ts = final.frame()["timestamp"].to_numpy()
+    res.gaps = [g for g in find_gaps(ts, tf) if any(j.start - tf <= g[0] < j.stop for j in jobs)]
+    if since_ms is not None and final.first > since_ms + tf - 1 and added:
+        notes.append(f"the exchange has no candles from {format_utc(since_ms)} to {format_utc(final.first)} "
+                     "(before its history starts, or missing)")
+    end = min(last_job.stop, last_job.now_ms - tf + 1)  # open times < end are closed and in range
+    last_closed = final.last + ((end - 1 - final.last) // tf) * tf
+    if last_closed > final.last:
+        notes.append(f"the exchange has no candles after {format_utc(final.last)} up to {format_utc(last_closed)} "
+                     f"({(last_closed - final.last) // tf} missing at the end)")
+    head = "already up to date" if not added else f"{added} new candles"
+    console.print(f"{path}: {len(final)} candles {format_utc(final.first)} .. {format_utc(final.last)} ({head}); "
+                  f"{retrier.requests} requests, {retrier.retries} retries, {dupes} repeated candles dropped",
+                  highlight=False, soft_wrap=True)
+    if res.gaps:
+        shown = ", ".join(f"after {format_utc(t)}: {n} missing" for t, n in res.gaps[:10])
+        more = f" (and {len(res.gaps) - 10} more)" if len(res.gaps) > 10 else ""
+        console.print(f"gaps (candles the exchange does not have, not filled): {shown}{more}", highlight=False,
+                      soft_wrap=True)
+    for note in notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    return res
