@@ -74,7 +74,7 @@ def extract_trades(fills, timestamps: np.ndarray, close: np.ndarray, timeframe_m
         "side": np.where(sa[opens] > 0, "long", "short"),
         "size": size,
         "pnl": pnl,
-        "return": pnl / (size * entry_price),
+        "return": np.divide(pnl, size * entry_price, out=np.full(m, np.nan), where=size > 0),
         "fees": fees,
         "duration": (exit_time - entry_time).astype(np.int64),
         "open": np.arange(m) == m - 1 if still_open else np.zeros(m, dtype=bool),

@@ -1,0 +1,95 @@
+"""compute_stats on a fixed equity series against plain-Python arithmetic; the policy's forward fill."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cryptotrain.backtest.engine import BacktestResult, Fills
+from cryptotrain.backtest.policy import hold_forward, persistence_targets, prediction_actions
+from cryptotrain.backtest.stats import compute_stats, stats_to_json
+from cryptotrain.backtest.trades import COLUMNS
+from cryptotrain.config import BacktestConfig
+
+DAY = 86_400_000
+EQUITY = [100.0, 110.0, 99.0, 104.5, 121.0, 110.0]   # daily closes, starting cash 100
+PNL = [10.0, -5.0, 20.0, -2.5]
+RET = [0.10, -0.05, 0.20, -0.025]
+
+
+def fixed_result() -> BacktestResult:
+    n = len(EQUITY)
+    trades = pd.DataFrame({"entry_time": [0, DAY, 2 * DAY, 3 * DAY], "exit_time": [DAY, 2 * DAY, 4 * DAY, 6 * DAY],
+                           "entry_price": 1.0, "exit_price": 1.0, "side": "long", "size": 1.0, "pnl": PNL,
+                           "return": RET, "fees": 0.5, "duration": [DAY, DAY, 2 * DAY, 3 * DAY], "open": False},
+                          columns=COLUMNS)
+    empty = np.zeros(0)
+    fills = Fills(np.zeros(0, dtype=np.int64), empty, empty, empty, empty, np.array([50.0, 150.0]), np.array([0.5, 1.5]))
+    return BacktestResult(np.arange(n, dtype=np.int64) * DAY, np.ones(n), np.array([0, 1, 1, 1, 0, 1.0]),
+                          np.zeros(n), np.array(EQUITY), np.array([100.0, 100, 105, 95, 100, 120]), fills, trades,
+                          cash=100.0, timeframe_ms=DAY)
+
+
+def test_stats_on_a_fixed_equity_series_match_hand_values():
+    s = compute_stats(fixed_result())
+    r = [EQUITY[0] / 100 - 1] + [EQUITY[i] / EQUITY[i - 1] - 1 for i in range(1, len(EQUITY))]
+    mean, sd = sum(r) / len(r), statistics.stdev(r)
+    downside = math.sqrt(sum(min(x, 0) ** 2 for x in r) / len(r))
+    cagr = (110 / 100) ** (365 / 6) - 1                       # 6 days of daily candles
+    assert s["Sharpe Ratio"] == pytest.approx(mean / sd * math.sqrt(365), rel=1e-9)
+    assert s["Sortino Ratio"] == pytest.approx(mean / downside * math.sqrt(365), rel=1e-9)
+    assert s["Return (Ann.) [%]"] == pytest.approx(100 * mean * 365, rel=1e-9)
+    assert s["Volatility (Ann.) [%]"] == pytest.approx(100 * sd * math.sqrt(365), rel=1e-9)
+    assert s["CAGR [%]"] == pytest.approx(100 * cagr, rel=1e-9)
+    # drawdowns: 110 -> 99 (-10%), recovered at 121 three days after the peak; 121 -> 110 (-9.09%), open
+    assert s["Max. Drawdown [%]"] == pytest.approx(-10.0, rel=1e-12)
+    assert s["Avg. Drawdown [%]"] == pytest.approx((-10.0 + 100 * (110 / 121 - 1)) / 2, rel=1e-12)
+    assert s["Max. Drawdown Duration"] == pd.Timedelta(days=3)
+    assert s["Calmar Ratio"] == pytest.approx(cagr / 0.10, rel=1e-9)
+    assert s["Profit Factor"] == pytest.approx(30 / 7.5, rel=1e-12)
+    assert s["Win Rate [%]"] == pytest.approx(50.0)
+    assert s["# Trades"] == 4
+    assert s["Best Trade [%]"] == pytest.approx(20.0) and s["Worst Trade [%]"] == pytest.approx(-5.0)
+    assert s["Expectancy [%]"] == pytest.approx(100 * sum(RET) / 4, rel=1e-12)
+    assert s["Avg. Trade [%]"] == pytest.approx(100 * (math.prod(1 + x for x in RET) ** 0.25 - 1), rel=1e-9)
+    assert s["SQN"] == pytest.approx(2 * statistics.mean(PNL) / statistics.stdev(PNL), rel=1e-9)
+    assert s["Max. Trade Duration"] == pd.Timedelta(days=3) and s["Avg. Trade Duration"] == pd.Timedelta(days=1.75)
+    assert s["Exposure Time [%]"] == pytest.approx(100 * 4 / 6)
+    assert s["Equity Final [$]"] == 110.0 and s["Equity Peak [$]"] == 121.0
+    assert s["Return [%]"] == pytest.approx(10.0) and s["Buy & Hold Return [%]"] == pytest.approx(20.0)
+    assert s["Fees Paid [$]"] == pytest.approx(2.0) and s["Turnover"] == pytest.approx(200 / np.mean(EQUITY))
+    assert s["Duration"] == pd.Timedelta(days=5)
+
+
+def test_stats_key_order_and_guards():
+    res = fixed_result()
+    res.trades = res.trades.iloc[:0]
+    res.equity = np.full(6, 100.0)
+    s = compute_stats(res)
+    assert list(s)[:3] == ["Start", "End", "Duration"] and list(s)[-1] == "Turnover" and len(s) == 29
+    for key in ("Sharpe Ratio", "Sortino Ratio", "Calmar Ratio", "Win Rate [%]", "Profit Factor", "SQN"):
+        assert math.isnan(s[key]), key
+    doc = stats_to_json(s)
+    assert doc["Profit Factor"] is None and doc["# Trades"] == 0 and doc["Start"].startswith("1970-01-01")
+
+
+def test_policy_hold_keeps_position_threshold_mode_and_sizing():
+    act = np.array([0, 1, 0, -1, 1, 0, -1])
+    conf = np.array([0.9, 0.8, 0.9, 0.3, 0.6, 0.9, 0.7])
+    ls = BacktestConfig(threshold=0.5)
+    np.testing.assert_allclose(hold_forward(prediction_actions(act, conf, ls)), [0, 1, 1, 1, 1, 1, -1])
+    lo = BacktestConfig(threshold=0.5, mode="long-only")
+    np.testing.assert_allclose(hold_forward(prediction_actions(act, conf, lo)), [0, 1, 1, 1, 1, 1, 0])
+    cs = BacktestConfig(sizing="confidence", max_exposure=0.5)
+    np.testing.assert_allclose(hold_forward(prediction_actions(act, conf, cs)),
+                               [0, 0.4, 0.4, -0.15, 0.3, 0.3, -0.35])
+
+
+def test_persistence_is_the_sign_of_the_last_return():
+    close = np.array([10.0, 11, 10, 10, 12])
+    np.testing.assert_allclose(persistence_targets(close, BacktestConfig()), [0, 1, -1, 0, 1])
+    np.testing.assert_allclose(persistence_targets(close, BacktestConfig(mode="long-only")), [0, 1, 0, 0, 1])
