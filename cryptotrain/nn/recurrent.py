@@ -1,0 +1,127 @@
+"""A stack of GRU or LSTM layers, batch-first at the boundary: x (B, T, F) -> h_seq (B, T, H).
+
+Per layer l (0-based), in this order:
+
+    y_l = rnn_l(in_l)                      (nn/gru.py or nn/lstm.py; zero at padded steps)
+    y_l = layernorm(y_l)                   if layer_norm        (params ln_g, ln_b)
+    y_l = y_l + in_l                       if residual and l >= 1  (equal widths H)
+    y_l = y_l * mask                       if a mask is given and layer_norm or residual
+    in_{l+1} = dropout(y_l)                if l < num_layers - 1 (never after the last layer)
+
+The output is y_{L-1}: ZERO at padded steps (mask False), so a pooling layer may ignore them.
+Internally everything is time-major (T, B, .) so that per-step slices are contiguous; the only
+transposes are of the stack's input and output.
+
+params of layer l (prefix p = f"{prefix}.{l}", K = 3 for GRU, 4 for LSTM, F_0 = n_in, F_l = H):
+    p.Wx (F_l, K*H)   p.Wh (H, K*H)   p.b (K*H,)   GRU only: p.bhn (H,)
+    layer_norm only: p.ln_g (H,)  p.ln_b (H,)
+
+Dropout masks (B, T, H), already scaled by 1 / (1 - p) (as nn.layers.dropout_forward), one per
+layer boundary (num_layers - 1), are drawn from the explicit rng, returned in
+cache["dropout_masks"], and may be passed in (`dropout_masks`) to fix them in gradient tests.
+
+h0: per layer, (B, H) for GRU or a tuple (h0, c0) for LSTM; dh0 comes back in the same form.
+
+Legend: B batch, T time, F input width, H hidden width, L num_layers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cryptotrain.nn.gru import gru_backward, gru_forward, gru_init
+from cryptotrain.nn.layers import dropout_backward, dropout_forward, layernorm_backward, layernorm_forward
+from cryptotrain.nn.lstm import lstm_backward, lstm_forward, lstm_init
+
+_LAYERS = {
+    "gru": (gru_init, gru_forward, gru_backward),
+    "lstm": (lstm_init, lstm_forward, lstm_backward),
+}
+
+
+def _kind(kind: str):
+    try:
+        return _LAYERS[kind]
+    except KeyError:
+        raise ValueError(f"unknown recurrent kind {kind!r}; expected 'gru' or 'lstm'") from None
+
+
+def _layer_params(params: dict, prefix: str, l: int) -> dict:
+    """The short-keyed params of layer l ({"Wx": ..., ...}) as views of the stack's dict."""
+    head = f"{prefix}.{l}."
+    return {k[len(head):]: v for k, v in params.items() if k.startswith(head)}
+
+
+def rnn_stack_init(kind: str, n_in: int, hidden: int, num_layers: int, rng: np.random.Generator,
+                   dtype=np.float32, layer_norm: bool = False, prefix: str = "rnn") -> dict[str, np.ndarray]:
+    """Parameters of the stack, keyed f"{prefix}.{l}.{name}" (shapes in the module docstring)."""
+    init = _kind(kind)[0]
+    params = {}
+    for l in range(num_layers):
+        p = init(n_in if l == 0 else hidden, hidden, rng, dtype)
+        if layer_norm:
+            p["ln_g"] = np.ones(hidden, dtype)     # (H,)
+            p["ln_b"] = np.zeros(hidden, dtype)    # (H,)
+        params.update({f"{prefix}.{l}.{k}": v for k, v in p.items()})
+    return params
+
+
+def rnn_stack_forward(params, x, kind, num_layers, *, dropout: float = 0.0, layer_norm: bool = False,
+                      residual: bool = False, mask=None, train: bool = False, rng=None, h0=None,
+                      prefix: str = "rnn", dropout_masks=None):
+    """x (B, T, F) -> h_seq (B, T, H) contiguous, cache. mask (B, T) bool, True = valid step."""
+    _, fwd, _ = _kind(kind)
+    dt = params[f"{prefix}.0.Wx"].dtype
+    inp = np.ascontiguousarray(np.asarray(x, dtype=dt).transpose(1, 0, 2))  # (T, B, F)
+    keep = None if mask is None else np.ascontiguousarray(np.asarray(mask, bool).T)[:, :, None].astype(dt)
+    layers, masks_out = [], []
+    for l in range(num_layers):
+        p = _layer_params(params, prefix, l)
+        y, rnn_cache = fwd(p, inp, None if h0 is None else h0[l], mask)
+        c = {"rnn": rnn_cache, "ln": None, "drop": None}
+        if layer_norm:
+            y, c["ln"] = layernorm_forward(p["ln_g"], p["ln_b"], y)
+        if residual and l >= 1:
+            y = y + inp
+        if keep is not None and (layer_norm or residual):
+            y = y * keep
+        if l < num_layers - 1 and train and dropout > 0.0:
+            given = None if dropout_masks is None else dropout_masks[l].transpose(1, 0, 2)
+            y, c["drop"] = dropout_forward(y, dropout, True, rng, mask=given)
+            masks_out.append(c["drop"].transpose(1, 0, 2))
+        layers.append(c)
+        inp = y
+    cache = {"kind": kind, "num_layers": num_layers, "layer_norm": layer_norm, "residual": residual,
+             "keep": keep, "layers": layers, "h0_given": h0 is not None, "prefix": prefix,
+             "dropout_masks": masks_out}
+    return np.ascontiguousarray(inp.transpose(1, 0, 2)), cache
+
+
+def rnn_stack_backward(params, cache, dh_seq):
+    """dh_seq (B, T, H) -> dx (B, T, F), grads (this stack's keys), dh0 (list, or None if no h0).
+
+    Mirrors rnn_stack_forward in reverse: last layer first, and inside a layer dropout,
+    mask, residual, layer norm, then the recurrence.
+    """
+    _, _, bwd = _kind(cache["kind"])
+    prefix, keep = cache["prefix"], cache["keep"]
+    dt = params[f"{prefix}.0.Wx"].dtype
+    dy = np.ascontiguousarray(np.asarray(dh_seq, dtype=dt).transpose(1, 0, 2))  # (T, B, H)
+    grads, dh0 = {}, [None] * cache["num_layers"]
+    for l in reversed(range(cache["num_layers"])):
+        c = cache["layers"][l]
+        p = _layer_params(params, prefix, l)
+        head = f"{prefix}.{l}."
+        if c["drop"] is not None:
+            dy = dropout_backward(c["drop"], dy)
+        if keep is not None and (cache["layer_norm"] or cache["residual"]):
+            dy = dy * keep
+        d_res = dy if cache["residual"] and l >= 1 else None
+        if c["ln"] is not None:
+            dy, grads[head + "ln_g"], grads[head + "ln_b"] = layernorm_backward(c["ln"], dy)
+        dinp, dh0[l], g = bwd(p, c["rnn"], dy)
+        grads.update({head + k: v for k, v in g.items()})
+        if d_res is not None:
+            dinp += d_res
+        dy = dinp
+    return np.ascontiguousarray(dy.transpose(1, 0, 2)), grads, (dh0 if cache["h0_given"] else None)
