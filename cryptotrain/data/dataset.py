@@ -132,7 +132,7 @@ def build_dataset(cfg: Config, *, path: str | None = None, normalizer: Normalize
                    "sha256": file_sha256(src)}
     return Dataset(
         timestamps=ts, open=o, high=df["high"].to_numpy(), low=df["low"].to_numpy(), close=c,
-        volume=df["volume"].to_numpy(), features=normalizer.transform(X).astype(dtype), feature_names=names,
+        volume=df["volume"].to_numpy(), features=np.ascontiguousarray(normalizer.transform(X), dtype=dtype), feature_names=names,
         action=action_labels(ret, lo, hi), confidence=conf,
         ret=ret, splits={k: ends[k] for k in SPLITS}, normalizer=normalizer, thresholds=(lo, hi), window=T,
         horizon=h, timeframe=report.timeframe, fingerprint=fingerprint, embargo=embargo, bounds=bounds,

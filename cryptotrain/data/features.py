@@ -53,7 +53,7 @@ def compute_features(df: pd.DataFrame, fcfg: FeaturesConfig, timeframe_ms: int) 
     """(N, F) float64 features and their names; NaN during each segment's warm-up."""
     names = feature_names(fcfg)
     n = len(df)
-    X = np.full((n, len(names)), np.nan)
+    XT = np.full((len(names), n), np.nan)  # filled row by row (contiguous), returned as the (N, F) view X = XT.T
     ts = df["timestamp"].to_numpy(dtype=np.int64)
     cols = [df[c].to_numpy(dtype=np.float64) for c in ("open", "high", "low", "close", "volume")]
     seg = segment_ids(ts, timeframe_ms)
@@ -61,10 +61,10 @@ def compute_features(df: pd.DataFrame, fcfg: FeaturesConfig, timeframe_ms: int) 
     for a, b in zip(np.r_[0, bounds], np.r_[bounds, n]):
         cols_ab = [c[a:b] for c in cols]
         for j, values in enumerate(_segment_features(*cols_ab, fcfg)):
-            X[a:b, j] = values
+            XT[j, a:b] = values
     if fcfg.time:
-        X[:, -4:] = time_features(ts)
-    return X, names
+        XT[-4:] = time_features(ts).T
+    return XT.T, names
 
 
 def time_features(ts: np.ndarray) -> np.ndarray:
@@ -174,10 +174,11 @@ def _vwap_dist(h, l, c, v, n: int) -> np.ndarray:
     tp = (h + l + c) / 3.0
     num = pd.Series(tp * v).rolling(n, min_periods=n).sum().to_numpy()
     den = pd.Series(v).rolling(n, min_periods=n).sum().to_numpy()
-    plain = pd.Series(tp).rolling(n, min_periods=n).mean().to_numpy()
-    lo = pd.Series(l).rolling(n, min_periods=n).min().to_numpy()
-    hi = pd.Series(h).rolling(n, min_periods=n).max().to_numpy()
-    # no volume in the window (e.g. forward-filled candles): fall back to the plain mean price;
-    # the clip keeps rounding residue of the rolling sums from giving a VWAP outside the prices
-    vwap = np.where(den > 0, num / np.where(den > 0, den, 1.0), plain)
-    return np.log(c / np.clip(vwap, lo, hi))
+    # a window without any volume (e.g. forward-filled candles) falls back to the plain mean price;
+    # counting traded candles (exact in float) avoids trusting the rounding residue of `den`
+    traded = pd.Series((v > 0).astype(np.float64)).rolling(n, min_periods=n).sum().to_numpy()
+    vwap = num / np.where(traded > 0, den, 1.0)
+    if np.any(traded == 0):
+        plain = pd.Series(tp).rolling(n, min_periods=n).mean().to_numpy()
+        vwap = np.where(traded > 0, vwap, plain)
+    return np.log(c / vwap)
