@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich import box
 from rich.table import Table
 
 from cryptotrain.fileio import atomic_path
@@ -24,7 +25,8 @@ def format_stat(key: str, v: Any) -> str:
     if isinstance(v, pd.Timestamp):
         return v.strftime("%Y-%m-%d %H:%M")
     if isinstance(v, pd.Timedelta):
-        return str(v.round("s"))
+        c = v.round("s").components
+        return f"{c.days}d {c.hours:02d}:{c.minutes:02d}" + (f":{c.seconds:02d}" if c.seconds else "")
     if isinstance(v, (int, np.integer)):
         return f"{int(v):,}"
     if key.endswith("[$]"):
@@ -34,10 +36,10 @@ def format_stat(key: str, v: Any) -> str:
 
 def stats_table(columns: dict[str, dict[str, Any]], title: str) -> Table:
     """columns: header -> stats dict (same keys, display order of the first)."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
     table.add_column("Statistic", no_wrap=True)
     for header in columns:
-        table.add_column(header, justify="right")
+        table.add_column(header, justify="right", no_wrap=True)
     first = next(iter(columns.values()))
     for key in first:
         table.add_row(key, *(format_stat(key, col.get(key)) for col in columns.values()))
