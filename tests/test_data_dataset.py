@@ -109,6 +109,8 @@ def test_too_short_data_names_the_numbers():
         build_dataset(_cfg(data={"last_rows": 300, "window": 48}))
     with pytest.raises(UserError, match="keep no candles"):
         build_dataset(_cfg(data={"start": "2030-01-01"}))
+    with pytest.raises(UserError, match="data.end: cannot read date 'soon'"):
+        build_dataset(_cfg(data={"end": "soon"}))
 
 
 def test_batch_shapes_dtypes_and_quantile_balance():

@@ -81,10 +81,13 @@ def trim_candles(df: pd.DataFrame, start: str | None, end: str | None, last_rows
     """Keep candles with start <= timestamp < end, then the last `last_rows` of them."""
     ts = df["timestamp"].to_numpy()
     keep = np.ones(len(df), dtype=bool)
-    if start is not None:
-        keep &= ts >= parse_utc(start)
-    if end is not None:
-        keep &= ts < parse_utc(end)
+    for key, text in (("start", start), ("end", end)):
+        if text is not None:
+            try:
+                bound = parse_utc(text)
+            except UserError as err:
+                raise UserError(f"data.{key}: {err}") from None
+            keep &= ts >= bound if key == "start" else ts < bound
     out = df[keep]
     if last_rows is not None:
         out = out.iloc[-last_rows:]
