@@ -1,0 +1,1 @@
+"""Rich tables and matplotlib figures for training, evaluation and backtests."""
