@@ -125,7 +125,8 @@ class FakeBinance:
         urls = {key: self.base + "/" + url.split("://", 1)[1].split("/", 1)[1]
                 for key, url in ccxt.binance().urls["api"].items()}
         cfg = {"urls": {"api": urls}, "timeout": timeout_ms, "enableRateLimit": False,
-               "options": {"defaultType": "spot", "fetchMarkets": ["spot"], "fetchCurrencies": False}}
+               "options": {"defaultType": "spot", "fetchMarkets": ["spot"], "fetchCurrencies": False,
+                           "fetchMargins": False}}  # margin pairs are private (signed) calls
         settings = {"backoff_base_s": 0.01, "backoff_max_s": 0.05, "max_attempts": 5, "page_limit": 50}
         settings.update(fetch_settings)
         cfg["cryptotrain"] = settings

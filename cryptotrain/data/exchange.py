@@ -60,7 +60,11 @@ def _expand(value: Any, origin: str, used: list[str], where: str = "") -> Any:
                                 "export it or remove the key")
             used.append(os.environ[m.group(1)])
             return os.environ[m.group(1)]
-        return _ENV.sub(sub, value)
+        out = _ENV.sub(sub, value)
+        if out != value and _ENV.fullmatch(value) and where.rsplit(".", 1)[-1] not in SECRET_KEYS:
+            typed = yaml.safe_load(out) if out.strip() else out  # timeout: ${T} -> an int, as written inline
+            return typed if isinstance(typed, (bool, int, float)) else out
+        return out
     return value
 
 

@@ -80,6 +80,9 @@ def fetch_command(*, exchange: str, symbol: str, timeframe: str, since: str | No
     market = _load_markets(ex, symbol, retrier, settings, redact)
     now = _exchange_now(ex, retrier, redact)
     stop = min(until_ms, now) if until_ms is not None else now
+    if main is None and since_ms + tf_ms > now:
+        raise UserError(f"--since {format_utc(since_ms)} is not before the exchange's current time "
+                        f"({format_utc(now)}), so there is no closed candle to fetch; give an earlier --since")
     limit = page_limit(ex, market, settings)
     jobs = _plan(path, side, fmt, main, side_df, since_ms, stop, now, tf_ms, ex, market["symbol"], timeframe, limit)
     expected = sum(_expected(j) for j in jobs)
