@@ -74,8 +74,8 @@ def fetch_command(*, exchange: str, symbol: str, timeframe: str, since: str | No
     _check_range(path, main, since_ms, until_ms, tf_ms, side_df)
     resume = _resume_hint(exchange, symbol, timeframe, since, until, path, exchange_config)
 
-    notes: list[Any] = [console.print]
-    retrier = Retrier(ex, settings, on_retry=lambda k, n, d, err, what: notes[-1](
+    say: list[Any] = [console.print]  # where retry messages go: the console, then the progress bar
+    retrier = Retrier(ex, settings, on_retry=lambda k, n, d, err, what: say[-1](
         redact(f"retry {k}/{n - 1} in {d:.2f} s: {what}: {type(err).__name__}: {str(err)[:200]}")))
     market = _load_markets(ex, symbol, retrier, settings, redact)
     now = _exchange_now(ex, retrier, redact)
@@ -90,7 +90,7 @@ def fetch_command(*, exchange: str, symbol: str, timeframe: str, since: str | No
     seg: Segment | None = None
     try:
         with FetchProgress(console, expected, redact) as bar:
-            notes.append(bar.note)
+            say.append(bar.note)
             for job in jobs:
                 seg = job.segment
                 fetch_range(job, retrier, settings, lambda new, cur, wrote: bar.update(
