@@ -252,9 +252,10 @@ def candles(path) -> np.ndarray:
     return df.to_numpy(dtype=np.float64)
 
 
-def run_fetch(fake: FakeBinance, tmp_path, *args: str, config: dict | None = None, **settings):
-    """`cryptotrain fetch` in-process against `fake` -> typer Result; output file tmp_path/out.parquet
-    unless --out is given. `settings` go to the `cryptotrain:` section of the exchange config."""
+def run_fetch(fake: FakeBinance, tmp_path, *args: str, config: dict | None = None, default_out: bool = True,
+              **settings):
+    """`cryptotrain fetch` in-process against `fake` -> typer Result. The output is tmp_path/out.parquet
+    unless --out is given or `default_out` is False; `settings` go to the `cryptotrain:` config section."""
     from typer.testing import CliRunner
 
     from cryptotrain.cli import app
@@ -262,6 +263,6 @@ def run_fetch(fake: FakeBinance, tmp_path, *args: str, config: dict | None = Non
     cfg_path = tmp_path / "exchange.json"
     cfg_path.write_text(json.dumps(config if config is not None else fake.exchange_config(**settings)))
     argv = ["fetch", "--exchange-config", str(cfg_path), *args]
-    if "--out" not in args:
+    if "--out" not in args and default_out:
         argv += ["--out", str(tmp_path / "out.parquet")]
     return CliRunner().invoke(app, argv)

@@ -144,3 +144,12 @@ def test_candle_contradicting_the_stored_file_is_an_error(serve, tmp_path):
     assert r.exit_code == 1
     assert "conflicting duplicate candle at 2024-01-03T01:00" in r.output
     assert np.array_equal(candles(tmp_path / "out.parquet")[2:], stored[2:])  # file untouched
+
+
+def test_default_output_path(serve, tmp_path, monkeypatch):
+    hist = make_history(60)
+    fake = serve(hist)
+    monkeypatch.chdir(tmp_path)
+    r = run_fetch(fake, tmp_path, "--since", "2024-01-01", "--symbol", "ETH/BTC", default_out=False)
+    assert r.exit_code == 0, r.output
+    assert np.array_equal(candles(tmp_path / "data" / "binance" / "ETH_BTC-1h.parquet"), hist)

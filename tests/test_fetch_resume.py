@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from fake_exchange import HOUR_MS, FakeBinance, candles, make_history, run_fetch
+from fake_exchange import HOUR_MS, T0, FakeBinance, candles, make_history, run_fetch
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def _wait_for_rows(path, rows: int, proc: subprocess.Popen, timeout: float = 20.
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 def test_interrupted_fetch_resumes_to_the_same_file(fake, tmp_path, sig):
     hist = make_history(600, gap=(333, 4))
-    server = fake(hist, delay_s=0.03)
+    server = fake(hist, delay_s=0.05)
     proc = _spawn(server, tmp_path, "--since", "2024-01-01")
     _wait_for_rows(tmp_path / "out.parquet", 100, proc)
     proc.send_signal(sig)
@@ -76,7 +76,7 @@ def test_interrupted_fetch_resumes_to_the_same_file(fake, tmp_path, sig):
     assert np.array_equal(candles(tmp_path / "out.parquet"), hist)
     again = server.klines_requests()[n_before:]
     assert int(again[0]["startTime"]) == int(kept[-1, 0]) + HOUR_MS  # nothing stored is asked for again
-    assert len(again) == -(-(len(hist) - len(kept)) // 20) or len(again) == -(-(len(hist) - len(kept)) // 20) + 1
+    assert len(again) == -(-(len(hist) - len(kept)) // 20)  # pages of 20 for exactly what is missing
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exchange.json", "out.parquet"]  # no stale temp files
 
 
@@ -110,7 +110,7 @@ def test_since_before_the_file_prepends_only_the_missing_history(fake, tmp_path)
     new = server.klines_requests()[n0:]
     assert [int(q["startTime"]) for q in new] == [int(hist[0, 0]), int(hist[50, 0])]
     assert np.array_equal(candles(tmp_path / "out.parquet"), hist)
-    assert not (tmp_path / "out.prepend.parquet").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exchange.json", "out.parquet"]  # side file gone
 
 
 def test_interrupted_prepend_resumes_from_its_side_file(fake, tmp_path):
@@ -121,18 +121,26 @@ def test_interrupted_prepend_resumes_from_its_side_file(fake, tmp_path):
     main_before = candles(tmp_path / "out.parquet")
     n0 = server.klines_count
     server.faults = {n0 + 3 + k: "500" for k in range(3)}  # prepend pages 0-2 arrive, page 3 fails
-    r = run_fetch(server, tmp_path, "--since", "2024-01-01", page_limit=50, max_attempts=3, pages_per_write=1)
-    assert r.exit_code == 1 and "resume" in r.output
+    # --since before the exchange's first candle (2024-01-01): the side file's name keeps the asked start
+    args = ("--since", "2023-12-25")
+    r = run_fetch(server, tmp_path, *args, page_limit=50, max_attempts=3, pages_per_write=1)
+    assert r.exit_code == 1 and "Run the same command again to resume" in r.output
     assert np.array_equal(candles(tmp_path / "out.parquet"), main_before)  # main file untouched, still contiguous
-    assert np.array_equal(candles(tmp_path / "out.prepend.parquet"), hist[:150])
+    side = tmp_path / f"out.prepend-{T0 - 7 * 24 * HOUR_MS}.parquet"
+    assert np.array_equal(candles(side), hist[:150])
 
-    n1 = len(server.klines_requests())
-    r = run_fetch(server, tmp_path, page_limit=50)  # no --since: the side file says where to go on
-    assert r.exit_code == 0, r.output
-    new = server.klines_requests()[n1:]
-    assert [int(q["startTime"]) for q in new] == [int(hist[150, 0]), int(hist[200, 0]), int(hist[250, 0])]
-    assert np.array_equal(candles(tmp_path / "out.parquet"), hist)
-    assert not (tmp_path / "out.prepend.parquet").exists()
+    for rerun in (args, ()):  # the same command, or no --since: both continue where the side file ends
+        n1 = len(server.klines_requests())
+        r = run_fetch(server, tmp_path, *rerun, page_limit=50)
+        assert r.exit_code == 0, r.output
+        new = server.klines_requests()[n1:]
+        if rerun:
+            assert [int(q["startTime"]) for q in new] == [int(hist[150, 0]), int(hist[200, 0]), int(hist[250, 0])]
+            assert not side.exists()
+        else:
+            assert new == [] and "already up to date" in r.output
+        assert np.array_equal(candles(tmp_path / "out.parquet"), hist)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exchange.json", "out.parquet"]
 
 
 def test_until_then_continue(fake, tmp_path):
@@ -170,3 +178,19 @@ def test_progress_bar_on_a_terminal(fake, tmp_path):
     assert res.rows == 120 and res.added == 120 and res.requests == 5  # markets, time, 3 pages of 50
     assert "120/120 candles" in text and "requests" in text and "retries 0" in text
     assert os.path.exists(tmp_path / "o.parquet")
+
+
+def test_side_file_of_a_later_prepend_is_discarded_for_an_earlier_since(fake, tmp_path):
+    from cryptotrain.data.fetch_plan import side_path
+    from cryptotrain.data.ohlcv import write_ohlcv
+    hist = make_history(200)
+    server = fake(hist)
+    start = pd.Timestamp(int(hist[100, 0]), unit="ms").isoformat()
+    assert run_fetch(server, tmp_path, "--since", start).exit_code == 0
+    stale = side_path(tmp_path / "out.parquet", int(hist[50, 0]))
+    write_ohlcv(pd.DataFrame(hist[50:60], columns=["timestamp", "open", "high", "low", "close", "volume"])
+                .astype({"timestamp": "int64"}), stale)
+    r = run_fetch(server, tmp_path, "--since", "2024-01-01")
+    assert r.exit_code == 0, r.output
+    assert "discarding" in r.output and not stale.exists()
+    assert np.array_equal(candles(tmp_path / "out.parquet"), hist)

@@ -3,10 +3,9 @@
 Order of work: check every argument that needs no network (format, dates, exchange, timeframe,
 output path) -> load the markets and check the symbol -> ask the exchange's clock -> fetch.
 
-What is fetched, given the existing output file [F, L] (if any):
+What is fetched, given the existing output file [F, L] (if any; details in fetch_plan.py):
   prepend  [since, F)      when --since is before the file's start; collected in a side file
-                           `<name>.prepend.<ext>` (so the main file stays contiguous) and joined
-                           to the main file when complete. An interrupted prepend resumes from it.
+                           (so the main file stays contiguous) and joined to it when complete
   append   [L + tf, until) (--since defaults to L + tf; --until to the exchange's now)
 Only closed candles are kept (open time + tf <= now). The file is rewritten atomically every few
 pages, so after Ctrl-C or kill -9 it holds a contiguous prefix and a rerun continues from it.
@@ -22,13 +21,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 import ccxt
-import numpy as np
-import pandas as pd
 from rich.console import Console
 
 from cryptotrain.data.exchange import (check_symbol, check_timeframe, load_exchange_config, make_exchange,
                                        page_limit)
 from cryptotrain.data.fetch_pages import Job, Segment, fetch_range
+from cryptotrain.data.fetch_plan import check_range, expected_candles, find_side, join_prepend, plan_jobs
 from cryptotrain.data.fetch_progress import FetchProgress
 from cryptotrain.data.fetch_retry import FetchSettings, Retrier, RetriesExhausted
 from cryptotrain.data.ohlcv import find_gaps, format_utc, load_ohlcv, parse_utc
@@ -67,11 +65,10 @@ def fetch_command(*, exchange: str, symbol: str, timeframe: str, since: str | No
     ex = make_exchange(exchange, cfg, redact)
     tf_ms = check_timeframe(ex, timeframe)
     path = Path(out) if out else Path("data") / ex.id / f"{symbol.replace('/', '_').replace(':', '_')}-{timeframe}.{fmt}"
-    side = _side_path(path)
     _check_writable(path)
     main = load_ohlcv(path, timeframe)[0] if path.exists() else None
-    side_df = _load_side(side, main, since_ms, timeframe, console)
-    _check_range(path, main, since_ms, until_ms, tf_ms, side_df)
+    check_range(path, main, since_ms, until_ms, tf_ms)
+    side = find_side(path, main, since_ms, timeframe, console.print)
     resume = _resume_hint(exchange, symbol, timeframe, since, until, path, exchange_config)
 
     say: list[Any] = [console.print]  # where retry messages go: the console, then the progress bar
@@ -84,8 +81,9 @@ def fetch_command(*, exchange: str, symbol: str, timeframe: str, since: str | No
         raise UserError(f"--since {format_utc(since_ms)} is not before the exchange's current time "
                         f"({format_utc(now)}), so there is no closed candle to fetch; give an earlier --since")
     limit = page_limit(ex, market, settings)
-    jobs = _plan(path, side, fmt, main, side_df, since_ms, stop, now, tf_ms, ex, market["symbol"], timeframe, limit)
-    expected = sum(_expected(j) for j in jobs)
+    jobs = plan_jobs(path, fmt, main, side, since_ms, stop, exchange=ex, symbol=market["symbol"],
+                     timeframe=timeframe, tf_ms=tf_ms, now_ms=now, limit=limit)
+    expected = sum(expected_candles(j) for j in jobs)
 
     seg: Segment | None = None
     try:
@@ -96,10 +94,11 @@ def fetch_command(*, exchange: str, symbol: str, timeframe: str, since: str | No
                 fetch_range(job, retrier, settings, lambda new, cur, wrote: bar.update(
                     new, cur, retrier.requests, retrier.retries, wrote))
                 if job.beyond is not None:  # prepend complete: join the side file to the main file
-                    seg = jobs[-1].segment = _join(job, path, fmt, side)
+                    seg = jobs[-1].segment = join_prepend(job)
     except RetriesExhausted as err:
         _flush(seg)
-        raise RunFailure(redact(f"{err}. {_kept(seg, path)} Run the same command again to resume: {resume}")) from None
+        lost = f"lost contact with {ex.id}: " if isinstance(err.last, ccxt.NetworkError) else ""
+        raise RunFailure(redact(f"{lost}{err}. {_kept(seg, path)} Run the same command again to resume: {resume}")) from None
     except KeyboardInterrupt:
         _flush(seg)
         raise RunFailure(f"interrupted. {_kept(seg, path)} Run the same command again to resume: {resume}") from None
@@ -137,42 +136,6 @@ def _check_writable(path: Path) -> None:
         raise UserError(f"output {path} is read-only; make it writable or choose another --out")
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed run's atomic write
         stale.unlink(missing_ok=True)
-
-
-def _side_path(path: Path) -> Path:
-    name = path.name
-    for ext in (".csv.gz", ".parquet", ".pq", ".csv"):
-        if name.lower().endswith(ext):
-            return path.with_name(name[: -len(ext)] + ".prepend" + name[-len(ext):])
-    return path.with_name(name + ".prepend")
-
-
-def _load_side(side: Path, main: pd.DataFrame | None, since_ms: int | None, timeframe: str,
-               console: Console) -> pd.DataFrame | None:
-    """The candles of an interrupted prepend, if they can be continued; None otherwise."""
-    if not side.exists():
-        return None
-    df = load_ohlcv(side, timeframe)[0] if main is not None else None
-    if df is None or (since_ms is not None and since_ms < int(df["timestamp"].iloc[0])):
-        console.print(f"note: discarding {side} (an interrupted prepend that this run does not continue)")
-        side.unlink()
-        return None
-    return df
-
-
-def _check_range(path: Path, main: pd.DataFrame | None, since_ms: int | None, until_ms: int | None,
-                 tf_ms: int, side: pd.DataFrame | None) -> None:
-    if main is None:
-        if since_ms is None:
-            raise UserError(f"{path} does not exist yet, so there is no end to continue from; give --since, e.g. --since 2024-01-01")
-        return
-    first, last = int(main["timestamp"].iloc[0]), int(main["timestamp"].iloc[-1])
-    if since_ms is not None and since_ms > last + tf_ms:
-        raise UserError(f"--since {format_utc(since_ms)} is after the end of {path} ({format_utc(last)}), which would "
-                        "leave a hole; omit --since to continue from the file's end, or use another --out")
-    if until_ms is not None and until_ms < first and (since_ms is not None and since_ms < first):
-        raise UserError(f"--until {format_utc(until_ms)} is before the start of {path} ({format_utc(first)}), which "
-                        "would leave a hole; use --until after the file's start, or another --out")
 
 
 def _resume_hint(exchange, symbol, timeframe, since, until, path, exchange_config) -> str:
@@ -213,43 +176,6 @@ def _exchange_now(ex: ccxt.Exchange, retrier: Retrier, redact) -> int:
         except ccxt.BaseError:
             pass  # not supported after all: use the local clock
     return int(ex.milliseconds())
-
-
-# ---------------------------------------------------------------------- plan and join
-def _plan(path, side, fmt, main, side_df, since_ms, stop, now, tf_ms, ex, symbol, timeframe, limit) -> list[Job]:
-    common = dict(exchange=ex, symbol=symbol, timeframe=timeframe, tf_ms=tf_ms, now_ms=now, limit=limit)
-    if main is None:
-        return [Job(start=since_ms, stop=stop, segment=Segment(path, fmt), **common)]
-    main_seg = Segment(path, fmt, main)
-    first, last = main_seg.first, main_seg.last
-    jobs = []
-    start = int(side_df["timestamp"].iloc[0]) if side_df is not None else since_ms
-    if since_ms is not None and since_ms < start:
-        start = since_ms
-    if start is not None and start < first:
-        jobs.append(Job(start=start, stop=first, segment=Segment(side, fmt, side_df), anchor=first,
-                        beyond=main_seg, **common))
-    jobs.append(Job(start=last + tf_ms, stop=stop, segment=main_seg, anchor=first, **common))
-    return jobs
-
-
-def _join(job: Job, path: Path, fmt: str, side: Path) -> Segment:
-    """Write side file + main file as the new main file (atomically), then remove the side file."""
-    before, main = job.segment, job.beyond
-    if len(before):
-        merged = pd.concat([before.frame(), main.frame()], ignore_index=True)
-        main = Segment(path, fmt, merged)
-        main.dirty = True
-        main.flush()
-    side.unlink(missing_ok=True)
-    return main
-
-
-def _expected(job: Job) -> int:
-    """Closed candles in [start, stop) on the grid, minus those already held (a rough total for the bar)."""
-    end = min(job.stop, job.now_ms - job.tf_ms + 1)
-    start = job.start if not len(job.segment) or job.beyond is None else job.segment.last + job.tf_ms
-    return max(0, -(-(end - start) // job.tf_ms))
 
 
 def _flush(seg: Segment | None) -> None:
