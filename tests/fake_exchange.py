@@ -31,6 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
+import pytest
 
 HOUR_MS = 3_600_000
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
@@ -242,6 +243,21 @@ class FakeBinance:
 
 
 # ---------------------------------------------------------------------- test helpers
+@pytest.fixture
+def serve():
+    """Fixture: serve(history, **FakeBinance fields) -> a started FakeBinance, stopped after the test."""
+    started: list[FakeBinance] = []
+
+    def start(history: np.ndarray, **kw) -> FakeBinance:
+        fake = FakeBinance(history, **kw).start()
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        fake.stop()
+
+
 def candles(path) -> np.ndarray:
     """A fetched file as (N, 6) float64 rows, comparable with `make_history` output."""
     import pandas as pd

@@ -10,23 +10,9 @@ import time
 
 import numpy as np
 import pytest
-from fake_exchange import HOUR_MS, FakeBinance, candles, make_history, run_fetch
+from fake_exchange import HOUR_MS, candles, make_history, run_fetch, serve  # noqa: F401 (fixture)
 
 ALLOWED_PATHS = {"/api/v3/exchangeInfo", "/api/v3/time", "/api/v3/klines"}
-
-
-@pytest.fixture
-def serve():
-    started: list[FakeBinance] = []
-
-    def start(history: np.ndarray, **kw) -> FakeBinance:
-        fake = FakeBinance(history, **kw).start()
-        started.append(fake)
-        return fake
-
-    yield start
-    for fake in started:
-        fake.stop()
 
 
 def test_clean_fetch_is_exactly_the_history(serve, tmp_path):

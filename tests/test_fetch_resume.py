@@ -16,21 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from fake_exchange import HOUR_MS, T0, FakeBinance, candles, make_history, run_fetch
-
-
-@pytest.fixture
-def fake():
-    started: list[FakeBinance] = []
-
-    def start(history: np.ndarray, **kw) -> FakeBinance:
-        f = FakeBinance(history, **kw).start()
-        started.append(f)
-        return f
-
-    yield start
-    for f in started:
-        f.stop()
+from fake_exchange import HOUR_MS, T0, FakeBinance, candles, make_history, run_fetch, serve  # noqa: F401
 
 
 def _spawn(fake_server: FakeBinance, tmp_path, *args: str) -> subprocess.Popen:
@@ -55,9 +41,9 @@ def _wait_for_rows(path, rows: int, proc: subprocess.Popen, timeout: float = 20.
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
-def test_interrupted_fetch_resumes_to_the_same_file(fake, tmp_path, sig):
+def test_interrupted_fetch_resumes_to_the_same_file(serve, tmp_path, sig):
     hist = make_history(600, gap=(333, 4))
-    server = fake(hist, delay_s=0.05)
+    server = serve(hist, delay_s=0.05)
     proc = _spawn(server, tmp_path, "--since", "2024-01-01")
     _wait_for_rows(tmp_path / "out.parquet", 100, proc)
     proc.send_signal(sig)
@@ -80,9 +66,9 @@ def test_interrupted_fetch_resumes_to_the_same_file(fake, tmp_path, sig):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exchange.json", "out.parquet"]  # no stale temp files
 
 
-def test_incremental_update_fetches_only_new_candles(fake, tmp_path):
+def test_incremental_update_fetches_only_new_candles(serve, tmp_path):
     full = make_history(500)
-    server = fake(full[:300])
+    server = serve(full[:300])
     assert run_fetch(server, tmp_path, "--since", "2024-01-01", page_limit=50).exit_code == 0
     n0 = len(server.klines_requests())
 
@@ -99,9 +85,9 @@ def test_incremental_update_fetches_only_new_candles(fake, tmp_path):
     assert "200 new candles" in r.output
 
 
-def test_since_before_the_file_prepends_only_the_missing_history(fake, tmp_path):
+def test_since_before_the_file_prepends_only_the_missing_history(serve, tmp_path):
     hist = make_history(400)
-    server = fake(hist)
+    server = serve(hist)
     start = pd.Timestamp(int(hist[100, 0]), unit="ms").isoformat()
     assert run_fetch(server, tmp_path, "--since", start, page_limit=50).exit_code == 0
     n0 = len(server.klines_requests())
@@ -113,9 +99,9 @@ def test_since_before_the_file_prepends_only_the_missing_history(fake, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exchange.json", "out.parquet"]  # side file gone
 
 
-def test_interrupted_prepend_resumes_from_its_side_file(fake, tmp_path):
+def test_interrupted_prepend_resumes_from_its_side_file(serve, tmp_path):
     hist = make_history(400)
-    server = fake(hist)
+    server = serve(hist)
     start = pd.Timestamp(int(hist[300, 0]), unit="ms").isoformat()
     assert run_fetch(server, tmp_path, "--since", start, page_limit=50).exit_code == 0
     main_before = candles(tmp_path / "out.parquet")
@@ -143,9 +129,9 @@ def test_interrupted_prepend_resumes_from_its_side_file(fake, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exchange.json", "out.parquet"]
 
 
-def test_until_then_continue(fake, tmp_path):
+def test_until_then_continue(serve, tmp_path):
     hist = make_history(200)
-    server = fake(hist)
+    server = serve(hist)
     r = run_fetch(server, tmp_path, "--since", "2024-01-01", "--until", "2024-01-03")
     assert r.exit_code == 0, r.output
     assert np.array_equal(candles(tmp_path / "out.parquet"), hist[:48])
@@ -154,20 +140,20 @@ def test_until_then_continue(fake, tmp_path):
     assert np.array_equal(candles(tmp_path / "out.parquet"), hist)
 
 
-def test_progress_lines_when_not_a_terminal(fake, tmp_path):
-    server = fake(make_history(120))
+def test_progress_lines_when_not_a_terminal(serve, tmp_path):
+    server = serve(make_history(120))
     r = run_fetch(server, tmp_path, "--since", "2024-01-01", page_limit=20, pages_per_write=2)
     assert r.exit_code == 0, r.output
     assert "fetch: 40/120 candles, 4 requests, 0 retries, at 2024-01-02T16:00" in r.output
 
 
-def test_progress_bar_on_a_terminal(fake, tmp_path):
+def test_progress_bar_on_a_terminal(serve, tmp_path):
     import io
 
     from rich.console import Console
 
     from cryptotrain.data.fetch import fetch_command
-    server = fake(make_history(120))
+    server = serve(make_history(120))
     cfg = tmp_path / "exchange.json"
     cfg.write_text(json.dumps(server.exchange_config()))
     buf = io.StringIO()
@@ -180,11 +166,11 @@ def test_progress_bar_on_a_terminal(fake, tmp_path):
     assert os.path.exists(tmp_path / "o.parquet")
 
 
-def test_side_file_of_a_later_prepend_is_discarded_for_an_earlier_since(fake, tmp_path):
+def test_side_file_of_a_later_prepend_is_discarded_for_an_earlier_since(serve, tmp_path):
     from cryptotrain.data.fetch_plan import side_path
     from cryptotrain.data.ohlcv import write_ohlcv
     hist = make_history(200)
-    server = fake(hist)
+    server = serve(hist)
     start = pd.Timestamp(int(hist[100, 0]), unit="ms").isoformat()
     assert run_fetch(server, tmp_path, "--since", start).exit_code == 0
     stale = side_path(tmp_path / "out.parquet", int(hist[50, 0]))
