@@ -1,0 +1,89 @@
+"""Assembled models: one entry point per operation, dispatching on `mcfg.type`.
+
+    init_params(mcfg, n_features, window, rng) -> params
+    model_forward(params, x (B, T, F), mcfg, *, mask, train, rng) -> (out, cache)
+    model_loss(out, targets, mcfg, params) -> (loss, parts, dout)
+    model_backward(params, cache, dout, mcfg) -> grads      (same keys as params)
+    loss_and_grads(params, x, targets, mcfg, *, mask, train, rng) -> (loss, parts, grads, out)
+
+out = {"logits" (B, 3), "confidence" (B,), "return" (B,), "attention" (B, T) or None}.
+targets = {"action" (B,) int64 in {0, 1, 2}, "confidence" (B,), "return" (B,) raw r_t}.
+
+Loss (the returned total is weighted; `parts` holds the unweighted terms):
+    loss = w_action * CE(logits, action; class_weights)
+         + w_confidence * MSE(confidence, target confidence)
+         + w_return * (MSE | Huber(delta))(return, return_scale * r_t)
+         + l2 * sum of squared weight matrices (ndim >= 2; not biases, norm gains, attention v)
+A weight of 0 removes the term from the total and sends zero gradient to that head; its part
+is still reported.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cryptotrain.config import ModelConfig
+from cryptotrain.errors import UserError
+from cryptotrain.models import recurrent_attention, transformer
+from cryptotrain.nn.losses import (cross_entropy_backward, cross_entropy_forward, huber_backward, huber_forward,
+                                   l2_forward, mse_backward, mse_forward)
+
+_MODELS = {"gru_attention": recurrent_attention, "lstm_attention": recurrent_attention, "transformer": transformer}
+
+
+def _module(mcfg: ModelConfig):
+    if mcfg.type not in _MODELS:
+        raise UserError(f"model.type {mcfg.type!r} is not implemented yet; use one of {', '.join(_MODELS)}")
+    return _MODELS[mcfg.type]
+
+
+def init_params(mcfg: ModelConfig, n_features: int, window: int, rng: np.random.Generator) -> dict:
+    """`window` (T) sizes the transformer's learned position table; the recurrent models ignore it."""
+    return _module(mcfg).init(mcfg, n_features, rng, window)
+
+
+def model_forward(params: dict, x: np.ndarray, mcfg: ModelConfig, *, mask=None, train=False, rng=None):
+    return _module(mcfg).forward(params, x, mcfg, mask=mask, train=train, rng=rng)
+
+
+def model_loss(out: dict, targets: dict, mcfg: ModelConfig, params: dict):
+    """-> (loss: float, parts {"action", "confidence", "return", "l2"}: unweighted floats, dout)."""
+    parts, dout = {}, {}
+    parts["action"], c_ce = cross_entropy_forward(out["logits"], np.asarray(targets["action"]), mcfg.class_weights)
+    parts["confidence"], c_conf = mse_forward(out["confidence"], targets["confidence"])
+    r_target = np.asarray(targets["return"], dtype=out["return"].dtype) * out["return"].dtype.type(mcfg.return_scale)
+    if mcfg.return_loss == "huber":
+        parts["return"], c_ret = huber_forward(out["return"], r_target, mcfg.huber_delta)
+        ret_backward = huber_backward
+    else:
+        parts["return"], c_ret = mse_forward(out["return"], r_target)
+        ret_backward = mse_backward
+    parts["l2"] = l2_forward(params)
+
+    loss = 0.0
+    terms = [("action", mcfg.w_action, "logits", lambda w: cross_entropy_backward(c_ce, w)),
+             ("confidence", mcfg.w_confidence, "confidence", lambda w: mse_backward(c_conf, w)),
+             ("return", mcfg.w_return, "return", lambda w: ret_backward(c_ret, w))]
+    for part, w, key, grad in terms:
+        if w > 0:
+            loss += w * parts[part]
+            dout[key] = grad(w)
+        else:
+            dout[key] = np.zeros_like(out[key])
+    if mcfg.l2 > 0:
+        loss += mcfg.l2 * parts["l2"]   # its gradient is added in model_backward
+    return float(loss), parts, dout
+
+
+def model_backward(params: dict, cache: dict, dout: dict, mcfg: ModelConfig, *, return_dx: bool = False):
+    """grads with the keys of params (l2 gradient included); with return_dx, (grads, dx (B, T, F))."""
+    dx, grads = _module(mcfg).backward(params, cache, dout, mcfg)
+    return (grads, dx) if return_dx else grads
+
+
+def loss_and_grads(params: dict, x: np.ndarray, targets: dict, mcfg: ModelConfig, *, mask=None, train=True,
+                   rng=None):
+    out, cache = model_forward(params, x, mcfg, mask=mask, train=train, rng=rng)
+    loss, parts, dout = model_loss(out, targets, mcfg, params)
+    grads = model_backward(params, cache, dout, mcfg)
+    return loss, parts, grads, out
