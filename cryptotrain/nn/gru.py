@@ -18,6 +18,8 @@ gradients per step and sums dWx, dWh with one GEMM each after the loop.
 Padding (mask (B, T), False = padded step, left padding in practice): a padded step keeps the
 state (h_t = h_{t-1}), outputs ZERO, and gets zero gradient (its gates do not contribute).
 
+Without a mask, y is a view of the cached states: do not modify it in place.
+
 Legend: B batch, T time, F input width, H hidden width.
 """
 

@@ -17,6 +17,8 @@ one GEMM each after the loop.
 Padding (mask (B, T), False = padded step): a padded step keeps h and c unchanged, outputs ZERO
 and gets zero gradient.
 
+Without a mask, y is a view of the cached states: do not modify it in place.
+
 Legend: B batch, T time, F input width, H hidden width.
 """
 
