@@ -243,6 +243,16 @@ class FakeBinance:
 
 
 # ---------------------------------------------------------------------- test helpers
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch):
+    """Autouse where imported: any HTTP(S) request not to 127.0.0.1 goes to a dead proxy and fails,
+    so a test can never reach a real exchange (requests, hence ccxt, honours these variables)."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
 @pytest.fixture
 def serve():
     """Fixture: serve(history, **FakeBinance fields) -> a started FakeBinance, stopped after the test."""

@@ -10,7 +10,7 @@ import json
 import socket
 
 import pytest
-from fake_exchange import FakeBinance, make_history, run_fetch
+from fake_exchange import FakeBinance, make_history, run_fetch, no_internet  # noqa: F401 (fixtures)
 from typer.testing import CliRunner
 
 from cryptotrain.cli import app

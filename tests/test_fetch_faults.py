@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from fake_exchange import HOUR_MS, candles, make_history, run_fetch, serve  # noqa: F401 (fixture)
+from fake_exchange import HOUR_MS, candles, make_history, run_fetch, serve, no_internet  # noqa: F401 (fixtures)
 
 ALLOWED_PATHS = {"/api/v3/exchangeInfo", "/api/v3/time", "/api/v3/klines"}
 

@@ -16,7 +16,8 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from fake_exchange import HOUR_MS, T0, FakeBinance, candles, make_history, run_fetch, serve  # noqa: F401
+from fake_exchange import (HOUR_MS, T0, FakeBinance, candles, make_history, no_internet,  # noqa: F401 (fixtures)
+                           run_fetch, serve)
 
 
 def _spawn(fake_server: FakeBinance, tmp_path, *args: str) -> subprocess.Popen:

@@ -9,7 +9,7 @@ import ccxt
 import numpy as np
 import pandas as pd
 import pytest
-from fake_exchange import HOUR_MS, T0, make_history
+from fake_exchange import HOUR_MS, T0, make_history, no_internet  # noqa: F401 (fixtures)
 
 from cryptotrain.data.exchange import Redactor, load_exchange_config
 from cryptotrain.data.fetch_pages import Job, Segment, fetch_range, page_frame

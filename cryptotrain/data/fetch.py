@@ -87,12 +87,11 @@ def fetch_command(*, exchange: str, symbol: str, timeframe: str, since: str | No
 
     seg: Segment | None = None
     try:
-        with FetchProgress(console, expected, redact) as bar:
+        with FetchProgress(console, expected, redact, lambda: (retrier.requests, retrier.retries)) as bar:
             say.append(bar.note)
             for job in jobs:
                 seg = job.segment
-                fetch_range(job, retrier, settings, lambda new, cur, wrote: bar.update(
-                    new, cur, retrier.requests, retrier.retries, wrote))
+                fetch_range(job, retrier, settings, bar.update)
                 if job.beyond is not None:  # prepend complete: join the side file to the main file
                     seg = jobs[-1].segment = join_prepend(job)
     except RetriesExhausted as err:

@@ -17,8 +17,10 @@ from cryptotrain.data.ohlcv import format_utc
 class FetchProgress:
     """Use as a context manager; `update` after each page, `note` for retry messages."""
 
-    def __init__(self, console: Console, expected: int, redact: Callable[[str], str]):
-        self.console, self.expected, self.redact = console, max(expected, 0), redact
+    def __init__(self, console: Console, expected: int, redact: Callable[[str], str],
+                 counters: Callable[[], tuple[int, int]]):
+        """`counters()` -> (requests, retries) so far."""
+        self.console, self.expected, self.redact, self.counters = console, max(expected, 0), redact, counters
         self.fetched = 0
         self._bar: Progress | None = None
         self._task = None
@@ -39,8 +41,9 @@ class FetchProgress:
         if self._bar is not None:
             self._bar.__exit__(*exc)
 
-    def update(self, new: int, cursor: int, requests: int, retries: int, wrote: bool) -> None:
+    def update(self, new: int, cursor: int, wrote: bool) -> None:
         self.fetched += new
+        requests, retries = self.counters()
         if self._bar is not None:
             self._bar.update(self._task, completed=min(self.fetched, self.expected or self.fetched),
                              requests=requests, retries=retries, at=format_utc(cursor))
@@ -49,5 +52,8 @@ class FetchProgress:
                                f"{retries} retries, at {format_utc(cursor)}", highlight=False, soft_wrap=True)
 
     def note(self, text: str) -> None:
+        if self._bar is not None:
+            requests, retries = self.counters()
+            self._bar.update(self._task, requests=requests, retries=retries)
         (self._bar.console if self._bar is not None else self.console).print(
             self.redact(text), highlight=False, markup=False, soft_wrap=True)
