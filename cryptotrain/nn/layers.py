@@ -127,7 +127,7 @@ _GELU_C = math.sqrt(2.0 / math.pi)
 
 def gelu_forward(x):
     """tanh approximation: 0.5 x (1 + tanh(c (x + 0.044715 x^3))), as torch's approximate='tanh'."""
-    u = _GELU_C * (x + 0.044715 * x ** 3)
+    u = _GELU_C * (x + 0.044715 * (x * x * x))   # not x ** 3: powf of negative floats is ~300x slower
     t = np.tanh(u)
     return 0.5 * x * (1.0 + t), (x, t)
 
