@@ -2,7 +2,6 @@
 error < 1e-6 for the input and every parameter), across the model configurations, and the
 `cryptotrain gradcheck` command."""
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 

@@ -69,6 +69,7 @@ def forward(params: dict, x: np.ndarray, mcfg: ModelConfig, *, mask=None, train=
     x = np.asarray(x, dtype=params["head.out.W"].dtype)
     if mask is not None:
         mask = np.asarray(mask, dtype=bool)
+        mask = None if mask.all() else mask   # no padding: skip the masking work
     cache = {}
     # 1. recurrent stack
     h, cache["rnn"] = recurrent.rnn_stack_forward(
