@@ -2,7 +2,7 @@
 copied from torch.nn.TransformerEncoderLayer(batch_first=True) gives the same outputs and gradients
 (x and every weight) in float64, eval mode (dropout 0), post-norm and pre-norm, ReLU and GELU.
 
-Weight mapping (torch stores y = x W^T + b; we store y = x W + b):
+Weight mapping (nn.transformer.encoder_layer_from_torch; torch stores y = x W^T + b, we x W + b):
     self_attn.in_proj_weight (3D, D)  -> attn.Wqkv = in_proj_weight.T   (columns [Q | K | V])
     self_attn.in_proj_bias   (3D,)    -> attn.bq = [0:D], attn.bv = [2D:3D]; the key block [D:2D]
         has no counterpart: it adds q_i . b_k to every score of query i, which the softmax cancels,
@@ -20,7 +20,7 @@ compared (dy is zero there), as they are meaningless in both.
 import numpy as np
 import pytest
 
-from cryptotrain.nn.transformer import encoder_layer_backward, encoder_layer_forward
+from cryptotrain.nn.transformer import encoder_layer_backward, encoder_layer_forward, encoder_layer_from_torch
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -30,26 +30,8 @@ ATOL = 1e-10
 ACT = {"relu": F.relu, "gelu": lambda x: F.gelu(x, approximate="tanh")}
 
 
-def _from_torch(layer, p="enc.0"):
-    w = {n: t.detach().numpy().copy() for n, t in layer.named_parameters()}
-    b_in = w["self_attn.in_proj_bias"]
-    return {f"{p}.attn.Wqkv": w["self_attn.in_proj_weight"].T.copy(), f"{p}.attn.bq": b_in[:D].copy(),
-            f"{p}.attn.bv": b_in[2 * D:].copy(), f"{p}.attn.Wo": w["self_attn.out_proj.weight"].T.copy(),
-            f"{p}.attn.bo": w["self_attn.out_proj.bias"], f"{p}.ff.W1": w["linear1.weight"].T.copy(),
-            f"{p}.ff.b1": w["linear1.bias"], f"{p}.ff.W2": w["linear2.weight"].T.copy(),
-            f"{p}.ff.b2": w["linear2.bias"], f"{p}.norm1.gamma": w["norm1.weight"],
-            f"{p}.norm1.beta": w["norm1.bias"], f"{p}.norm2.gamma": w["norm2.weight"],
-            f"{p}.norm2.beta": w["norm2.bias"]}
-
-
-def _torch_grads(layer, p="enc.0"):
-    g = {n: t.grad.numpy() for n, t in layer.named_parameters()}
-    return {f"{p}.attn.Wqkv": g["self_attn.in_proj_weight"].T, f"{p}.attn.bq": g["self_attn.in_proj_bias"][:D],
-            f"{p}.attn.bv": g["self_attn.in_proj_bias"][2 * D:], f"{p}.attn.Wo": g["self_attn.out_proj.weight"].T,
-            f"{p}.attn.bo": g["self_attn.out_proj.bias"], f"{p}.ff.W1": g["linear1.weight"].T,
-            f"{p}.ff.b1": g["linear1.bias"], f"{p}.ff.W2": g["linear2.weight"].T, f"{p}.ff.b2": g["linear2.bias"],
-            f"{p}.norm1.gamma": g["norm1.weight"], f"{p}.norm1.beta": g["norm1.bias"],
-            f"{p}.norm2.gamma": g["norm2.weight"], f"{p}.norm2.beta": g["norm2.bias"]}
+def _numpy(layer, attr):
+    return {n: getattr(t, attr).detach().numpy().copy() for n, t in layer.named_parameters()}
 
 
 @pytest.mark.parametrize("masks", ["none", "padding", "causal"])
@@ -65,7 +47,7 @@ def test_encoder_layer_matches_torch(norm_first, activation, masks):
             if t.ndim == 1:
                 t.add_(0.3 * torch.randn_like(t))
     layer.eval()
-    params = _from_torch(layer)
+    params = encoder_layer_from_torch(_numpy(layer, "data"))
 
     x = rng.normal(size=(B, T, D))
     mask = np.ones((B, T), dtype=bool)
@@ -87,7 +69,7 @@ def test_encoder_layer_matches_torch(norm_first, activation, masks):
 
     np.testing.assert_allclose(y[mask], yt.detach().numpy()[mask], rtol=0, atol=ATOL, err_msg="y")
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=0, atol=ATOL, err_msg="dx")
-    tg = _torch_grads(layer)
+    tg = encoder_layer_from_torch(_numpy(layer, "grad"))   # the same mapping applies to gradients
     for k in params:
         np.testing.assert_allclose(grads[k], tg[k], rtol=0, atol=ATOL, err_msg=k)
     # torch's key bias (no counterpart here) is nonzero, yet has no effect: its gradient is ~0

@@ -158,3 +158,20 @@ def encoder_layer_backward(params: dict, cache: dict, dy: np.ndarray):
     g.update(ga)
     dx = dx + (norm_back("norm1", da_in) if norm_first else da_in)
     return dx, g
+
+
+def encoder_layer_from_torch(w: dict, prefix: str = "enc.0") -> dict:
+    """Our layer params from torch.nn.TransformerEncoderLayer's named_parameters() as NumPy arrays
+    (also maps its .grad the same way). torch stores y = x W^T + b, we store y = x W + b: weights
+    are transposed. in_proj_bias [Q | K | V] gives bq and bv; its key block has no counterpart (it
+    adds q_i . b_k to every score of query i, which the softmax cancels: no effect, zero gradient)."""
+    t = lambda a: np.ascontiguousarray(a.T)   # noqa: E731
+    D = w["self_attn.out_proj.weight"].shape[0]
+    b_in = w["self_attn.in_proj_bias"]
+    out = {"attn.Wqkv": t(w["self_attn.in_proj_weight"]), "attn.bq": b_in[:D].copy(), "attn.bv": b_in[2 * D:].copy(),
+           "attn.Wo": t(w["self_attn.out_proj.weight"]), "attn.bo": w["self_attn.out_proj.bias"].copy(),
+           "ff.W1": t(w["linear1.weight"]), "ff.b1": w["linear1.bias"].copy(),
+           "ff.W2": t(w["linear2.weight"]), "ff.b2": w["linear2.bias"].copy()}
+    for n in ("norm1", "norm2"):
+        out[f"{n}.gamma"], out[f"{n}.beta"] = w[f"{n}.weight"].copy(), w[f"{n}.bias"].copy()
+    return {f"{prefix}.{k}": v for k, v in out.items()}
