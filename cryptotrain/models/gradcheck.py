@@ -32,15 +32,10 @@ from rich.table import Table
 
 from cryptotrain.config import Config, ModelConfig
 from cryptotrain.models import init_params, model_backward, model_forward, model_loss
-from cryptotrain.nn.gradcheck import numeric_grad, rel_error
+from cryptotrain.nn.gradcheck import rel_error, richardson_grad
 
 H_STEP = 1e-4
 FLOOR = 1e-5
-
-
-def richardson_grad(f, x: np.ndarray, h: float = H_STEP) -> np.ndarray:
-    """d f / d x as (4 D(h) - D(2h)) / 3 with D the central difference; x is restored."""
-    return (4.0 * numeric_grad(f, x, h) - numeric_grad(f, x, 2 * h)) / 3.0
 
 
 def small_model_config(mcfg: ModelConfig) -> ModelConfig:
