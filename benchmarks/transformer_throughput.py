@@ -1,7 +1,8 @@
 """Benchmark: training throughput of our NumPy transformer vs torch.nn.TransformerEncoder.
 
 One full training step, samples/s: forward, the three losses, backward, global-norm clipping
-(5.0), Adam. Both sides float32, same model: input projection F -> d_model plus sinusoidal
+(5.0), Adam. Both sides float32, same model from the same weights (benchmarks/_torch_transformer.py;
+the evaluation-mode losses of both are printed as a check): input projection F -> d_model plus sinusoidal
 positions, `layers` pre-norm encoder layers (tanh-GELU, dropout 0.1 on attention weights and
 sub-layer outputs; torch also drops the FF hidden activation) with a final LayerNorm, additive
 attention pooling concatenated with the last step, a ReLU head of width 64, 5 fused outputs, and
@@ -16,46 +17,34 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from cryptotrain.config import ModelConfig, TrainConfig
-from cryptotrain.models import init_params, loss_and_grads
-from cryptotrain.nn.transformer import sinusoidal_encoding
-from cryptotrain.optim import adam_init, adam_step, clip_gradients
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _torch_transformer import TorchTransformer, model_options, ours_from_torch  # noqa: E402
+
+from cryptotrain.config import ModelConfig, TrainConfig  # noqa: E402
+from cryptotrain.models import init_params, loss_and_grads  # noqa: E402
+from cryptotrain.optim import adam_init, adam_step, clip_gradients  # noqa: E402
 
 B, T, F, D, NH, DFF, L, HEAD = 64, 48, 32, 64, 4, 128, 2, 64
 DROPOUT, CLIP, LR = 0.1, 5.0, 1e-3
 
 
-class TorchTransformer(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        act = lambda x: torch.nn.functional.gelu(x, approximate="tanh")   # noqa: E731 (as ours)
-        self.in_proj = torch.nn.Linear(F, D)
-        self.register_buffer("pe", torch.tensor(sinusoidal_encoding(T, D)))
-        layer = torch.nn.TransformerEncoderLayer(D, NH, DFF, DROPOUT, activation=act, batch_first=True,
-                                                 norm_first=True)
-        self.enc = torch.nn.TransformerEncoder(layer, L, norm=torch.nn.LayerNorm(D), enable_nested_tensor=False)
-        self.pool = torch.nn.Linear(D, D)
-        self.pool_v = torch.nn.Parameter(torch.randn(D) / D ** 0.5)
-        self.head = torch.nn.Sequential(torch.nn.Linear(2 * D, HEAD), torch.nn.ReLU(), torch.nn.Linear(HEAD, 5))
-
-    def forward(self, x):
-        h = self.enc(self.in_proj(x) + self.pe)                         # (B, T, D)
-        alpha = torch.softmax(torch.tanh(self.pool(h)) @ self.pool_v, dim=1)
-        ctx = (alpha[:, :, None] * h).sum(dim=1)
-        return self.head(torch.cat([ctx, h[:, -1]], dim=1))             # (B, 5)
+def torch_loss(model, x, y, conf, ret):
+    z = model(x)
+    return (torch.nn.functional.cross_entropy(z[:, :3], y)
+            + 0.1 * torch.nn.functional.mse_loss(torch.sigmoid(z[:, 3]), conf)
+            + 0.1 * torch.nn.functional.huber_loss(z[:, 4], 100.0 * ret))
 
 
 def torch_step(model, opt, x, y, conf, ret):
-    z = model(x)
-    loss = (torch.nn.functional.cross_entropy(z[:, :3], y)
-            + 0.1 * torch.nn.functional.mse_loss(torch.sigmoid(z[:, 3]), conf)
-            + 0.1 * torch.nn.functional.huber_loss(z[:, 4], 100.0 * ret))
+    loss = torch_loss(model, x, y, conf, ret)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
@@ -75,11 +64,12 @@ def main() -> None:
     targets = {"action": rng.integers(0, 3, B), "confidence": rng.random(B).astype(np.float32),
                "return": (0.01 * rng.normal(size=B)).astype(np.float32)}
 
-    mcfg = ModelConfig(type="transformer", hidden_size=D, num_heads=NH, d_ff=DFF, num_layers=L, norm_first=True,
-                       ff_activation="gelu", dropout=DROPOUT, pooling="additive", head_sizes=[HEAD],
-                       w_action=1.0, w_confidence=0.1, w_return=0.1, return_loss="huber")
+    mcfg = ModelConfig(type="transformer", hidden_size=D, num_layers=L, dropout=DROPOUT, head_sizes=[HEAD],
+                       w_action=1.0, w_confidence=0.1, w_return=0.1, return_loss="huber", **model_options(D))
+    assert (mcfg.num_heads, mcfg.d_ff) == (NH, DFF)
     tcfg = TrainConfig(lr=LR, clip_norm=CLIP)
-    params = init_params(mcfg, F, T, rng)
+    model = TorchTransformer(F, D, L, T, NH, DFF, norm_first=True, dropout=DROPOUT, head=HEAD)
+    params = ours_from_torch(model, init_params(mcfg, F, T, rng))   # both sides start from the same weights
     state = adam_init(params)
 
     def ours():
@@ -87,16 +77,20 @@ def main() -> None:
         clip_gradients(grads, CLIP, None)
         adam_step(params, grads, state, LR, tcfg)
 
-    model = TorchTransformer().train()
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     xt, yt = torch.tensor(x), torch.tensor(targets["action"])
     ct, rt = torch.tensor(targets["confidence"]), torch.tensor(targets["return"])
+    with torch.no_grad():   # same model check: the evaluation-mode losses agree (float32)
+        loss_torch = float(torch_loss(model.eval(), xt, yt, ct, rt))
+    loss_ours = loss_and_grads(params, x, targets, mcfg, train=False)[0]
+    model.train()
     theirs = lambda: torch_step(model, opt, xt, yt, ct, rt)   # noqa: E731
 
     n_ours = sum(p.size for p in params.values())
     n_torch = sum(p.numel() for p in model.parameters())
     print(f"B={B} T={T} F={F} d_model={D} heads={NH} d_ff={DFF} layers={L}, float32, {args.threads} threads; "
-          f"parameters ours {n_ours:,} / torch {n_torch:,} (+ torch's key bias)")
+          f"parameters ours {n_ours:,} / torch {n_torch:,} (+ torch's key bias); "
+          f"same-weights loss ours {loss_ours:.6f} / torch {loss_torch:.6f}")
     rates = {"ours": [], "torch": []}
     with threadpool_limits(args.threads):
         ours(), theirs()   # warm-up
