@@ -40,7 +40,8 @@ def _handles_errors(fn):
 
 
 def _console() -> Console:
-    return Console(highlight=False)
+    # In logs and pipes, long lines stay whole instead of wrapping at 80 columns.
+    return Console(highlight=False, soft_wrap=not sys.stdout.isatty())
 
 
 @app.callback()

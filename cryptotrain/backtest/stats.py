@@ -77,10 +77,11 @@ def compute_stats(res) -> dict[str, Any]:
     s["Fees Paid [$]"] = float(np.sum(res.fills.fee))
     s["Return [%]"] = 100.0 * (final / cash - 1.0)
     s["Buy & Hold Return [%]"] = 100.0 * (float(res.buy_hold[-1]) / cash - 1.0)  # frictionless, from the first fill's open
-    s["Return (Ann.) [%]"] = 100.0 * float(np.mean(r)) * periods           # arithmetic: mean(r) * P
+    # geometric, per candle: (prod(1 + r))^(P / n) - 1, as backtesting.py (CAGR uses calendar years)
+    s["Return (Ann.) [%]"] = 100.0 * ((final / cash) ** (periods / n) - 1.0 if final > 0 else -1.0)
     s["Volatility (Ann.) [%]"] = 100.0 * std * np.sqrt(periods)            # std(r, ddof=1) * sqrt(P)
     s["CAGR [%]"] = 100.0 * cagr                                           # (E_final / cash)^(1/Y) - 1
-    s["Sharpe Ratio"] = _div(np.mean(r), std) * np.sqrt(periods)           # = Return (Ann.) / Volatility (Ann.)
+    s["Sharpe Ratio"] = _div(np.mean(r), std) * np.sqrt(periods)           # mean(r) / std(r) * sqrt(P), rf = 0
     s["Sortino Ratio"] = _div(np.mean(r), downside) * np.sqrt(periods)     # downside = sqrt(mean(min(r, 0)^2))
     s["Calmar Ratio"] = _div(cagr, abs(max_dd))                            # CAGR / |Max. Drawdown|
     s["Max. Drawdown [%]"] = 100.0 * max_dd

@@ -39,9 +39,9 @@ def epoch_line(row: dict) -> str:
 
 def print_epoch(console: Console, row: dict, first: bool) -> None:
     if first:
-        console.print(header_line(), style="bold", highlight=False)
+        console.print(header_line(), style="bold", highlight=False, soft_wrap=True)
     style = "green" if row.get("note") == "best" else None
-    console.print(epoch_line(row), style=style, highlight=False)
+    console.print(epoch_line(row), style=style, highlight=False, soft_wrap=True)
 
 
 def plot_training(rows: list[dict], path: Path) -> None:

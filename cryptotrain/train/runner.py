@@ -71,7 +71,8 @@ def train_command(cfg: Config | None, *, run_name: str | None = None, resume: Pa
     total_steps = n_batches * cfg.train.epochs
     _print_intro(console, cfg, ds, run_dir, n_batches, overfit)
 
-    for epoch in range(state["epoch"] + 1, cfg.train.epochs + 1):
+    first_epoch = state["epoch"] + 1
+    for epoch in range(first_epoch, cfg.train.epochs + 1):
         if overfit:
             batches = [fixed_batch] * n_batches
         else:
@@ -92,7 +93,7 @@ def train_command(cfg: Config | None, *, run_name: str | None = None, resume: Pa
                "step": state["global_step"], "note": "best" if improved else None}
         rows.append(row)
         _append_metrics(run_dir / "metrics.jsonl", row)
-        print_epoch(console, row, first=len(rows) == 1 or epoch == state["epoch"] + 1)
+        print_epoch(console, row, first=epoch == first_epoch)
         state["epoch"] = epoch
         ck = Checkpoint(params=params, opt_state=opt_state, config=cfg, normalizer_kind=ds.normalizer.kind,
                         norm_center=ds.normalizer.center, norm_scale=ds.normalizer.scale,
