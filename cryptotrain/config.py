@@ -8,18 +8,30 @@ exactly. Nothing here reads global state: the config is passed down explicitly.
 
 from __future__ import annotations
 
+import datetime as _dt
 import difflib
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cryptotrain.errors import UserError
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+Period = Annotated[int, Field(ge=1)]      # a look-back length in candles
+Window2 = Annotated[int, Field(ge=2)]     # a window that needs a standard deviation
+
+
+def _iso(value: Any) -> Any:
+    """YAML reads an unquoted 2024-01-01 as a date: accept it as the ISO string it means."""
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    return value
 
 
 # ----------------------------------------------------------------------------- data
@@ -29,6 +41,8 @@ class SplitConfig(_Section):
     val_start: Optional[str] = None   # or split by dates (UTC, ISO): validation starts here
     test_start: Optional[str] = None  # ... and test starts here (both or neither)
     embargo: Optional[int] = None     # candles dropped between splits; default labels.horizon + 1
+
+    _dates = field_validator("val_start", "test_start", mode="before")(_iso)
 
     @model_validator(mode="after")
     def _check(self) -> "SplitConfig":
@@ -51,18 +65,20 @@ class DataConfig(_Section):
     window: int = Field(default=48, ge=1)  # T: feature rows per window, ending at the decision candle t
     split: SplitConfig = SplitConfig()
 
+    _dates = field_validator("start", "end", mode="before")(_iso)
+
 
 # ------------------------------------------------------------------------- features
 class FeaturesConfig(_Section):
-    returns: list[int] = [1, 2, 4, 8, 24]   # log-return lags: log(close_t / close_{t-k})
+    returns: list[Period] = [1, 2, 4, 8, 24]   # log-return lags: log(close_t / close_{t-k})
     body_range: bool = True                 # candle body and range relative to close
-    volatility: list[int] = [12, 24, 72]    # rolling std of 1-step log returns, per window
-    rsi: Optional[int] = 14                 # RSI period (Wilder smoothing); null disables
-    macd: Optional[list[int]] = [12, 26, 9]  # fast, slow, signal EMA spans; null disables
-    bollinger: Optional[int] = 20           # Bollinger window (2 std): %b and bandwidth
-    atr: Optional[int] = 14                 # ATR period, relative to close
-    volume_zscore: Optional[int] = 24       # log volume and its rolling z-score over this window
-    vwap: Optional[int] = 24                # log distance of close to the rolling VWAP
+    volatility: list[Window2] = [12, 24, 72]  # rolling std of 1-step log returns, per window
+    rsi: Optional[Period] = 14              # RSI period (Wilder smoothing); null disables
+    macd: Optional[list[Period]] = [12, 26, 9]  # fast, slow, signal EMA spans; null disables
+    bollinger: Optional[Window2] = 20       # Bollinger window (2 std): %b and bandwidth
+    atr: Optional[Period] = 14              # ATR period, relative to close
+    volume_zscore: Optional[Window2] = 24   # log volume and its rolling z-score over this window
+    vwap: Optional[Period] = 24             # log distance of close to the rolling VWAP
     time: bool = True                       # sin/cos of hour-of-day and day-of-week
     normalizer: Literal["zscore", "robust"] = "zscore"  # fitted on the training split only
 
@@ -70,8 +86,9 @@ class FeaturesConfig(_Section):
     def _check(self) -> "FeaturesConfig":
         if self.macd is not None and (len(self.macd) != 3 or self.macd[0] >= self.macd[1]):
             raise ValueError("macd must be [fast, slow, signal] with fast < slow")
-        if any(k < 1 for k in self.returns + self.volatility):
-            raise ValueError("returns lags and volatility windows must be >= 1")
+        if not (self.returns or self.volatility or self.body_range or self.time or any(
+                v is not None for v in (self.rsi, self.macd, self.bollinger, self.atr, self.volume_zscore, self.vwap))):
+            raise ValueError("every feature is disabled; enable at least one (e.g. features.returns=[1])")
         return self
 
 
@@ -120,8 +137,9 @@ class ModelConfig(_Section):
         if self.attention in ("multihead", "both") or self.type == "transformer":
             if self.hidden_size % self.num_heads:
                 raise ValueError(f"num_heads ({self.num_heads}) must divide hidden_size ({self.hidden_size})")
-        if self.class_weights is not None and len(self.class_weights) != 3:
-            raise ValueError("class_weights needs 3 values: [sell, hold, buy]")
+        if self.class_weights is not None and (
+                len(self.class_weights) != 3 or min(self.class_weights) < 0 or sum(self.class_weights) <= 0):
+            raise ValueError("class_weights needs 3 values >= 0 with a positive sum: [sell, hold, buy]")
         return self
 
 
@@ -144,6 +162,13 @@ class TrainConfig(_Section):
     patience: int = Field(default=5, ge=1)        # early stopping on validation loss
     min_delta: float = Field(default=0.0, ge=0)
     runs_dir: str = "runs"
+
+    @field_validator("betas")
+    @classmethod
+    def _betas(cls, v: list[float]) -> list[float]:
+        if len(v) != 2 or not all(0.0 <= b < 1.0 for b in v):
+            raise ValueError("betas must be two values in [0, 1), e.g. [0.9, 0.999]")
+        return v
 
 
 # ------------------------------------------------------------------------- backtest

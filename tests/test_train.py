@@ -215,3 +215,48 @@ def test_overfit_batch_drives_loss_down(tmp_path):
     rows = _metrics(_run_dirs(tmp_path)[0])
     assert rows[-1]["train_loss"] < 0.1 * rows[0]["train_loss"], [r["train_loss"] for r in rows]
     assert "OK, it goes to ~0" in res.output
+
+
+def test_exploding_parameters_never_reach_a_checkpoint(tmp_path):
+    """lr = 1e39 makes the weights non-finite after the first update: stop, name the tensor,
+    and write no checkpoint holding them."""
+    res = _train(tmp_path, "--set", "train.lr=1e39", "--set", "train.clip_norm=null")
+    assert res.exit_code == 1
+    assert "non-finite" in res.output and "step 1" in res.output and "no checkpoint was written" in res.output
+    (run,) = _run_dirs(tmp_path)
+    assert not (run / "checkpoints/best.npz").exists() and not (run / "checkpoints/last.npz").exists()
+
+
+def test_resume_survives_a_metrics_line_cut_by_a_crash(tmp_path):
+    assert _train(tmp_path, "--set", "train.epochs=1").exit_code == 0
+    (run,) = _run_dirs(tmp_path)
+    with open(run / "metrics.jsonl", "a") as fh:
+        fh.write('{"epoch": 2, "train_lo')
+    ck = run / "checkpoints/last.npz"
+    import cryptotrain.train.checkpoint as ckmod
+
+    c = ckmod.load_checkpoint(ck)
+    c.config.train.epochs = 2          # let the resumed run have one more epoch to do
+    ckmod.save_checkpoint(ck, c)
+    res = runner.invoke(app, ["train", "--resume", str(run)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert [r["epoch"] for r in _metrics(run)] == [1, 2]
+
+
+def test_resuming_an_early_stopped_run_trains_nothing(tmp_path):
+    res = _train(tmp_path, "--set", "train.epochs=6", "--set", "train.patience=1", "--set", "train.min_delta=10")
+    assert res.exit_code == 0 and "early stopping" in res.output
+    (run,) = _run_dirs(tmp_path)
+    before = (run / "metrics.jsonl").read_text()
+    res = runner.invoke(app, ["train", "--resume", str(run)], catch_exceptions=False)
+    assert res.exit_code == 0 and "already stopped early" in res.output
+    assert (run / "metrics.jsonl").read_text() == before
+
+
+def test_damaged_checkpoint_is_a_clear_error(tmp_path):
+    assert _train(tmp_path, "--set", "train.epochs=1").exit_code == 0
+    (run,) = _run_dirs(tmp_path)
+    ck = run / "checkpoints/last.npz"
+    ck.write_bytes(ck.read_bytes()[:3000])
+    res = runner.invoke(app, ["train", "--resume", str(run)])
+    assert res.exit_code == 2 and "not a readable cryptotrain checkpoint" in res.output

@@ -45,6 +45,15 @@ def _drawdown_periods(dd: np.ndarray, close_time: np.ndarray, start_time: int) -
     return depth, (end_time - peak_time).astype(np.int64)
 
 
+def _annualize(growth: float, power: float) -> float:
+    """growth^power - 1 in log space: a short profitable run on minute candles has a power of
+    ~10^5, which overflows a float power; the result is then inf, never an exception."""
+    if growth <= 0:
+        return -1.0
+    with np.errstate(over="ignore"):
+        return float(np.expm1(power * np.log(growth)))
+
+
 def compute_stats(res) -> dict[str, Any]:
     """engine.BacktestResult -> ordered dict of statistics (units in the key names)."""
     eq, cash, tf = np.asarray(res.equity, dtype=float), float(res.cash), int(res.timeframe_ms)
@@ -60,7 +69,7 @@ def compute_stats(res) -> dict[str, Any]:
     std = float(np.std(r, ddof=1)) if n > 1 else float("nan")
     downside = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2)))
     final = float(eq[-1])
-    cagr = (final / cash) ** (1.0 / years) - 1.0 if final > 0 else -1.0
+    cagr = _annualize(final / cash, 1.0 / years)
     max_dd = float(dd.min())
     pnl = trades["pnl"].to_numpy(dtype=float)
     ret = trades["return"].to_numpy(dtype=float)
@@ -78,7 +87,7 @@ def compute_stats(res) -> dict[str, Any]:
     s["Return [%]"] = 100.0 * (final / cash - 1.0)
     s["Buy & Hold Return [%]"] = 100.0 * (float(res.buy_hold[-1]) / cash - 1.0)  # frictionless, from the first fill's open
     # geometric, per candle: (prod(1 + r))^(P / n) - 1, as backtesting.py (CAGR uses calendar years)
-    s["Return (Ann.) [%]"] = 100.0 * ((final / cash) ** (periods / n) - 1.0 if final > 0 else -1.0)
+    s["Return (Ann.) [%]"] = 100.0 * _annualize(final / cash, periods / n)
     s["Volatility (Ann.) [%]"] = 100.0 * std * np.sqrt(periods)            # std(r, ddof=1) * sqrt(P)
     s["CAGR [%]"] = 100.0 * cagr                                           # (E_final / cash)^(1/Y) - 1
     s["Sharpe Ratio"] = _div(np.mean(r), std) * np.sqrt(periods)           # mean(r) / std(r) * sqrt(P), rf = 0

@@ -17,6 +17,7 @@ Written through `fileio.atomic_path`: a crash leaves the previous checkpoint int
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,11 +89,14 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
         raise UserError(f"{path} is not a readable cryptotrain checkpoint ({err}); retrain or use another checkpoint") from err
     if "meta" not in arrays:
         raise UserError(f"{path} has no metadata; it is not a cryptotrain checkpoint")
-    meta = json.loads(str(arrays["meta"]))
+    try:
+        meta = json.loads(str(arrays["meta"]))
+    except json.JSONDecodeError as err:
+        raise UserError(f"{path}: damaged metadata ({err}); use the other checkpoint or retrain") from err
     if meta.get("format") != FORMAT:
         raise UserError(f"{path}: unsupported checkpoint format {meta.get('format')!r} (expected {FORMAT})")
     params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}

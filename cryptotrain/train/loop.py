@@ -74,14 +74,18 @@ def train_epoch(params: dict, opt_state: dict, dataset, cfg: Config, batches: li
         step = global_step + 1
         if not np.isfinite(loss):
             raise NonFiniteError(f"non-finite loss ({loss}) at step {step} (epoch batch {bi + 1}); "
-                                 "lower train.lr or enable train.clip_norm; the last good checkpoint is kept")
+                                 "lower train.lr or enable train.clip_norm")
         bad = _first_nonfinite(grads)
         if bad is not None:
             raise NonFiniteError(f"non-finite gradient in '{bad}' at step {step} (epoch batch {bi + 1}); "
-                                 "lower train.lr or enable train.clip_norm; the last good checkpoint is kept")
+                                 "lower train.lr or enable train.clip_norm")
         grads, gnorm = clip_gradients(grads, tcfg.clip_norm, tcfg.clip_value)
         lr = learning_rate(global_step, total_steps, tcfg)
         adam_step(params, grads, opt_state, lr, tcfg)
+        bad = _first_nonfinite(params)
+        if bad is not None:
+            raise NonFiniteError(f"parameter '{bad}' became non-finite after the update at step {step} "
+                                 f"(epoch batch {bi + 1}, learning rate {lr:.3g}); lower train.lr")
         global_step = step
 
         n = len(batches[bi])

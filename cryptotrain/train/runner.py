@@ -24,7 +24,7 @@ from cryptotrain.models import init_params
 from cryptotrain.optim import adam_init
 from cryptotrain.report.training import plot_training, print_epoch
 from cryptotrain.train.checkpoint import Checkpoint, load_checkpoint, rng_from_state, save_checkpoint
-from cryptotrain.train.loop import batches_per_epoch, epoch_batches, train_epoch
+from cryptotrain.train.loop import NonFiniteError, batches_per_epoch, epoch_batches, train_epoch
 from cryptotrain.train.progress import epoch_progress
 from cryptotrain.train.rundir import create_run_dir, set_latest
 
@@ -71,19 +71,27 @@ def train_command(cfg: Config | None, *, run_name: str | None = None, resume: Pa
     total_steps = n_batches * cfg.train.epochs
     _print_intro(console, cfg, ds, run_dir, n_batches, overfit)
 
+    if state["epoch"] and not overfit and state["bad_epochs"] >= cfg.train.patience:
+        console.print(f"{run_dir} already stopped early after epoch {state['epoch']} "
+                      f"(patience {cfg.train.patience}); nothing to resume")
+        return run_dir
     first_epoch = state["epoch"] + 1
     for epoch in range(first_epoch, cfg.train.epochs + 1):
         if overfit:
             batches = [fixed_batch] * n_batches
         else:
             batches = epoch_batches(train_idx, cfg.train.batch_size, rngs["shuffle"], cfg.train.max_batches_per_epoch)
-        with epoch_progress(console, epoch, cfg.train.epochs, len(batches)) as on_batch:
-            st, state["global_step"] = train_epoch(params, opt_state, ds, cfg, batches, rngs["dropout"],
-                                                   state["global_step"], total_steps, on_batch)
-        if overfit:
-            val_loss, val_parts, val_acc = split_loss(params, ds, fixed_batch, cfg.model, cfg.train.batch_size)
-        else:
-            val_loss, val_parts, val_acc = split_loss(params, ds, "val", cfg.model, cfg.train.batch_size)
+        try:
+            with epoch_progress(console, epoch, cfg.train.epochs, len(batches)) as on_batch:
+                st, state["global_step"] = train_epoch(params, opt_state, ds, cfg, batches, rngs["dropout"],
+                                                       state["global_step"], total_steps, on_batch)
+            val_loss, val_parts, val_acc = split_loss(params, ds, fixed_batch if overfit else "val",
+                                                      cfg.model, cfg.train.batch_size)
+            if not np.isfinite(val_loss):
+                raise NonFiniteError(f"validation loss is {val_loss} after epoch {epoch}; lower train.lr")
+        except NonFiniteError as err:
+            kept = f"last good checkpoint: epoch {state['epoch']}" if state["epoch"] else "no checkpoint was written"
+            raise NonFiniteError(f"{err} ({kept}, in {run_dir})") from err
         improved = _update_early_stopping(state, epoch, val_loss, cfg)
         row = {"epoch": epoch, "train_loss": st.loss, **{f"train_{k}": v for k, v in st.parts.items()},
                "train_accuracy": st.accuracy, "val_loss": val_loss,
@@ -127,7 +135,7 @@ def _overfit_config(cfg: Config) -> Config:
 
 def _update_early_stopping(state: dict, epoch: int, val_loss: float, cfg: Config) -> bool:
     best = state["best_val_loss"]
-    if best is None or val_loss < best - cfg.train.min_delta:
+    if np.isfinite(val_loss) and (best is None or val_loss < best - cfg.train.min_delta):
         state.update(best_val_loss=val_loss, best_epoch=epoch, bad_epochs=0)
         return True
     state["bad_epochs"] += 1
@@ -160,10 +168,12 @@ def _read_metrics(path: Path, upto_epoch: int) -> list[dict]:
     rows = []
     if path.is_file():
         for line in path.read_text().splitlines():
-            if line.strip():
+            try:
                 row = json.loads(line)
-                if row["epoch"] <= upto_epoch:
-                    rows.append(row)
+            except json.JSONDecodeError:
+                continue  # a line cut off by a crash: its epoch was never checkpointed
+            if row["epoch"] <= upto_epoch:
+                rows.append(row)
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
     return rows
 
