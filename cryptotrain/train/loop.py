@@ -15,6 +15,7 @@ import numpy as np
 
 from cryptotrain.config import Config
 from cryptotrain.errors import RunFailure
+from cryptotrain.evaluate.metrics import predicted_action
 from cryptotrain.models import loss_and_grads
 from cryptotrain.optim import adam_step, clip_gradients, learning_rate
 
@@ -94,7 +95,7 @@ def train_epoch(params: dict, opt_state: dict, dataset, cfg: Config, batches: li
         for k, v in parts.items():
             sums[k] = sums.get(k, 0.0) + float(v) * n
         sums["loss"] = sums.get("loss", 0.0) + float(loss) * n
-        correct += int((out["logits"].argmax(axis=1) == targets["action"]).sum())
+        correct += int((predicted_action(out["logits"]) == targets["action"]).sum())
         gnorm_sum += float(gnorm)
         st.lr = lr
         if on_batch is not None:
