@@ -31,7 +31,8 @@ CASES = {
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_model_grads(name):
-    results = check_model_grads(ModelConfig(**{**BASE, **CASES[name]}), B=2, T=5, padded=True)
+    padded = name != "post-sinusoidal-additive"   # one case without any mask
+    results = check_model_grads(ModelConfig(**{**BASE, **CASES[name]}), B=2, T=5, padded=padded)
     bad = {k: v for k, v in results.items() if not v[2] < TOL}
     assert not bad, "gradient mismatch: " + ", ".join(
         f"{k} {tuple(s)} (max abs {a:.2e}, max rel {r:.2e})" for k, (s, a, r) in bad.items())
