@@ -109,3 +109,22 @@ def test_annualized_numbers_of_a_short_profitable_minute_run_do_not_overflow():
     s = compute_stats(res)
     assert s["Return [%]"] > 9.0
     assert s["Return (Ann.) [%]"] == float("inf") and s["CAGR [%]"] == float("inf")
+
+
+@pytest.mark.parametrize("width", [80, 50])
+def test_stats_table_keeps_every_label_with_huge_numbers(width):
+    from rich.console import Console
+
+    from cryptotrain.report.backtest_report import stats_table
+
+    s = compute_stats(fixed_result())
+    huge = {k: (v * 1e30 if isinstance(v, float) and math.isfinite(v) else v) for k, v in s.items()}
+    huge["Equity Final [$]"] = 987_654_321.5   # just below scientific notation: full digits
+    console = Console(width=width, record=True)
+    console.print(stats_table({"Model": huge, "Buy & Hold": huge, "Persistence": huge}, title="t"))
+    text = console.export_text()
+    lines = text.splitlines()
+    for key in s:   # at 50 columns the values are cut, never the labels
+        assert any(line.startswith(f" {key} ") for line in lines), key
+    if width == 80:   # everything fits
+        assert "987,654,321.50" in text and "3.287e+34" in text and "…" not in text

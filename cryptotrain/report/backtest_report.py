@@ -29,6 +29,8 @@ def format_stat(key: str, v: Any) -> str:
         return f"{c.days}d {c.hours:02d}:{c.minutes:02d}" + (f":{c.seconds:02d}" if c.seconds else "")
     if isinstance(v, (int, np.integer)):
         return f"{int(v):,}"
+    if abs(v) >= 1e9:
+        return f"{v:.3e}"   # e.g. the annualized return of a short lucky 1m run: digits nobody reads
     if key.endswith("[$]"):
         return f"{v:,.2f}"
     return f"{v:,.2f}" if key.endswith("[%]") else f"{v:.3f}"
@@ -37,10 +39,12 @@ def format_stat(key: str, v: Any) -> str:
 def stats_table(columns: dict[str, dict[str, Any]], title: str) -> Table:
     """columns: header -> stats dict (same keys, display order of the first)."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
-    table.add_column("Statistic", no_wrap=True)
+    first = next(iter(columns.values()))
+    # The labels keep their full width: when the values are too wide for the terminal, rich
+    # shrinks the other columns (their numbers end in an ellipsis) instead of the labels.
+    table.add_column("Statistic", no_wrap=True, min_width=max(map(len, first), default=9))
     for header in columns:
         table.add_column(header, justify="right", no_wrap=True)
-    first = next(iter(columns.values()))
     for key in first:
         table.add_row(key, *(format_stat(key, col.get(key)) for col in columns.values()))
     return table
