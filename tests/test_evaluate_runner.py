@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from cryptotrain.cli import app
 from cryptotrain.config import config_from_dict, config_to_yaml
 from cryptotrain.data.dataset import build_dataset
+from cryptotrain.data.ohlcv import parse_utc
 from cryptotrain.evaluate.predict import predict_split, split_loss
 from cryptotrain.evaluate.runner import PREDICTION_COLUMNS, evaluate_command
 from cryptotrain.models import init_params
@@ -34,10 +35,13 @@ def tiny_config(tmp_path, **model):
 def run_dir(tmp_path_factory):
     """A run directory with best/last checkpoints of an untrained tiny model and a training log line."""
     tmp = tmp_path_factory.mktemp("evalrun")
-    cfg = tiny_config(tmp)
+    return make_run(tmp, tiny_config(tmp))
+
+
+def make_run(tmp, cfg, name="20240101T000000Z-tiny"):
     ds = build_dataset(cfg)
     params = init_params(cfg.model, ds.n_features, cfg.data.window, np.random.default_rng(0))
-    run = tmp / "runs" / "20240101T000000Z-tiny"
+    run = tmp / "runs" / name
     (run / "checkpoints").mkdir(parents=True)
     (run / "config.yaml").write_text(config_to_yaml(cfg))
     ck = Checkpoint(params=params, opt_state={"step": 0, "m": params, "v": params}, config=cfg, normalizer_kind=ds.normalizer.kind,
@@ -136,3 +140,22 @@ def test_evaluate_reproduces_the_training_val_loss_exactly(tmp_path):
                              console=Console(file=io.StringIO()))
         assert m["loss"]["total"] == logged[m["epoch"]]  # bit for bit
         assert m["loss"]["matches_training_log"] is True
+
+
+def test_data_after_the_date_splits_scores_its_test_and_all_windows(tmp_path):
+    """A run split by dates, then a newer file with no training or validation dates at all."""
+    raw = tiny_config(tmp_path).model_dump()
+    raw["data"].update(last_rows=None, start="2026-04-01", end="2026-05-10")
+    raw["data"]["split"].update(val_start="2026-04-25", test_start="2026-05-02")
+    cfg = config_from_dict(raw)
+    run = make_run(tmp_path, cfg)
+    newer = tmp_path / "newer.csv"
+    full = pd.read_csv(SAMPLE_1H)
+    full[full["timestamp"] >= parse_utc("2026-05-20")].iloc[:400].to_csv(newer, index=False)
+    for split in ("test", "all"):
+        res = _cli(["--run", str(run), "--data", str(newer), "--split", split, "--json"])
+        assert res.exit_code == 0, res.output
+        m = json.loads((run / "eval" / f"newer-{split}" / "metrics.json").read_text())
+        assert m["first_ts"] >= parse_utc("2026-05-20") and m["n_windows"] > 300
+    res = _cli(["--run", str(run), "--data", str(newer), "--split", "val"])
+    assert res.exit_code == 2 and "0 val windows" in " ".join(res.output.split())

@@ -98,10 +98,13 @@ def trim_candles(df: pd.DataFrame, start: str | None, end: str | None, last_rows
 
 
 def build_dataset(cfg: Config, *, path: str | None = None, normalizer: Normalizer | None = None,
-                  thresholds: tuple | None = None) -> Dataset:
+                  thresholds: tuple | None = None, require: tuple[str, ...] | None = None) -> Dataset:
     """Load `path` (default cfg.data.path) and build features, labels, splits and the normalizer.
 
     A given `normalizer` / `thresholds` (evaluation on other data, resume) is used as is, never refitted.
+    `require`: the splits that must have at least one window (default all three; the training
+    split always when the normalizer or thresholds are fitted here). Evaluation asks only for
+    the split it scores, so a newer file that lies entirely after the training dates works.
     """
     dcfg, h, T = cfg.data, cfg.labels.horizon, cfg.data.window
     src = str(path if path is not None else dcfg.path)
@@ -119,7 +122,10 @@ def build_dataset(cfg: Config, *, path: str | None = None, normalizer: Normalize
 
     bounds = split_bounds(ts, cfg)
     ends = window_ends(bounds, ok, T, embargo)
-    check_nonempty(ends, bounds, ts, T, embargo, src)
+    need = SPLITS if require is None else tuple(require)
+    if (normalizer is None or thresholds is None) and "train" not in need:
+        need = ("train", *need)
+    check_nonempty(ends, bounds, ts, T, embargo, src, need)
 
     if normalizer is None:
         normalizer = Normalizer.fit(X[rows_used(ends["train"], T, len(ts))], cfg.features.normalizer)

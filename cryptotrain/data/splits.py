@@ -81,9 +81,9 @@ def rows_used(ends: np.ndarray, window: int, n: int) -> np.ndarray:
 
 
 def check_nonempty(ends: dict[str, np.ndarray], bounds: dict[str, tuple[int, int]], ts: np.ndarray,
-                   window: int, embargo: int, source: str) -> None:
-    """UserError naming the numbers when some split has no window."""
-    for name in SPLITS:
+                   window: int, embargo: int, source: str, names: tuple[str, ...] = SPLITS) -> None:
+    """UserError naming the numbers when one of the splits `names` has no window."""
+    for name in names:
         if len(ends[name]) == 0:
             start, stop = bounds[name]
             span = (f"{format_utc(ts[start])} .. {format_utc(ts[stop - 1])}" if stop > start else "empty")

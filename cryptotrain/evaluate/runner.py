@@ -55,7 +55,7 @@ def evaluate_command(run: Path | None, split: str, checkpoint: str, data: Path |
     run_dir = resolve_run(run)
     ck = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.npz")
     cfg = ck.config
-    ds = load_eval_dataset(ck, data)
+    ds = load_eval_dataset(ck, data, split)
     idx = split_rows(ds, split)
     if len(idx) == 0:
         raise UserError(f"the {split} split of {ds.fingerprint['path']} has no complete window; use a longer file")
@@ -102,8 +102,12 @@ def evaluate_command(run: Path | None, split: str, checkpoint: str, data: Path |
     return metrics
 
 
-def load_eval_dataset(ck, data: Path | None):
-    """The run's dataset (or `data`'s) built with the checkpoint's normalizer and thresholds."""
+def load_eval_dataset(ck, data: Path | None, split: str = "train"):
+    """The run's dataset (or `data`'s) built with the checkpoint's normalizer and thresholds.
+
+    Only `split` must have windows ("all": any split), so a --data file that lies entirely
+    after the run's date splits has test windows and no training ones, and that is fine.
+    """
     from cryptotrain.data.dataset import build_dataset
     from cryptotrain.data.ohlcv import load_ohlcv
 
@@ -118,7 +122,7 @@ def load_eval_dataset(ck, data: Path | None):
         cfg.data.timeframe = expected
         cfg.data.start = cfg.data.end = cfg.data.last_rows = None
     ds = build_dataset(cfg, path=None if data is None else str(data), normalizer=ck.normalizer,
-                       thresholds=ck.thresholds)
+                       thresholds=ck.thresholds, require=() if split == "all" else (split,))
     if list(ds.feature_names) != list(ck.feature_names):
         raise UserError(f"the features built now ({len(ds.feature_names)}) differ from the checkpoint's "
                         f"({len(ck.feature_names)}): the feature code changed since training; retrain the run")
@@ -129,7 +133,7 @@ def training_actions(ck, ds, data: Path | None) -> np.ndarray:
     """Labels of the run's training windows (for the majority and stratified baselines).
 
     With --data they come from the run's own candle file when it is still there, else from the
-    training split of the --data file (same thresholds either way).
+    training split of the --data file (same thresholds either way; none there: uniform frequencies).
     """
     if data is not None and Path(ck.config.data.path).is_file():
         ds = load_eval_dataset(ck, None)
