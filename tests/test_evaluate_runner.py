@@ -46,7 +46,7 @@ def make_run(tmp, cfg, name="20240101T000000Z-tiny"):
     (run / "config.yaml").write_text(config_to_yaml(cfg))
     ck = Checkpoint(params=params, opt_state={"step": 0, "m": params, "v": params}, config=cfg, normalizer_kind=ds.normalizer.kind,
                     norm_center=ds.normalizer.center, norm_scale=ds.normalizer.scale, thresholds=ds.thresholds,
-                    feature_names=ds.feature_names, fingerprint=ds.fingerprint, epoch=1)
+                    feature_names=ds.feature_names, fingerprint=ds.fingerprint, data_range=ds.data_range, epoch=1)
     for name in ("best", "last"):
         save_checkpoint(run / "checkpoints" / f"{name}.npz", ck)
     val_loss = split_loss(params, ds, "val", cfg.model, cfg.train.batch_size)[0]
@@ -159,3 +159,28 @@ def test_data_after_the_date_splits_scores_its_test_and_all_windows(tmp_path):
         assert m["first_ts"] >= parse_utc("2026-05-20") and m["n_windows"] > 300
     res = _cli(["--run", str(run), "--data", str(newer), "--split", "val"])
     assert res.exit_code == 2 and "0 val windows" in " ".join(res.output.split())
+
+
+def test_prepended_candles_never_move_into_the_test_split(tmp_path):
+    """Train on a file, prepend older history to it (fetch --since earlier), evaluate: same test windows."""
+    from rich.console import Console
+
+    from cryptotrain.train.runner import train_command
+
+    full = pd.read_csv(SAMPLE_1H)
+    path = tmp_path / "BTC_USDT-1h.csv"
+    full.iloc[-800:].to_csv(path, index=False)
+    cfg = tiny_config(tmp_path)
+    cfg.data.path, cfg.data.last_rows, cfg.train.epochs = str(path), None, 1
+    quiet = Console(file=io.StringIO())
+    run = train_command(cfg, console=quiet)
+    before = evaluate_command(run=run, split="test", checkpoint="best", data=None, as_json=True, console=quiet)
+    trained = build_dataset(cfg)
+    last_label_row = trained.splits["train"].max() + 1 + cfg.labels.horizon   # open[t+1+h] of the last training window
+
+    full.iloc[-1600:].to_csv(path, index=False)   # 800 older candles in front
+    after = evaluate_command(run=run, split="test", checkpoint="best", data=None, as_json=True, console=quiet)
+    assert after["first_ts"] == before["first_ts"] > trained.timestamps[last_label_row]
+    assert after["n_windows"] == before["n_windows"] and after["loss"]["total"] == before["loss"]["total"]
+    assert after["data_changed_since_training"] and after["splits_pinned_to_training"]
+    assert "pinned to the training dates" in after["warnings"][0]

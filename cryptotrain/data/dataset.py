@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cryptotrain.config import Config
+from cryptotrain.config import Config, SplitConfig
 from cryptotrain.data.features import compute_features
 from cryptotrain.data.labels import action_labels, confidence_target, forward_returns, label_thresholds
 from cryptotrain.data.normalize import Normalizer
@@ -28,7 +28,7 @@ from cryptotrain.data.splits import (SPLITS, check_nonempty, resolve_embargo, ro
                                      window_ends, window_ok)
 from cryptotrain.errors import UserError
 
-__all__ = ["Dataset", "Normalizer", "build_dataset", "file_sha256", "trim_candles"]
+__all__ = ["Dataset", "Normalizer", "build_dataset", "file_sha256", "iso_utc", "pin_data_range", "trim_candles"]
 
 
 @dataclass
@@ -58,6 +58,19 @@ class Dataset:
     @property
     def n_features(self) -> int:
         return self.features.shape[1]
+
+    @property
+    def data_range(self) -> dict[str, int | None]:
+        """Open times (ms) of the first and last row kept and of the first val and test rows.
+
+        Stored in checkpoints so that evaluate rebuilds exactly these rows and splits
+        (`pin_data_range`), whatever was prepended or appended to the file since.
+        """
+        ts, n = self.timestamps, len(self.timestamps)
+        first = {k: self.bounds[k][0] if k in self.bounds else n for k in ("val", "test")}
+        return {"start_ts": int(ts[0]), "end_ts": int(ts[-1]),
+                "val_start_ts": int(ts[first["val"]]) if first["val"] < n else None,
+                "test_start_ts": int(ts[first["test"]]) if first["test"] < n else None}
 
     def batch(self, idx: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Windows ending at rows `idx` -> x (B, T, F) and targets {"action", "confidence", "return"} (B,)."""
@@ -95,6 +108,27 @@ def trim_candles(df: pd.DataFrame, start: str | None, end: str | None, last_rows
         raise UserError(f"{source}: data.start={start} / data.end={end} keep no candles (the file covers "
                         f"{format_utc(ts[0])} .. {format_utc(ts[-1])}); change data.start / data.end")
     return out.reset_index(drop=True)
+
+
+def iso_utc(ms: int) -> str:
+    """int ms -> ISO datetime that `parse_utc` reads back exactly (milliseconds only when not 0)."""
+    return pd.Timestamp(int(ms), unit="ms").isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
+
+
+def pin_data_range(cfg: Config, data_range: dict) -> Config:
+    """A copy of `cfg` whose trimming and date splits reproduce `data_range` (Dataset.data_range).
+
+    data.start / end keep the rows start_ts .. end_ts (end is exclusive: end_ts + 1 ms),
+    last_rows is dropped, and val / test start at the stored timestamps. On an unchanged file
+    this gives the same rows and splits as the fractions or dates the run was configured with;
+    on a file that grew, the same time range.
+    """
+    cfg = cfg.model_copy(deep=True)
+    cfg.data.start, cfg.data.end = iso_utc(data_range["start_ts"]), iso_utc(data_range["end_ts"] + 1)
+    cfg.data.last_rows = None
+    cfg.data.split = SplitConfig(**{**cfg.data.split.model_dump(), "val_start": iso_utc(data_range["val_start_ts"]),
+                                    "test_start": iso_utc(data_range["test_start_ts"])})
+    return cfg
 
 
 def build_dataset(cfg: Config, *, path: str | None = None, normalizer: Normalizer | None = None,

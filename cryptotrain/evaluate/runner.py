@@ -2,9 +2,10 @@
 
 Steps: resolve the run (default runs/latest) and checkpoint (best|last); rebuild the split's
 windows from the candle file with the checkpoint's stored config, normalizer and label
-thresholds (nothing is refitted); run the model in eval mode in batches of train.batch_size;
-compute metrics, baselines on the same windows, bootstrap intervals, verdicts, leakage
-warnings and attention; write, atomically,
+thresholds (nothing is refitted) and, on the run's own file, its stored rows and split start
+times (so candles prepended or appended since training never move into the test split);
+run the model in eval mode in batches of train.batch_size; compute metrics, baselines on the
+same windows, bootstrap intervals, verdicts, leakage warnings and attention; write, atomically,
 
     RUN_DIR/eval/<split>/predictions.csv    one row per window (columns: PREDICTION_COLUMNS)
     RUN_DIR/eval/<split>/metrics.json       everything in the report (NaN -> null)
@@ -75,9 +76,14 @@ def evaluate_command(run: Path | None, split: str, checkpoint: str, data: Path |
     changed = data is None and ds.fingerprint.get("sha256") != ck.fingerprint.get("sha256")
     if changed:
         report["warnings"].insert(0, f"the data file {ds.fingerprint['path']} changed since training "
-                                     "(different sha256): splits may have moved; compare with care")
+                                     "(different sha256): " + (
+                                         "rows and splits are pinned to the training dates, but candles inside "
+                                         "them may differ; compare with care" if pinned(ck) else
+                                         "this old checkpoint has no stored split dates, so the splits may have "
+                                         "moved into the training candles; compare with care"))
     metrics = {"run": str(run_dir), "checkpoint": checkpoint, "epoch": ck.epoch, "split": split,
                "data": ds.fingerprint, "data_changed_since_training": changed,
+               "data_range": ds.data_range, "splits_pinned_to_training": data is None and pinned(ck),
                "first_ts": int(ds.timestamps[idx[0]]), "last_ts": int(ds.timestamps[idx[-1]]),
                "loss": {"total": loss, "parts": parts, "accuracy": acc, "batch_size": cfg.train.batch_size,
                         "l2_included": False, "training_log_val_loss": logged,
@@ -108,10 +114,12 @@ def load_eval_dataset(ck, data: Path | None, split: str = "train"):
     Only `split` must have windows ("all": any split), so a --data file that lies entirely
     after the run's date splits has test windows and no training ones, and that is fine.
     """
-    from cryptotrain.data.dataset import build_dataset
+    from cryptotrain.data.dataset import build_dataset, pin_data_range
     from cryptotrain.data.ohlcv import load_ohlcv
 
     cfg = ck.config
+    if data is None and pinned(ck):
+        cfg = pin_data_range(cfg, ck.data_range)
     if data is not None:
         expected = cfg.data.timeframe or load_ohlcv(cfg.data.path, None, cfg.data.gap_policy)[1].timeframe
         found = load_ohlcv(data, None, cfg.data.gap_policy)[1].timeframe  # also checks columns and values
@@ -127,6 +135,11 @@ def load_eval_dataset(ck, data: Path | None, split: str = "train"):
         raise UserError(f"the features built now ({len(ds.feature_names)}) differ from the checkpoint's "
                         f"({len(ck.feature_names)}): the feature code changed since training; retrain the run")
     return ds
+
+
+def pinned(ck) -> bool:
+    """True when the checkpoint stores the training rows and split starts (written since they were added)."""
+    return bool(ck.data_range) and all(v is not None for v in ck.data_range.values())
 
 
 def training_actions(ck, ds, data: Path | None) -> np.ndarray:

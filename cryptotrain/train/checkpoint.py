@@ -9,7 +9,8 @@ Layout (every entry a plain array, so `np.load(..., allow_pickle=False)` reads i
     norm/scale        normalizer scale (std or IQR)         (F,)
     meta              JSON text: format, epoch, batch position, global step, optimizer step,
                       early-stopping state, RNG states, normalizer kind, label thresholds,
-                      feature names, data fingerprint, resolved config (YAML text)
+                      feature names, data fingerprint, data range and split start times,
+                      resolved config (YAML text)
 
 Written through `fileio.atomic_path`: a crash leaves the previous checkpoint intact.
 """
@@ -47,6 +48,9 @@ class Checkpoint:
     global_step: int = 0
     rng_states: dict[str, Any] = field(default_factory=dict)  # name -> bit_generator.state
     train_state: dict[str, Any] = field(default_factory=dict)  # best_val_loss, best_epoch, bad_epochs
+    # Dataset.data_range of the training data: start_ts, end_ts, val_start_ts, test_start_ts
+    # (ms); evaluate rebuilds exactly these rows and splits. None in checkpoints written before.
+    data_range: dict[str, Any] | None = None
 
     @property
     def normalizer(self):
@@ -68,6 +72,7 @@ def save_checkpoint(path: str | Path, ck: Checkpoint) -> None:
         "thresholds": [float(t) for t in ck.thresholds],
         "feature_names": list(ck.feature_names),
         "fingerprint": ck.fingerprint,
+        "data_range": ck.data_range,
         "config": config_to_yaml(ck.config),
     }
     arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta))}
@@ -120,6 +125,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         global_step=int(meta["global_step"]),
         rng_states=meta["rng_states"],
         train_state=meta["train_state"],
+        data_range=meta.get("data_range"),
     )
 
 

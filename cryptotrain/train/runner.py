@@ -106,7 +106,7 @@ def train_command(cfg: Config | None, *, run_name: str | None = None, resume: Pa
         ck = Checkpoint(params=params, opt_state=opt_state, config=cfg, normalizer_kind=ds.normalizer.kind,
                         norm_center=ds.normalizer.center, norm_scale=ds.normalizer.scale,
                         thresholds=ds.thresholds, feature_names=ds.feature_names, fingerprint=ds.fingerprint,
-                        epoch=epoch, global_step=state["global_step"],
+                        data_range=ds.data_range, epoch=epoch, global_step=state["global_step"],
                         rng_states={k: r.bit_generator.state for k, r in rngs.items()},
                         train_state={k: state[k] for k in ("best_val_loss", "best_epoch", "bad_epochs", "overfit_batch")})
         if improved:
