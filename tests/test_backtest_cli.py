@@ -93,10 +93,11 @@ def test_option_errors_exit_2(tmp_path, candles):
     assert res.exit_code == 2 and "--max-exposure" in res.output
 
 
-def make_run(tmp_path, candles, with_predictions=True):
+def make_run(tmp_path, candles, with_predictions=True, model=None):
     run = tmp_path / "runs" / "20240101T000000Z-gru_attention-BTC_USDT-1h"
     (run / "eval" / "test").mkdir(parents=True)
-    cfg = Config.model_validate({"data": {"path": str(candles), "timeframe": "1h"}, "backtest": {"fee_bps": 7}})
+    cfg = Config.model_validate({"data": {"path": str(candles), "timeframe": "1h"}, "backtest": {"fee_bps": 7},
+                                 "model": model or {}})
     (run / "config.yaml").write_text(config_to_yaml(cfg))
     if with_predictions:
         rng = np.random.default_rng(1)
@@ -116,6 +117,13 @@ def test_run_mode_uses_the_run_config_and_predictions(tmp_path, candles):
     assert doc["settings"]["fee_bps"] == 7 and doc["settings"]["sizing"] == "confidence"
     eq = pd.read_csv(run / "backtest" / "test" / "equity.csv")
     assert eq["timestamp"].iloc[0] == T0 + 20 * H and eq["timestamp"].iloc[-1] == T0 + 35 * H
+
+
+def test_untrained_confidence_head_used_by_the_policy_is_a_warning(tmp_path, candles):
+    run = make_run(tmp_path, candles, model={"w_confidence": 0.0})
+    assert "confidence head was not trained" not in invoke("--run", run).output   # threshold 0, fixed size: unused
+    res = invoke("--run", run, "--sizing", "confidence")
+    assert res.exit_code == 0 and "confidence head was not trained" in " ".join(res.output.split())
 
 
 def test_run_mode_errors(tmp_path, candles):

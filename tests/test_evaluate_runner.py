@@ -184,3 +184,23 @@ def test_prepended_candles_never_move_into_the_test_split(tmp_path):
     assert after["n_windows"] == before["n_windows"] and after["loss"]["total"] == before["loss"]["total"]
     assert after["data_changed_since_training"] and after["splits_pinned_to_training"]
     assert "pinned to the training dates" in after["warnings"][0]
+
+
+def test_untrained_heads_get_no_metrics_intervals_or_verdicts(tmp_path, run_dir):
+    trained = evaluate_command(run=run_dir, split="test", checkpoint="best", data=None, as_json=True, console=None)
+    assert "ic_pearson" in trained["model"]["return"] and "ic_pearson" in trained["bootstrap"]["model"]
+    assert "confidence" in trained["model"] and trained["notes"] == []
+
+    run = make_run(tmp_path, tiny_config(tmp_path, w_return=0.0, w_confidence=0.0))
+    res = _cli(["--run", str(run)])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "return head not trained (model.w_return = 0)" in text and "confidence head not trained" in text
+    m = json.loads((run / "eval" / "test" / "metrics.json").read_text())
+    assert "return" not in m["model"] and "confidence" not in m["model"]
+    assert set(m["bootstrap"]["model"]) == {"accuracy", "balanced_accuracy"}
+    assert set(m["bootstrap"]["baselines"]["persistence"]["diff"]) == {"accuracy", "balanced_accuracy"}
+    assert "IC" not in m["verdicts"]["persistence"] and "ic_pearson" in m["baselines"]["persistence"]["return"]
+    assert len(m["notes"]) == 2
+    pred = pd.read_csv(run / "eval" / "test" / "predictions.csv")
+    assert pred["pred_return"].isna().all() and pred["confidence"].notna().all()

@@ -86,6 +86,9 @@ def _run_mode(run: Path | None, split: str, overrides: dict, console: Console):
     run_dir = resolve_run(run)
     cfg = load_config(run_dir / "config.yaml")
     bcfg = backtest_settings(cfg.backtest, overrides)
+    if cfg.model.w_confidence == 0 and (bcfg.threshold > 0 or bcfg.sizing == "confidence"):
+        console.print("[bold yellow]warning:[/] the confidence head was not trained (model.w_confidence = 0): "
+                      "--threshold / --sizing confidence act on its untrained output", soft_wrap=True)
     preds = _predictions(run_dir, split, console)
     candles, report = load_ohlcv(cfg.data.path, timeframe=cfg.data.timeframe, gap_policy=cfg.data.gap_policy)
     src = str(run_dir / "eval" / split / "predictions.csv")

@@ -63,12 +63,16 @@ def evaluate_command(run: Path | None, split: str, checkpoint: str, data: Path |
 
     pred, (loss, parts, acc) = predict_with_loss(ck.params, ds, idx, cfg.model, cfg.train.batch_size)
     y, r = ds.action[idx], ds.ret[idx]
-    model = {"action": predicted_action(pred["probs"]), "probs": pred["probs"], "confidence": pred["confidence"],
-             "pred_return": pred["pred_return"]}
+    trained = trained_heads(cfg.model)
+    if not trained["return"]:
+        pred["pred_return"] = np.full(len(idx), np.nan)   # a random projection: nothing to score or to save
+    model = {"action": predicted_action(pred["probs"]), "probs": pred["probs"],
+             "confidence": pred["confidence"] if trained["confidence"] else None,
+             "pred_return": pred["pred_return"] if trained["return"] else None}
     baselines = all_baselines(training_actions(ck, ds, data), ds.close, idx, seed=cfg.train.seed)
     report = evaluation_report(y_true=y, r=r, conf_target=ds.confidence[idx], model=model, baselines=baselines,
                                attention=pred["attention"], timeframe=ds.timeframe, horizon=ds.horizon,
-                               seed=cfg.train.seed)
+                               seed=cfg.train.seed, notes=untrained_head_notes(trained))
     out_dir = run_dir / "eval" / (split if data is None else f"{_stem(Path(data))}-{split}")
     # an --overfit-batch run logs the loss of its one training batch as val_loss: nothing to compare
     comparable = split == "val" and data is None and not ck.train_state.get("overfit_batch")
@@ -135,6 +139,22 @@ def load_eval_dataset(ck, data: Path | None, split: str = "train"):
         raise UserError(f"the features built now ({len(ds.feature_names)}) differ from the checkpoint's "
                         f"({len(ck.feature_names)}): the feature code changed since training; retrain the run")
     return ds
+
+
+def trained_heads(mcfg) -> dict[str, bool]:
+    """Which output heads the loss trained: a head with loss weight 0 only ever saw its initialization."""
+    return {"return": mcfg.w_return > 0, "confidence": mcfg.w_confidence > 0}
+
+
+def untrained_head_notes(trained: dict[str, bool]) -> list[str]:
+    notes = []
+    if not trained["return"]:
+        notes.append("return head not trained (model.w_return = 0): its RMSE, MAE and IC, their intervals and "
+                     "verdicts are left out, and pred_return in predictions.csv is empty")
+    if not trained["confidence"]:
+        notes.append("confidence head not trained (model.w_confidence = 0): its MSE and reliability are left out "
+                     "(predictions.csv keeps its output, which a backtest threshold or confidence sizing would use)")
+    return notes
 
 
 def pinned(ck) -> bool:

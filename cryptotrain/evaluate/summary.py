@@ -81,8 +81,13 @@ def leakage_warnings(model: dict, timeframe: str, n: int) -> list[str]:
 
 
 def evaluation_report(*, y_true, r, conf_target, model: dict, baselines: dict[str, dict], attention=None,
-                      timeframe: str = "?", horizon: int = 1, n_resamples: int = 1000, seed: int = 0) -> dict:
-    """Everything `evaluate` reports, as one JSON-ready dict (NaN stays NaN; the writer maps it to null)."""
+                      timeframe: str = "?", horizon: int = 1, n_resamples: int = 1000, seed: int = 0,
+                      notes: list[str] | None = None) -> dict:
+    """Everything `evaluate` reports, as one JSON-ready dict (NaN stays NaN; the writer maps it to null).
+
+    A model head given as None (model["confidence"], model["pred_return"]) gets no metrics, no
+    interval and no verdict; `notes` (e.g. why a head was left out) are reported as they are.
+    """
     y_true = np.asarray(y_true, dtype=np.int64)
     n = len(y_true)
     model_m = predictor_metrics(y_true, r, model, conf_target)
@@ -91,5 +96,5 @@ def evaluation_report(*, y_true, r, conf_target, model: dict, baselines: dict[st
     verdicts = {b: verdict(BASELINE_LABELS.get(b, b), boot["baselines"][b]["diff"]) for b in baselines}
     return {"n_windows": n, "timeframe": timeframe, "horizon": int(horizon),
             "model": model_m, "baselines": base_m, "bootstrap": boot, "verdicts": verdicts,
-            "warnings": leakage_warnings(model_m, timeframe, n),
+            "warnings": leakage_warnings(model_m, timeframe, n), "notes": list(notes or []),
             "attention": attention_summary(attention)}

@@ -106,6 +106,8 @@ def print_evaluation(report: dict, console: Console, *, title: str = "", files: 
         console.print(sentence, soft_wrap=True)
     for w in report["warnings"]:
         console.print(f"[bold yellow]warning:[/] {w}", soft_wrap=True)
+    for note in report.get("notes", []):
+        console.print(f"note: {note}", soft_wrap=True)
     for note in report["model"]["classification"]["notes"]:
         console.print(f"note: {note}", style="dim")
     for f in files or []:
