@@ -204,3 +204,20 @@ def test_untrained_heads_get_no_metrics_intervals_or_verdicts(tmp_path, run_dir)
     assert len(m["notes"]) == 2
     pred = pd.read_csv(run / "eval" / "test" / "predictions.csv")
     assert pred["pred_return"].isna().all() and pred["confidence"].notna().all()
+
+
+@pytest.mark.parametrize("scale,needle", [(np.nan, "non-finite parameters in head.out.W"),
+                                          (1e300, "non-finite logits on")])
+def test_non_finite_parameters_or_outputs_are_refused(tmp_path, scale, needle):
+    from cryptotrain.train.checkpoint import load_checkpoint
+
+    run = make_run(tmp_path, tiny_config(tmp_path, dtype="float64"))
+    for name in ("best", "last"):
+        path = run / "checkpoints" / f"{name}.npz"
+        ck = load_checkpoint(path)
+        ck.params["head.out.W"] = ck.params["head.out.W"] * scale   # 1e300: finite weights, logits overflow
+        ck.params["head.0.W"] = ck.params["head.0.W"] * (1e10 if np.isfinite(scale) else 1)
+        save_checkpoint(path, ck)
+    res = _cli(["--run", str(run)])
+    assert res.exit_code == 2 and needle in " ".join(res.output.split()), res.output
+    assert not (run / "eval" / "test" / "predictions.csv").exists()

@@ -29,6 +29,7 @@ from rich.console import Console
 
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.baselines import all_baselines
+from cryptotrain.evaluate.guards import check_finite_outputs, check_finite_params
 from cryptotrain.evaluate.metrics import predicted_action
 from cryptotrain.evaluate.predict import predict_with_loss
 from cryptotrain.evaluate.summary import evaluation_report
@@ -54,14 +55,18 @@ def evaluate_command(run: Path | None, split: str, checkpoint: str, data: Path |
     if checkpoint not in CHECKPOINT_CHOICES:
         raise UserError(f"--checkpoint {checkpoint!r}: use best or last")
     run_dir = resolve_run(run)
-    ck = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.npz")
+    ck_path = run_dir / "checkpoints" / f"{checkpoint}.npz"
+    ck = load_checkpoint(ck_path)
+    check_finite_params(ck.params, str(ck_path))
     cfg = ck.config
     ds = load_eval_dataset(ck, data, split)
     idx = split_rows(ds, split)
     if len(idx) == 0:
         raise UserError(f"the {split} split of {ds.fingerprint['path']} has no complete window; use a longer file")
 
-    pred, (loss, parts, acc) = predict_with_loss(ck.params, ds, idx, cfg.model, cfg.train.batch_size)
+    with np.errstate(over="ignore", invalid="ignore"):   # non-finite outputs get one clear line below
+        pred, (loss, parts, acc) = predict_with_loss(ck.params, ds, idx, cfg.model, cfg.train.batch_size)
+    check_finite_outputs(pred, ds.timestamps[idx], f"{ck_path} on the {split} split of {ds.fingerprint['path']}")
     y, r = ds.action[idx], ds.ret[idx]
     trained = trained_heads(cfg.model)
     if not trained["return"]:
