@@ -8,7 +8,8 @@ run the model in eval mode in batches of train.batch_size; compute metrics, base
 same windows, bootstrap intervals, verdicts, leakage warnings and attention; write, atomically,
 
     RUN_DIR/eval/<split>/predictions.csv    one row per window (columns: PREDICTION_COLUMNS)
-    RUN_DIR/eval/<split>/metrics.json       everything in the report (NaN -> null)
+    RUN_DIR/eval/<split>/metrics.json       everything in the report (NaN -> null), and the
+                                            provenance of predictions.csv (provenance.py)
     RUN_DIR/eval/<split>/plots/*.png        confusion, reliability, attention by lag, heatmap
 
 and print rich tables (or the JSON with --json). With --data FILE the output directory is
@@ -32,6 +33,7 @@ from cryptotrain.evaluate.baselines import all_baselines
 from cryptotrain.evaluate.guards import check_finite_outputs, check_finite_params
 from cryptotrain.evaluate.metrics import predicted_action
 from cryptotrain.evaluate.predict import predict_with_loss
+from cryptotrain.evaluate.provenance import predictions_provenance
 from cryptotrain.evaluate.summary import evaluation_report
 from cryptotrain.fileio import atomic_path, atomic_write_text
 
@@ -100,6 +102,8 @@ def evaluate_command(run: Path | None, split: str, checkpoint: str, data: Path |
                **report}
 
     write_predictions(out_dir / "predictions.csv", ds, idx, pred)
+    metrics["provenance"] = predictions_provenance(checkpoint, ck_path, ck, ds.fingerprint.get("sha256"),
+                                                   out_dir / "predictions.csv")
     atomic_write_text(out_dir / "metrics.json", json.dumps(to_jsonable(metrics), indent=2) + "\n")
     from cryptotrain.report.eval_plots import write_eval_plots
 
