@@ -125,3 +125,17 @@ def test_batch_shapes_dtypes_and_quantile_balance():
     assert counts.max() - counts.min() <= 2
     fp = ds.fingerprint
     assert fp["rows"] == 3000 and fp["sha256"].startswith("b5caf12d6404baa8") and fp["last_ts"] == ds.timestamps[-1]
+
+
+def test_ffill_candles_are_marked_and_no_label_uses_their_made_up_open():
+    ds = build_dataset(_cfg(data={**GAPPY, "last_rows": None, "gap_policy": "ffill"}, labels={"horizon": 3}))
+    h, n = ds.horizon, len(ds.timestamps)
+    assert ds.filled.sum() == 13 and (ds.volume[ds.filled] == 0).all()   # the 2021 gaps: 1+1+2+3+4+2 candles
+    t = np.arange(n - h - 1)
+    touches = ds.filled[t + 1] | ds.filled[t + 1 + h]        # fill at open[t+1] or exit at open[t+1+h] made up
+    assert touches.sum() >= 14 and np.isnan(ds.ret[t[touches]]).all() and (ds.action[t[touches]] == -1).all()
+    assert np.isfinite(ds.ret[t[~touches]]).all()             # every other label stays defined
+    ends = np.concatenate(list(ds.splits.values()))
+    assert not (ds.filled[ends + 1] | ds.filled[ends + 1 + h]).any()
+    keep = build_dataset(_cfg(data={**GAPPY, "last_rows": None}))
+    assert not keep.filled.any()

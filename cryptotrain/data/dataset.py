@@ -54,6 +54,7 @@ class Dataset:
     embargo: int = 0              # rows between splits (>= h + 1)
     bounds: dict[str, tuple[int, int]] = field(default_factory=dict)  # split -> row range [start, stop)
     report: OhlcvReport | None = None
+    filled: np.ndarray | None = None  # (N,) bool: candle inserted by gap_policy ffill (no label fills at its open)
 
     @property
     def n_features(self) -> int:
@@ -110,6 +111,15 @@ def trim_candles(df: pd.DataFrame, start: str | None, end: str | None, last_rows
     return out.reset_index(drop=True)
 
 
+def filled_candles(ts: np.ndarray, report: OhlcvReport) -> np.ndarray:
+    """(N,) bool: rows whose timestamp load_ohlcv inserted for a gap (report.filled > 0 only with ffill)."""
+    if not report.filled or not report.gaps:
+        return np.zeros(len(ts), dtype=bool)
+    tf = report.timeframe_ms
+    inserted = np.concatenate([last + tf * np.arange(1, n + 1, dtype=np.int64) for last, n in report.gaps])
+    return np.isin(ts, inserted)
+
+
 def iso_utc(ms: int) -> str:
     """int ms -> ISO datetime that `parse_utc` reads back exactly (milliseconds only when not 0)."""
     return pd.Timestamp(int(ms), unit="ms").isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
@@ -150,7 +160,8 @@ def build_dataset(cfg: Config, *, path: str | None = None, normalizer: Normalize
 
     X, names = compute_features(df, cfg.features, report.timeframe_ms)
     seg = segment_ids(ts, report.timeframe_ms)
-    ret = forward_returns(o, h, segment=seg)
+    filled = filled_candles(ts, report)
+    ret = forward_returns(o, h, segment=seg, filled=filled)
     conf = confidence_target(ret, c, cfg.labels, segment=seg)
     ok = window_ok(np.isfinite(X).all(axis=1), seg, T) & np.isfinite(ret) & np.isfinite(conf)
 
@@ -179,4 +190,4 @@ def build_dataset(cfg: Config, *, path: str | None = None, normalizer: Normalize
         action=action_labels(ret, lo, hi), confidence=conf,
         ret=ret, splits={k: ends[k] for k in SPLITS}, normalizer=normalizer, thresholds=(lo, hi), window=T,
         horizon=h, timeframe=report.timeframe, fingerprint=fingerprint, embargo=embargo, bounds=bounds,
-        report=report)
+        report=report, filled=filled)

@@ -7,7 +7,8 @@ open of t+1, exit at the open of t+1+h. So the forward return is
 
 and is undefined (NaN) for the last h+1 candles and, when a `segment` array is given, for
 every t whose rows t..t+1+h do not lie in one contiguous segment (the label would reach
-across a gap).
+across a gap), and, when a `filled` mask is given, where open[t+1] or open[t+1+h] belongs to
+a candle inserted by gap_policy ffill (its open is made up: no trade could fill there).
 
 Action (class index 0 = sell, 1 = hold, 2 = buy): sell if r_t < lo, buy if r_t > hi, else
 hold; -1 where r_t is undefined. Thresholds: fixed (lo, hi = -bps/1e4, +bps/1e4) or quantile
@@ -33,8 +34,9 @@ from cryptotrain.errors import UserError
 SELL, HOLD, BUY = 0, 1, 2
 
 
-def forward_returns(open_: np.ndarray, horizon: int, segment: np.ndarray | None = None) -> np.ndarray:
-    """(N,) r_t = open[t+1+h] / open[t+1] - 1; NaN where undefined or across a gap."""
+def forward_returns(open_: np.ndarray, horizon: int, segment: np.ndarray | None = None,
+                    filled: np.ndarray | None = None) -> np.ndarray:
+    """(N,) r_t = open[t+1+h] / open[t+1] - 1; NaN where undefined, across a gap or at a filled open."""
     o = np.asarray(open_, dtype=np.float64)
     n, k = len(o), horizon + 1
     r = np.full(n, np.nan)
@@ -43,6 +45,9 @@ def forward_returns(open_: np.ndarray, horizon: int, segment: np.ndarray | None 
         if segment is not None:
             seg = np.asarray(segment)
             r[: n - k][seg[k:] != seg[: n - k]] = np.nan
+        if filled is not None:
+            f = np.asarray(filled, dtype=bool)
+            r[: n - k][f[1 : n - horizon] | f[k:]] = np.nan   # open[t+1] or open[t+1+h] made up
     return r
 
 
