@@ -10,15 +10,17 @@ params (one layer):  Wx (F, 3H)   Wh (H, 3H)   b (3H,)   bhn (H,)
 Mapping to torch (weights are transposed there): Wx = weight_ih_l{k}.T, Wh = weight_hh_l{k}.T,
 b = bias_ih_l{k} + [bias_hh_l{k}[:2H], 0], bhn = bias_hh_l{k}[2H:].
 
-Layout, chosen for speed: sequences are TIME-MAJOR here, x (T, B, F) -> y (T, B, H), so every
-per-step slice is contiguous. The input projections of all steps are one GEMM before the loop,
-written straight into the gate buffer G; the backward loop stores the gate pre-activation
-gradients per step and sums dWx, dWh with one GEMM each after the loop.
+Layout, chosen for speed (nn/rnn_common.py): STEP-CONTIGUOUS inside, X (T, F, B) -> states
+(T+1, H, B); one step is a contiguous (C, B) block. `gru_forward_tcb` / `gru_backward_tcb` are
+what the stack (nn/recurrent.py) runs; `gru_forward` / `gru_backward` wrap them time-major,
+x (T, B, F) -> y (T, B, H). Before the loop, one batched GEMM writes the input projections of
+all steps into the gate buffer G (T, 4H, B); a step adds Wh^T h_{t-1} and leaves [r, z, n, hn]
+in place. The backward stores the gate gradients per step and sums dWx, dWh with one GEMM each
+after the loop. The r and z rows of Wx^T, Wh^T and b are halved (exactly) so that
+sigmoid(a) = 0.5 tanh(a/2) + 0.5 needs no separate halving.
 
 Padding (mask (B, T), False = padded step, left padding in practice): a padded step keeps the
 state (h_t = h_{t-1}), outputs ZERO, and gets zero gradient (its gates do not contribute).
-
-Without a mask, y is a view of the cached states: do not modify it in place.
 
 Legend: B batch, T time, F input width, H hidden width.
 """
@@ -27,7 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cryptotrain.nn.rnn_common import fused_weights, output_grad_into, sigmoid_, time_major_mask
+from cryptotrain.nn.rnn_common import (flat_tb, fused_weights, half_rows, initial_state, loop_threads, output_grad_into,
+                                       step_mask)
 
 
 def gru_init(n_in: int, H: int, rng: np.random.Generator, dtype=np.float32) -> dict[str, np.ndarray]:
@@ -41,113 +44,136 @@ def gru_init(n_in: int, H: int, rng: np.random.Generator, dtype=np.float32) -> d
 
 
 # ----------------------------------------------------------------------------- cell
-# The cell writes into buffers it is given (no allocation in the time loop).
+# Every array is a (rows, B) block; the cell writes into buffers it is given (no allocation).
 
 
-def gru_cell_forward(g, h_prev, Wh, bhn, gh, hn, h):
-    """One step. g (B, 3H): input projection x_t Wx + b on entry, gates [r, z, n] on exit.
+def gru_cell_forward(g, h_prev, WhT, bhn, gh, tmp, h):
+    """One step. g (4H, B): rows [0, 3H) hold x_t Wx + b on entry (r, z rows halved), and the gates
+    [r, z, n, hn] on exit. WhT (3H, H), r and z rows halved; bhn (H, 1). Writes h (H, B), the new
+    state. gh (3H, B), tmp (H, B) scratch."""
+    H = h.shape[0]
+    np.matmul(WhT, h_prev, out=gh)
+    rz, n, hn = g[:2 * H], g[2 * H:3 * H], g[3 * H:]
+    rz += gh[:2 * H]                               # a_rz / 2
+    np.tanh(rz, out=rz)                            # sigmoid(a) = 0.5 tanh(a / 2) + 0.5
+    rz *= 0.5
+    rz += 0.5
+    np.add(gh[2 * H:], bhn, out=hn)                # hn = h Wh_n + bhn
+    np.multiply(rz[:H], hn, out=tmp)
+    n += tmp
+    np.tanh(n, out=n)                              # n = tanh(x Wx_n + b_n + r hn)
+    np.subtract(h_prev, n, out=tmp)                # h' = n + z (h - n)
+    tmp *= rz[H:]
+    np.add(tmp, n, out=h)
 
-    gh (B, 3H) scratch; writes hn (B, H) = h_prev Wh_n + bhn and h (B, H) = the new state.
+
+def gru_cell_backward(dh, h_prev, g, Wh, dg, dan, dh_prev, scratch):
+    """One step back. dh (H, B) total gradient of h_t; g = [r, z, n, hn] as cached.
+
+    Writes dg (3H, B) = [da_r, da_z, d(hn)], dan (H, B) = da_n (the input side of n's
+    pre-activation) and dh_prev (H, B). scratch = (P (2H, B), Q (2H, B), dn (H, B), u (H, B)).
     """
-    H = h.shape[1]
-    np.matmul(h_prev, Wh, out=gh)
-    rz, n = g[:, :2 * H], g[:, 2 * H:]
-    rz += gh[:, :2 * H]
-    sigmoid_(rz)
-    np.add(gh[:, 2 * H:], bhn, out=hn)
-    np.multiply(rz[:, :H], hn, out=h)              # h used as scratch: r * hn
-    n += h
-    np.tanh(n, out=n)
-    np.subtract(h_prev, n, out=h)                  # h' = n + z * (h - n)
-    h *= rz[:, H:]
-    h += n
+    H = dh.shape[0]
+    rz, z, n, hn = g[:2 * H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:]
+    P, Q, dn, u = scratch
+    np.subtract(1.0, z, out=u)
+    np.multiply(dh, u, out=dn)                     # dn = dh (1 - z)
+    np.multiply(n, n, out=u)
+    np.subtract(1.0, u, out=u)
+    np.multiply(dn, u, out=dan)                    # da_n = dn (1 - n^2)
+    np.multiply(dan, rz[:H], out=dg[2 * H:])       # d(hn) = da_n r
+    np.multiply(dan, hn, out=P[:H])                # dr = da_n hn
+    np.subtract(h_prev, n, out=P[H:])              # dz = dh (h - n)
+    P[H:] *= dh
+    np.subtract(1.0, rz, out=Q)                    # [da_r, da_z] = [dr, dz] s (1 - s)
+    Q *= rz
+    np.multiply(P, Q, out=dg[:2 * H])
+    np.matmul(Wh, dg, out=dh_prev)                 # dh_prev = Wh dg + dh z
+    np.multiply(dh, z, out=u)
+    dh_prev += u
 
 
-def gru_cell_backward(dh, h_prev, g, hn, WhT, dgh, dan, dh_prev, tmp):
-    """One step back. dh (B, H) total gradient of the new state; g = [r, z, n], hn as cached.
-
-    Writes dgh (B, 3H) = [da_r, da_z, d(hn)], dan (B, H) = gradient of n's pre-activation (its
-    input side), and dh_prev (B, H). tmp (B, H) scratch.
-    """
-    H = dh.shape[1]
-    r, z, n = g[:, :H], g[:, H:2 * H], g[:, 2 * H:]
-    dar, daz, dhn = dgh[:, :H], dgh[:, H:2 * H], dgh[:, 2 * H:]
-    np.subtract(h_prev, n, out=daz)                # da_z = dh (h - n) z (1 - z)
-    daz *= dh
-    np.subtract(1.0, z, out=tmp)
-    np.multiply(dh, tmp, out=dan)                  # dn = dh (1 - z)
-    tmp *= z
-    daz *= tmp
-    np.multiply(n, n, out=tmp)                     # da_n = dn (1 - n^2)
-    np.subtract(1.0, tmp, out=tmp)
-    dan *= tmp
-    np.multiply(dan, r, out=dhn)                   # d(hn) = da_n r
-    np.multiply(dan, hn, out=dar)                  # da_r = da_n hn r (1 - r)
-    np.subtract(1.0, r, out=tmp)
-    tmp *= r
-    dar *= tmp
-    np.matmul(dgh, WhT, out=dh_prev)               # dh_prev = dgh Wh^T + dh z
-    np.multiply(dh, z, out=tmp)
-    dh_prev += tmp
+# ------------------------------------------------------------ sequence, step-contiguous
 
 
-# ------------------------------------------------------------------------- sequence
-
-
-def gru_forward(p: dict, x: np.ndarray, h0: np.ndarray | None = None, mask: np.ndarray | None = None):
-    """x (T, B, F) time-major -> y (T, B, H), cache. h0 (B, H) or None (zeros); mask (B, T) bool."""
+def gru_forward_tcb(p: dict, X: np.ndarray, h0: np.ndarray, m: dict | None = None):
+    """X (T, F, B) -> Hs (T+1, H, B) with Hs[0] = h0 (H, B) and Hs[t+1] = h_t, and the cache.
+    X may be any view whose (F, B) items BLAS reads (the stack passes x (B, T, F) as a view).
+    m: rnn_common.step_mask or None. Padded steps carry the state (the caller zeroes outputs)."""
     Wx, Wh, b, bhn = p["Wx"], p["Wh"], p["b"], p["bhn"]
-    T, B, F = x.shape
+    T, F, B = X.shape
     H = Wh.shape[0]
     dt = Wx.dtype
-    x = np.asarray(x, dtype=dt)
-    m = time_major_mask(mask, T, B, dt)
-    G = np.empty((T, B, 3 * H), dt)                # input projections, then gates r, z, n
-    np.matmul(x.reshape(T * B, F), Wx, out=G.reshape(T * B, 3 * H))
-    G += b
-    HN = np.empty((T, B, H), dt)                   # h_{t-1} Wh_n + bhn
-    Hs = np.empty((T + 1, B, H), dt)               # states; Hs[0] = h0, Hs[t+1] = h_t
-    Hs[0] = 0.0 if h0 is None else h0
-    gh = np.empty((B, 3 * H), dt)
-    for t in range(T):
-        gru_cell_forward(G[t], Hs[t], Wh, bhn, gh, HN[t], Hs[t + 1])
-        if m is not None and m["any"][t]:
-            np.copyto(Hs[t + 1], Hs[t], where=m["pad"][t])
-    y = Hs[1:] if m is None else Hs[1:] * m["keep"]
-    return y, {"x": x, "G": G, "HN": HN, "Hs": Hs, "mask": m}
+    WhT = half_rows(Wh, 2 * H)
+    G = np.empty((T, 4 * H, B), dt)                # input projections, then per step [r, z, n, hn]
+    np.matmul(half_rows(Wx, 2 * H), X, out=G[:, :3 * H])
+    G[:, :3 * H] += half_rows(b[None, :], 2 * H)   # + b (3H, 1), r, z rows halved
+    Hs = np.empty((T + 1, H, B), dt)
+    Hs[0] = h0
+    gh, tmp = np.empty((3 * H, B), dt), np.empty((H, B), dt)
+    bhn_col = bhn.reshape(H, 1)
+    with loop_threads():
+        for t in range(T):
+            gru_cell_forward(G[t], Hs[t], WhT, bhn_col, gh, tmp, Hs[t + 1])
+            if m is not None and m["any"][t]:
+                np.copyto(Hs[t + 1], Hs[t], where=m["pad"][t])
+    return Hs, {"X": X, "G": G, "Hs": Hs, "mask": m}
 
 
-def gru_backward(p: dict, cache: dict, dy: np.ndarray):
-    """dy (T, B, H) -> dx (T, B, F), dh0 (B, H), grads {Wx, Wh, b, bhn}.
+def gru_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
+    """dY (T, H, B) gradient of h_1..h_T -> dX (T, F, B), dh0 (H, B), grads {Wx, Wh, b, bhn}.
 
     Walks the forward loop in reverse, carrying dh_next.
     """
     Wx, Wh = p["Wx"], p["Wh"]
-    x, G, HN, Hs, m = cache["x"], cache["G"], cache["HN"], cache["Hs"], cache["mask"]
-    T, B, F = x.shape
+    X, G, Hs, m = cache["X"], cache["G"], cache["Hs"], cache["mask"]
+    T, F, B = X.shape
     H = Wh.shape[0]
     dt = G.dtype
-    WhT = np.ascontiguousarray(Wh.T)
-    dG = np.empty((T, B, 3 * H), dt)               # per step [da_r, da_z, d(hn)]
-    dAn = np.empty((T, B, H), dt)                  # per step da_n (input side)
-    dh, dh_next, tmp = np.empty((B, H), dt), np.zeros((B, H), dt), np.empty((B, H), dt)
-    for t in reversed(range(T)):
-        padded = output_grad_into(dh, dy[t], dh_next, m, t)
-        gru_cell_backward(dh, Hs[t], G[t], HN[t], WhT, dG[t], dAn[t], dh_next, tmp)
-        if padded:                                     # h_t = h_{t-1}: pass dh through
-            keep = m["keep"][t]
-            dG[t] *= keep
-            dAn[t] *= keep
-            np.copyto(dh_next, dh, where=m["pad"][t])
-    # weight gradients: one GEMM each over all steps
-    TB = T * B
-    dGf = dG.reshape(TB, 3 * H)
-    grads = {"Wh": Hs[:-1].reshape(TB, H).T @ dGf, "bhn": dGf[:, 2 * H:].sum(axis=0)}
-    dGf[:, 2 * H:] = dAn.reshape(TB, H)            # dG now holds the input-side gradients
-    grads["Wx"] = x.reshape(TB, F).T @ dGf
-    grads["b"] = dGf.sum(axis=0)
-    dx = (dGf @ Wx.T).reshape(T, B, F)
-    return dx, dh_next, grads
+    dG = np.empty((T, 3 * H, B), dt)               # per step [da_r, da_z, d(hn)]
+    dAn = np.empty((T, H, B), dt)                  # per step da_n (input side)
+    dh, dh_next = np.empty((H, B), dt), np.zeros((H, B), dt)
+    scratch = (np.empty((2 * H, B), dt), np.empty((2 * H, B), dt), np.empty((H, B), dt), np.empty((H, B), dt))
+    with loop_threads():
+        for t in reversed(range(T)):
+            padded = output_grad_into(dh, dY[t], dh_next, m, t)
+            gru_cell_backward(dh, Hs[t], G[t], Wh, dG[t], dAn[t], dh_next, scratch)
+            if padded:                             # h_t = h_{t-1}: pass dh through
+                keep = m["keep"][t]
+                dG[t] *= keep
+                dAn[t] *= keep
+                np.copyto(dh_next, dh, where=m["pad"][t])
+    # weight gradients: one GEMM each over all (t, b), on (C, T*B) copies
+    D = flat_tb(dG)                                # (3H, T*B) [da_r, da_z, d(hn)]
+    grads = {"Wh": np.matmul(flat_tb(Hs[:T]), D.T), "bhn": D[2 * H:].sum(axis=1)}
+    np.copyto(D[2 * H:].reshape(H, T, B), dAn.transpose(1, 0, 2))   # now the input side [.., da_n]
+    grads["Wx"] = np.matmul(flat_tb(X), D.T)
+    grads["b"] = D.sum(axis=1)
+    np.copyto(dG[:, 2 * H:], dAn)
+    dX = np.matmul(Wx, dG)                         # (T, F, B)
+    return dX, dh_next, grads
+
+
+# -------------------------------------------------------------- sequence, time-major
+
+
+def gru_forward(p: dict, x: np.ndarray, h0: np.ndarray | None = None, mask: np.ndarray | None = None):
+    """x (T, B, F) -> y (T, B, H), cache. h0 (B, H) or None (zeros); mask (B, T) bool.
+    cache["Hs"] is the states (T+1, B, H) (a view; Hs[0] = h0). Unmasked, y is a view of it."""
+    T, B, F = x.shape
+    dt = p["Wx"].dtype
+    H = p["Wh"].shape[0]
+    m = step_mask(mask, T, B, dt)
+    Hs, cache = gru_forward_tcb(p, np.asarray(x, dt).transpose(0, 2, 1), initial_state(h0, H, B, dt), m)
+    y = Hs[1:] if m is None else Hs[1:] * m["keep"]
+    return y.transpose(0, 2, 1), {"tcb": cache, "Hs": Hs.transpose(0, 2, 1)}
+
+
+def gru_backward(p: dict, cache: dict, dy: np.ndarray):
+    """dy (T, B, H) -> dx (T, B, F), dh0 (B, H), grads {Wx, Wh, b, bhn}."""
+    dY = np.ascontiguousarray(np.asarray(dy, p["Wx"].dtype).transpose(0, 2, 1))
+    dX, dh0, grads = gru_backward_tcb(p, cache["tcb"], dY)
+    return dX.transpose(0, 2, 1), dh0.T, grads
 
 
 def gru_from_torch(w_ih, w_hh, b_ih, b_hh) -> dict[str, np.ndarray]:

@@ -1,6 +1,6 @@
 """One LSTM layer over a whole sequence: a one-step cell and a time loop, forward and backward.
 
-Equations (as torch.nn.LSTM), gate order i, f, g, o in every fused matrix:
+Equations (as torch.nn.LSTM), gate order i, f, g, o in every fused matrix (the params):
 
     a = x Wx + h Wh + b                     (B, 4H)
     i = sig(a_i)  f = sig(a_f)  g = tanh(a_g)  o = sig(a_o)
@@ -10,14 +10,14 @@ params (one layer):  Wx (F, 4H)   Wh (H, 4H)   b (4H,)   (forget-gate bias initi
 Mapping to torch (weights are transposed there): Wx = weight_ih_l{k}.T, Wh = weight_hh_l{k}.T,
 b = bias_ih_l{k} + bias_hh_l{k}.
 
-Layout as in nn/gru.py: TIME-MAJOR x (T, B, F) -> y (T, B, H); input projections of all steps in
-one GEMM before the loop; gate pre-activation gradients stored per step, dWx and dWh summed with
-one GEMM each after the loop.
+Layout as in nn/gru.py: STEP-CONTIGUOUS inside (`lstm_forward_tcb` / `lstm_backward_tcb`, used by
+the stack), time-major wrappers `lstm_forward` / `lstm_backward`. Inside, the gate blocks are
+reordered to [i, f, o, g] and the i, f, o rows halved, so one tanh over the whole (4H, B) block
+and two ops on its first 3H rows give all four gates (sigmoid(a) = 0.5 tanh(a/2) + 0.5). The
+gradients are put back in the params' order [i, f, g, o] after the loop.
 
 Padding (mask (B, T), False = padded step): a padded step keeps h and c unchanged, outputs ZERO
 and gets zero gradient.
-
-Without a mask, y is a view of the cached states: do not modify it in place.
 
 Legend: B batch, T time, F input width, H hidden width.
 """
@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from cryptotrain.nn.rnn_common import fused_weights, output_grad_into, sigmoid_, time_major_mask
+from cryptotrain.nn.rnn_common import (flat_tb, fused_weights, gate_index, half_rows, initial_state, loop_threads,
+                                       output_grad_into, step_mask)
+
+ORDER = (0, 1, 3, 2)   # internal gate blocks [i, f, o, g] from the params' [i, f, g, o]
 
 
 def lstm_init(n_in: int, H: int, rng: np.random.Generator, dtype=np.float32) -> dict[str, np.ndarray]:
@@ -41,120 +44,139 @@ def lstm_init(n_in: int, H: int, rng: np.random.Generator, dtype=np.float32) -> 
 
 
 # ----------------------------------------------------------------------------- cell
-# The cell writes into buffers it is given (no allocation in the time loop).
+# Every array is a (rows, B) block, gates in the internal order [i, f, o, g].
 
 
-def lstm_cell_forward(g, h_prev, c_prev, Wh, gh, c, tc, h):
-    """One step. g (B, 4H): input projection x_t Wx + b on entry, gates [i, f, g, o] on exit.
-
-    gh (B, 4H) scratch; writes c (B, H), tc = tanh(c) (B, H) and h (B, H).
-    """
-    H = h.shape[1]
-    np.matmul(h_prev, Wh, out=gh)
-    g += gh
-    sigmoid_(g[:, :2 * H])
-    np.tanh(g[:, 2 * H:3 * H], out=g[:, 2 * H:3 * H])
-    sigmoid_(g[:, 3 * H:])
-    np.multiply(g[:, H:2 * H], c_prev, out=c)      # c' = f c + i g
-    np.multiply(g[:, :H], g[:, 2 * H:3 * H], out=h)  # h used as scratch
-    c += h
+def lstm_cell_forward(a, h_prev, c_prev, WhT, gh, c, tc, h):
+    """One step. a (4H, B): x_t Wx + b on entry, rows [i, f, o, g] with i, f, o halved, the gates on
+    exit; WhT (4H, H) likewise. Writes c (H, B), tc = tanh(c) (H, B) and h (H, B). gh (4H, B) scratch."""
+    H = h.shape[0]
+    np.matmul(WhT, h_prev, out=gh)
+    a += gh
+    np.tanh(a, out=a)                              # g = tanh(a_g); i, f, o = 0.5 tanh(a / 2) + 0.5
+    s = a[:3 * H]
+    s *= 0.5
+    s += 0.5
+    i, f, o, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+    np.multiply(f, c_prev, out=c)                  # c' = f c + i g
+    np.multiply(i, g, out=tc)                      # tc used as scratch
+    c += tc
     np.tanh(c, out=tc)
-    np.multiply(g[:, 3 * H:], tc, out=h)           # h' = o tanh(c')
+    np.multiply(o, tc, out=h)                      # h' = o tanh(c')
 
 
-def lstm_cell_backward(dh, dc, c_prev, g, tc, WhT, da, dh_prev, dc_prev, tmp):
-    """One step back. dh, dc (B, H): total gradients of the new h and c; g = [i, f, g, o].
-
-    Writes da (B, 4H) gate pre-activation gradients, dh_prev, dc_prev (B, H). tmp (B, H) scratch.
-    dc is overwritten (it becomes the full gradient of c').
-    """
-    H = dh.shape[1]
-    i, f, gg, o = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
-    dai, daf, dag, dao = da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]
-    np.multiply(dh, tc, out=dao)                   # da_o = dh tanh(c') o (1 - o)
-    np.subtract(1.0, o, out=tmp)
-    tmp *= o
-    dao *= tmp
-    np.multiply(tc, tc, out=tmp)                   # dc += dh o (1 - tanh(c')^2)
-    np.subtract(1.0, tmp, out=tmp)
-    tmp *= o
-    tmp *= dh
-    dc += tmp
+def lstm_cell_backward(dh, dc, c_prev, a, tc, Wh, da, dh_prev, dc_prev, scratch):
+    """One step back. dh (H, B) total gradient of h_t; dc (H, B) gradient of c_t from step t+1,
+    overwritten with the total. a = gates [i, f, o, g], tc = tanh(c_t) as cached; Wh (H, 4H) in the
+    internal order. Writes da (4H, B) gate pre-activation gradients, dh_prev, dc_prev (H, B).
+    scratch = (P (4H, B), Q (4H, B))."""
+    H = dh.shape[0]
+    i, f, o, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+    P, Q = scratch
+    u = Q[3 * H:]
+    np.multiply(tc, tc, out=u)                     # dc += dh o (1 - tanh(c)^2)
+    np.subtract(1.0, u, out=u)
+    u *= o
+    u *= dh
+    dc += u
+    np.multiply(dc, g, out=P[:H])                  # [di, df, do, dg] = [dc g, dc c_prev, dh tanh(c), dc i]
+    np.multiply(dc, c_prev, out=P[H:2 * H])
+    np.multiply(dh, tc, out=P[2 * H:3 * H])
+    np.multiply(dc, i, out=P[3 * H:])
+    np.subtract(1.0, a[:3 * H], out=Q[:3 * H])     # activation slopes: s (1 - s) and 1 - g^2
+    Q[:3 * H] *= a[:3 * H]
+    np.multiply(g, g, out=Q[3 * H:])
+    np.subtract(1.0, Q[3 * H:], out=Q[3 * H:])
+    np.multiply(P, Q, out=da)
     np.multiply(dc, f, out=dc_prev)                # dc_prev = dc f
-    np.multiply(dc, gg, out=dai)                   # da_i = dc g i (1 - i)
-    np.subtract(1.0, i, out=tmp)
-    tmp *= i
-    dai *= tmp
-    np.multiply(dc, c_prev, out=daf)               # da_f = dc c f (1 - f)
-    np.subtract(1.0, f, out=tmp)
-    tmp *= f
-    daf *= tmp
-    np.multiply(dc, i, out=dag)                    # da_g = dc i (1 - g^2)
-    np.multiply(gg, gg, out=tmp)
-    np.subtract(1.0, tmp, out=tmp)
-    dag *= tmp
-    np.matmul(da, WhT, out=dh_prev)                # dh_prev = da Wh^T
+    np.matmul(Wh, da, out=dh_prev)                 # dh_prev = Wh da
 
 
-# ------------------------------------------------------------------------- sequence
+# ------------------------------------------------------------ sequence, step-contiguous
 
 
-def lstm_forward(p: dict, x: np.ndarray, h0=None, mask: np.ndarray | None = None):
-    """x (T, B, F) time-major -> y (T, B, H), cache. h0 = (h0, c0) each (B, H), or None (zeros)."""
+def lstm_forward_tcb(p: dict, X: np.ndarray, h0: tuple, m: dict | None = None):
+    """X (T, F, B) -> Hs (T+1, H, B) with Hs[0] = h0 and Hs[t+1] = h_t, and the cache.
+    h0 = (h0, c0), each (H, B). X as in gru_forward_tcb. m: rnn_common.step_mask or None."""
     Wx, Wh, b = p["Wx"], p["Wh"], p["b"]
-    T, B, F = x.shape
+    T, F, B = X.shape
     H = Wh.shape[0]
     dt = Wx.dtype
-    x = np.asarray(x, dtype=dt)
-    m = time_major_mask(mask, T, B, dt)
-    G = np.empty((T, B, 4 * H), dt)                # input projections, then gates i, f, g, o
-    np.matmul(x.reshape(T * B, F), Wx, out=G.reshape(T * B, 4 * H))
-    G += b
-    Hs = np.empty((T + 1, B, H), dt)               # Hs[t+1] = h_t, Hs[0] = h0
-    Cs = np.empty((T + 1, B, H), dt)               # Cs[t+1] = c_t, Cs[0] = c0
-    TC = np.empty((T, B, H), dt)                   # tanh(c_t)
-    Hs[0], Cs[0] = (0.0, 0.0) if h0 is None else h0
-    gh = np.empty((B, 4 * H), dt)
-    for t in range(T):
-        lstm_cell_forward(G[t], Hs[t], Cs[t], Wh, gh, Cs[t + 1], TC[t], Hs[t + 1])
-        if m is not None and m["any"][t]:
-            np.copyto(Hs[t + 1], Hs[t], where=m["pad"][t])
-            np.copyto(Cs[t + 1], Cs[t], where=m["pad"][t])
-    y = Hs[1:] if m is None else Hs[1:] * m["keep"]
-    return y, {"x": x, "G": G, "Hs": Hs, "Cs": Cs, "TC": TC, "mask": m}
+    idx = gate_index(H, ORDER)
+    WhT = half_rows(Wh, 3 * H, idx)
+    A = np.matmul(half_rows(Wx, 3 * H, idx), X)    # (T, 4H, B) input projections, then the gates
+    A += half_rows(b[None, :], 3 * H, idx)
+    Hs = np.empty((T + 1, H, B), dt)               # Hs[t+1] = h_t
+    Cs = np.empty((T + 1, H, B), dt)               # Cs[t+1] = c_t
+    TC = np.empty((T, H, B), dt)                   # tanh(c_t)
+    Hs[0], Cs[0] = h0
+    gh = np.empty((4 * H, B), dt)
+    with loop_threads():
+        for t in range(T):
+            lstm_cell_forward(A[t], Hs[t], Cs[t], WhT, gh, Cs[t + 1], TC[t], Hs[t + 1])
+            if m is not None and m["any"][t]:
+                np.copyto(Hs[t + 1], Hs[t], where=m["pad"][t])
+                np.copyto(Cs[t + 1], Cs[t], where=m["pad"][t])
+    return Hs, {"X": X, "A": A, "Hs": Hs, "Cs": Cs, "TC": TC, "mask": m}
 
 
-def lstm_backward(p: dict, cache: dict, dy: np.ndarray):
-    """dy (T, B, H) -> dx (T, B, F), (dh0, dc0), grads {Wx, Wh, b}.
+def lstm_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
+    """dY (T, H, B) gradient of h_1..h_T -> dX (T, F, B), (dh0, dc0) each (H, B), grads {Wx, Wh, b}.
 
     Walks the forward loop in reverse, carrying dh_next and dc_next.
     """
-    Wx, Wh = p["Wx"], p["Wh"]
-    x, G, Hs, Cs, TC, m = (cache[k] for k in ("x", "G", "Hs", "Cs", "TC", "mask"))
+    X, A, Hs, Cs, TC, m = (cache[k] for k in ("X", "A", "Hs", "Cs", "TC", "mask"))
+    T, F, B = X.shape
+    H = p["Wh"].shape[0]
+    dt = A.dtype
+    idx = gate_index(H, ORDER)
+    Wh = p["Wh"][:, idx]                            # (H, 4H) internal order
+    dA = np.empty((T, 4 * H, B), dt)               # per step gate pre-activation gradients
+    dh, dh_next = np.empty((H, B), dt), np.zeros((H, B), dt)
+    dc, dc_prev, dc_in = np.zeros((H, B), dt), np.empty((H, B), dt), np.empty((H, B), dt)
+    scratch = (np.empty((4 * H, B), dt), np.empty((4 * H, B), dt))
+    with loop_threads():
+        for t in reversed(range(T)):
+            padded = output_grad_into(dh, dY[t], dh_next, m, t)
+            if padded:
+                np.copyto(dc_in, dc)
+            lstm_cell_backward(dh, dc, Cs[t], A[t], TC[t], Wh, dA[t], dh_next, dc_prev, scratch)
+            if padded:                             # (h, c)_t = (h, c)_{t-1}: pass through
+                pad = m["pad"][t]
+                dA[t] *= m["keep"][t]
+                np.copyto(dh_next, dh, where=pad)
+                np.copyto(dc_prev, dc_in, where=pad)
+            dc, dc_prev = dc_prev, dc
+    # weight gradients: one GEMM each over all (t, b), on (C, T*B) copies; back to [i, f, g, o]
+    D = flat_tb(dA)
+    back = np.argsort(idx)
+    grads = {"Wx": np.matmul(flat_tb(X), D.T)[:, back], "Wh": np.matmul(flat_tb(Hs[:T]), D.T)[:, back],
+             "b": D.sum(axis=1)[back]}
+    dX = np.matmul(p["Wx"][:, idx], dA)            # (T, F, B)
+    return dX, (dh_next, dc), grads
+
+
+# -------------------------------------------------------------- sequence, time-major
+
+
+def lstm_forward(p: dict, x: np.ndarray, h0=None, mask: np.ndarray | None = None):
+    """x (T, B, F) -> y (T, B, H), cache. h0 = (h0, c0) each (B, H), or None (zeros).
+    cache["Hs"], cache["Cs"] are the states (T+1, B, H) (views). Unmasked, y is a view."""
     T, B, F = x.shape
-    H = Wh.shape[0]
-    dt = G.dtype
-    WhT = np.ascontiguousarray(Wh.T)
-    dA = np.empty((T, B, 4 * H), dt)               # per step gate pre-activation gradients
-    dh, dc, tmp = np.empty((B, H), dt), np.empty((B, H), dt), np.empty((B, H), dt)
-    dh_next, dc_next = np.zeros((B, H), dt), np.zeros((B, H), dt)
-    dc_in = np.empty((B, H), dt)                   # incoming dc at padded steps
-    for t in reversed(range(T)):
-        padded = output_grad_into(dh, dy[t], dh_next, m, t)
-        np.copyto(dc, dc_next)
-        if padded:
-            np.copyto(dc_in, dc_next)
-        lstm_cell_backward(dh, dc, Cs[t], G[t], TC[t], WhT, dA[t], dh_next, dc_next, tmp)
-        if padded:                                     # (h, c)_t = (h, c)_{t-1}: pass through
-            pad = m["pad"][t]
-            dA[t] *= m["keep"][t]
-            np.copyto(dh_next, dh, where=pad)
-            np.copyto(dc_next, dc_in, where=pad)
-    TB = T * B
-    dAf = dA.reshape(TB, 4 * H)
-    grads = {"Wx": x.reshape(TB, F).T @ dAf, "Wh": Hs[:-1].reshape(TB, H).T @ dAf, "b": dAf.sum(axis=0)}
-    dx = (dAf @ Wx.T).reshape(T, B, F)
-    return dx, (dh_next, dc_next), grads
+    dt = p["Wx"].dtype
+    H = p["Wh"].shape[0]
+    m = step_mask(mask, T, B, dt)
+    state = tuple(initial_state(s, H, B, dt) for s in ((None, None) if h0 is None else h0))
+    Hs, cache = lstm_forward_tcb(p, np.asarray(x, dt).transpose(0, 2, 1), state, m)
+    y = Hs[1:] if m is None else Hs[1:] * m["keep"]
+    return y.transpose(0, 2, 1), {"tcb": cache, "Hs": Hs.transpose(0, 2, 1), "Cs": cache["Cs"].transpose(0, 2, 1)}
+
+
+def lstm_backward(p: dict, cache: dict, dy: np.ndarray):
+    """dy (T, B, H) -> dx (T, B, F), (dh0, dc0) each (B, H), grads {Wx, Wh, b}."""
+    dY = np.ascontiguousarray(np.asarray(dy, p["Wx"].dtype).transpose(0, 2, 1))
+    dX, (dh0, dc0), grads = lstm_backward_tcb(p, cache["tcb"], dY)
+    return dX.transpose(0, 2, 1), (dh0.T, dc0.T), grads
 
 
 def lstm_from_torch(w_ih, w_hh, b_ih, b_hh) -> dict[str, np.ndarray]:

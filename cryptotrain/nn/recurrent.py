@@ -9,8 +9,10 @@ Per layer l (0-based), in this order:
     in_{l+1} = dropout(y_l)                if l < num_layers - 1 (never after the last layer)
 
 The output is y_{L-1}: ZERO at padded steps (mask False), so a pooling layer may ignore them.
-Internally everything is time-major (T, B, .) so that per-step slices are contiguous; the only
-transposes are of the stack's input and output.
+Internally everything is step-contiguous (T, C, B) (nn/rnn_common.py: each step a contiguous
+(C, B) block); the only transposes are of the stack's output and of its gradient (the input x is
+read through a view by the first layer's GEMMs). Layer norm and dropout, which work on the last
+axis, see the (T, H, B) arrays through (T, B, H) views.
 
 params of layer l (prefix p = f"{prefix}.{l}", K = 3 for GRU, 4 for LSTM, F_0 = n_in, F_l = H):
     p.Wx (F_l, K*H)   p.Wh (H, K*H)   p.b (K*H,)   GRU only: p.bhn (H,)
@@ -29,13 +31,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from cryptotrain.nn.gru import gru_backward, gru_forward, gru_init
+from cryptotrain.nn.gru import gru_backward_tcb, gru_forward_tcb, gru_init
 from cryptotrain.nn.layers import dropout_backward, dropout_forward, layernorm_backward, layernorm_forward
-from cryptotrain.nn.lstm import lstm_backward, lstm_forward, lstm_init
+from cryptotrain.nn.lstm import lstm_backward_tcb, lstm_forward_tcb, lstm_init
+from cryptotrain.nn.rnn_common import from_step_major, initial_state, step_mask, to_step_major
 
-_LAYERS = {
-    "gru": (gru_init, gru_forward, gru_backward),
-    "lstm": (lstm_init, lstm_forward, lstm_backward),
+_LAYERS = {  # kind: (init, forward_tcb, backward_tcb, number of state tensors)
+    "gru": (gru_init, gru_forward_tcb, gru_backward_tcb, 1),
+    "lstm": (lstm_init, lstm_forward_tcb, lstm_backward_tcb, 2),
 }
 
 
@@ -50,6 +53,23 @@ def _layer_params(params: dict, prefix: str, l: int) -> dict:
     """The short-keyed params of layer l ({"Wx": ..., ...}) as views of the stack's dict."""
     head = f"{prefix}.{l}."
     return {k[len(head):]: v for k, v in params.items() if k.startswith(head)}
+
+
+def _state_in(h0, n_states: int, H: int, B: int, dt):
+    """Public (B, H) initial state(s) of one layer (or None) -> (H, B) (a tuple for LSTM)."""
+    if n_states == 1:
+        return initial_state(h0, H, B, dt)
+    return tuple(initial_state(s, H, B, dt) for s in (h0 if h0 is not None else (None, None)))
+
+
+def _state_out(dh0, n_states: int):
+    """(H, B) initial-state gradient(s) -> public (B, H)."""
+    return np.ascontiguousarray(dh0.T) if n_states == 1 else tuple(np.ascontiguousarray(d.T) for d in dh0)
+
+
+def _swap(a: np.ndarray) -> np.ndarray:
+    """(T, H, B) <-> (T, B, H) (a view): the last-axis layers (layer norm, dropout) see (T, B, H)."""
+    return a.transpose(0, 2, 1)
 
 
 def rnn_stack_init(kind: str, n_in: int, hidden: int, num_layers: int, rng: np.random.Generator,
@@ -70,31 +90,39 @@ def rnn_stack_forward(params, x, kind, num_layers, *, dropout: float = 0.0, laye
                       residual: bool = False, mask=None, train: bool = False, rng=None, h0=None,
                       prefix: str = "rnn", dropout_masks=None):
     """x (B, T, F) -> h_seq (B, T, H) contiguous, cache. mask (B, T) bool, True = valid step."""
-    _, fwd, _ = _kind(kind)
+    _, fwd, _, n_states = _kind(kind)
     dt = params[f"{prefix}.0.Wx"].dtype
-    inp = np.ascontiguousarray(np.asarray(x, dtype=dt).transpose(1, 0, 2))  # (T, B, F)
-    keep = None if mask is None else np.ascontiguousarray(np.asarray(mask, bool).T)[:, :, None].astype(dt)
+    x = np.asarray(x, dtype=dt)
+    B, T, _ = x.shape
+    inp = x.transpose(1, 2, 0)                     # (T, F, B) view; layer 0's GEMMs read it as is
+    m = step_mask(mask, T, B, dt)
+    keep = None if m is None else m["keep"]        # (T, 1, B)
     layers, masks_out = [], []
     for l in range(num_layers):
         p = _layer_params(params, prefix, l)
-        y, rnn_cache = fwd(p, inp, None if h0 is None else h0[l], mask)
+        H = p["Wh"].shape[0]
+        Hs, rnn_cache = fwd(p, inp, _state_in(None if h0 is None else h0[l], n_states, H, B, dt), m)
+        y = Hs[1:] if keep is None else Hs[1:] * keep  # (T, H, B), zero at padded steps
         c = {"rnn": rnn_cache, "ln": None, "drop": None}
         if layer_norm:
-            y, c["ln"] = layernorm_forward(p["ln_g"], p["ln_b"], y)
+            y, c["ln"] = layernorm_forward(p["ln_g"], p["ln_b"], _swap(y))
+            y = _swap(y)
         if residual and l >= 1:
             y = y + inp
         if keep is not None and (layer_norm or residual):
             y = y * keep
         if l < num_layers - 1 and train and dropout > 0.0:
+            # masks drawn (T, B, H) as always, so a seeded run draws the same numbers
             given = None if dropout_masks is None else dropout_masks[l].transpose(1, 0, 2)
-            y, c["drop"] = dropout_forward(y, dropout, True, rng, mask=given)
+            y, c["drop"] = dropout_forward(_swap(y), dropout, True, rng, mask=given)
+            y = _swap(y)
             masks_out.append(c["drop"].transpose(1, 0, 2))
         layers.append(c)
         inp = y
     cache = {"kind": kind, "num_layers": num_layers, "layer_norm": layer_norm, "residual": residual,
              "keep": keep, "layers": layers, "h0_given": h0 is not None, "prefix": prefix,
              "dropout_masks": masks_out}
-    return np.ascontiguousarray(inp.transpose(1, 0, 2)), cache
+    return from_step_major(inp), cache
 
 
 def rnn_stack_backward(params, cache, dh_seq):
@@ -103,25 +131,27 @@ def rnn_stack_backward(params, cache, dh_seq):
     Mirrors rnn_stack_forward in reverse: last layer first, and inside a layer dropout,
     mask, residual, layer norm, then the recurrence.
     """
-    _, _, bwd = _kind(cache["kind"])
+    _, _, bwd, n_states = _kind(cache["kind"])
     prefix, keep = cache["prefix"], cache["keep"]
     dt = params[f"{prefix}.0.Wx"].dtype
-    dy = np.ascontiguousarray(np.asarray(dh_seq, dtype=dt).transpose(1, 0, 2))  # (T, B, H)
+    dy = to_step_major(np.asarray(dh_seq, dtype=dt))  # (T, H, B)
     grads, dh0 = {}, [None] * cache["num_layers"]
     for l in reversed(range(cache["num_layers"])):
         c = cache["layers"][l]
         p = _layer_params(params, prefix, l)
         head = f"{prefix}.{l}."
         if c["drop"] is not None:
-            dy = dropout_backward(c["drop"], dy)
+            dy = _swap(dropout_backward(c["drop"], _swap(dy)))
         if keep is not None and (cache["layer_norm"] or cache["residual"]):
             dy = dy * keep
         d_res = dy if cache["residual"] and l >= 1 else None
         if c["ln"] is not None:
-            dy, grads[head + "ln_g"], grads[head + "ln_b"] = layernorm_backward(c["ln"], dy)
-        dinp, dh0[l], g = bwd(p, c["rnn"], dy)
+            dy, grads[head + "ln_g"], grads[head + "ln_b"] = layernorm_backward(c["ln"], _swap(dy))
+            dy = _swap(dy)
+        dinp, dh0_l, g = bwd(p, c["rnn"], dy)      # ignores dy at padded steps
+        dh0[l] = _state_out(dh0_l, n_states)
         grads.update({head + k: v for k, v in g.items()})
         if d_res is not None:
             dinp += d_res
         dy = dinp
-    return np.ascontiguousarray(dy.transpose(1, 0, 2)), grads, (dh0 if cache["h0_given"] else None)
+    return from_step_major(dy), grads, (dh0 if cache["h0_given"] else None)
