@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cryptotrain.nn import buffers
 from cryptotrain.nn.rnn_common import (flat_tb, fused_weights, half_rows, initial_state, loop_threads, output_grad_into,
                                        step_mask)
 
@@ -105,12 +106,12 @@ def gru_forward_tcb(p: dict, X: np.ndarray, h0: np.ndarray, m: dict | None = Non
     H = Wh.shape[0]
     dt = Wx.dtype
     WhT = half_rows(Wh, 2 * H)
-    G = np.empty((T, 4 * H, B), dt)                # input projections, then per step [r, z, n, hn]
+    G = buffers.empty((T, 4 * H, B), dt)           # input projections, then per step [r, z, n, hn]
     np.matmul(half_rows(Wx, 2 * H), X, out=G[:, :3 * H])
     G[:, :3 * H] += half_rows(b[None, :], 2 * H)   # + b (3H, 1), r, z rows halved
-    Hs = np.empty((T + 1, H, B), dt)
+    Hs = buffers.empty((T + 1, H, B), dt)
     Hs[0] = h0
-    gh, tmp = np.empty((3 * H, B), dt), np.empty((H, B), dt)
+    gh, tmp = buffers.empty((3 * H, B), dt), buffers.empty((H, B), dt)
     bhn_col = bhn.reshape(H, 1)
     with loop_threads():
         for t in range(T):
@@ -130,10 +131,10 @@ def gru_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
     T, F, B = X.shape
     H = Wh.shape[0]
     dt = G.dtype
-    dG = np.empty((T, 3 * H, B), dt)               # per step [da_r, da_z, d(hn)]
-    dAn = np.empty((T, H, B), dt)                  # per step da_n (input side)
-    dh, dh_next = np.empty((H, B), dt), np.zeros((H, B), dt)
-    scratch = (np.empty((2 * H, B), dt), np.empty((2 * H, B), dt), np.empty((H, B), dt), np.empty((H, B), dt))
+    dG = buffers.empty((T, 3 * H, B), dt)          # per step [da_r, da_z, d(hn)]
+    dAn = buffers.empty((T, H, B), dt)             # per step da_n (input side)
+    dh, dh_next = buffers.empty((H, B), dt), buffers.zeros((H, B), dt)
+    scratch = tuple(buffers.empty((n * H, B), dt) for n in (2, 2, 1, 1))
     with loop_threads():
         for t in reversed(range(T)):
             padded = output_grad_into(dh, dY[t], dh_next, m, t)
@@ -150,7 +151,7 @@ def gru_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
     grads["Wx"] = np.matmul(flat_tb(X), D.T)
     grads["b"] = D.sum(axis=1)
     np.copyto(dG[:, 2 * H:], dAn)
-    dX = np.matmul(Wx, dG)                         # (T, F, B)
+    dX = np.matmul(Wx, dG, out=buffers.empty((T, F, B), dt))
     return dX, dh_next, grads
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cryptotrain.nn import buffers
 from cryptotrain.nn.rnn_common import (flat_tb, fused_weights, gate_index, half_rows, initial_state, loop_threads,
                                        output_grad_into, step_mask)
 
@@ -104,13 +105,14 @@ def lstm_forward_tcb(p: dict, X: np.ndarray, h0: tuple, m: dict | None = None):
     dt = Wx.dtype
     idx = gate_index(H, ORDER)
     WhT = half_rows(Wh, 3 * H, idx)
-    A = np.matmul(half_rows(Wx, 3 * H, idx), X)    # (T, 4H, B) input projections, then the gates
+    A = buffers.empty((T, 4 * H, B), dt)           # input projections, then the gates
+    np.matmul(half_rows(Wx, 3 * H, idx), X, out=A)
     A += half_rows(b[None, :], 3 * H, idx)
-    Hs = np.empty((T + 1, H, B), dt)               # Hs[t+1] = h_t
-    Cs = np.empty((T + 1, H, B), dt)               # Cs[t+1] = c_t
-    TC = np.empty((T, H, B), dt)                   # tanh(c_t)
+    Hs = buffers.empty((T + 1, H, B), dt)          # Hs[t+1] = h_t
+    Cs = buffers.empty((T + 1, H, B), dt)          # Cs[t+1] = c_t
+    TC = buffers.empty((T, H, B), dt)              # tanh(c_t)
     Hs[0], Cs[0] = h0
-    gh = np.empty((4 * H, B), dt)
+    gh = buffers.empty((4 * H, B), dt)
     with loop_threads():
         for t in range(T):
             lstm_cell_forward(A[t], Hs[t], Cs[t], WhT, gh, Cs[t + 1], TC[t], Hs[t + 1])
@@ -131,10 +133,10 @@ def lstm_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
     dt = A.dtype
     idx = gate_index(H, ORDER)
     Wh = p["Wh"][:, idx]                            # (H, 4H) internal order
-    dA = np.empty((T, 4 * H, B), dt)               # per step gate pre-activation gradients
-    dh, dh_next = np.empty((H, B), dt), np.zeros((H, B), dt)
-    dc, dc_prev, dc_in = np.zeros((H, B), dt), np.empty((H, B), dt), np.empty((H, B), dt)
-    scratch = (np.empty((4 * H, B), dt), np.empty((4 * H, B), dt))
+    dA = buffers.empty((T, 4 * H, B), dt)          # per step gate pre-activation gradients
+    dh, dh_next = buffers.empty((H, B), dt), buffers.zeros((H, B), dt)
+    dc, dc_prev, dc_in = buffers.zeros((H, B), dt), buffers.empty((H, B), dt), buffers.empty((H, B), dt)
+    scratch = (buffers.empty((4 * H, B), dt), buffers.empty((4 * H, B), dt))
     with loop_threads():
         for t in reversed(range(T)):
             padded = output_grad_into(dh, dY[t], dh_next, m, t)
@@ -152,7 +154,7 @@ def lstm_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
     back = np.argsort(idx)
     grads = {"Wx": np.matmul(flat_tb(X), D.T)[:, back], "Wh": np.matmul(flat_tb(Hs[:T]), D.T)[:, back],
              "b": D.sum(axis=1)[back]}
-    dX = np.matmul(p["Wx"][:, idx], dA)            # (T, F, B)
+    dX = np.matmul(p["Wx"][:, idx], dA, out=buffers.empty((T, F, B), dt))
     return dX, (dh_next, dc), grads
 
 
