@@ -16,7 +16,8 @@ from rich.console import Console
 
 from cryptotrain.errors import RunFailure, UserError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.splitlines()[0])
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Fetch crypto candles, train NumPy GRU/LSTM-attention models, evaluate and backtest them.")
 data_app = typer.Typer(no_args_is_help=True, help="Inspect candle files.")
 app.add_typer(data_app, name="data")
 

@@ -246,6 +246,8 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         except yaml.YAMLError as err:
             raise UserError(f"{p}: not valid YAML ({str(err).splitlines()[0]}); fix the file") from err
     raw = apply_overrides(raw, overrides or [])
+    if overrides:
+        origin += " with --set " + " ".join(overrides)
     return config_from_dict(raw, origin)
 
 

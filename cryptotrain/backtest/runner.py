@@ -155,7 +155,9 @@ def backtest_command(run: Path | None, split: str, signals: Path | None, data: P
     console.print(stats_table({header: stats["model"], "Buy & Hold": stats["buy_and_hold"],
                                "Persistence": stats["persistence"]},
                               title=f"Backtest {title}: {bcfg.mode}, fee {bcfg.fee_bps:g} bps, "
-                                    f"slippage {bcfg.slippage_bps:g} bps, {report.timeframe} candles"))
+                                    f"slippage {bcfg.slippage_bps:g} bps, sizing {bcfg.sizing}, "
+                                    f"threshold {bcfg.threshold:g}, max exposure {bcfg.max_exposure:g}, "
+                                    f"{report.timeframe} candles"))
     console.print(f"wrote {out_dir}/stats.json, equity.csv, trades.csv, plots/equity.png")
     return stats
 

@@ -259,7 +259,7 @@ def _check_timeframe(ts: np.ndarray, timeframe: str | None, src: str) -> int:
     if given is not None and inferred != given:
         hint = "; timestamps look like seconds, convert them to ms" if inferred * 1000 == given else ""
         raise UserError(f"{src}: candles are {ms_to_timeframe(inferred)} apart (most common spacing) but timeframe "
-                        f"{timeframe} was expected; pass --timeframe {ms_to_timeframe(inferred)} or use the right file{hint}")
+                        f"{timeframe} was expected; set the timeframe to {ms_to_timeframe(inferred)} (data.timeframe in a config, --timeframe for data inspect) or use the right file{hint}")
     off = diffs % inferred != 0
     if off.any():
         i = int(np.argmax(off))

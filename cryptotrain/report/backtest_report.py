@@ -6,6 +6,7 @@ Shapes: N candles. Long series are thinned to about 4,000 points for drawing onl
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +70,12 @@ def plot_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, buy_hold
     t = np.asarray(timestamps, dtype=np.int64)[i].astype("datetime64[ms]")
     fig, (ax_eq, ax_dd, ax_pos) = plt.subplots(3, 1, figsize=(10, 7.5), sharex=True,
                                               gridspec_kw={"height_ratios": [3, 1.2, 1.2]})
-    ax_eq.plot(t, np.asarray(buy_hold)[i], lw=1.0, label="buy & hold (no costs)", color="grey")
+    ax_eq.plot(t, np.asarray(buy_hold)[i], lw=1.0, label="buy & hold (frictionless)", color="grey")
     for (name, series), color in zip((others or {}).items(), ("tab:orange", "tab:purple", "tab:brown")):
         ax_eq.plot(t, np.asarray(series)[i], lw=0.9, ls="--", label=name, color=color)
     ax_eq.plot(t, np.asarray(equity)[i], lw=1.2, label="strategy", color="tab:blue", zorder=3)
     ax_eq.set_ylabel("equity [$]")
-    ax_eq.set_title(title)
+    ax_eq.set_title(textwrap.fill(title, 110), fontsize=9)
     ax_eq.legend(loc="best", fontsize=8)
     ax_dd.fill_between(t, 100.0 * np.asarray(drawdown)[i], 0.0, color="tab:red", alpha=0.4, lw=0)
     ax_dd.set_ylabel("drawdown [%]")

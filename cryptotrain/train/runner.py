@@ -1,7 +1,7 @@
 """`cryptotrain train`: build data and model from the config, run epochs, checkpoint, resume.
 
 Order at the end of every epoch (so a kill at any moment is safe): validation, metrics line,
-`best.npz` when improved, `last.npz`, figure. A resume truncates `metrics.jsonl` to the epochs
+`best.npz` when improved, `last.npz`, figure (redrawn at most every PLOT_EVERY_S and at the end). A resume truncates `metrics.jsonl` to the epochs
 that `last.npz` holds and re-runs the rest; since an epoch is a pure function of the checkpoint
 (parameters, optimizer moments, generator states), the final parameters are bit-identical to
 an uninterrupted run.
@@ -10,6 +10,7 @@ an uninterrupted run.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,9 @@ from cryptotrain.train.progress import epoch_progress
 from cryptotrain.train.rundir import create_run_dir, set_latest
 
 OVERFIT_STEPS_PER_EPOCH = 25
+OVERFIT_MIN_EPOCHS = 12      # >= 300 steps on the one batch
+OVERFIT_MIN_LR = 3e-3        # constant; a tiny model at 1e-3 needs far more steps to reach ~0
+PLOT_EVERY_S = 30.0          # redraw plots/training.png at most this often (and at the end)
 
 
 def train_command(cfg: Config | None, *, run_name: str | None = None, resume: Path | None = None,
@@ -62,7 +66,8 @@ def train_command(cfg: Config | None, *, run_name: str | None = None, resume: Pa
                  "overfit_batch": overfit_batch}
         rows = []
         atomic_write_text(run_dir / "metrics.jsonl", "")
-        set_latest(run_dir)
+        if not overfit_batch:  # a sanity run is not a model to evaluate
+            set_latest(run_dir)
 
     overfit = bool(state.get("overfit_batch"))
     train_idx = ds.splits["train"]
@@ -76,6 +81,7 @@ def train_command(cfg: Config | None, *, run_name: str | None = None, resume: Pa
                       f"(patience {cfg.train.patience}); nothing to resume")
         return run_dir
     first_epoch = state["epoch"] + 1
+    last_plot = time.monotonic()
     for epoch in range(first_epoch, cfg.train.epochs + 1):
         if overfit:
             batches = [fixed_batch] * n_batches
@@ -112,19 +118,27 @@ def train_command(cfg: Config | None, *, run_name: str | None = None, resume: Pa
         if improved:
             save_checkpoint(run_dir / "checkpoints" / "best.npz", ck)
         save_checkpoint(run_dir / "checkpoints" / "last.npz", ck)
-        plot_training(rows, run_dir / "plots" / "training.png")
+        if time.monotonic() - last_plot >= PLOT_EVERY_S:
+            plot_training(rows, run_dir / "plots" / "training.png")
+            last_plot = time.monotonic()
         if not overfit and state["bad_epochs"] >= cfg.train.patience:
             console.print(f"early stopping: no validation improvement above {cfg.train.min_delta} "
                           f"for {cfg.train.patience} epochs")
             break
+
+    plot_training(rows, run_dir / "plots" / "training.png")
 
     _print_summary(console, state, rows, run_dir, overfit)
     return run_dir
 
 
 def _overfit_config(cfg: Config) -> Config:
-    """One batch, no dropout, no weight penalty, constant learning rate: the loss must go to ~0."""
+    """One batch, no dropout, no weight penalty, a constant learning rate of at least
+    OVERFIT_MIN_LR for at least OVERFIT_MIN_EPOCHS epochs: the loss must go to ~0."""
     cfg = cfg.model_copy(deep=True)
+    cfg.train.epochs = max(cfg.train.epochs, OVERFIT_MIN_EPOCHS)
+    cfg.train.lr = max(cfg.train.lr, OVERFIT_MIN_LR)
+    cfg.train.warmup_steps = 0
     cfg.model.dropout = 0.0
     cfg.model.head_dropout = 0.0
     cfg.model.l2 = 0.0
@@ -183,8 +197,9 @@ def _print_intro(console, cfg, ds, run_dir, n_batches, overfit) -> None:
     console.print(f"[bold]{cfg.model.type}[/] on {cfg.data.symbol} {ds.timeframe} from {cfg.data.path}: "
                   f"{len(ds.feature_names)} features, window {cfg.data.window}, "
                   f"windows train/val/test {n['train']}/{n['val']}/{n['test']}")
-    mode = "overfit-batch sanity mode: one batch of " + str(cfg.train.batch_size) if overfit else \
-        f"{n_batches} batches of {cfg.train.batch_size} per epoch"
+    mode = (f"overfit-batch sanity mode: one batch of {cfg.train.batch_size} windows, {n_batches} steps per epoch, "
+            f"constant lr {cfg.train.lr:g}, no dropout; the val columns score that same batch in eval mode"
+            if overfit else f"{n_batches} batches of {cfg.train.batch_size} per epoch")
     console.print(f"{mode}, up to {cfg.train.epochs} epochs; run directory {run_dir}")
 
 
