@@ -221,3 +221,23 @@ def test_non_finite_parameters_or_outputs_are_refused(tmp_path, scale, needle):
     res = _cli(["--run", str(run)])
     assert res.exit_code == 2 and needle in " ".join(res.output.split()), res.output
     assert not (run / "eval" / "test" / "predictions.csv").exists()
+
+
+def test_data_inside_the_training_period_is_flagged_in_sample(tmp_path):
+    """Scoring the run's own file with --data --split all reads candles the model trained on."""
+    from typer.testing import CliRunner
+
+    from cryptotrain.cli import app
+
+    root = Path(__file__).resolve().parents[1]
+    runs = tmp_path / "runs"
+    r = CliRunner()
+    res = r.invoke(app, ["train", "--config", str(root / "configs/tiny.yaml"), "--set", f"train.runs_dir={runs}",
+                         "--set", "train.epochs=1"])
+    assert res.exit_code == 0, res.output
+    run = next(p for p in runs.iterdir() if p.is_dir())
+    res = r.invoke(app, ["evaluate", "--run", str(run), "--data", str(root / "data/sample/BTC_USDT-1h.csv.gz"),
+                         "--split", "all", "--json"])
+    assert res.exit_code == 0, res.output
+    warnings = json.loads(res.stdout)["warnings"]
+    assert any("in-sample" in w and "end inside the run's training period" in w for w in warnings), warnings

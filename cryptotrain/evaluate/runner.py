@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 
+from cryptotrain.data.dataset import iso_utc
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.baselines import all_baselines
 from cryptotrain.evaluate.guards import check_finite_outputs, check_finite_params
@@ -92,6 +93,12 @@ def evaluate_command(run: Path | None, split: str, checkpoint: str, data: Path |
                                          "them may differ; compare with care" if pinned(ck) else
                                          "this old checkpoint has no stored split dates, so the splits may have "
                                          "moved into the training candles; compare with care"))
+    overlap = training_overlap(ck, ds.timestamps[idx]) if data is not None else 0
+    if overlap:
+        start, stop = ck.data_range["start_ts"], ck.data_range["val_start_ts"]
+        report["warnings"].insert(0, f"{overlap} of the {len(idx)} scored windows end inside the run's training "
+                                     f"period ({iso_utc(start)} to {iso_utc(stop)}): if {Path(data).name} is the "
+                                     "market the run trained on, those results are in-sample")
     metrics = {"run": str(run_dir), "checkpoint": checkpoint, "epoch": ck.epoch, "split": split,
                "data": ds.fingerprint, "data_changed_since_training": changed,
                "data_range": ds.data_range, "splits_pinned_to_training": data is None and pinned(ck),
@@ -164,6 +171,14 @@ def untrained_head_notes(trained: dict[str, bool]) -> list[str]:
         notes.append("confidence head not trained (model.w_confidence = 0): its MSE and reliability are left out "
                      "(predictions.csv keeps its output, which a backtest threshold or confidence sizing would use)")
     return notes
+
+
+def training_overlap(ck, timestamps: np.ndarray) -> int:
+    """How many decision times fall in the run's training period [start_ts, val_start_ts)."""
+    if not pinned(ck):
+        return 0
+    start, stop = ck.data_range["start_ts"], ck.data_range["val_start_ts"]
+    return int(((timestamps >= start) & (timestamps < stop)).sum())
 
 
 def pinned(ck) -> bool:
