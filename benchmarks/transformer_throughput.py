@@ -22,8 +22,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from threadpoolctl import threadpool_limits
+
+try:
+    import torch
+except ModuleNotFoundError:
+    sys.exit("transformer_throughput.py compares with PyTorch, which is not installed here: "
+             "run `make bench` (it installs the optional torch extra) or `.venv/bin/pip install torch==2.13.0`")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _torch_transformer import TorchTransformer, model_options, ours_from_torch  # noqa: E402
