@@ -113,7 +113,7 @@ def gru_forward_tcb(p: dict, X: np.ndarray, h0: np.ndarray, m: dict | None = Non
     Hs[0] = h0
     gh, tmp = buffers.empty((3 * H, B), dt), buffers.empty((H, B), dt)
     bhn_col = bhn.reshape(H, 1)
-    with loop_threads():
+    with loop_threads(("gru", "forward", T, F, H, B)):
         for t in range(T):
             gru_cell_forward(G[t], Hs[t], WhT, bhn_col, gh, tmp, Hs[t + 1])
             if m is not None and m["any"][t]:
@@ -135,7 +135,7 @@ def gru_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
     dAn = buffers.empty((T, H, B), dt)             # per step da_n (input side)
     dh, dh_next = buffers.empty((H, B), dt), buffers.zeros((H, B), dt)
     scratch = tuple(buffers.empty((n * H, B), dt) for n in (2, 2, 1, 1))
-    with loop_threads():
+    with loop_threads(("gru", "backward", T, F, H, B)):
         for t in reversed(range(T)):
             padded = output_grad_into(dh, dY[t], dh_next, m, t)
             gru_cell_backward(dh, Hs[t], G[t], Wh, dG[t], dAn[t], dh_next, scratch)

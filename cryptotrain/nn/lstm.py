@@ -113,7 +113,7 @@ def lstm_forward_tcb(p: dict, X: np.ndarray, h0: tuple, m: dict | None = None):
     TC = buffers.empty((T, H, B), dt)              # tanh(c_t)
     Hs[0], Cs[0] = h0
     gh = buffers.empty((4 * H, B), dt)
-    with loop_threads():
+    with loop_threads(("lstm", "forward", T, F, H, B)):
         for t in range(T):
             lstm_cell_forward(A[t], Hs[t], Cs[t], WhT, gh, Cs[t + 1], TC[t], Hs[t + 1])
             if m is not None and m["any"][t]:
@@ -137,7 +137,7 @@ def lstm_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
     dh, dh_next = buffers.empty((H, B), dt), buffers.zeros((H, B), dt)
     dc, dc_prev, dc_in = buffers.zeros((H, B), dt), buffers.empty((H, B), dt), buffers.empty((H, B), dt)
     scratch = (buffers.empty((4 * H, B), dt), buffers.empty((4 * H, B), dt))
-    with loop_threads():
+    with loop_threads(("lstm", "backward", T, F, H, B)):
         for t in reversed(range(T)):
             padded = output_grad_into(dh, dY[t], dh_next, m, t)
             if padded:

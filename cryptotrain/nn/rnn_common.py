@@ -18,7 +18,7 @@ Legend: B batch, T time, F input width, H hidden width, C any width, K gates (GR
 from __future__ import annotations
 
 import contextlib
-import os
+import time
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -131,17 +131,57 @@ def initial_state(h0: np.ndarray | None, H: int, B: int, dtype) -> np.ndarray:
     return np.zeros((H, B), dtype) if h0 is None else np.array(np.asarray(h0, dtype).T, order="C")
 
 
-_BLAS: list = []   # the threadpoolctl controller of the loaded BLAS libraries, looked up once (1.4 ms)
-LOOP_THREADS = int(os.environ.get("CT_LOOP_THREADS", "0"))
+class LoopThreads:
+    """How many BLAS threads the time loops use, chosen by measurement.
+
+    A loop's per-step GEMMs are small (e.g. (384, 128) @ (128, 128)): with 2 threads each call
+    waits for the other thread, which pays on an idle machine (1.9x per GEMM, measured) and costs
+    up to 10x when another process holds the second core (the waits then last a scheduler
+    time slice). So, per loop signature (layer kind, direction, shapes), the loop runs with 1
+    thread or with the BLAS default, times itself, uses the faster (median of its last WINDOW
+    runs) and runs the other every PROBE_EVERY-th call to follow changes in load. The thread count
+    does not change the results: OpenBLAS splits a GEMM by rows and columns of the output, each
+    element is summed in the same order (tests/test_speed_paths.py checks it).
+    """
+
+    WINDOW, PROBE_EVERY = 5, 16
+
+    def __init__(self):
+        self.stats: dict = {}          # key -> {threads: [recent seconds per call]}, and "calls"
+        self._blas = None
+
+    def _options(self) -> tuple:
+        if self._blas is None:
+            self._blas = ThreadpoolController().select(user_api="blas")
+        n = max([i["num_threads"] for i in self._blas.info()] or [1])
+        return (1,) if n <= 1 else (1, n)
+
+    def _choose(self, key, options) -> int:
+        st = self.stats.setdefault(key, {"calls": 0, **{k: [] for k in options}})
+        st["calls"] += 1
+        for k in options:
+            if k not in st:
+                st[k] = []
+            if len(st[k]) < 2:
+                return k
+        best = min(options, key=lambda k: sorted(st[k])[len(st[k]) // 2])
+        if st["calls"] % self.PROBE_EVERY == 0:
+            return next(k for k in options if k != best)
+        return best
+
+    @contextlib.contextmanager
+    def __call__(self, key):
+        options = self._options()
+        if len(options) == 1:
+            yield
+            return
+        n = self._choose(key, options)
+        t0 = time.perf_counter()
+        with self._blas.limit(limits=n):
+            yield
+        runs = self.stats[key][n]
+        runs.append(time.perf_counter() - t0)
+        del runs[:-self.WINDOW]
 
 
-@contextlib.contextmanager
-def loop_threads():
-    """BLAS limited to LOOP_THREADS threads inside a time loop (0 = leave as is)."""
-    if not LOOP_THREADS:
-        yield
-        return
-    if not _BLAS:
-        _BLAS.append(ThreadpoolController().select(user_api="blas"))
-    with _BLAS[0].limit(limits=LOOP_THREADS):
-        yield
+loop_threads = LoopThreads()   # shared by the GRU and LSTM loops of this process
