@@ -34,11 +34,11 @@ def inspect_file(path: str | Path, timeframe: str | None = None, console: Consol
     table.add_row("timeframe", rep.timeframe + ("" if timeframe else " (inferred)"))
     table.add_row("gaps", f"{len(rep.gaps)} ({rep.missing:,} missing candles)")
     table.add_row("duplicates dropped", f"{rep.duplicates_dropped:,}")
-    table.add_row("was sorted", "yes" if rep.was_sorted else "no (sorted on load)")
+    table.add_row("row order", "in time order" if rep.was_sorted else "out of order (sorted on load)")
     table.add_row("zero-volume candles", f"{rep.zero_volume:,}"
                   + (f" ({', '.join(format_utc(t) for t in zero_ts[:5])}{', ...' if len(zero_ts) > 5 else ''})"
                      if len(zero_ts) else ""))
-    table.add_row("price range", f"{rep.price_min:,.8g} .. {rep.price_max:,.8g}")
+    table.add_row("price range (low .. high)", f"{_price(rep.price_min)} .. {_price(rep.price_max)}")
     console.print(table)
 
     if rep.gaps:
@@ -51,3 +51,8 @@ def inspect_file(path: str | Path, timeframe: str | None = None, console: Consol
         if len(rep.gaps) > MAX_GAPS_SHOWN:
             console.print(f"... and {len(rep.gaps) - MAX_GAPS_SHOWN} more gaps")
     return rep
+
+
+def _price(x: float) -> str:
+    """Thousands separators; two decimals for large prices, 8 significant digits for small ones."""
+    return f"{x:,.2f}" if abs(x) >= 1 else f"{x:.8g}"
