@@ -1,10 +1,11 @@
 """Memory of one training step, for benchmarks/train_throughput.py; each side in a fresh process.
 
-Ours:  activation cache = bytes that the forward allocates and keeps for the backward (tracemalloc
-       current after model_forward minus before; NumPy reports its buffers to tracemalloc);
-       step peak = tracemalloc peak over a whole training step minus the bytes before it;
-       RSS peak increase = VmHWM during one step minus VmRSS before it (peak reset through
-       /proc/self/clear_refs), and the absolute VmHWM (peak_rss_mb).
+Ours:  activation cache = bytes of the distinct arrays (their base buffers) that model_forward's
+       cache holds for the backward, found by walking the cache (tracemalloc would miss the
+       recurrent layers' buffers, which are reused from a pool, nn/buffers.py);
+       RSS peak increase = VmHWM during the first training step minus VmRSS before it (peak
+       reset through /proc/self/clear_refs; the buffer pool is still empty, so the step's whole
+       working set is new memory), and the absolute VmHWM (peak_rss_mb).
 Torch: saved tensors = bytes of the distinct storages autograd saves for the backward
        (torch.autograd.graph.saved_tensors_hooks), the analogue of our cache; RSS peak increase
        as above, after a warm-up step on 2 samples (Adam state, .grad buffers, thread pools,
@@ -17,7 +18,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tracemalloc
+
+import numpy as np
 
 MB = 2.0 ** 20
 
@@ -42,18 +44,28 @@ def _rss_step(run) -> dict[str, float]:
     return {"rss_delta_mb": peak - before, "peak_rss_mb": peak}
 
 
+def cache_bytes(obj, seen=None) -> int:
+    """Bytes of the distinct array buffers reachable from obj (dicts, lists, tuples, arrays)."""
+    seen = {} if seen is None else seen
+    if isinstance(obj, np.ndarray):
+        while isinstance(obj.base, np.ndarray):
+            obj = obj.base
+        seen[id(obj)] = obj.nbytes
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            cache_bytes(v, seen)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            cache_bytes(v, seen)
+    return sum(seen.values())
+
+
 def _ours(pair) -> dict[str, float]:
     from cryptotrain.models import model_forward
 
     res = _rss_step(lambda: pair["ours"](1))
-    tracemalloc.start()
-    base = tracemalloc.get_traced_memory()[0]
-    pair["ours"](1)
-    res["step_peak_mb"] = (tracemalloc.get_traced_memory()[1] - base) / MB
-    base = tracemalloc.get_traced_memory()[0]
     out, cache = model_forward(pair["params"], pair["data"].x, pair["cfg"].model, train=True, rng=pair["rng"])
-    res["cache_mb"] = (tracemalloc.get_traced_memory()[0] - base) / MB
-    tracemalloc.stop()
+    res["cache_mb"] = cache_bytes(cache) / MB
     return res
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from cryptotrain.nn import buffers
 from cryptotrain.nn.rnn_common import (flat_tb, fused_weights, half_rows, initial_state, loop_threads, output_grad_into,
-                                       step_mask)
+                                       recurrent_weights, states_buffer, step_mask)
 
 
 def gru_init(n_in: int, H: int, rng: np.random.Generator, dtype=np.float32) -> dict[str, np.ndarray]:
@@ -48,22 +48,23 @@ def gru_init(n_in: int, H: int, rng: np.random.Generator, dtype=np.float32) -> d
 # Every array is a (rows, B) block; the cell writes into buffers it is given (no allocation).
 
 
-def gru_cell_forward(g, h_prev, WhT, bhn, gh, tmp, h):
-    """One step. g (4H, B): rows [0, 3H) hold x_t Wx + b on entry (r, z rows halved), and the gates
-    [r, z, n, hn] on exit. WhT (3H, H), r and z rows halved; bhn (H, 1). Writes h (H, B), the new
-    state. gh (3H, B), tmp (H, B) scratch."""
+def gru_cell_forward(g, h_prev, WhT, gh, tmp, h):
+    """One step. g (4H, B): rows [0, 3H) hold x_t Wx + [0, 0, b_n] on entry (r, z rows halved), and
+    the gates [r, z, n, hn] on exit. WhT (3H, H+1) = [Wh^T | b_r, b_z, bhn], r and z rows halved,
+    and h_prev (H+1, B) = [h; 1] (rnn_common.recurrent_weights). Writes h (H, B), the new state.
+    gh (3H, B), tmp (H, B) scratch."""
     H = h.shape[0]
-    np.matmul(WhT, h_prev, out=gh)
+    np.matmul(WhT, h_prev, out=gh)                 # [(h Wh_rz + b_rz) / 2, hn = h Wh_n + bhn]
     rz, n, hn = g[:2 * H], g[2 * H:3 * H], g[3 * H:]
     rz += gh[:2 * H]                               # a_rz / 2
     np.tanh(rz, out=rz)                            # sigmoid(a) = 0.5 tanh(a / 2) + 0.5
     rz *= 0.5
     rz += 0.5
-    np.add(gh[2 * H:], bhn, out=hn)                # hn = h Wh_n + bhn
+    np.copyto(hn, gh[2 * H:])
     np.multiply(rz[:H], hn, out=tmp)
     n += tmp
     np.tanh(n, out=n)                              # n = tanh(x Wx_n + b_n + r hn)
-    np.subtract(h_prev, n, out=tmp)                # h' = n + z (h - n)
+    np.subtract(h_prev[:H], n, out=tmp)            # h' = n + z (h - n)
     tmp *= rz[H:]
     np.add(tmp, n, out=h)
 
@@ -77,11 +78,11 @@ def gru_cell_backward(dh, h_prev, g, Wh, dg, dan, dh_prev, scratch):
     H = dh.shape[0]
     rz, z, n, hn = g[:2 * H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:]
     P, Q, dn, u = scratch
-    np.subtract(1.0, z, out=u)
-    np.multiply(dh, u, out=dn)                     # dn = dh (1 - z)
-    np.multiply(n, n, out=u)
-    np.subtract(1.0, u, out=u)
-    np.multiply(dn, u, out=dan)                    # da_n = dn (1 - n^2)
+    np.multiply(dh, z, out=u)                      # dh z, the direct part of dh_prev
+    np.subtract(dh, u, out=dn)                     # dn = dh (1 - z)
+    np.multiply(n, n, out=P[:H])
+    np.subtract(1.0, P[:H], out=P[:H])
+    np.multiply(dn, P[:H], out=dan)                # da_n = dn (1 - n^2)
     np.multiply(dan, rz[:H], out=dg[2 * H:])       # d(hn) = da_n r
     np.multiply(dan, hn, out=P[:H])                # dr = da_n hn
     np.subtract(h_prev, n, out=P[H:])              # dz = dh (h - n)
@@ -90,7 +91,6 @@ def gru_cell_backward(dh, h_prev, g, Wh, dg, dan, dh_prev, scratch):
     Q *= rz
     np.multiply(P, Q, out=dg[:2 * H])
     np.matmul(Wh, dg, out=dh_prev)                 # dh_prev = Wh dg + dh z
-    np.multiply(dh, z, out=u)
     dh_prev += u
 
 
@@ -98,27 +98,26 @@ def gru_cell_backward(dh, h_prev, g, Wh, dg, dan, dh_prev, scratch):
 
 
 def gru_forward_tcb(p: dict, X: np.ndarray, h0: np.ndarray, m: dict | None = None):
-    """X (T, F, B) -> Hs (T+1, H, B) with Hs[0] = h0 (H, B) and Hs[t+1] = h_t, and the cache.
+    """X (T, F, B) -> Hs (T+1, H, B) with Hs[0] = h0 (H, B) and Hs[t+1] = h_t (a view), and the cache.
     X may be any view whose (F, B) items BLAS reads (the stack passes x (B, T, F) as a view).
     m: rnn_common.step_mask or None. Padded steps carry the state (the caller zeroes outputs)."""
     Wx, Wh, b, bhn = p["Wx"], p["Wh"], p["b"], p["bhn"]
     T, F, B = X.shape
     H = Wh.shape[0]
     dt = Wx.dtype
-    WhT = half_rows(Wh, 2 * H)
+    WhT = recurrent_weights(Wh, np.concatenate([b[:2 * H], bhn]), 2 * H)   # (3H, H+1), adds b_rz, bhn
     G = buffers.empty((T, 4 * H, B), dt)           # input projections, then per step [r, z, n, hn]
     np.matmul(half_rows(Wx, 2 * H), X, out=G[:, :3 * H])
-    G[:, :3 * H] += half_rows(b[None, :], 2 * H)   # + b (3H, 1), r, z rows halved
-    Hs = buffers.empty((T + 1, H, B), dt)
-    Hs[0] = h0
+    G[:, 2 * H:3 * H] += b[2 * H:, None]           # b_n, the input-side bias of n (outside r * ...)
+    Hs = states_buffer(T, H, B, dt)                # Hs[t+1] = [h_t; 1]
+    Hs[0, :H] = h0
     gh, tmp = buffers.empty((3 * H, B), dt), buffers.empty((H, B), dt)
-    bhn_col = bhn.reshape(H, 1)
     with loop_threads(("gru", "forward", T, F, H, B)):
         for t in range(T):
-            gru_cell_forward(G[t], Hs[t], WhT, bhn_col, gh, tmp, Hs[t + 1])
+            gru_cell_forward(G[t], Hs[t], WhT, gh, tmp, Hs[t + 1, :H])
             if m is not None and m["any"][t]:
                 np.copyto(Hs[t + 1], Hs[t], where=m["pad"][t])
-    return Hs, {"X": X, "G": G, "Hs": Hs, "mask": m}
+    return Hs[:, :H], {"X": X, "G": G, "Hs": Hs, "mask": m}
 
 
 def gru_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
@@ -138,7 +137,7 @@ def gru_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
     with loop_threads(("gru", "backward", T, F, H, B)):
         for t in reversed(range(T)):
             padded = output_grad_into(dh, dY[t], dh_next, m, t)
-            gru_cell_backward(dh, Hs[t], G[t], Wh, dG[t], dAn[t], dh_next, scratch)
+            gru_cell_backward(dh, Hs[t, :H], G[t], Wh, dG[t], dAn[t], dh_next, scratch)
             if padded:                             # h_t = h_{t-1}: pass dh through
                 keep = m["keep"][t]
                 dG[t] *= keep
@@ -146,10 +145,11 @@ def gru_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
                 np.copyto(dh_next, dh, where=m["pad"][t])
     # weight gradients: one GEMM each over all (t, b), on (C, T*B) copies
     D = flat_tb(dG)                                # (3H, T*B) [da_r, da_z, d(hn)]
-    grads = {"Wh": np.matmul(flat_tb(Hs[:T]), D.T), "bhn": D[2 * H:].sum(axis=1)}
+    dWh_b = np.matmul(flat_tb(Hs[:T]), D.T)        # (H+1, 3H): [dWh; db_r, db_z, dbhn] (row of ones)
+    grads = {"Wh": dWh_b[:H], "bhn": dWh_b[H, 2 * H:]}
     np.copyto(D[2 * H:].reshape(H, T, B), dAn.transpose(1, 0, 2))   # now the input side [.., da_n]
     grads["Wx"] = np.matmul(flat_tb(X), D.T)
-    grads["b"] = D.sum(axis=1)
+    grads["b"] = np.concatenate([dWh_b[H, :2 * H], D[2 * H:].sum(axis=1)])
     np.copyto(dG[:, 2 * H:], dAn)
     dX = np.matmul(Wx, dG, out=buffers.empty((T, F, B), dt))
     return dX, dh_next, grads

@@ -28,7 +28,7 @@ import numpy as np
 
 from cryptotrain.nn import buffers
 from cryptotrain.nn.rnn_common import (flat_tb, fused_weights, gate_index, half_rows, initial_state, loop_threads,
-                                       output_grad_into, step_mask)
+                                       output_grad_into, recurrent_weights, states_buffer, step_mask)
 
 ORDER = (0, 1, 3, 2)   # internal gate blocks [i, f, o, g] from the params' [i, f, g, o]
 
@@ -49,8 +49,9 @@ def lstm_init(n_in: int, H: int, rng: np.random.Generator, dtype=np.float32) -> 
 
 
 def lstm_cell_forward(a, h_prev, c_prev, WhT, gh, c, tc, h):
-    """One step. a (4H, B): x_t Wx + b on entry, rows [i, f, o, g] with i, f, o halved, the gates on
-    exit; WhT (4H, H) likewise. Writes c (H, B), tc = tanh(c) (H, B) and h (H, B). gh (4H, B) scratch."""
+    """One step. a (4H, B): x_t Wx on entry, rows [i, f, o, g] with i, f, o halved, the gates on exit;
+    WhT (4H, H+1) = [Wh^T | b] likewise and h_prev (H+1, B) = [h; 1] (rnn_common.recurrent_weights).
+    Writes c (H, B), tc = tanh(c) (H, B) and h (H, B). gh (4H, B) scratch."""
     H = h.shape[0]
     np.matmul(WhT, h_prev, out=gh)
     a += gh
@@ -66,11 +67,11 @@ def lstm_cell_forward(a, h_prev, c_prev, WhT, gh, c, tc, h):
     np.multiply(o, tc, out=h)                      # h' = o tanh(c')
 
 
-def lstm_cell_backward(dh, dc, c_prev, a, tc, Wh, da, dh_prev, dc_prev, scratch):
+def lstm_cell_backward(dh, dc, c_prev, a, tc, Wh, da, dh_prev, dc_prev, scratch, slope_b):
     """One step back. dh (H, B) total gradient of h_t; dc (H, B) gradient of c_t from step t+1,
     overwritten with the total. a = gates [i, f, o, g], tc = tanh(c_t) as cached; Wh (H, 4H) in the
     internal order. Writes da (4H, B) gate pre-activation gradients, dh_prev, dc_prev (H, B).
-    scratch = (P (4H, B), Q (4H, B))."""
+    scratch = (P (4H, B), Q (4H, B)); slope_b (4H, 1) = 1 on the i, f, o rows, 0 on the g rows."""
     H = dh.shape[0]
     i, f, o, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
     P, Q = scratch
@@ -84,10 +85,9 @@ def lstm_cell_backward(dh, dc, c_prev, a, tc, Wh, da, dh_prev, dc_prev, scratch)
     np.multiply(dc, c_prev, out=P[H:2 * H])
     np.multiply(dh, tc, out=P[2 * H:3 * H])
     np.multiply(dc, i, out=P[3 * H:])
-    np.subtract(1.0, a[:3 * H], out=Q[:3 * H])     # activation slopes: s (1 - s) and 1 - g^2
-    Q[:3 * H] *= a[:3 * H]
-    np.multiply(g, g, out=Q[3 * H:])
-    np.subtract(1.0, Q[3 * H:], out=Q[3 * H:])
+    np.subtract(slope_b, a, out=Q)                 # activation slopes: s (1 - s) and 1 - g^2,
+    Q *= a                                         # as (beta - a) a + [0, 0, 0, 1], beta = [1, 1, 1, 0]
+    Q[3 * H:] += 1.0
     np.multiply(P, Q, out=da)
     np.multiply(dc, f, out=dc_prev)                # dc_prev = dc f
     np.matmul(Wh, da, out=dh_prev)                 # dh_prev = Wh da
@@ -97,29 +97,28 @@ def lstm_cell_backward(dh, dc, c_prev, a, tc, Wh, da, dh_prev, dc_prev, scratch)
 
 
 def lstm_forward_tcb(p: dict, X: np.ndarray, h0: tuple, m: dict | None = None):
-    """X (T, F, B) -> Hs (T+1, H, B) with Hs[0] = h0 and Hs[t+1] = h_t, and the cache.
+    """X (T, F, B) -> Hs (T+1, H, B) with Hs[0] = h0 and Hs[t+1] = h_t (a view), and the cache.
     h0 = (h0, c0), each (H, B). X as in gru_forward_tcb. m: rnn_common.step_mask or None."""
     Wx, Wh, b = p["Wx"], p["Wh"], p["b"]
     T, F, B = X.shape
     H = Wh.shape[0]
     dt = Wx.dtype
     idx = gate_index(H, ORDER)
-    WhT = half_rows(Wh, 3 * H, idx)
+    WhT = recurrent_weights(Wh, b, 3 * H, idx)     # (4H, H+1) [Wh^T | b]: the step GEMM adds b
     A = buffers.empty((T, 4 * H, B), dt)           # input projections, then the gates
     np.matmul(half_rows(Wx, 3 * H, idx), X, out=A)
-    A += half_rows(b[None, :], 3 * H, idx)
-    Hs = buffers.empty((T + 1, H, B), dt)          # Hs[t+1] = h_t
+    Hs = states_buffer(T, H, B, dt)                # Hs[t+1] = [h_t; 1]
     Cs = buffers.empty((T + 1, H, B), dt)          # Cs[t+1] = c_t
     TC = buffers.empty((T, H, B), dt)              # tanh(c_t)
-    Hs[0], Cs[0] = h0
+    Hs[0, :H], Cs[0] = h0
     gh = buffers.empty((4 * H, B), dt)
     with loop_threads(("lstm", "forward", T, F, H, B)):
         for t in range(T):
-            lstm_cell_forward(A[t], Hs[t], Cs[t], WhT, gh, Cs[t + 1], TC[t], Hs[t + 1])
+            lstm_cell_forward(A[t], Hs[t], Cs[t], WhT, gh, Cs[t + 1], TC[t], Hs[t + 1, :H])
             if m is not None and m["any"][t]:
                 np.copyto(Hs[t + 1], Hs[t], where=m["pad"][t])
                 np.copyto(Cs[t + 1], Cs[t], where=m["pad"][t])
-    return Hs, {"X": X, "A": A, "Hs": Hs, "Cs": Cs, "TC": TC, "mask": m}
+    return Hs[:, :H], {"X": X, "A": A, "Hs": Hs, "Cs": Cs, "TC": TC, "mask": m}
 
 
 def lstm_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
@@ -137,12 +136,14 @@ def lstm_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
     dh, dh_next = buffers.empty((H, B), dt), buffers.zeros((H, B), dt)
     dc, dc_prev, dc_in = buffers.zeros((H, B), dt), buffers.empty((H, B), dt), buffers.empty((H, B), dt)
     scratch = (buffers.empty((4 * H, B), dt), buffers.empty((4 * H, B), dt))
+    slope_b = np.zeros((4 * H, 1), dt)
+    slope_b[:3 * H] = 1.0
     with loop_threads(("lstm", "backward", T, F, H, B)):
         for t in reversed(range(T)):
             padded = output_grad_into(dh, dY[t], dh_next, m, t)
             if padded:
                 np.copyto(dc_in, dc)
-            lstm_cell_backward(dh, dc, Cs[t], A[t], TC[t], Wh, dA[t], dh_next, dc_prev, scratch)
+            lstm_cell_backward(dh, dc, Cs[t], A[t], TC[t], Wh, dA[t], dh_next, dc_prev, scratch, slope_b)
             if padded:                             # (h, c)_t = (h, c)_{t-1}: pass through
                 pad = m["pad"][t]
                 dA[t] *= m["keep"][t]
@@ -152,8 +153,8 @@ def lstm_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
     # weight gradients: one GEMM each over all (t, b), on (C, T*B) copies; back to [i, f, g, o]
     D = flat_tb(dA)
     back = np.argsort(idx)
-    grads = {"Wx": np.matmul(flat_tb(X), D.T)[:, back], "Wh": np.matmul(flat_tb(Hs[:T]), D.T)[:, back],
-             "b": D.sum(axis=1)[back]}
+    dWh_b = np.matmul(flat_tb(Hs[:T]), D.T)        # (H+1, 4H): [dWh; db] (the row of ones gives db)
+    grads = {"Wx": np.matmul(flat_tb(X), D.T)[:, back], "Wh": dWh_b[:H, back], "b": dWh_b[H, back]}
     dX = np.matmul(p["Wx"][:, idx], dA, out=buffers.empty((T, F, B), dt))
     return dX, (dh_next, dc), grads
 

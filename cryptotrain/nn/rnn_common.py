@@ -61,6 +61,21 @@ def half_rows(W: np.ndarray, n_half: int, index: np.ndarray | None = None) -> np
     return WT
 
 
+def recurrent_weights(Wh: np.ndarray, bias: np.ndarray, n_half: int, index: np.ndarray | None = None) -> np.ndarray:
+    """[Wh^T | bias] (K*H, H+1), gate rows reordered by `index` and the first n_half rows halved
+    (half_rows). Each state in a `states_buffer` has a row of ones under it, so the step GEMM
+    [Wh^T | bias] @ [h; 1] adds the bias with no separate op, and the weight-gradient GEMM over
+    [h; 1] gives the bias gradient as its last row."""
+    return half_rows(np.concatenate([Wh, bias[None, :]], axis=0), n_half, index)
+
+
+def states_buffer(T: int, H: int, B: int, dtype) -> np.ndarray:
+    """(T+1, H+1, B) states h_0..h_T, each with a constant row of ones at index H (recurrent_weights)."""
+    Hs = buffers.empty((T + 1, H + 1, B), dtype)
+    Hs[:, H] = 1.0
+    return Hs
+
+
 def to_step_major(x: np.ndarray) -> np.ndarray:
     """(B, T, C) -> (T, C, B). Whole rows first ((T, B, C), a cheap copy), then one cache-sized
     (B, C) -> (C, B) transpose per step: 3-4x faster than NumPy's direct 3-D transpose copy."""
