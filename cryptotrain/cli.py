@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -49,6 +50,12 @@ def _console() -> Console:
 def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors.")) -> None:
     """Fetch crypto candles, train NumPy GRU/LSTM-attention models, evaluate and backtest them."""
     _state["debug"] = debug
+    if not debug:  # warnings are one readable line, not a source location and a code line
+        warnings.showwarning = _show_warning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    Console(stderr=True, highlight=False).print(f"[yellow]warning:[/] {message}", soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------ data
