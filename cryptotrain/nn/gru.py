@@ -144,12 +144,13 @@ def gru_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
                 dAn[t] *= keep
                 np.copyto(dh_next, dh, where=m["pad"][t])
     # weight gradients: one GEMM each over all (t, b), on (C, T*B) copies
+    # (as (3H, .) = D @ M^T, then transposed: measured 5-45% faster than M @ D^T for these shapes)
     D = flat_tb(dG)                                # (3H, T*B) [da_r, da_z, d(hn)]
-    dWh_b = np.matmul(flat_tb(Hs[:T]), D.T)        # (H+1, 3H): [dWh; db_r, db_z, dbhn] (row of ones)
-    grads = {"Wh": dWh_b[:H], "bhn": dWh_b[H, 2 * H:]}
+    dWhT = np.matmul(D, flat_tb(Hs[:T]).T)         # (3H, H+1): [dWh^T | db_r, db_z, dbhn] (row of ones)
+    grads = {"Wh": np.ascontiguousarray(dWhT[:, :H].T), "bhn": dWhT[2 * H:, H].copy()}
     np.copyto(D[2 * H:].reshape(H, T, B), dAn.transpose(1, 0, 2))   # now the input side [.., da_n]
-    grads["Wx"] = np.matmul(flat_tb(X), D.T)
-    grads["b"] = np.concatenate([dWh_b[H, :2 * H], D[2 * H:].sum(axis=1)])
+    grads["Wx"] = np.ascontiguousarray(np.matmul(D, flat_tb(X).T).T)
+    grads["b"] = np.concatenate([dWhT[:2 * H, H], D[2 * H:].sum(axis=1)])
     np.copyto(dG[:, 2 * H:], dAn)
     dX = np.matmul(Wx, dG, out=buffers.empty((T, F, B), dt))
     return dX, dh_next, grads

@@ -151,10 +151,12 @@ def lstm_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
                 np.copyto(dc_prev, dc_in, where=pad)
             dc, dc_prev = dc_prev, dc
     # weight gradients: one GEMM each over all (t, b), on (C, T*B) copies; back to [i, f, g, o]
+    # (as (4H, .) = D @ M^T, then transposed: measured 5-45% faster than M @ D^T for these shapes)
     D = flat_tb(dA)
     back = np.argsort(idx)
-    dWh_b = np.matmul(flat_tb(Hs[:T]), D.T)        # (H+1, 4H): [dWh; db] (the row of ones gives db)
-    grads = {"Wx": np.matmul(flat_tb(X), D.T)[:, back], "Wh": dWh_b[:H, back], "b": dWh_b[H, back]}
+    dWhT = np.matmul(D, flat_tb(Hs[:T]).T)[back]   # (4H, H+1): [dWh^T | db] (the row of ones gives db)
+    grads = {"Wx": np.ascontiguousarray(np.matmul(D, flat_tb(X).T)[back].T),
+             "Wh": np.ascontiguousarray(dWhT[:, :H].T), "b": dWhT[:, H].copy()}
     dX = np.matmul(p["Wx"][:, idx], dA, out=buffers.empty((T, F, B), dt))
     return dX, (dh_next, dc), grads
 
