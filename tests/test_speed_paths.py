@@ -159,3 +159,17 @@ def test_buffers_reuse_only_free_arrays():
     del a, b
     c = buffers.empty((3, 5), np.float32)      # the first array is free again; the second is held by a view
     assert not np.shares_memory(c, view)
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_need_dx_false_skips_only_dx(kind):
+    rng = np.random.default_rng(2)
+    params = rnn_stack_init(kind, 5, 8, 2, rng, np.float64)
+    x, dh = rng.normal(size=(3, 6, 5)), rng.normal(size=(3, 6, 8))
+    _, cache = rnn_stack_forward(params, x, kind, 2)
+    dx, grads, _ = rnn_stack_backward(params, cache, dh)
+    _, cache = rnn_stack_forward(params, x, kind, 2)
+    none, grads2, _ = rnn_stack_backward(params, cache, dh, need_dx=False)
+    assert none is None and dx.shape == x.shape
+    for k in grads:
+        np.testing.assert_array_equal(grads[k], grads2[k])

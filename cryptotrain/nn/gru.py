@@ -120,8 +120,9 @@ def gru_forward_tcb(p: dict, X: np.ndarray, h0: np.ndarray, m: dict | None = Non
     return Hs[:, :H], {"X": X, "G": G, "Hs": Hs, "mask": m}
 
 
-def gru_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
-    """dY (T, H, B) gradient of h_1..h_T -> dX (T, F, B), dh0 (H, B), grads {Wx, Wh, b, bhn}.
+def gru_backward_tcb(p: dict, cache: dict, dY: np.ndarray, need_dx: bool = True):
+    """dY (T, H, B) gradient of h_1..h_T -> dX (T, F, B) (None unless need_dx), dh0 (H, B),
+    grads {Wx, Wh, b, bhn}.
 
     Walks the forward loop in reverse, carrying dh_next.
     """
@@ -151,6 +152,8 @@ def gru_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
     np.copyto(D[2 * H:].reshape(H, T, B), dAn.transpose(1, 0, 2))   # now the input side [.., da_n]
     grads["Wx"] = np.ascontiguousarray(np.matmul(D, flat_tb(X).T).T)
     grads["b"] = np.concatenate([dWhT[:2 * H, H], D[2 * H:].sum(axis=1)])
+    if not need_dx:
+        return None, dh_next, grads
     np.copyto(dG[:, 2 * H:], dAn)
     dX = np.matmul(Wx, dG, out=buffers.empty((T, F, B), dt))
     return dX, dh_next, grads

@@ -121,8 +121,9 @@ def lstm_forward_tcb(p: dict, X: np.ndarray, h0: tuple, m: dict | None = None):
     return Hs[:, :H], {"X": X, "A": A, "Hs": Hs, "Cs": Cs, "TC": TC, "mask": m}
 
 
-def lstm_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
-    """dY (T, H, B) gradient of h_1..h_T -> dX (T, F, B), (dh0, dc0) each (H, B), grads {Wx, Wh, b}.
+def lstm_backward_tcb(p: dict, cache: dict, dY: np.ndarray, need_dx: bool = True):
+    """dY (T, H, B) gradient of h_1..h_T -> dX (T, F, B) (None unless need_dx), (dh0, dc0) each
+    (H, B), grads {Wx, Wh, b}.
 
     Walks the forward loop in reverse, carrying dh_next and dc_next.
     """
@@ -157,6 +158,8 @@ def lstm_backward_tcb(p: dict, cache: dict, dY: np.ndarray):
     dWhT = np.matmul(D, flat_tb(Hs[:T]).T)[back]   # (4H, H+1): [dWh^T | db] (the row of ones gives db)
     grads = {"Wx": np.ascontiguousarray(np.matmul(D, flat_tb(X).T)[back].T),
              "Wh": np.ascontiguousarray(dWhT[:, :H].T), "b": dWhT[:, H].copy()}
+    if not need_dx:
+        return None, (dh_next, dc), grads
     dX = np.matmul(p["Wx"][:, idx], dA, out=buffers.empty((T, F, B), dt))
     return dX, (dh_next, dc), grads
 
