@@ -111,6 +111,34 @@ def flat_tb(X: np.ndarray) -> np.ndarray:
     return out.reshape(C, T * B)
 
 
+CHUNK = 8   # steps per chunk of the weight-gradient sums in the backward loops (GradSums)
+
+
+class GradSums:
+    """Weight gradients summed over the steps of a backward loop, a chunk of CHUNK steps at a time:
+    sums[name] += D @ M^T with D (K*H, n*B) the chunk's gate gradients and M (C, n*B) its inputs
+    (flat_tb copies). The loop hands a chunk over right after computing it, while its gradients are
+    still in cache, so they never make a round trip through memory as one (T, K*H, B) array, and
+    their copies are small. One chunk sum is a GEMM with n*B = 512..2048 terms per element."""
+
+    def __init__(self):
+        self.sums: dict[str, np.ndarray] = {}
+
+    def add(self, name: str, D: np.ndarray, M: np.ndarray) -> None:
+        part = np.matmul(D, M.T, out=buffers.empty((D.shape[0], M.shape[0]), D.dtype))
+        if name in self.sums:
+            self.sums[name] += part
+        else:
+            self.sums[name] = part
+
+    def add_rowsum(self, name: str, D: np.ndarray) -> None:
+        part = D.sum(axis=1)
+        if name in self.sums:
+            self.sums[name] += part
+        else:
+            self.sums[name] = part
+
+
 def step_mask(mask: np.ndarray | None, T: int, B: int, dtype):
     """(B, T) bool mask (True = valid step) -> None when every step is valid, else a dict:
 
