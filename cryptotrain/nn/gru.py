@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from cryptotrain.nn import buffers
-from cryptotrain.nn.rnn_common import (CHUNK, GradSums, flat_tb, fused_weights, half_rows, initial_state, loop_threads,
+from cryptotrain.nn.rnn_common import (CHUNK, GradSums, flat_tb, fused_weights, half_rows, initial_state,
                                        output_grad_into, recurrent_weights, states_buffer, step_mask)
 
 
@@ -112,11 +112,10 @@ def gru_forward_tcb(p: dict, X: np.ndarray, h0: np.ndarray, m: dict | None = Non
     Hs = states_buffer(T, H, B, dt)                # Hs[t+1] = [h_t; 1]
     Hs[0, :H] = h0
     gh, tmp = buffers.empty((3 * H, B), dt), buffers.empty((H, B), dt)
-    with loop_threads(("gru", "forward", T, F, H, B)):
-        for t in range(T):
-            gru_cell_forward(G[t], Hs[t], WhT, gh, tmp, Hs[t + 1, :H])
-            if m is not None and m["any"][t]:
-                np.copyto(Hs[t + 1], Hs[t], where=m["pad"][t])
+    for t in range(T):
+        gru_cell_forward(G[t], Hs[t], WhT, gh, tmp, Hs[t + 1, :H])
+        if m is not None and m["any"][t]:
+            np.copyto(Hs[t + 1], Hs[t], where=m["pad"][t])
     return Hs[:, :H], {"X": X, "G": G, "Hs": Hs, "mask": m}
 
 
@@ -141,26 +140,25 @@ def gru_backward_tcb(p: dict, cache: dict, dY: np.ndarray, need_dx: bool = True)
     scratch = tuple(buffers.empty((n * H, B), dt) for n in (2, 2, 1, 1))
     dX = buffers.empty((T, F, B), dt) if need_dx else None
     sums = GradSums()
-    with loop_threads(("gru", "backward", T, F, H, B)):
-        for t in reversed(range(T)):
-            s = t % c
-            padded = output_grad_into(dh, dY[t], dh_next, m, t)
-            gru_cell_backward(dh, Hs[t, :H], G[t], Wh, dG[s], dAn[s], dh_next, scratch)
-            if padded:                             # h_t = h_{t-1}: pass dh through
-                keep = m["keep"][t]
-                dG[s] *= keep
-                dAn[s] *= keep
-                np.copyto(dh_next, dh, where=m["pad"][t])
-            if s == 0:                             # steps t .. t+n-1 done
-                n = min(c, T - t)
-                D = flat_tb(dG[:n])                # (3H, n*B) [da_r, da_z, d(hn)]
-                sums.add("h", D, flat_tb(Hs[t:t + n]))    # [dWh^T | db_r, db_z, dbhn] (row of ones)
-                np.copyto(D[2 * H:].reshape(H, n, B), dAn[:n].transpose(1, 0, 2))   # input side: da_n
-                sums.add("x", D, flat_tb(X[t:t + n]))
-                sums.add_rowsum("b_n", D[2 * H:])
-                if need_dx:
-                    np.copyto(dG[:n, 2 * H:], dAn[:n])
-                    np.matmul(Wx, dG[:n], out=dX[t:t + n])
+    for t in reversed(range(T)):
+        s = t % c
+        padded = output_grad_into(dh, dY[t], dh_next, m, t)
+        gru_cell_backward(dh, Hs[t, :H], G[t], Wh, dG[s], dAn[s], dh_next, scratch)
+        if padded:                             # h_t = h_{t-1}: pass dh through
+            keep = m["keep"][t]
+            dG[s] *= keep
+            dAn[s] *= keep
+            np.copyto(dh_next, dh, where=m["pad"][t])
+        if s == 0:                             # steps t .. t+n-1 done
+            n = min(c, T - t)
+            D = flat_tb(dG[:n])                # (3H, n*B) [da_r, da_z, d(hn)]
+            sums.add("h", D, flat_tb(Hs[t:t + n]))    # [dWh^T | db_r, db_z, dbhn] (row of ones)
+            np.copyto(D[2 * H:].reshape(H, n, B), dAn[:n].transpose(1, 0, 2))   # input side: da_n
+            sums.add("x", D, flat_tb(X[t:t + n]))
+            sums.add_rowsum("b_n", D[2 * H:])
+            if need_dx:
+                np.copyto(dG[:n, 2 * H:], dAn[:n])
+                np.matmul(Wx, dG[:n], out=dX[t:t + n])
     dWhT = sums.sums["h"]                          # (3H, H+1)
     grads = {"Wx": np.ascontiguousarray(sums.sums["x"].T), "Wh": np.ascontiguousarray(dWhT[:, :H].T),
              "b": np.concatenate([dWhT[:2 * H, H], sums.sums["b_n"]]), "bhn": dWhT[2 * H:, H].copy()}

@@ -28,7 +28,7 @@ import numpy as np
 
 from cryptotrain.nn import buffers
 from cryptotrain.nn.rnn_common import (CHUNK, GradSums, flat_tb, fused_weights, gate_index, half_rows, initial_state,
-                                       loop_threads, output_grad_into, recurrent_weights, states_buffer, step_mask)
+                                       output_grad_into, recurrent_weights, states_buffer, step_mask)
 
 ORDER = (0, 1, 3, 2)   # internal gate blocks [i, f, o, g] from the params' [i, f, g, o]
 
@@ -112,12 +112,11 @@ def lstm_forward_tcb(p: dict, X: np.ndarray, h0: tuple, m: dict | None = None):
     TC = buffers.empty((T, H, B), dt)              # tanh(c_t)
     Hs[0, :H], Cs[0] = h0
     gh = buffers.empty((4 * H, B), dt)
-    with loop_threads(("lstm", "forward", T, F, H, B)):
-        for t in range(T):
-            lstm_cell_forward(A[t], Hs[t], Cs[t], WhT, gh, Cs[t + 1], TC[t], Hs[t + 1, :H])
-            if m is not None and m["any"][t]:
-                np.copyto(Hs[t + 1], Hs[t], where=m["pad"][t])
-                np.copyto(Cs[t + 1], Cs[t], where=m["pad"][t])
+    for t in range(T):
+        lstm_cell_forward(A[t], Hs[t], Cs[t], WhT, gh, Cs[t + 1], TC[t], Hs[t + 1, :H])
+        if m is not None and m["any"][t]:
+            np.copyto(Hs[t + 1], Hs[t], where=m["pad"][t])
+            np.copyto(Cs[t + 1], Cs[t], where=m["pad"][t])
     return Hs[:, :H], {"X": X, "A": A, "Hs": Hs, "Cs": Cs, "TC": TC, "mask": m}
 
 
@@ -144,26 +143,25 @@ def lstm_backward_tcb(p: dict, cache: dict, dY: np.ndarray, need_dx: bool = True
     slope_b[:3 * H] = 1.0
     dX = buffers.empty((T, F, B), dt) if need_dx else None
     sums = GradSums()
-    with loop_threads(("lstm", "backward", T, F, H, B)):
-        for t in reversed(range(T)):
-            s = t % c
-            padded = output_grad_into(dh, dY[t], dh_next, m, t)
-            if padded:
-                np.copyto(dc_in, dc)
-            lstm_cell_backward(dh, dc, Cs[t], A[t], TC[t], Wh, dA[s], dh_next, dc_prev, scratch, slope_b)
-            if padded:                             # (h, c)_t = (h, c)_{t-1}: pass through
-                pad = m["pad"][t]
-                dA[s] *= m["keep"][t]
-                np.copyto(dh_next, dh, where=pad)
-                np.copyto(dc_prev, dc_in, where=pad)
-            dc, dc_prev = dc_prev, dc
-            if s == 0:                             # steps t .. t+n-1 done
-                n = min(c, T - t)
-                D = flat_tb(dA[:n])                # (4H, n*B)
-                sums.add("h", D, flat_tb(Hs[t:t + n]))    # [dWh^T | db] (the row of ones gives db)
-                sums.add("x", D, flat_tb(X[t:t + n]))
-                if need_dx:
-                    np.matmul(Wx, dA[:n], out=dX[t:t + n])
+    for t in reversed(range(T)):
+        s = t % c
+        padded = output_grad_into(dh, dY[t], dh_next, m, t)
+        if padded:
+            np.copyto(dc_in, dc)
+        lstm_cell_backward(dh, dc, Cs[t], A[t], TC[t], Wh, dA[s], dh_next, dc_prev, scratch, slope_b)
+        if padded:                             # (h, c)_t = (h, c)_{t-1}: pass through
+            pad = m["pad"][t]
+            dA[s] *= m["keep"][t]
+            np.copyto(dh_next, dh, where=pad)
+            np.copyto(dc_prev, dc_in, where=pad)
+        dc, dc_prev = dc_prev, dc
+        if s == 0:                             # steps t .. t+n-1 done
+            n = min(c, T - t)
+            D = flat_tb(dA[:n])                # (4H, n*B)
+            sums.add("h", D, flat_tb(Hs[t:t + n]))    # [dWh^T | db] (the row of ones gives db)
+            sums.add("x", D, flat_tb(X[t:t + n]))
+            if need_dx:
+                np.matmul(Wx, dA[:n], out=dX[t:t + n])
     back = np.argsort(idx)                         # internal -> params' gate order
     dWhT = sums.sums["h"][back]                    # (4H, H+1)
     grads = {"Wx": np.ascontiguousarray(sums.sums["x"][back].T), "Wh": np.ascontiguousarray(dWhT[:, :H].T),

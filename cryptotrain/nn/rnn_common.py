@@ -174,17 +174,17 @@ def initial_state(h0: np.ndarray | None, H: int, B: int, dtype) -> np.ndarray:
     return np.zeros((H, B), dtype) if h0 is None else np.array(np.asarray(h0, dtype).T, order="C")
 
 
-class LoopThreads:
-    """How many BLAS threads the time loops use, chosen by measurement.
+class BlasThreads:
+    """How many BLAS threads the recurrent stack uses, chosen by measurement.
 
-    A loop's per-step GEMMs are small (e.g. (384, 128) @ (128, 128)): with 2 threads each call
-    waits for the other thread, which pays on an idle machine (1.9x per GEMM, measured) and costs
-    up to 10x when another process holds the second core (the waits then last a scheduler
-    time slice). So, per loop signature (layer kind, direction, shapes), the loop runs with 1
-    thread or with the BLAS default, times itself, uses the faster (median of its last WINDOW
-    runs) and runs the other every PROBE_EVERY-th call to follow changes in load. The thread count
-    does not change the results: OpenBLAS splits a GEMM by rows and columns of the output, each
-    element is summed in the same order (tests/test_speed_paths.py checks it).
+    The time loops' per-step GEMMs are small (e.g. (384, 129) @ (129, 128)): with 2 threads each
+    call waits for the other thread, which pays on an idle machine (1.9x per GEMM, measured) and
+    costs several times over when another process holds the second core (the waits then last a
+    scheduler time slice). So, per call signature (layer kind, direction, shapes), the stack's
+    forward or backward runs with 1 thread or with the BLAS default, times itself, uses the faster
+    (median of its last WINDOW runs) and runs the other every PROBE_EVERY-th call to follow changes
+    in load. The thread count does not change the results: OpenBLAS splits a GEMM by rows and
+    columns of the output and sums each element in the same order (tests/test_speed_paths.py).
     """
 
     WINDOW, PROBE_EVERY = 5, 16
@@ -227,4 +227,4 @@ class LoopThreads:
         del runs[:-self.WINDOW]
 
 
-loop_threads = LoopThreads()   # shared by the GRU and LSTM loops of this process
+stack_threads = BlasThreads()   # shared by every recurrent stack of this process
