@@ -22,7 +22,7 @@ import threading
 
 import numpy as np
 
-MAX_ARRAYS = 96
+MAX_ARRAYS = 256
 _local = threading.local()
 
 
