@@ -182,8 +182,9 @@ class BlasThreads:
     costs several times over when another process holds the second core (the waits then last a
     scheduler time slice). So, per call signature (layer kind, direction, shapes), the stack's
     forward or backward runs with 1 thread or with the BLAS default, times itself, uses the faster
-    (median of its last WINDOW runs) and runs the other every PROBE_EVERY-th call to follow changes
-    in load. The thread count does not change the results: OpenBLAS splits a GEMM by rows and
+    (by the fastest of its last WINDOW runs: other load only adds time; a median let a burst of
+    noise lock in the slower choice for ~80 calls, measured) and runs the other every
+    PROBE_EVERY-th call to follow changes in load. The thread count does not change the results: OpenBLAS splits a GEMM by rows and
     columns of the output and sums each element in the same order (tests/test_speed_paths.py).
     """
 
@@ -207,7 +208,7 @@ class BlasThreads:
                 st[k] = []
             if len(st[k]) < 2:
                 return k
-        best = min(options, key=lambda k: sorted(st[k])[len(st[k]) // 2])
+        best = min(options, key=lambda k: min(st[k]))
         if st["calls"] % self.PROBE_EVERY == 0:
             return next(k for k in options if k != best)
         return best
