@@ -5,9 +5,10 @@ check, global-norm clipping at 5.0, Adam), float32, on a fixed random batch. The
 gru_attention / lstm_attention with additive attention pooling (concat_last), one ReLU head
 layer of width H and the action + confidence heads (w_return = 0); the PyTorch twin
 (benchmarks/_torch_reference.py: nn.GRU / nn.LSTM batch_first, same heads and losses,
-clip_grad_norm_, Adam) starts from the same weights. Rounds alternate ours / torch (A B A B ...)
-and one large float32 NumPy GEMM, so that load from other processes hits all alike; the medians
-over rounds are printed, and only the ratios of one run should be compared.
+clip_grad_norm_, Adam) starts from the same weights. Each row runs in a fresh process, whose
+rounds alternate ours / torch (A B A B ...) and one large float32 NumPy GEMM, so that load from
+other processes hits all alike; the medians over rounds are printed, and only ratios measured
+together should be compared.
 
 Model FLOPs per step = 2 * m * k * n summed over every matrix product of the forward and the
 backward (weight gradients and activation gradients; not the gradient w.r.t. the input data,
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -181,6 +183,31 @@ def bench_row(model, cfg_name, with_torch, rounds, round_s, gemm_args) -> dict:
             "peak_rss_mb": None, "gflop_per_step": flops / 1e9, "rounds": rounds, "steps_per_round": steps}
 
 
+def gemm_operands():
+    rng = np.random.default_rng(0)
+    a, b = (rng.normal(size=(GEMM_N, GEMM_N)).astype(np.float32) for _ in range(2))
+    return a, b, np.empty_like(a)
+
+
+def row_in_fresh_process(model, cfg_name, with_torch, rounds, round_s) -> dict:
+    """bench_row in a new process: no row inherits another's allocator heap, buffer pool or thread
+    choices (torch's steps were up to 1.6x faster after a large row had grown the C heap: fewer
+    page faults)."""
+    args = [sys.executable, __file__, "--row-child", model, cfg_name, str(rounds), str(round_s), str(int(with_torch))]
+    out = subprocess.run(args, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"{model} {cfg_name} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def row_child(argv) -> None:
+    model, cfg_name, rounds, round_s, with_torch = argv
+    if with_torch == "1":
+        import torch
+        torch.set_num_threads(blas_threads())
+    print(json.dumps(bench_row(model, cfg_name, with_torch == "1", int(rounds), float(round_s), gemm_operands())))
+
+
 def blas_summary() -> str:
     rows = [f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture', '-')}) threads={i['num_threads']}"
             f" [{Path(i['filepath']).name}]" for i in threadpool_info()]
@@ -236,13 +263,10 @@ def main() -> None:
     log(f"BLAS: {blas_summary()}")
     if with_torch:
         log(f"torch {torch.__version__}, intra-op threads {torch.get_num_threads()}")
-    rng = np.random.default_rng(0)
-    a, b = (rng.normal(size=(GEMM_N, GEMM_N)).astype(np.float32) for _ in range(2))
-    gemm_args = (a, b, np.empty_like(a))
     rows, memory = [], []
     for m in models:
         for c in configs:
-            row = bench_row(m, c, with_torch, args.rounds, args.round_seconds, gemm_args)
+            row = row_in_fresh_process(m, c, with_torch, args.rounds, args.round_seconds)
             if not args.no_memory:
                 mem = measure_memory(__file__, m, c, with_torch and c == "large")
                 row["peak_rss_mb"] = mem["ours"]["peak_rss_mb"]
@@ -272,5 +296,7 @@ if __name__ == "__main__":
         from _throughput_memory import memory_child
 
         memory_child(sys.argv[2:], build_pair)
+    elif len(sys.argv) > 1 and sys.argv[1] == "--row-child":
+        row_child(sys.argv[2:])
     else:
         main()
