@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from cryptotrain.nn import buffers
-from cryptotrain.nn.rnn_common import (CHUNK, GradSums, flat_tb, fused_weights, half_rows, initial_state,
+from cryptotrain.nn.rnn_common import (GradSums, chunk_steps, flat_tb, fused_weights, half_rows, initial_state,
                                        output_grad_into, recurrent_weights, states_buffer, step_mask)
 
 
@@ -123,17 +123,17 @@ def gru_backward_tcb(p: dict, cache: dict, dY: np.ndarray, need_dx: bool = True)
     """dY (T, H, B) gradient of h_1..h_T -> dX (T, F, B) (None unless need_dx), dh0 (H, B),
     grads {Wx, Wh, b, bhn}.
 
-    Walks the forward loop in reverse, carrying dh_next. The gate gradients of the last CHUNK
-    steps live in a ring buffer; at each chunk start their weight gradients are summed
-    (rnn_common.GradSums, as (3H, .) = D @ M^T: 5-45% faster GEMMs than M @ D^T for these
-    shapes) and their input gradients dX computed.
+    Walks the forward loop in reverse, carrying dh_next. The gate gradients of the last c steps
+    (rnn_common.chunk_steps) live in a ring buffer; at each chunk start their weight gradients
+    are summed (rnn_common.GradSums, as (3H, .) = D @ M^T: 5-45% faster GEMMs than M @ D^T for
+    these shapes) and their input gradients dX computed.
     """
     Wx, Wh = p["Wx"], p["Wh"]
     X, G, Hs, m = cache["X"], cache["G"], cache["Hs"], cache["mask"]
     T, F, B = X.shape
     H = Wh.shape[0]
     dt = G.dtype
-    c = min(CHUNK, T)
+    c = min(chunk_steps(H), T)
     dG = buffers.empty((c, 3 * H, B), dt)          # per step [da_r, da_z, d(hn)], last c steps
     dAn = buffers.empty((c, H, B), dt)             # per step da_n (input side)
     dh, dh_next = buffers.empty((H, B), dt), buffers.zeros((H, B), dt)

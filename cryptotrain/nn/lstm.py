@@ -27,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 
 from cryptotrain.nn import buffers
-from cryptotrain.nn.rnn_common import (CHUNK, GradSums, flat_tb, fused_weights, gate_index, half_rows, initial_state,
-                                       output_grad_into, recurrent_weights, states_buffer, step_mask)
+from cryptotrain.nn.rnn_common import (GradSums, chunk_steps, flat_tb, fused_weights, gate_index, half_rows,
+                                       initial_state, output_grad_into, recurrent_weights, states_buffer, step_mask)
 
 ORDER = (0, 1, 3, 2)   # internal gate blocks [i, f, o, g] from the params' [i, f, g, o]
 
@@ -125,7 +125,7 @@ def lstm_backward_tcb(p: dict, cache: dict, dY: np.ndarray, need_dx: bool = True
     (H, B), grads {Wx, Wh, b}.
 
     Walks the forward loop in reverse, carrying dh_next and dc_next; the gate gradients of the
-    last CHUNK steps live in a ring buffer, summed into the weight gradients and turned into dX
+    last c steps live in a ring buffer, summed into the weight gradients and turned into dX
     at each chunk start, as in nn/gru.py.
     """
     X, A, Hs, Cs, TC, m = (cache[k] for k in ("X", "A", "Hs", "Cs", "TC", "mask"))
@@ -134,7 +134,7 @@ def lstm_backward_tcb(p: dict, cache: dict, dY: np.ndarray, need_dx: bool = True
     dt = A.dtype
     idx = gate_index(H, ORDER)
     Wh, Wx = p["Wh"][:, idx], p["Wx"][:, idx]      # internal gate order
-    c = min(CHUNK, T)
+    c = min(chunk_steps(H), T)
     dA = buffers.empty((c, 4 * H, B), dt)          # per step gate pre-activation gradients, last c steps
     dh, dh_next = buffers.empty((H, B), dt), buffers.zeros((H, B), dt)
     dc, dc_prev, dc_in = buffers.zeros((H, B), dt), buffers.empty((H, B), dt), buffers.empty((H, B), dt)

@@ -111,11 +111,15 @@ def flat_tb(X: np.ndarray) -> np.ndarray:
     return out.reshape(C, T * B)
 
 
-CHUNK = 8   # steps per chunk of the weight-gradient sums in the backward loops (GradSums)
+def chunk_steps(H: int) -> int:
+    """Steps per chunk of the weight-gradient sums in the backward loops (GradSums). Measured with
+    2 BLAS threads: 8 is best up to H = 128 (2% ahead of 16: the chunk stays in cache), 16 for
+    H = 256 (8% ahead of 8: the (K*H, H+1) GEMMs want a longer sum)."""
+    return 16 if H >= 256 else 8
 
 
 class GradSums:
-    """Weight gradients summed over the steps of a backward loop, a chunk of CHUNK steps at a time:
+    """Weight gradients summed over the steps of a backward loop, a chunk of steps at a time:
     sums[name] += D @ M^T with D (K*H, n*B) the chunk's gate gradients and M (C, n*B) its inputs
     (flat_tb copies). The loop hands a chunk over right after computing it, while its gradients are
     still in cache, so they never make a round trip through memory as one (T, K*H, B) array, and
@@ -184,8 +188,9 @@ class BlasThreads:
     forward or backward runs with 1 thread or with the BLAS default, times itself, uses the faster
     (by the fastest of its last WINDOW runs: other load only adds time; a median let a burst of
     noise lock in the slower choice for ~80 calls, measured) and runs the other every
-    PROBE_EVERY-th call to follow changes in load. The thread count does not change the results: OpenBLAS splits a GEMM by rows and
-    columns of the output and sums each element in the same order (tests/test_speed_paths.py).
+    PROBE_EVERY-th call to follow changes in load. The thread count does not change the results:
+    OpenBLAS splits a GEMM by rows and columns of the output and sums each element in the same
+    order (tests/test_speed_paths.py).
     """
 
     WINDOW, PROBE_EVERY = 5, 16
