@@ -1,7 +1,9 @@
 """Helpers shared by the GRU and LSTM sequence layers (nn/gru.py, nn/lstm.py) and the stack.
 
 Initialisation (Glorot uniform input weights, orthogonal recurrent weights, one gate block at a
-time), the step-contiguous layout and its conversions, and the per-step view of a padding mask.
+time), the step-contiguous layout and its conversions, the [Wh^T | b] weights with their row of
+ones under each state, the chunked weight-gradient sums, the per-step view of a padding mask, and
+the measured choice of BLAS threads for a stack's forward or backward.
 
 STEP-CONTIGUOUS layout (the layers' internal one): a sequence is (T, C, B), one step is the
 contiguous (C, B) block [t]. Why: one step's gates are computed as Wh^T (K*H, H) @ h (H, B), so
@@ -10,7 +12,8 @@ an elementwise op on such a block at full speed, while a per-gate column slice o
 (B, K*H) array costs 4-5x more (one inner loop per batch row), and a step slice [:, t, :] of a
 (C, T, B) array, though made of whole rows, costs 3-6x more in the loop (every row on another
 page: cache and TLB misses; measured). GEMMs over all steps are batched over T (np.matmul), and
-the weight gradients, which sum over (t, b), use one (C, T*B) copy per operand (`flat_tb`).
+the weight gradients, which sum over (t, b), use (C, n*B) copies of chunks of n steps (`flat_tb`,
+`GradSums`).
 
 Legend: B batch, T time, F input width, H hidden width, C any width, K gates (GRU 3, LSTM 4).
 """
