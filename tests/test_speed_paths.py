@@ -179,3 +179,35 @@ def test_need_dx_false_skips_only_dx(kind):
     assert none is None and dx.shape == x.shape
     for k in grads:
         np.testing.assert_array_equal(grads[k], grads2[k])
+
+
+@pytest.mark.parametrize("model", ["gru_attention", "lstm_attention"])
+def test_benchmark_torch_twin_is_the_same_model(model):
+    """benchmarks/_torch_reference.py, from the same weights, gives our loss and gradients (float64):
+    the throughput benchmark compares like with like."""
+    torch = pytest.importorskip("torch")
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from _torch_reference import TorchRecurrentAttention, ours_from_torch, torch_grads_as_ours, torch_loss
+
+    from cryptotrain.config import ModelConfig
+    from cryptotrain.models import init_params, loss_and_grads
+
+    B, T, F, H, L = 4, 7, 3, 5, 2
+    mcfg = ModelConfig(type=model, hidden_size=H, num_layers=L, head_sizes=[H], w_confidence=0.1, w_return=0.0,
+                       dtype="float64")
+    torch.manual_seed(0)
+    net = TorchRecurrentAttention("gru" if model == "gru_attention" else "lstm", F, H, L).double()
+    params = ours_from_torch(net, init_params(mcfg, F, T, np.random.default_rng(0)))
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(B, T, F))
+    t = {"action": rng.integers(0, 3, B), "confidence": rng.random(B), "return": np.zeros(B)}
+    loss, _, grads, _ = loss_and_grads(params, x, t, mcfg, train=False)
+    tl = torch_loss(net, torch.from_numpy(x), torch.from_numpy(t["action"]), torch.from_numpy(t["confidence"]), 0.1)
+    tl.backward()
+    assert loss == pytest.approx(tl.item(), rel=1e-12)
+    tg = torch_grads_as_ours(net)
+    for k in grads:
+        np.testing.assert_allclose(grads[k], tg[k], rtol=1e-9, atol=1e-12, err_msg=k)
