@@ -33,7 +33,10 @@ def _wait_for_rows(path, rows: int, proc: subprocess.Popen, timeout: float = 20.
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if path.exists():
-            n = len(pd.read_parquet(path))
+            # one open file handle pins one inode: reading by path lets pyarrow open it twice and
+            # mix the old and the new file while the fetch renames a fresh chunk over it
+            with open(path, "rb") as fh:
+                n = len(pd.read_parquet(fh))
             if n >= rows:
                 return n
         assert proc.poll() is None, proc.communicate()
