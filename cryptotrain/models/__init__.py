@@ -77,7 +77,7 @@ def model_loss(out: dict, targets: dict, mcfg: ModelConfig, params: dict):
 
 def model_backward(params: dict, cache: dict, dout: dict, mcfg: ModelConfig, *, return_dx: bool = False):
     """grads with the keys of params (l2 gradient included); with return_dx, (grads, dx (B, T, F))."""
-    dx, grads = _module(mcfg).backward(params, cache, dout, mcfg)
+    dx, grads = _module(mcfg).backward(params, cache, dout, mcfg, need_dx=return_dx)
     return (grads, dx) if return_dx else grads
 
 

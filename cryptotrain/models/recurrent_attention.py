@@ -94,8 +94,9 @@ def forward(params: dict, x: np.ndarray, mcfg: ModelConfig, *, mask=None, train=
     return out, cache
 
 
-def backward(params: dict, cache: dict, dout: dict, mcfg: ModelConfig):
-    """Returns (dx (B, T, F), grads with the keys of params, l2 gradient included).
+def backward(params: dict, cache: dict, dout: dict, mcfg: ModelConfig, need_dx: bool = True):
+    """Returns (dx (B, T, F), or None unless need_dx, grads with the keys of params, l2 gradient
+    included). Training passes need_dx=False: the first layer then skips its input gradient.
 
     Walks `forward` line by line in reverse: heads, pooling, self-attention block, recurrent stack.
     """
@@ -112,7 +113,7 @@ def backward(params: dict, cache: dict, dout: dict, mcfg: ModelConfig):
         grads.update(g)
         dh = dsum + dh_att
     # 1. recurrent stack
-    dx, g, _ = recurrent.rnn_stack_backward(params, cache["rnn"], dh)
+    dx, g, _ = recurrent.rnn_stack_backward(params, cache["rnn"], dh, need_dx=need_dx)
     grads.update(g)
     # the l2 term of the loss: + l2 * sum(W^2) over weight matrices
     l2_backward(params, mcfg.l2, grads)

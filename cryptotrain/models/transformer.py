@@ -104,8 +104,9 @@ def forward(params: dict, x: np.ndarray, mcfg: ModelConfig, *, mask=None, train=
     return out, cache
 
 
-def backward(params: dict, cache: dict, dout: dict, mcfg: ModelConfig):
-    """Returns (dx (B, T, F), grads with the keys of params, l2 gradient included).
+def backward(params: dict, cache: dict, dout: dict, mcfg: ModelConfig, need_dx: bool = True):
+    """Returns (dx (B, T, F), grads with the keys of params, l2 gradient included). dx is always
+    computed (one small GEMM of the input projection); need_dx is accepted for the common signature.
 
     Walks `forward` in reverse: heads, pooling, final norm, encoder layers last to first,
     positions, input projection.
