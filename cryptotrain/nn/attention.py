@@ -15,8 +15,9 @@ import math
 
 import numpy as np
 
+from cryptotrain.nn import buffers
 from cryptotrain.nn.layers import (dropout_backward, dropout_forward, linear_backward, linear_forward,
-                                   softmax_backward, softmax_forward, tanh_backward, tanh_forward)
+                                   softmax_backward, softmax_forward)
 from cryptotrain.nn.rnn_common import glorot_uniform
 
 _NEG = -1e30  # finite "minus infinity": exp underflows to 0 in float32 and float64, no inf - inf
@@ -57,16 +58,19 @@ def additive_init(d: int, rng: np.random.Generator, dtype=np.float32, prefix: st
 
 
 def additive_forward(params: dict, h: np.ndarray, prefix: str = "pool", *, mask=None, concat_last=False):
-    """h (B, T, D) -> y (B, D) or (B, 2D); cache["alpha"] (B, T) are the pooling weights."""
+    """h (B, T, D) -> y (B, D) or (B, 2D); cache["alpha"] (B, T) are the pooling weights.
+    The (B*T, A) arrays come from the buffer pool and are computed in place (nn/buffers.py)."""
     W, b, v = params[f"{prefix}.W"], params[f"{prefix}.b"], params[f"{prefix}.v"]
-    u_pre, c_lin = linear_forward(W, b, h)                  # (B, T, A)
-    u, c_tanh = tanh_forward(u_pre)
-    s = u @ v                                               # (B, T)
+    B, T, D = h.shape
+    h2 = h.reshape(B * T, D)
+    u = np.matmul(h2, W, out=buffers.empty((B * T, W.shape[1]), W.dtype))   # (B*T, A)
+    u += b
+    np.tanh(u, out=u)
+    s = (u @ v).reshape(B, T)
     alpha, c_sm = masked_softmax_forward(s, mask)           # (B, T)
     ctx = (alpha[:, None, :] @ h)[:, 0, :]                  # (B, D)
     y = np.concatenate([ctx, h[:, -1, :]], axis=-1) if concat_last else ctx
-    cache = {"prefix": prefix, "h": h, "c_lin": c_lin, "c_tanh": c_tanh, "u": u, "c_sm": c_sm,
-             "alpha": alpha, "concat_last": concat_last}
+    cache = {"prefix": prefix, "h": h, "u": u, "c_sm": c_sm, "alpha": alpha, "concat_last": concat_last}
     return y, cache
 
 
@@ -74,18 +78,22 @@ def additive_backward(params: dict, cache: dict, dy: np.ndarray):
     """Returns dh (B, T, D) and the grads {prefix.W, prefix.b, prefix.v}; reverse of the forward."""
     p = cache["prefix"]
     W, v = params[f"{p}.W"], params[f"{p}.v"]
-    h, alpha, u = cache["h"], cache["alpha"], cache["u"]
+    h, alpha, u = cache["h"], cache["alpha"], cache["u"]    # u (B*T, A)
     B, T, D = h.shape
     dctx = dy[:, :D]
-    dh = alpha[:, :, None] * dctx[:, None, :]               # ctx = sum_t alpha_t h_t
+    dalpha = (h @ dctx[:, :, None])[:, :, 0]                # (B, T); ctx = sum_t alpha_t h_t
+    ds = masked_softmax_backward(cache["c_sm"], dalpha)     # zero on masked steps
+    dv = u.T @ ds.reshape(-1)                               # s = u . v
+    du = np.multiply(u, u, out=buffers.empty(u.shape, u.dtype))
+    np.subtract(1.0, du, out=du)                            # du = ds v (1 - u^2)
+    du *= ds.reshape(-1, 1)
+    du *= v
+    h2 = h.reshape(B * T, D)
+    dW, db = h2.T @ du, du.sum(axis=0)
+    dh = np.matmul(du, W.T, out=buffers.empty((B * T, D), h.dtype)).reshape(B, T, D)
+    dh += np.multiply(alpha[:, :, None], dctx[:, None, :], out=buffers.empty((B, T, D), h.dtype))
     if cache["concat_last"]:
         dh[:, -1, :] += dy[:, D:]
-    dalpha = (h @ dctx[:, :, None])[:, :, 0]                # (B, T)
-    ds = masked_softmax_backward(cache["c_sm"], dalpha)     # zero on masked steps
-    dv = u.reshape(-1, u.shape[-1]).T @ ds.reshape(-1)      # s = u . v
-    du = tanh_backward(cache["c_tanh"], ds[:, :, None] * v)
-    dh_lin, dW, db = linear_backward(W, cache["c_lin"], du)
-    dh += dh_lin
     return dh, {f"{p}.W": dW, f"{p}.b": db, f"{p}.v": dv}
 
 
