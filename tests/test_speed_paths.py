@@ -211,3 +211,35 @@ def test_benchmark_torch_twin_is_the_same_model(model):
     tg = torch_grads_as_ours(net)
     for k in grads:
         np.testing.assert_allclose(grads[k], tg[k], rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+@pytest.mark.parametrize("model", ["gru_attention", "lstm_attention", "transformer"])
+def test_training_step_does_not_depend_on_blas_threads(model, monkeypatch):
+    """loss_and_grads picks its BLAS thread count by timing (models.loss_and_grads); every number of
+    a step, the pooling, heads and losses included, must be the same with 1 and 2 threads. The sizes
+    are big enough for OpenBLAS to split the pooling GEMM and GEMV between 2 threads. The choice is
+    switched off here (one option), so that the outer limit decides."""
+    from cryptotrain.config import ModelConfig
+    from cryptotrain.models import init_params, loss_and_grads
+    from cryptotrain.nn.rnn_common import stack_threads
+
+    monkeypatch.setattr(stack_threads, "_options", lambda: (1,))
+
+    B, T, F, H = 32, 24, 12, 64
+    mcfg = ModelConfig(type=model, hidden_size=H, num_layers=2, head_sizes=[H], w_confidence=0.1, w_return=0.5,
+                       attention="additive", concat_last=True, **({"pooling": "additive"} if model == "transformer"
+                                                                   else {}))
+    rng = np.random.default_rng(3)
+    params = init_params(mcfg, F, T, rng)
+    x = rng.normal(size=(B, T, F)).astype(np.float32)
+    targets = {"action": rng.integers(0, 3, B), "confidence": rng.random(B).astype(np.float32),
+               "return": (0.01 * rng.normal(size=B)).astype(np.float32)}
+    out = []
+    for n in (1, 2):
+        with threadpool_limits(limits=n, user_api="blas"):
+            loss, _, grads, _ = loss_and_grads(params, x, targets, mcfg, rng=np.random.default_rng(0))
+        out.append((loss, {k: v.copy() for k, v in grads.items()}))
+    (l1, g1), (l2, g2) = out
+    assert l1 == l2
+    for k in g1:
+        assert np.array_equal(g1[k], g2[k]), k

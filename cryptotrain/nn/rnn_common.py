@@ -236,4 +236,4 @@ class BlasThreads:
         del runs[:-self.WINDOW]
 
 
-stack_threads = BlasThreads()   # shared by every recurrent stack of this process
+stack_threads = BlasThreads()   # shared by the recurrent stacks and models.loss_and_grads of this process
