@@ -243,3 +243,29 @@ def test_training_step_does_not_depend_on_blas_threads(model, monkeypatch):
     assert l1 == l2
     for k in g1:
         assert np.array_equal(g1[k], g2[k]), k
+
+
+def test_blas_thread_choice_follows_load_and_rarely_probes_when_quiet():
+    """rnn_common.BlasThreads on simulated timings: on a quiet machine the slower option is tried
+    ever more rarely; when load makes the chosen option slow, it switches within a few calls, and
+    back when the load has gone."""
+    from cryptotrain.nn.rnn_common import BlasThreads
+
+    bt, opts = BlasThreads(), (1, 2)
+
+    def run(seconds: dict, calls: int) -> list[int]:
+        used = []
+        for _ in range(calls):
+            n = bt._choose("k", opts)
+            bt._record("k", opts, n, seconds[n])
+            used.append(n)
+        return used
+
+    quiet = run({1: 2.0, 2: 1.0}, 600)
+    probes = [i for i, n in enumerate(quiet) if n == 1][2:]          # after the two first measurements
+    assert len(probes) <= 10 and all(b - a > 16 for a, b in zip(probes[1:], probes[2:]))
+    loaded = run({1: 2.0, 2: 4.0}, 30)                                # another process takes a core
+    assert loaded[12:].count(2) <= 2                                  # only scheduled probes
+    assert bt.stats["k"]["interval"] <= 2 * BlasThreads.PROBE_EVERY    # probing often again
+    back = run({1: 2.0, 2: 1.0}, 100)                                 # and leaves
+    assert back.index(2) <= 4 * BlasThreads.PROBE_EVERY and back[70:].count(2) >= 28

@@ -182,24 +182,29 @@ def initial_state(h0: np.ndarray | None, H: int, B: int, dtype) -> np.ndarray:
 
 
 class BlasThreads:
-    """How many BLAS threads the recurrent stack uses, chosen by measurement.
+    """How many BLAS threads a stack's forward or backward, or a whole training step, uses, chosen by
+    measurement.
 
     The time loops' per-step GEMMs are small (e.g. (384, 129) @ (129, 128)): with 2 threads each
     call waits for the other thread, which pays on an idle machine (1.9x per GEMM, measured) and
     costs several times over when another process holds the second core (the waits then last a
-    scheduler time slice). So, per call signature (layer kind, direction, shapes), the stack's
-    forward or backward runs with 1 thread or with the BLAS default, times itself, uses the faster
-    (by the fastest of its last WINDOW runs: other load only adds time; a median let a burst of
-    noise lock in the slower choice for ~80 calls, measured) and runs the other every
-    PROBE_EVERY-th call to follow changes in load. The thread count does not change the results:
-    OpenBLAS splits a GEMM by rows and columns of the output and sums each element in the same
-    order (tests/test_speed_paths.py).
+    scheduler time slice). So, per call signature (layer kind, direction, shapes), the code runs
+    with 1 thread or with the BLAS default, times itself and uses the faster (by the fastest of its
+    last WINDOW runs: other load only adds time; a median let a burst of noise lock in the slower
+    choice for ~80 calls, measured). It runs the other option now and then to follow changes in
+    load: every PROBE_EVERY-th call at first; each such probe that confirms the choice by a wide
+    margin (the other option SLOWER times slower) doubles that interval, up to MAX_PROBE_EVERY, so
+    that a quiet machine rarely pays for a slow probe (every 16th call cost 2-6% of the training
+    steps, measured); a run of the chosen option SLOWER times slower than its best recent run (load
+    arrived) makes the next call a probe and the interval PROBE_EVERY again. The thread count does not change the results: OpenBLAS
+    splits a GEMM by rows and columns of the output and sums each element in the same order
+    (tests/test_speed_paths.py).
     """
 
-    WINDOW, PROBE_EVERY = 5, 16
+    WINDOW, PROBE_EVERY, MAX_PROBE_EVERY, SLOWER = 5, 16, 128, 1.3
 
     def __init__(self):
-        self.stats: dict = {}          # key -> {threads: [recent seconds per call]}, and "calls"
+        self.stats: dict = {}          # key -> {threads: [recent seconds per call], "calls", "interval", "next"}
         self._blas = None
 
     def _options(self) -> tuple:
@@ -209,17 +214,33 @@ class BlasThreads:
         return (1,) if n <= 1 else (1, n)
 
     def _choose(self, key, options) -> int:
-        st = self.stats.setdefault(key, {"calls": 0, **{k: [] for k in options}})
+        st = self.stats.setdefault(key, {"calls": 0, "interval": self.PROBE_EVERY, "next": 0, "suspect": False})
         st["calls"] += 1
         for k in options:
-            if k not in st:
-                st[k] = []
+            st.setdefault(k, [])
+        for k in options:
             if len(st[k]) < 2:
                 return k
         best = min(options, key=lambda k: min(st[k]))
-        if st["calls"] % self.PROBE_EVERY == 0:
+        if st["suspect"] or st["calls"] >= st["next"]:
             return next(k for k in options if k != best)
         return best
+
+    def _record(self, key, options, n: int, seconds: float) -> None:
+        """Store the time of a run with n threads; after a probe, set when the next one is due; after
+        a slow run of the chosen option, ask for a probe."""
+        st = self.stats[key]
+        others = [min(st[k]) for k in options if k != n and st[k]]
+        known = len(st[n]) >= 2 and others
+        if known and min(st[n]) > min(others):           # a probe: n was not the choice
+            scheduled_and_confirmed = not st["suspect"] and seconds > self.SLOWER * min(others)
+            st["interval"] = (min(2 * st["interval"], self.MAX_PROBE_EVERY) if scheduled_and_confirmed
+                              else self.PROBE_EVERY)
+            st["next"], st["suspect"] = st["calls"] + st["interval"], False
+        elif known:                                      # the choice: slower than its best recent run?
+            st["suspect"] = seconds > self.SLOWER * min(st[n])
+        st[n].append(seconds)
+        del st[n][:-self.WINDOW]
 
     @contextlib.contextmanager
     def __call__(self, key):
@@ -231,9 +252,7 @@ class BlasThreads:
         t0 = time.perf_counter()
         with self._blas.limit(limits=n):
             yield
-        runs = self.stats[key][n]
-        runs.append(time.perf_counter() - t0)
-        del runs[:-self.WINDOW]
+        self._record(key, options, n, time.perf_counter() - t0)
 
 
 stack_threads = BlasThreads()   # shared by the recurrent stacks and models.loss_and_grads of this process
