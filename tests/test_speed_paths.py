@@ -269,3 +269,20 @@ def test_blas_thread_choice_follows_load_and_rarely_probes_when_quiet():
     assert bt.stats["k"]["interval"] <= 2 * BlasThreads.PROBE_EVERY    # probing often again
     back = run({1: 2.0, 2: 1.0}, 100)                                 # and leaves
     assert back.index(2) <= 4 * BlasThreads.PROBE_EVERY and back[70:].count(2) >= 28
+
+
+def test_blas_thread_choice_nested_runs_as_the_outer_chose():
+    """Only the outermost choice counts: a recurrent stack inside loss_and_grads does not probe."""
+    from cryptotrain.nn.rnn_common import BlasThreads
+
+    bt = BlasThreads()
+    if len(bt._options()) == 1:
+        pytest.skip("one BLAS thread: nothing to choose")
+    for _ in range(5):
+        with bt("outer"):
+            with bt("inner"):
+                pass
+    assert "outer" in bt.stats and "inner" not in bt.stats
+    with bt("inner"):                           # on its own, the inner call chooses
+        pass
+    assert "inner" in bt.stats

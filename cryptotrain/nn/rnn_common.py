@@ -183,7 +183,8 @@ def initial_state(h0: np.ndarray | None, H: int, B: int, dtype) -> np.ndarray:
 
 class BlasThreads:
     """How many BLAS threads a stack's forward or backward, or a whole training step, uses, chosen by
-    measurement.
+    measurement. Only the outermost choice counts: a stack inside a training step runs with the
+    step's choice (nested choices each probing the slower option cost more than they won, measured).
 
     The time loops' per-step GEMMs are small (e.g. (384, 129) @ (129, 128)): with 2 threads each
     call waits for the other thread, which pays on an idle machine (1.9x per GEMM, measured) and
@@ -192,11 +193,12 @@ class BlasThreads:
     with 1 thread or with the BLAS default, times itself and uses the faster (by the fastest of its
     last WINDOW runs: other load only adds time; a median let a burst of noise lock in the slower
     choice for ~80 calls, measured). It runs the other option now and then to follow changes in
-    load: every PROBE_EVERY-th call at first; each such probe that confirms the choice by a wide
-    margin (the other option SLOWER times slower) doubles that interval, up to MAX_PROBE_EVERY, so
-    that a quiet machine rarely pays for a slow probe (every 16th call cost 2-6% of the training
-    steps, measured); a run of the chosen option SLOWER times slower than its best recent run (load
-    arrived) makes the next call a probe and the interval PROBE_EVERY again. The thread count does not change the results: OpenBLAS
+    load: every PROBE_EVERY-th call at first; each such probe that confirms the choice (the other
+    option is still slower) doubles that interval, up to MAX_PROBE_EVERY, so that a quiet machine
+    rarely pays for a slow probe (every 16th call, in the stacks and the whole step, cost 2-6% of
+    the training steps, measured); two runs in a row of the chosen option SLOWER times slower than its best
+    recent run (load arrived; one slow run is often a one-off, e.g. the first after another
+    program's burst) make the next call a probe and the interval PROBE_EVERY again. The thread count does not change the results: OpenBLAS
     splits a GEMM by rows and columns of the output and sums each element in the same order
     (tests/test_speed_paths.py).
     """
@@ -204,8 +206,9 @@ class BlasThreads:
     WINDOW, PROBE_EVERY, MAX_PROBE_EVERY, SLOWER = 5, 16, 128, 1.3
 
     def __init__(self):
-        self.stats: dict = {}          # key -> {threads: [recent seconds per call], "calls", "interval", "next"}
+        self.stats: dict = {}          # key -> {threads: [recent seconds per call], "calls", "interval", ...}
         self._blas = None
+        self._inside = False           # a choice is running: calls nested in it run as it chose
 
     def _options(self) -> tuple:
         if self._blas is None:
@@ -233,25 +236,30 @@ class BlasThreads:
         others = [min(st[k]) for k in options if k != n and st[k]]
         known = len(st[n]) >= 2 and others
         if known and min(st[n]) > min(others):           # a probe: n was not the choice
-            scheduled_and_confirmed = not st["suspect"] and seconds > self.SLOWER * min(others)
+            scheduled_and_confirmed = not st["suspect"] and seconds > min(others)
             st["interval"] = (min(2 * st["interval"], self.MAX_PROBE_EVERY) if scheduled_and_confirmed
                               else self.PROBE_EVERY)
             st["next"], st["suspect"] = st["calls"] + st["interval"], False
-        elif known:                                      # the choice: slower than its best recent run?
-            st["suspect"] = seconds > self.SLOWER * min(st[n])
+        elif known:                                      # the choice: twice in a row slower than its best?
+            st["slow"] = st.get("slow", 0) + 1 if seconds > self.SLOWER * min(st[n]) else 0
+            st["suspect"] = st["slow"] >= 2
         st[n].append(seconds)
         del st[n][:-self.WINDOW]
 
     @contextlib.contextmanager
     def __call__(self, key):
-        options = self._options()
-        if len(options) == 1:
+        options = () if self._inside else self._options()
+        if len(options) <= 1:
             yield
             return
         n = self._choose(key, options)
         t0 = time.perf_counter()
-        with self._blas.limit(limits=n):
-            yield
+        self._inside = True
+        try:
+            with self._blas.limit(limits=n):
+                yield
+        finally:
+            self._inside = False
         self._record(key, options, n, time.perf_counter() - t0)
 
 
