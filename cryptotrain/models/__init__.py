@@ -27,7 +27,6 @@ from cryptotrain.errors import UserError
 from cryptotrain.models import recurrent_attention, transformer
 from cryptotrain.nn.losses import (cross_entropy_backward, cross_entropy_forward, huber_backward, huber_forward,
                                    l2_forward, mse_backward, mse_forward)
-from cryptotrain.nn.rnn_common import stack_threads
 
 _MODELS = {"gru_attention": recurrent_attention, "lstm_attention": recurrent_attention, "transformer": transformer}
 
@@ -84,13 +83,7 @@ def model_backward(params: dict, cache: dict, dout: dict, mcfg: ModelConfig, *, 
 
 def loss_and_grads(params: dict, x: np.ndarray, targets: dict, mcfg: ModelConfig, *, mask=None, train=True,
                    rng=None):
-    """One training step's forward, loss and backward. It runs with 1 or the default number of BLAS
-    threads, whichever its recent steps measured faster (nn/rnn_common.BlasThreads; the recurrent
-    stacks inside run with the step's choice): when another process holds a core, 2-thread GEMMs
-    wait on it, and whole steps ran 1.25-2.1x faster with this choice than with one made for the
-    stacks alone (measured, one core busy)."""
-    with stack_threads(("loss_and_grads", mcfg.type, np.shape(x))):
-        out, cache = model_forward(params, x, mcfg, mask=mask, train=train, rng=rng)
-        loss, parts, dout = model_loss(out, targets, mcfg, params)
-        grads = model_backward(params, cache, dout, mcfg)
+    out, cache = model_forward(params, x, mcfg, mask=mask, train=train, rng=rng)
+    loss, parts, dout = model_loss(out, targets, mcfg, params)
+    grads = model_backward(params, cache, dout, mcfg)
     return loss, parts, grads, out

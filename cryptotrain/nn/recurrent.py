@@ -34,7 +34,7 @@ import numpy as np
 from cryptotrain.nn.gru import gru_backward_tcb, gru_forward_tcb, gru_init
 from cryptotrain.nn.layers import dropout_backward, dropout_forward, layernorm_backward, layernorm_forward
 from cryptotrain.nn.lstm import lstm_backward_tcb, lstm_forward_tcb, lstm_init
-from cryptotrain.nn.rnn_common import from_step_major, initial_state, stack_threads, step_mask, to_step_major
+from cryptotrain.nn.rnn_common import from_step_major, initial_state, step_mask, to_step_major
 
 _LAYERS = {  # kind: (init, forward_tcb, backward_tcb, number of state tensors)
     "gru": (gru_init, gru_forward_tcb, gru_backward_tcb, 1),
@@ -98,28 +98,27 @@ def rnn_stack_forward(params, x, kind, num_layers, *, dropout: float = 0.0, laye
     m = step_mask(mask, T, B, dt)
     keep = None if m is None else m["keep"]        # (T, 1, B)
     layers, masks_out = [], []
-    with stack_threads((kind, "forward", x.shape, num_layers, params[f"{prefix}.0.Wh"].shape[0])):
-        for l in range(num_layers):
-            p = _layer_params(params, prefix, l)
-            H = p["Wh"].shape[0]
-            Hs, rnn_cache = fwd(p, inp, _state_in(None if h0 is None else h0[l], n_states, H, B, dt), m)
-            y = Hs[1:] if keep is None else Hs[1:] * keep  # (T, H, B), zero at padded steps
-            c = {"rnn": rnn_cache, "ln": None, "drop": None}
-            if layer_norm:
-                y, c["ln"] = layernorm_forward(p["ln_g"], p["ln_b"], _swap(y))
-                y = _swap(y)
-            if residual and l >= 1:
-                y = y + inp
-            if keep is not None and (layer_norm or residual):
-                y = y * keep
-            if l < num_layers - 1 and train and dropout > 0.0:
-                # masks drawn (T, B, H) as always, so a seeded run draws the same numbers
-                given = None if dropout_masks is None else dropout_masks[l].transpose(1, 0, 2)
-                y, c["drop"] = dropout_forward(_swap(y), dropout, True, rng, mask=given)
-                y = _swap(y)
-                masks_out.append(c["drop"].transpose(1, 0, 2))
-            layers.append(c)
-            inp = y
+    for l in range(num_layers):
+        p = _layer_params(params, prefix, l)
+        H = p["Wh"].shape[0]
+        Hs, rnn_cache = fwd(p, inp, _state_in(None if h0 is None else h0[l], n_states, H, B, dt), m)
+        y = Hs[1:] if keep is None else Hs[1:] * keep  # (T, H, B), zero at padded steps
+        c = {"rnn": rnn_cache, "ln": None, "drop": None}
+        if layer_norm:
+            y, c["ln"] = layernorm_forward(p["ln_g"], p["ln_b"], _swap(y))
+            y = _swap(y)
+        if residual and l >= 1:
+            y = y + inp
+        if keep is not None and (layer_norm or residual):
+            y = y * keep
+        if l < num_layers - 1 and train and dropout > 0.0:
+            # masks drawn (T, B, H) as always, so a seeded run draws the same numbers
+            given = None if dropout_masks is None else dropout_masks[l].transpose(1, 0, 2)
+            y, c["drop"] = dropout_forward(_swap(y), dropout, True, rng, mask=given)
+            y = _swap(y)
+            masks_out.append(c["drop"].transpose(1, 0, 2))
+        layers.append(c)
+        inp = y
     cache = {"kind": kind, "num_layers": num_layers, "layer_norm": layer_norm, "residual": residual,
              "keep": keep, "layers": layers, "h0_given": h0 is not None, "prefix": prefix,
              "dropout_masks": masks_out}
@@ -139,24 +138,23 @@ def rnn_stack_backward(params, cache, dh_seq, *, need_dx: bool = True):
     dt = params[f"{prefix}.0.Wx"].dtype
     dy = to_step_major(np.asarray(dh_seq, dtype=dt))  # (T, H, B)
     grads, dh0 = {}, [None] * cache["num_layers"]
-    with stack_threads((cache["kind"], "backward", dy.shape, cache["num_layers"])):
-        for l in reversed(range(cache["num_layers"])):
-            c = cache["layers"][l]
-            p = _layer_params(params, prefix, l)
-            head = f"{prefix}.{l}."
-            if c["drop"] is not None:
-                dy = _swap(dropout_backward(c["drop"], _swap(dy)))
-            if keep is not None and (cache["layer_norm"] or cache["residual"]):
-                dy = dy * keep
-            d_res = dy if cache["residual"] and l >= 1 else None
-            if c["ln"] is not None:
-                dy, grads[head + "ln_g"], grads[head + "ln_b"] = layernorm_backward(c["ln"], _swap(dy))
-                dy = _swap(dy)
-            dinp, dh0_l, g = bwd(p, c["rnn"], dy, need_dx or l > 0)    # ignores dy at padded steps
-            dh0[l] = _state_out(dh0_l, n_states)
-            grads.update({head + k: v for k, v in g.items()})
-            if d_res is not None:
-                dinp += d_res
-            dy = dinp
+    for l in reversed(range(cache["num_layers"])):
+        c = cache["layers"][l]
+        p = _layer_params(params, prefix, l)
+        head = f"{prefix}.{l}."
+        if c["drop"] is not None:
+            dy = _swap(dropout_backward(c["drop"], _swap(dy)))
+        if keep is not None and (cache["layer_norm"] or cache["residual"]):
+            dy = dy * keep
+        d_res = dy if cache["residual"] and l >= 1 else None
+        if c["ln"] is not None:
+            dy, grads[head + "ln_g"], grads[head + "ln_b"] = layernorm_backward(c["ln"], _swap(dy))
+            dy = _swap(dy)
+        dinp, dh0_l, g = bwd(p, c["rnn"], dy, need_dx or l > 0)    # ignores dy at padded steps
+        dh0[l] = _state_out(dh0_l, n_states)
+        grads.update({head + k: v for k, v in g.items()})
+        if d_res is not None:
+            dinp += d_res
+        dy = dinp
     dx = from_step_major(dy) if need_dx else None
     return dx, grads, (dh0 if cache["h0_given"] else None)

@@ -2,8 +2,12 @@
 
 Initialisation (Glorot uniform input weights, orthogonal recurrent weights, one gate block at a
 time), the step-contiguous layout and its conversions, the [Wh^T | b] weights with their row of
-ones under each state, the chunked weight-gradient sums, the per-step view of a padding mask, and
-the measured choice of BLAS threads for a stack's forward or backward.
+ones under each state, the chunked weight-gradient sums and the per-step view of a padding mask.
+
+BLAS threads are never switched during a run: OpenBLAS's results with 1 and 2 threads differ in
+the last bits for GEMMs whose inner length K is above 448 and not a multiple of 32 (measured,
+0.3.31 SkylakeX kernels; e.g. the chunked sums with B = 63), so a choice made by timing would
+make runs irreproducible. Use OPENBLAS_NUM_THREADS to set the count for a whole run.
 
 STEP-CONTIGUOUS layout (the layers' internal one): a sequence is (T, C, B), one step is the
 contiguous (C, B) block [t]. Why: one step's gates are computed as Wh^T (K*H, H) @ h (H, B), so
@@ -20,11 +24,7 @@ Legend: B batch, T time, F input width, H hidden width, C any width, K gates (GR
 
 from __future__ import annotations
 
-import contextlib
-import time
-
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from cryptotrain.nn import buffers
 
@@ -179,88 +179,3 @@ def output_grad_into(dh: np.ndarray, dy_t: np.ndarray, dh_next: np.ndarray, m: d
 def initial_state(h0: np.ndarray | None, H: int, B: int, dtype) -> np.ndarray:
     """(B, H) initial state or None -> (H, B) (zeros for None)."""
     return np.zeros((H, B), dtype) if h0 is None else np.array(np.asarray(h0, dtype).T, order="C")
-
-
-class BlasThreads:
-    """How many BLAS threads a stack's forward or backward, or a whole training step, uses, chosen by
-    measurement. Only the outermost choice counts: a stack inside a training step runs with the
-    step's choice (nested choices each probing the slower option cost more than they won, measured).
-
-    The time loops' per-step GEMMs are small (e.g. (384, 129) @ (129, 128)): with 2 threads each
-    call waits for the other thread, which pays on an idle machine (1.9x per GEMM, measured) and
-    costs several times over when another process holds the second core (the waits then last a
-    scheduler time slice). So, per call signature (layer kind, direction, shapes), the code runs
-    with 1 thread or with the BLAS default, times itself and uses the faster (by the fastest of its
-    last WINDOW runs: other load only adds time; a median let a burst of noise lock in the slower
-    choice for ~80 calls, measured). It runs the other option now and then to follow changes in
-    load: every PROBE_EVERY-th call at first; each such probe that confirms the choice (the other
-    option is still slower) doubles that interval, up to MAX_PROBE_EVERY, so that a quiet machine
-    rarely pays for a slow probe (every 16th call, in the stacks and the whole step, cost 2-6% of
-    the training steps, measured); two runs in a row of the chosen option SLOWER times slower than its best
-    recent run (load arrived; one slow run is often a one-off, e.g. the first after another
-    program's burst) make the next call a probe and the interval PROBE_EVERY again. The thread count does not change the results: OpenBLAS
-    splits a GEMM by rows and columns of the output and sums each element in the same order
-    (tests/test_speed_paths.py).
-    """
-
-    WINDOW, PROBE_EVERY, MAX_PROBE_EVERY, SLOWER = 5, 16, 128, 1.3
-
-    def __init__(self):
-        self.stats: dict = {}          # key -> {threads: [recent seconds per call], "calls", "interval", ...}
-        self._blas = None
-        self._inside = False           # a choice is running: calls nested in it run as it chose
-
-    def _options(self) -> tuple:
-        if self._blas is None:
-            self._blas = ThreadpoolController().select(user_api="blas")
-        n = max([i["num_threads"] for i in self._blas.info()] or [1])
-        return (1,) if n <= 1 else (1, n)
-
-    def _choose(self, key, options) -> int:
-        st = self.stats.setdefault(key, {"calls": 0, "interval": self.PROBE_EVERY, "next": 0, "suspect": False})
-        st["calls"] += 1
-        for k in options:
-            st.setdefault(k, [])
-        for k in options:
-            if len(st[k]) < 2:
-                return k
-        best = min(options, key=lambda k: min(st[k]))
-        if st["suspect"] or st["calls"] >= st["next"]:
-            return next(k for k in options if k != best)
-        return best
-
-    def _record(self, key, options, n: int, seconds: float) -> None:
-        """Store the time of a run with n threads; after a probe, set when the next one is due; after
-        a slow run of the chosen option, ask for a probe."""
-        st = self.stats[key]
-        others = [min(st[k]) for k in options if k != n and st[k]]
-        known = len(st[n]) >= 2 and others
-        if known and min(st[n]) > min(others):           # a probe: n was not the choice
-            scheduled_and_confirmed = not st["suspect"] and seconds > min(others)
-            st["interval"] = (min(2 * st["interval"], self.MAX_PROBE_EVERY) if scheduled_and_confirmed
-                              else self.PROBE_EVERY)
-            st["next"], st["suspect"] = st["calls"] + st["interval"], False
-        elif known:                                      # the choice: twice in a row slower than its best?
-            st["slow"] = st.get("slow", 0) + 1 if seconds > self.SLOWER * min(st[n]) else 0
-            st["suspect"] = st["slow"] >= 2
-        st[n].append(seconds)
-        del st[n][:-self.WINDOW]
-
-    @contextlib.contextmanager
-    def __call__(self, key):
-        options = () if self._inside else self._options()
-        if len(options) <= 1:
-            yield
-            return
-        n = self._choose(key, options)
-        t0 = time.perf_counter()
-        self._inside = True
-        try:
-            with self._blas.limit(limits=n):
-                yield
-        finally:
-            self._inside = False
-        self._record(key, options, n, time.perf_counter() - t0)
-
-
-stack_threads = BlasThreads()   # shared by the recurrent stacks and models.loss_and_grads of this process
