@@ -1,5 +1,5 @@
-"""Reusable arrays for the recurrent layers: a training step reuses the big buffers of the previous
-step instead of asking the allocator for fresh memory.
+"""Reusable arrays for the recurrent layers and the additive pooling: a training step reuses the big
+buffers of the previous step instead of asking the allocator for fresh memory.
 
 Why: every step allocates the same large arrays (gate buffers, states, per-step gradients and
 their (C, T*B) copies). Large allocations get fresh memory mappings from the C allocator, and the

@@ -30,8 +30,8 @@ from __future__ import annotations
 import numpy as np
 
 from cryptotrain.nn import buffers
-from cryptotrain.nn.rnn_common import (GradSums, chunk_steps, flat_tb, fused_weights, half_rows, initial_state,
-                                       output_grad_into, recurrent_weights, states_buffer, step_mask)
+from cryptotrain.nn.rnn_common import (GradSums, chunk_steps, flat_tb, fused_weights, half_rows, output_grad_into,
+                                       recurrent_weights, states_buffer, states_in, states_out, step_mask)
 
 
 def gru_init(n_in: int, H: int, rng: np.random.Generator, dtype=np.float32) -> dict[str, np.ndarray]:
@@ -175,7 +175,7 @@ def gru_forward(p: dict, x: np.ndarray, h0: np.ndarray | None = None, mask: np.n
     dt = p["Wx"].dtype
     H = p["Wh"].shape[0]
     m = step_mask(mask, T, B, dt)
-    Hs, cache = gru_forward_tcb(p, np.asarray(x, dt).transpose(0, 2, 1), initial_state(h0, H, B, dt), m)
+    Hs, cache = gru_forward_tcb(p, np.asarray(x, dt).transpose(0, 2, 1), states_in(h0, 1, H, B, dt), m)
     y = Hs[1:] if m is None else Hs[1:] * m["keep"]
     return y.transpose(0, 2, 1), {"tcb": cache, "Hs": Hs.transpose(0, 2, 1)}
 
@@ -184,7 +184,7 @@ def gru_backward(p: dict, cache: dict, dy: np.ndarray):
     """dy (T, B, H) -> dx (T, B, F), dh0 (B, H), grads {Wx, Wh, b, bhn}."""
     dY = np.ascontiguousarray(np.asarray(dy, p["Wx"].dtype).transpose(0, 2, 1))
     dX, dh0, grads = gru_backward_tcb(p, cache["tcb"], dY)
-    return dX.transpose(0, 2, 1), dh0.T, grads
+    return dX.transpose(0, 2, 1), states_out(dh0, 1), grads
 
 
 def gru_from_torch(w_ih, w_hh, b_ih, b_hh) -> dict[str, np.ndarray]:

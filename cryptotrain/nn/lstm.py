@@ -28,7 +28,8 @@ import numpy as np
 
 from cryptotrain.nn import buffers
 from cryptotrain.nn.rnn_common import (GradSums, chunk_steps, flat_tb, fused_weights, gate_index, half_rows,
-                                       initial_state, output_grad_into, recurrent_weights, states_buffer, step_mask)
+                                       output_grad_into, recurrent_weights, states_buffer, states_in, states_out,
+                                       step_mask)
 
 ORDER = (0, 1, 3, 2)   # internal gate blocks [i, f, o, g] from the params' [i, f, g, o]
 
@@ -179,8 +180,7 @@ def lstm_forward(p: dict, x: np.ndarray, h0=None, mask: np.ndarray | None = None
     dt = p["Wx"].dtype
     H = p["Wh"].shape[0]
     m = step_mask(mask, T, B, dt)
-    state = tuple(initial_state(s, H, B, dt) for s in ((None, None) if h0 is None else h0))
-    Hs, cache = lstm_forward_tcb(p, np.asarray(x, dt).transpose(0, 2, 1), state, m)
+    Hs, cache = lstm_forward_tcb(p, np.asarray(x, dt).transpose(0, 2, 1), states_in(h0, 2, H, B, dt), m)
     y = Hs[1:] if m is None else Hs[1:] * m["keep"]
     return y.transpose(0, 2, 1), {"tcb": cache, "Hs": Hs.transpose(0, 2, 1), "Cs": cache["Cs"].transpose(0, 2, 1)}
 
@@ -188,8 +188,8 @@ def lstm_forward(p: dict, x: np.ndarray, h0=None, mask: np.ndarray | None = None
 def lstm_backward(p: dict, cache: dict, dy: np.ndarray):
     """dy (T, B, H) -> dx (T, B, F), (dh0, dc0) each (B, H), grads {Wx, Wh, b}."""
     dY = np.ascontiguousarray(np.asarray(dy, p["Wx"].dtype).transpose(0, 2, 1))
-    dX, (dh0, dc0), grads = lstm_backward_tcb(p, cache["tcb"], dY)
-    return dX.transpose(0, 2, 1), (dh0.T, dc0.T), grads
+    dX, dstate0, grads = lstm_backward_tcb(p, cache["tcb"], dY)
+    return dX.transpose(0, 2, 1), states_out(dstate0, 2), grads
 
 
 def lstm_from_torch(w_ih, w_hh, b_ih, b_hh) -> dict[str, np.ndarray]:

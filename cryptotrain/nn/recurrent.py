@@ -34,7 +34,7 @@ import numpy as np
 from cryptotrain.nn.gru import gru_backward_tcb, gru_forward_tcb, gru_init
 from cryptotrain.nn.layers import dropout_backward, dropout_forward, layernorm_backward, layernorm_forward
 from cryptotrain.nn.lstm import lstm_backward_tcb, lstm_forward_tcb, lstm_init
-from cryptotrain.nn.rnn_common import from_step_major, initial_state, step_mask, to_step_major
+from cryptotrain.nn.rnn_common import from_step_major, states_in, states_out, step_mask, to_step_major
 
 _LAYERS = {  # kind: (init, forward_tcb, backward_tcb, number of state tensors)
     "gru": (gru_init, gru_forward_tcb, gru_backward_tcb, 1),
@@ -53,18 +53,6 @@ def _layer_params(params: dict, prefix: str, l: int) -> dict:
     """The short-keyed params of layer l ({"Wx": ..., ...}) as views of the stack's dict."""
     head = f"{prefix}.{l}."
     return {k[len(head):]: v for k, v in params.items() if k.startswith(head)}
-
-
-def _state_in(h0, n_states: int, H: int, B: int, dt):
-    """Public (B, H) initial state(s) of one layer (or None) -> (H, B) (a tuple for LSTM)."""
-    if n_states == 1:
-        return initial_state(h0, H, B, dt)
-    return tuple(initial_state(s, H, B, dt) for s in (h0 if h0 is not None else (None, None)))
-
-
-def _state_out(dh0, n_states: int):
-    """(H, B) initial-state gradient(s) -> public (B, H)."""
-    return np.ascontiguousarray(dh0.T) if n_states == 1 else tuple(np.ascontiguousarray(d.T) for d in dh0)
 
 
 def _swap(a: np.ndarray) -> np.ndarray:
@@ -101,7 +89,7 @@ def rnn_stack_forward(params, x, kind, num_layers, *, dropout: float = 0.0, laye
     for l in range(num_layers):
         p = _layer_params(params, prefix, l)
         H = p["Wh"].shape[0]
-        Hs, rnn_cache = fwd(p, inp, _state_in(None if h0 is None else h0[l], n_states, H, B, dt), m)
+        Hs, rnn_cache = fwd(p, inp, states_in(None if h0 is None else h0[l], n_states, H, B, dt), m)
         y = Hs[1:] if keep is None else Hs[1:] * keep  # (T, H, B), zero at padded steps
         c = {"rnn": rnn_cache, "ln": None, "drop": None}
         if layer_norm:
@@ -151,7 +139,7 @@ def rnn_stack_backward(params, cache, dh_seq, *, need_dx: bool = True):
             dy, grads[head + "ln_g"], grads[head + "ln_b"] = layernorm_backward(c["ln"], _swap(dy))
             dy = _swap(dy)
         dinp, dh0_l, g = bwd(p, c["rnn"], dy, need_dx or l > 0)    # ignores dy at padded steps
-        dh0[l] = _state_out(dh0_l, n_states)
+        dh0[l] = states_out(dh0_l, n_states)
         grads.update({head + k: v for k, v in g.items()})
         if d_res is not None:
             dinp += d_res

@@ -132,14 +132,12 @@ class GradSums:
         self.sums: dict[str, np.ndarray] = {}
 
     def add(self, name: str, D: np.ndarray, M: np.ndarray) -> None:
-        part = np.matmul(D, M.T, out=buffers.empty((D.shape[0], M.shape[0]), D.dtype))
-        if name in self.sums:
-            self.sums[name] += part
-        else:
-            self.sums[name] = part
+        self._accumulate(name, np.matmul(D, M.T, out=buffers.empty((D.shape[0], M.shape[0]), D.dtype)))
 
     def add_rowsum(self, name: str, D: np.ndarray) -> None:
-        part = D.sum(axis=1)
+        self._accumulate(name, D.sum(axis=1))
+
+    def _accumulate(self, name: str, part: np.ndarray) -> None:
         if name in self.sums:
             self.sums[name] += part
         else:
@@ -179,3 +177,16 @@ def output_grad_into(dh: np.ndarray, dy_t: np.ndarray, dh_next: np.ndarray, m: d
 def initial_state(h0: np.ndarray | None, H: int, B: int, dtype) -> np.ndarray:
     """(B, H) initial state or None -> (H, B) (zeros for None)."""
     return np.zeros((H, B), dtype) if h0 is None else np.array(np.asarray(h0, dtype).T, order="C")
+
+
+def states_in(h0, n_states: int, H: int, B: int, dtype):
+    """A layer's public initial state(s) -> (H, B): h0 (B, H) or None for GRU (n_states 1), a tuple
+    (h0, c0) or None for LSTM (n_states 2)."""
+    if n_states == 1:
+        return initial_state(h0, H, B, dtype)
+    return tuple(initial_state(s, H, B, dtype) for s in (h0 if h0 is not None else (None,) * n_states))
+
+
+def states_out(dh0, n_states: int):
+    """(H, B) initial-state gradient(s) -> the public form (B, H) (a tuple for LSTM)."""
+    return np.ascontiguousarray(dh0.T) if n_states == 1 else tuple(np.ascontiguousarray(d.T) for d in dh0)
