@@ -32,7 +32,7 @@ from cryptotrain.backtest.signals import read_signals
 from cryptotrain.backtest.stats import compute_stats, drawdown, stats_to_json
 from cryptotrain.config import BacktestConfig, load_config
 from cryptotrain.data.ohlcv import load_ohlcv
-from cryptotrain.evaluate.provenance import describe
+from cryptotrain.evaluate.provenance import describe, read_provenance, stale_reason
 from cryptotrain.errors import UserError
 from cryptotrain.fileio import atomic_path, atomic_write_text
 
@@ -59,8 +59,6 @@ def _evaluate(run_dir: Path, split: str, checkpoint: str, why: str, console: Con
 
 def _predictions(run_dir: Path, split: str, console: Console) -> tuple[pd.DataFrame, dict | None]:
     """predictions.csv of the split and its provenance, re-running evaluate when missing or stale."""
-    from cryptotrain.evaluate.provenance import read_provenance, stale_reason
-
     eval_dir = run_dir / "eval" / split
     path = eval_dir / "predictions.csv"
     if not path.is_file():

@@ -1,10 +1,10 @@
 """`cryptotrain train`: build data and model from the config, run epochs, checkpoint, resume.
 
 Order at the end of every epoch (so a kill at any moment is safe): validation, metrics line,
-`best.npz` when improved, `last.npz`, figure (redrawn at most every PLOT_EVERY_S and at the end). A resume truncates `metrics.jsonl` to the epochs
-that `last.npz` holds and re-runs the rest; since an epoch is a pure function of the checkpoint
-(parameters, optimizer moments, generator states), the final parameters are bit-identical to
-an uninterrupted run.
+`best.npz` when improved, `last.npz`, figure (redrawn at most every PLOT_EVERY_S and at the end).
+A resume truncates `metrics.jsonl` to the epochs that `last.npz` holds and re-runs the rest;
+since an epoch is a pure function of the checkpoint (parameters, optimizer moments, generator
+states), the final parameters are bit-identical to an uninterrupted run.
 """
 
 from __future__ import annotations
