@@ -190,8 +190,8 @@ def gemm_operands():
 
 
 def row_in_fresh_process(model, cfg_name, with_torch, rounds, round_s) -> dict:
-    """bench_row in a new process: no row inherits another's allocator heap, buffer pool or thread
-    choices (torch's steps were up to 1.6x faster after a large row had grown the C heap: fewer
+    """bench_row in a new process: no row inherits another's allocator heap or buffer pool
+    (torch's steps were up to 1.6x faster after a large row had grown the C heap: fewer
     page faults)."""
     args = [sys.executable, __file__, "--row-child", model, cfg_name, str(rounds), str(round_s), str(int(with_torch))]
     out = subprocess.run(args, capture_output=True, text=True)
