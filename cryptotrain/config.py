@@ -192,9 +192,9 @@ class Config(_Section):
 
 
 # ------------------------------------------------------------------------ loading
-def _section_at(loc: tuple) -> tuple[type[BaseModel], str]:
+def _section_at(loc: tuple, cls: type[BaseModel] = None) -> tuple[type[BaseModel], str]:
     """The pydantic model class that owns the key at `loc` and a dotted name for messages."""
-    cls: type[BaseModel] = Config
+    cls = cls or Config
     path = []
     for part in loc[:-1]:
         field = cls.model_fields.get(str(part))
@@ -207,29 +207,42 @@ def _section_at(loc: tuple) -> tuple[type[BaseModel], str]:
     return cls, ".".join(path) or "config"
 
 
-def _format_error(err: ValidationError, origin: str) -> str:
+def validation_message(err: ValidationError, origin: str, cls: type[BaseModel] = None, *, prefix: str = "",
+                       option: bool = False, show_input: bool = True) -> str:
+    """The first error of `err` (validating `cls`, default Config) as one line for the user: an
+    unknown key with the closest valid name, or the key, what is wrong and the value given.
+    `prefix` names the section `cls` sits in; `option` names the key as a command-line option
+    (--fee-bps); `show_input=False` leaves the value out (it may come from a secret's variable)."""
     e = err.errors()[0]
     loc = tuple(e["loc"])
     key = ".".join(str(p) for p in loc)
     if e["type"] == "extra_forbidden":
-        cls, where = _section_at(loc)
+        section, where = _section_at(loc, cls)
         name = str(loc[-1])
-        close = difflib.get_close_matches(name, list(cls.model_fields), n=1, cutoff=0.5)
-        hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(cls.model_fields)}"
-        return f"{origin}: unknown key '{name}' in {where}{hint}"
-    value = e.get("input")
+        close = difflib.get_close_matches(name, list(section.model_fields), n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(section.model_fields)}"
+        what = f"'{prefix}.{key}'" if prefix else f"'{name}' in {where}"
+        return f"{origin}: unknown key {what}; {hint}"
+    got = f" (got {e.get('input')!r})" if show_input else ""
+    if option:
+        return f"--{(str(loc[0]) if loc else origin).replace('_', '-')}: {e['msg'].lower()}{got}"
     if e["type"] == "value_error" or not loc:
         return f"{origin}: invalid {key or 'config'}: {e['msg'].removeprefix('Value error, ')}"
-    return f"{origin}: {key}: {e['msg'].lower()} (got {value!r})"
+    return f"{origin}: {prefix + '.' if prefix else ''}{key}: {e['msg'].lower()}{got}"
+
+
+def validate_section(cls: type[BaseModel], raw: Any, origin: str = "config", **how) -> BaseModel:
+    """`cls.model_validate(raw)`, a failure raised as one UserError line (`validation_message`)."""
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as err:
+        raise UserError(validation_message(err, origin, cls, **how)) from None  # the line says it all
 
 
 def config_from_dict(raw: dict[str, Any], origin: str = "config") -> Config:
     if not isinstance(raw, dict):
         raise UserError(f"{origin}: expected a mapping with sections data, features, labels, model, train, backtest")
-    try:
-        return Config.model_validate(raw)
-    except ValidationError as err:
-        raise UserError(_format_error(err, origin)) from err
+    return validate_section(Config, raw, origin)
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> Config:

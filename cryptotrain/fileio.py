@@ -1,15 +1,20 @@
 """Atomic file writes: write to a temporary file beside the target, flush, fsync, rename.
 
 A crash or kill at any moment leaves either the old file or the new one, never half of one.
+Also `to_jsonable`, the one conversion of results to JSON types that every writer uses.
 """
 
 from __future__ import annotations
 
+import datetime
+import math
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
+
+import numpy as np
 
 
 @contextmanager
@@ -41,9 +46,24 @@ def atomic_write_text(target: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
-def atomic_write_bytes(target: str | Path, data: bytes) -> None:
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(data)
+def to_jsonable(obj: Any) -> Any:
+    """Plain JSON types, recursively: NaN, infinities and NaT -> None (null); numpy scalars and
+    arrays -> Python; timestamps (pandas or datetime) -> ISO text; durations -> their text."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, (datetime.datetime, datetime.timedelta)):
+        return None if obj != obj else (obj.isoformat() if isinstance(obj, datetime.datetime) else str(obj))
+    return obj
 
 
 def _fsync_dir(path: Path) -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from cryptotrain.backtest.engine import BacktestResult, Fills
 from cryptotrain.backtest.policy import hold_forward, persistence_targets, prediction_actions
-from cryptotrain.backtest.stats import compute_stats, stats_to_json
+from cryptotrain.backtest.stats import compute_stats
+from cryptotrain.fileio import to_jsonable
 from cryptotrain.backtest.trades import COLUMNS
 from cryptotrain.config import BacktestConfig
 
@@ -73,7 +74,7 @@ def test_stats_key_order_and_guards():
     assert list(s)[:3] == ["Start", "End", "Duration"] and list(s)[-1] == "Turnover" and len(s) == 29
     for key in ("Sharpe Ratio", "Sortino Ratio", "Calmar Ratio", "Win Rate [%]", "Profit Factor", "SQN"):
         assert math.isnan(s[key]), key
-    doc = stats_to_json(s)
+    doc = to_jsonable(s)
     assert doc["Profit Factor"] is None and doc["# Trades"] == 0 and doc["Start"].startswith("1970-01-01")
 
 

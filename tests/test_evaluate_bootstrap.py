@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from cryptotrain.evaluate.attention import attention_by_lag, attention_summary, heatmap_rows, top_lags
+from cryptotrain.evaluate.attention import attention_by_lag, attention_summary, top_lags
+from cryptotrain.report.eval_plots import heatmap_rows
 from cryptotrain.evaluate.baselines import all_baselines, class_frequencies, persistence_baseline
 from cryptotrain.evaluate.bootstrap import (balanced_accuracy_stat, block_length, bootstrap_intervals,
                                             circular_block_indices, ic_spearman_stat)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from cryptotrain.evaluate.metrics import (average_ranks, brier_score, classification_metrics, confidence_metrics,
-                                          confusion_matrix, direction_metrics, log_loss, pearson, predicted_action,
-                                          return_metrics, spearman)
+                                          confusion_matrix, direction_metrics, log_loss, pearson, return_metrics,
+                                          spearman)
+from cryptotrain.models.inference import predicted_action
 
 Y_TRUE = np.array([0, 0, 1, 1, 2, 2])
 Y_PRED = np.array([0, 1, 1, 1, 0, 0])  # buy is never predicted

@@ -13,8 +13,9 @@ from cryptotrain.cli import app
 from cryptotrain.config import config_from_dict, config_to_yaml
 from cryptotrain.data.dataset import build_dataset
 from cryptotrain.data.ohlcv import parse_utc
-from cryptotrain.evaluate.predict import predict_split, split_loss
-from cryptotrain.evaluate.runner import PREDICTION_COLUMNS, evaluate_command
+from cryptotrain.models.inference import predict_split, split_loss
+from cryptotrain.evaluate.runner import evaluate_command
+from cryptotrain.evaluate.scorer import PREDICTION_COLUMNS
 from cryptotrain.models import init_params
 from cryptotrain.train.checkpoint import Checkpoint, save_checkpoint
 from cryptotrain.train.rundir import set_latest
@@ -44,8 +45,8 @@ def make_run(tmp, cfg, name="20240101T000000Z-tiny"):
     run = tmp / "runs" / name
     (run / "checkpoints").mkdir(parents=True)
     (run / "config.yaml").write_text(config_to_yaml(cfg))
-    ck = Checkpoint(params=params, opt_state={"step": 0, "m": params, "v": params}, config=cfg, normalizer_kind=ds.normalizer.kind,
-                    norm_center=ds.normalizer.center, norm_scale=ds.normalizer.scale, thresholds=ds.thresholds,
+    ck = Checkpoint(params=params, opt_state={"step": 0, "m": params, "v": params}, config=cfg, normalizer=ds.normalizer,
+                    thresholds=ds.thresholds,
                     feature_names=ds.feature_names, fingerprint=ds.fingerprint, data_range=ds.data_range, epoch=1)
     for name in ("best", "last"):
         save_checkpoint(run / "checkpoints" / f"{name}.npz", ck)

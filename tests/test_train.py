@@ -67,7 +67,7 @@ def test_train_writes_a_complete_run_directory(tmp_path):
     assert ck.opt_state["step"] == 20
     assert set(ck.opt_state["m"]) == set(ck.params)
     assert ck.fingerprint["rows"] > 0 and len(ck.fingerprint["sha256"]) == 64
-    assert len(ck.feature_names) == ck.norm_center.shape[0]
+    assert len(ck.feature_names) == ck.normalizer.center.shape[0]
     assert set(ck.rng_states) == {"shuffle", "dropout"}
     assert ck.config.model.hidden_size == 8
     # the checkpoint is plain arrays: loading never unpickles
@@ -98,7 +98,7 @@ def test_resume_after_an_epoch_is_bit_identical(tmp_path, monkeypatch):
     full, cut = tmp_path / "full", tmp_path / "cut"
     assert _train(full, "--set", "train.epochs=3").exit_code == 0
 
-    import cryptotrain.train.runner as runner_mod
+    import cryptotrain.train.trainer as runner_mod
 
     real_save = runner_mod.save_checkpoint
 

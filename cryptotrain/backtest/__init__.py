@@ -6,5 +6,8 @@ fees and slippage -> equity, trades and statistics.
 - `engine.py`   the execution rule, vectorized over candles (`run_backtest`)
 - `trades.py`   round-trip trades from the fills (vectorized over fills)
 - `stats.py`    `compute_stats`: every reported number and its formula
-- `runner.py`   `backtest_command`: the CLI entry point, outputs on disk
+- `backtester.py` `run`: a run's predictions or a signal file -> outputs on disk (`trade`: no files)
+- `runner.py`   `backtest_command`: the CLI entry point, printing through report/
 """
+
+from cryptotrain.backtest.backtester import BacktestReport, run, trade  # noqa: F401

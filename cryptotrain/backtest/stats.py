@@ -109,20 +109,3 @@ def compute_stats(res) -> dict[str, Any]:
     s["SQN"] = np.sqrt(m) * _div(pnl.mean(), pnl.std(ddof=1)) if m > 1 else float("nan")  # sqrt(M) mean/std of pnl
     s["Turnover"] = _div(np.sum(res.fills.notional), eq.mean())           # traded notional [$] / mean equity [$]
     return s
-
-
-def stats_to_json(stats: dict[str, Any]) -> dict[str, Any]:
-    """Timestamps -> ISO strings, durations -> strings, NaN/inf -> None, numpy -> Python."""
-    out: dict[str, Any] = {}
-    for key, v in stats.items():
-        if isinstance(v, pd.Timestamp):
-            out[key] = v.isoformat()
-        elif v is pd.NaT or (isinstance(v, float) and not np.isfinite(v)):
-            out[key] = None
-        elif isinstance(v, pd.Timedelta):
-            out[key] = str(v)
-        elif isinstance(v, (np.integer, int)):
-            out[key] = int(v)
-        else:
-            out[key] = float(v) if np.isfinite(v) else None
-    return out

@@ -19,8 +19,8 @@ from typing import Any
 
 import ccxt
 import yaml
-from pydantic import ValidationError
 
+from cryptotrain.config import validate_section
 from cryptotrain.data.fetch_retry import FetchSettings
 from cryptotrain.data.ohlcv import timeframe_to_ms
 from cryptotrain.errors import UserError
@@ -103,16 +103,8 @@ def load_exchange_config(path: Path | None) -> tuple[dict, FetchSettings, Redact
     cfg = _expand(raw, f"--exchange-config {path}", from_env)
     redact = Redactor(_find_secrets(cfg) + [v for v in from_env if len(v) >= 6])
     settings_raw = cfg.pop(SETTINGS_KEY, None) or {}
-    try:
-        settings = FetchSettings.model_validate(settings_raw)
-    except ValidationError as err:
-        e = err.errors()[0]
-        key = ".".join(str(p) for p in e["loc"])
-        if e["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(key, list(FetchSettings.model_fields), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(FetchSettings.model_fields)}"
-            raise UserError(f"--exchange-config {path}: unknown key '{SETTINGS_KEY}.{key}'; {hint}") from None
-        raise UserError(f"--exchange-config {path}: {SETTINGS_KEY}.{key}: {e['msg'].lower()}") from None
+    settings = validate_section(FetchSettings, settings_raw, f"--exchange-config {path}", prefix=SETTINGS_KEY,
+                                show_input=False)
     return cfg, settings, redact
 
 

@@ -29,11 +29,8 @@ from cryptotrain.data.fetch_pages import Job, Segment, fetch_range
 from cryptotrain.data.fetch_plan import check_range, expected_candles, find_side, join_prepend, plan_jobs
 from cryptotrain.data.fetch_progress import FetchProgress
 from cryptotrain.data.fetch_retry import FetchSettings, Retrier, RetriesExhausted
-from cryptotrain.data.ohlcv import find_gaps, format_utc, load_ohlcv, parse_utc
+from cryptotrain.data.ohlcv import FORMATS, find_gaps, format_utc, load_ohlcv, parse_utc
 from cryptotrain.errors import RunFailure, UserError
-
-FORMATS = {"parquet": (".parquet", ".pq"), "csv": (".csv", ".csv.gz")}
-
 
 @dataclass
 class FetchResult:

@@ -20,11 +20,8 @@ from typing import Any, Callable
 import pandas as pd
 
 from cryptotrain.data.fetch_pages import Job, Segment
-from cryptotrain.data.ohlcv import format_utc, load_ohlcv
+from cryptotrain.data.ohlcv import EXTENSIONS, format_utc, load_ohlcv
 from cryptotrain.errors import UserError
-
-EXTENSIONS = (".csv.gz", ".parquet", ".pq", ".csv")
-
 
 @dataclass
 class Side:

@@ -189,12 +189,25 @@ def validate_ohlcv_frame(df: pd.DataFrame, source: str = "candles") -> pd.DataFr
 
 
 # ------------------------------------------------------------------------------ reading
+# The one list of candle-file extensions (longest first within a format, so .csv.gz is not .gz).
+FORMATS = {"parquet": (".parquet", ".pq"), "csv": (".csv.gz", ".csv")}
+EXTENSIONS = tuple(ext for exts in FORMATS.values() for ext in exts)
+
+
+def file_stem(path: Path) -> str:
+    """The file name without its candle-file extension ("data" if nothing is left)."""
+    name = Path(path).name
+    for ext in EXTENSIONS:
+        if name.lower().endswith(ext):
+            return name[: -len(ext)] or "data"
+    return name or "data"
+
+
 def _kind(path: Path) -> str:
     name = path.name.lower()
-    if name.endswith((".csv", ".csv.gz")):
-        return "csv"
-    if name.endswith((".parquet", ".pq")):
-        return "parquet"
+    for kind, exts in FORMATS.items():
+        if name.endswith(exts):
+            return kind
     raise UserError(f"{path}: unknown file type; use .csv, .csv.gz or .parquet")
 
 

@@ -20,13 +20,6 @@ def top_lags(by_lag: np.ndarray, k: int = 5) -> list[dict]:
     return [{"lag": int(j), "weight": float(by_lag[j])} for j in order]
 
 
-def heatmap_rows(n: int, max_rows: int = 64) -> np.ndarray:
-    """Indices of up to `max_rows` windows evenly spread over the split (for the heatmap)."""
-    if n <= max_rows:
-        return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, max_rows).round().astype(np.int64))
-
-
 def attention_summary(att: np.ndarray | None, k: int = 5) -> dict | None:
     """Mean weight per lag, the top-k lags and the weight a uniform attention would give."""
     if att is None or len(att) == 0:

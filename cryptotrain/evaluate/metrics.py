@@ -23,14 +23,6 @@ K = len(CLASS_NAMES)
 LOG_EPS = 1e-15
 
 
-def predicted_action(scores: np.ndarray) -> np.ndarray:
-    """(N,) class index of the largest probability (or logit); an exact tie with hold gives hold,
-    so an undecided model does not act (other ties: the lower index). Scores must be finite (a
-    NaN row would come out as 0, sell): evaluate refuses non-finite outputs first (guards.py)."""
-    scores = np.asarray(scores)
-    return np.where(scores[:, 1] >= scores.max(axis=1), 1, scores.argmax(axis=1)).astype(np.int64)
-
-
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = K) -> np.ndarray:
     """(K, K) int64 counts: rows = true class, columns = predicted class."""
     y_true = np.asarray(y_true, dtype=np.int64)

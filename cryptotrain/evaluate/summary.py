@@ -13,6 +13,7 @@ from cryptotrain.evaluate.attention import attention_summary
 from cryptotrain.evaluate.baselines import BASELINE_LABELS
 from cryptotrain.evaluate.bootstrap import bootstrap_intervals
 from cryptotrain.evaluate.metrics import classification_metrics, confidence_metrics, direction_metrics, return_metrics
+from cryptotrain.report.labels import METRIC_LABELS
 
 # Leakage alarms: on crypto candles a real edge is a few points above chance. Above these,
 # suspect look-ahead first. Only checked with at least MIN_WINDOWS windows (noise below).
@@ -20,8 +21,6 @@ DIRECTION_ACCURACY_MAX = 0.60   # sign accuracy where the model acts
 BALANCED_ACCURACY_MAX = 0.60    # 3 classes: chance is 1/3
 IC_MAX = 0.30                   # |Pearson| or |Spearman| of predicted vs realized return
 MIN_WINDOWS = 100
-METRIC_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",
-                 "ic_pearson": "IC (Pearson)", "ic_spearman": "IC (Spearman)"}
 
 
 def predictor_metrics(y_true, r, pred: dict, conf_target=None) -> dict:

@@ -13,9 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from rich import box
+from rich.console import Console
 from rich.table import Table
 
-from cryptotrain.fileio import atomic_path
+from cryptotrain.config import BacktestConfig
+from cryptotrain.report.figures import pyplot, save_figure
 
 _MAX_POINTS = 4000
 
@@ -51,6 +53,24 @@ def stats_table(columns: dict[str, dict[str, Any]], title: str) -> Table:
     return table
 
 
+def print_message(console: Console, level: str, text: str) -> None:
+    """A line the backtest wants the user to read first ("info" or "warning")."""
+    console.print(f"[bold yellow]warning:[/] {text}" if level == "warning" else text, soft_wrap=True)
+
+
+def print_backtest(console: Console, stats: dict[str, dict[str, Any]], *, header: str, title: str,
+                   settings: BacktestConfig, timeframe: str, out_dir: Path) -> None:
+    """The statistics table (strategy, buy & hold, persistence) and the files written."""
+    b = settings
+    console.print(stats_table({header: stats["model"], "Buy & Hold": stats["buy_and_hold"],
+                               "Persistence": stats["persistence"]},
+                              title=f"Backtest {title}: {b.mode}, fee {b.fee_bps:g} bps, "
+                                    f"slippage {b.slippage_bps:g} bps, sizing {b.sizing}, "
+                                    f"threshold {b.threshold:g}, max exposure {b.max_exposure:g}, "
+                                    f"{timeframe} candles"))
+    console.print(f"wrote {out_dir}/stats.json, equity.csv, trades.csv, plots/equity.png")
+
+
 def _thin(n: int) -> np.ndarray:
     step = max(1, -(-n // _MAX_POINTS))
     idx = np.arange(0, n, step)
@@ -61,11 +81,7 @@ def plot_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, buy_hold
                 drawdown: np.ndarray, position: np.ndarray, others: dict[str, np.ndarray] | None = None,
                 title: str = "Backtest") -> Path:
     """Three panels sharing the time axis: equity [$] (and baselines), drawdown [%], position."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     i = _thin(len(equity))
     t = np.asarray(timestamps, dtype=np.int64)[i].astype("datetime64[ms]")
     fig, (ax_eq, ax_dd, ax_pos) = plt.subplots(3, 1, figsize=(10, 7.5), sharex=True,
@@ -88,7 +104,4 @@ def plot_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, buy_hold
         ax.grid(alpha=0.3)
     fig.autofmt_xdate()
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

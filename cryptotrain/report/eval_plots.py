@@ -11,30 +11,19 @@ from pathlib import Path
 
 import numpy as np
 
-from cryptotrain.evaluate.attention import heatmap_rows
-from cryptotrain.evaluate.metrics import CLASS_NAMES
-from cryptotrain.fileio import atomic_path
+from cryptotrain.report.figures import pyplot, save_figure
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    _plt().close(fig)
-    return path
+def heatmap_rows(n: int, max_rows: int = 64) -> np.ndarray:
+    """Indices of up to `max_rows` windows evenly spread over the split (for the heatmap)."""
+    if n <= max_rows:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, max_rows).round().astype(np.int64))
 
 
 def plot_attention_by_lag(by_lag: list[float], path: Path) -> Path:
     """Bar chart of the mean attention weight per lag (0 = candle t), with the uniform level."""
-    plt = _plt()
+    plt = pyplot()
     w = np.asarray(by_lag)
     fig, ax = plt.subplots(figsize=(max(6, 0.15 * len(w) + 2), 3.6))
     ax.bar(np.arange(len(w)), w, color="tab:blue")
@@ -45,12 +34,12 @@ def plot_attention_by_lag(by_lag: list[float], path: Path) -> Path:
     ax.legend()
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_attention_heatmap(att: np.ndarray, timestamps: np.ndarray, path: Path, max_rows: int = 64) -> Path:
     """Attention weights (lag 0 on the left) for up to `max_rows` windows spread over the split."""
-    plt = _plt()
+    plt = pyplot()
     rows = heatmap_rows(len(att), max_rows)
     sample = np.asarray(att)[rows, ::-1]
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -62,12 +51,12 @@ def plot_attention_heatmap(att: np.ndarray, timestamps: np.ndarray, path: Path, 
     ax.set_xlabel("lag [candles before t]")
     ax.set_title(f"Attention over {len(rows)} windows (UTC decision time)")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def plot_confusion_matrix(cm: list[list[int]], path: Path) -> Path:
+def plot_confusion_matrix(cm: list[list[int]], class_names: list[str], path: Path) -> Path:
     """Counts with the row share (recall of each true class) written in each cell."""
-    plt = _plt()
+    plt = pyplot()
     cm = np.asarray(cm)
     share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(4.6, 4))
@@ -76,18 +65,18 @@ def plot_confusion_matrix(cm: list[list[int]], path: Path) -> Path:
         for j in range(cm.shape[1]):
             ax.text(j, i, f"{cm[i, j]}\n{share[i, j]:.0%}", ha="center", va="center",
                     color="white" if share[i, j] > 0.5 else "black", fontsize=9)
-    ax.set_xticks(range(len(CLASS_NAMES)), CLASS_NAMES)
-    ax.set_yticks(range(len(CLASS_NAMES)), CLASS_NAMES)
+    ax.set_xticks(range(len(class_names)), class_names)
+    ax.set_yticks(range(len(class_names)), class_names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("Confusion matrix (row share)")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_reliability(rows: list[dict], path: Path) -> Path:
     """Mean realized confidence target and hit rate against mean predicted confidence per bin."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.8, 4.2))
     ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="perfect calibration")
     if rows:
@@ -102,12 +91,13 @@ def plot_reliability(rows: list[dict], path: Path) -> Path:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def write_eval_plots(report: dict, attention: np.ndarray | None, timestamps: np.ndarray, plots_dir: Path) -> list[Path]:
     """All evaluation figures for one report; attention plots only when the model has attention."""
-    out = [plot_confusion_matrix(report["model"]["classification"]["confusion_matrix"], plots_dir / "confusion_matrix.png")]
+    cls = report["model"]["classification"]
+    out = [plot_confusion_matrix(cls["confusion_matrix"], list(cls["per_class"]), plots_dir / "confusion_matrix.png")]
     if "confidence" in report["model"]:
         out.append(plot_reliability(report["model"]["confidence"]["reliability"], plots_dir / "reliability.png"))
     if attention is not None and report.get("attention"):

@@ -10,8 +10,7 @@ import math
 from rich.console import Console
 from rich.table import Table
 
-from cryptotrain.evaluate.metrics import CLASS_NAMES
-from cryptotrain.evaluate.summary import METRIC_LABELS
+from cryptotrain.report.labels import METRIC_LABELS
 
 # (row label, section, key, format); a missing value prints as "-".
 SUMMARY_ROWS = [
@@ -69,10 +68,11 @@ def bootstrap_table(boot: dict) -> Table:
 
 
 def per_class_table(cls: dict) -> Table:
+    names = list(cls["per_class"])   # the class names, in class-index order (evaluate/metrics.py)
     t = Table(title="Per class (model); confusion rows = true, columns = predicted", title_justify="left")
-    for c in ("class", "precision", "recall", "F1", "support", *(f"pred {n}" for n in CLASS_NAMES)):
+    for c in ("class", "precision", "recall", "F1", "support", *(f"pred {n}" for n in names)):
         t.add_column(c, justify="left" if c == "class" else "right")
-    for name, row in zip(CLASS_NAMES, cls["confusion_matrix"]):
+    for name, row in zip(names, cls["confusion_matrix"]):
         pc = cls["per_class"][name]
         t.add_row(name, f"{pc['precision']:.3f}", f"{pc['recall']:.3f}", f"{pc['f1']:.3f}", str(pc["support"]),
                   *(str(v) for v in row))

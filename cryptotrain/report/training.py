@@ -1,4 +1,4 @@
-"""What the user sees during training: the per-epoch table rows, the summary and the figure."""
+"""What the user sees during training: the plan, the per-epoch table rows, the summary and the figure."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from cryptotrain.fileio import atomic_path
+from cryptotrain.report.figures import pyplot, save_figure
 
 # (header, metrics key, format, width)
 COLUMNS = [
@@ -44,15 +44,44 @@ def print_epoch(console: Console, row: dict, first: bool) -> None:
     console.print(epoch_line(row), style=style, highlight=False, soft_wrap=True)
 
 
+def print_intro(console: Console, plan) -> None:
+    """What the run is about to do (`plan`: train.trainer.TrainPlan)."""
+    cfg, n, n_batches = plan.cfg, plan.split_sizes, plan.n_batches
+    if plan.resumed_after is not None:
+        console.print(f"resuming {plan.run_dir} after epoch {plan.resumed_after}")
+    console.print(f"[bold]{cfg.model.type}[/] on {cfg.data.symbol} {plan.timeframe} from {cfg.data.path}: "
+                  f"{plan.n_features} features, window {cfg.data.window}, "
+                  f"windows train/val/test {n['train']}/{n['val']}/{n['test']}")
+    mode = (f"overfit-batch sanity mode: one batch of {cfg.train.batch_size} windows, {n_batches} steps per epoch, "
+            f"constant lr {cfg.train.lr:g}, no dropout; the val columns score that same batch in eval mode"
+            if plan.overfit else f"{n_batches} batches of {cfg.train.batch_size} per epoch")
+    console.print(f"{mode}, up to {cfg.train.epochs} epochs; run directory {plan.run_dir}")
+
+
+def print_summary(console: Console, result) -> None:
+    """How the run ended (`result`: train.trainer.TrainResult)."""
+    if result.already_stopped:
+        console.print(f"{result.run_dir} already stopped early after epoch {result.last_epoch} "
+                      f"(patience {result.config.train.patience}); nothing to resume")
+        return
+    if result.stopped_early:
+        console.print(f"early stopping: no validation improvement above {result.config.train.min_delta} "
+                      f"for {result.config.train.patience} epochs")
+    rows = result.rows
+    if result.overfit and rows:
+        first, last = rows[0]["train_loss"], rows[-1]["train_loss"]
+        console.print(f"overfit-batch: training loss {first:.4f} -> {last:.4f} "
+                      f"({'OK, it goes to ~0' if last < 0.1 * first else 'did NOT go to ~0: check the model'})")
+    if result.best_epoch is not None:
+        console.print(f"best epoch {result.best_epoch}: validation loss {result.best_val_loss:.5f}")
+    console.print(f"run written to [bold]{result.run_dir}[/] (checkpoints/best.npz, metrics.jsonl, plots/training.png)")
+
+
 def plot_training(rows: list[dict], path: Path) -> None:
     """Loss (train, val) and accuracy (train, val) per epoch, written atomically as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     if not rows:
         return
+    plt = pyplot()
     ep = [r["epoch"] for r in rows]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
     ax1.plot(ep, [r["train_loss"] for r in rows], "o-", label="train")
@@ -71,6 +100,4 @@ def plot_training(rows: list[dict], path: Path) -> None:
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)

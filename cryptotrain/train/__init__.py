@@ -1,1 +1,4 @@
-"""Training: the epoch loop, checkpoints, run directories and the metrics log."""
+"""Training: `fit` (trainer.py) runs the epoch loop (loop.py), writes checkpoints (checkpoint.py),
+run directories (rundir.py) and the metrics log (metrics_log.py); runner.py is the CLI command."""
+
+from cryptotrain.train.trainer import TrainPlan, TrainResult, fit  # noqa: F401

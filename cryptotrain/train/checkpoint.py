@@ -7,12 +7,15 @@ Layout (every entry a plain array, so `np.load(..., allow_pickle=False)` reads i
     opt/v/<name>      Adam second moments                   same shape as param/<name>
     norm/center       normalizer center (mean or median)    (F,)
     norm/scale        normalizer scale (std or IQR)         (F,)
-    meta              JSON text: format, epoch, batch position, global step, optimizer step,
+    meta              JSON text: format, epoch, global step, optimizer step,
                       early-stopping state, RNG states, normalizer kind, label thresholds,
                       feature names, data fingerprint, data range and split start times,
                       resolved config (YAML text)
 
-Written through `fileio.atomic_path`: a crash leaves the previous checkpoint intact.
+Written through `fileio.atomic_path`: a crash leaves the previous checkpoint intact. The file
+layout is unchanged since the `Checkpoint` dataclass took one `Normalizer` in place of three
+loose fields and lost its always-zero `batch`: checkpoints written before still load (their
+meta "batch" entry is ignored).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from cryptotrain.config import Config, config_from_yaml_text, config_to_yaml
+from cryptotrain.data.normalize import Normalizer
 from cryptotrain.errors import UserError
 from cryptotrain.fileio import atomic_path
 
@@ -37,14 +41,11 @@ class Checkpoint:
     params: dict[str, np.ndarray]
     opt_state: dict[str, Any]            # {"step": int, "m": {k: arr}, "v": {k: arr}}
     config: Config
-    normalizer_kind: str
-    norm_center: np.ndarray
-    norm_scale: np.ndarray
+    normalizer: Normalizer               # fitted on the training rows only; reused as is on resume/evaluate
     thresholds: tuple[float, float]
     feature_names: list[str]
     fingerprint: dict[str, Any]
     epoch: int                            # completed epochs
-    batch: int = 0                        # batches done in the current epoch (0: epoch boundary)
     global_step: int = 0
     rng_states: dict[str, Any] = field(default_factory=dict)  # name -> bit_generator.state
     train_state: dict[str, Any] = field(default_factory=dict)  # best_val_loss, best_epoch, bad_epochs
@@ -52,23 +53,16 @@ class Checkpoint:
     # (ms); evaluate rebuilds exactly these rows and splits. None in checkpoints written before.
     data_range: dict[str, Any] | None = None
 
-    @property
-    def normalizer(self):
-        from cryptotrain.data.dataset import Normalizer
-
-        return Normalizer(kind=self.normalizer_kind, center=self.norm_center, scale=self.norm_scale)
-
 
 def save_checkpoint(path: str | Path, ck: Checkpoint) -> None:
     meta = {
         "format": FORMAT,
         "epoch": ck.epoch,
-        "batch": ck.batch,
         "global_step": ck.global_step,
         "opt_step": int(ck.opt_state["step"]),
         "rng_states": ck.rng_states,
         "train_state": ck.train_state,
-        "normalizer": ck.normalizer_kind,
+        "normalizer": ck.normalizer.kind,
         "thresholds": [float(t) for t in ck.thresholds],
         "feature_names": list(ck.feature_names),
         "fingerprint": ck.fingerprint,
@@ -76,8 +70,8 @@ def save_checkpoint(path: str | Path, ck: Checkpoint) -> None:
         "config": config_to_yaml(ck.config),
     }
     arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta))}
-    arrays["norm/center"] = np.asarray(ck.norm_center)
-    arrays["norm/scale"] = np.asarray(ck.norm_scale)
+    arrays["norm/center"] = np.asarray(ck.normalizer.center)
+    arrays["norm/scale"] = np.asarray(ck.normalizer.scale)
     for k, v in ck.params.items():
         arrays[f"param/{k}"] = v
         arrays[f"opt/m/{k}"] = ck.opt_state["m"][k]
@@ -114,14 +108,11 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         params=params,
         opt_state=opt_state,
         config=config_from_yaml_text(meta["config"], origin=f"{path} (stored config)"),
-        normalizer_kind=meta["normalizer"],
-        norm_center=arrays["norm/center"],
-        norm_scale=arrays["norm/scale"],
+        normalizer=Normalizer(kind=meta["normalizer"], center=arrays["norm/center"], scale=arrays["norm/scale"]),
         thresholds=tuple(meta["thresholds"]),
         feature_names=list(meta["feature_names"]),
         fingerprint=meta["fingerprint"],
         epoch=int(meta["epoch"]),
-        batch=int(meta["batch"]),
         global_step=int(meta["global_step"]),
         rng_states=meta["rng_states"],
         train_state=meta["train_state"],

@@ -15,7 +15,7 @@ import numpy as np
 
 from cryptotrain.config import Config
 from cryptotrain.errors import RunFailure
-from cryptotrain.evaluate.metrics import predicted_action
+from cryptotrain.models.inference import predicted_action
 from cryptotrain.models import loss_and_grads
 from cryptotrain.optim import adam_step, clip_gradients, learning_rate
 

@@ -1,14 +1,15 @@
 """Run a model over a split in eval mode (no dropout), in order, in batches: predictions and loss.
 
-One loop serves the training loop's validation (`split_loss`) and `evaluate` (`predict_split`,
-`predict_with_loss`), so the validation loss that evaluate reports for a checkpoint is the one
-training logged, bit for bit: same batches (train.batch_size, split order), same dtype, same
+Model use, not evaluation: this sits with the models so that training (`split_loss`, its
+validation) and `evaluate` (`predict_split`, `predict_with_loss`) share it without training
+importing evaluate. One loop serves both, so the validation loss that evaluate reports for a
+checkpoint is the one training logged, bit for bit: same batches (train.batch_size, split order), same dtype, same
 formula:
 
     loss = sum_b B_b * model_loss(batch b) / sum_b B_b     (model.l2 set to 0: no weight penalty)
 
 and the same sample weighting for each loss part and for the action accuracy (predicted action:
-`metrics.predicted_action`, the argmax with exact ties going to hold).
+`predicted_action` below, the argmax with exact ties going to hold).
 
 Shapes: N windows of the split, B batch, T window, F features, K = 3 classes.
 """
@@ -18,9 +19,16 @@ from __future__ import annotations
 import numpy as np
 
 from cryptotrain.config import ModelConfig
-from cryptotrain.evaluate.metrics import predicted_action
 from cryptotrain.models import model_forward, model_loss
 from cryptotrain.nn.layers import softmax_forward
+
+
+def predicted_action(scores: np.ndarray) -> np.ndarray:
+    """(N,) class index of the largest probability (or logit); an exact tie with hold gives hold,
+    so an undecided model does not act (other ties: the lower index). Scores must be finite (a
+    NaN row would come out as 0, sell): evaluate refuses non-finite outputs first (guards.py)."""
+    scores = np.asarray(scores)
+    return np.where(scores[:, 1] >= scores.max(axis=1), 1, scores.argmax(axis=1)).astype(np.int64)
 
 
 def split_indices(dataset, split: str | np.ndarray) -> np.ndarray:

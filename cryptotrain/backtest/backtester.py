@@ -1,0 +1,208 @@
+"""`run`: backtest a run's predictions (or an external signal file), quietly, and write stats.json,
+equity.csv, trades.csv and plots/equity.png, with buy-and-hold and persistence baselines side
+by side. `trade` is the pure core: decisions on candles -> results and stats, no files.
+
+Run mode: RUN_DIR (default runs/latest) -> RUN_DIR/eval/<split>/predictions.csv (`evaluate.score`
+is run first when it is missing, or stale: see evaluate/provenance.py) -> targets by the policy
+in policy.py -> RUN_DIR/backtest/<split>/.
+Signals mode: signals=SIGNALS.csv, data=CANDLES -> <signals stem>_backtest/ beside the file.
+
+Range: the candles from the first decision (prediction or signal) timestamp to one candle after
+the last one, so that the last decision is filled at the next open and held to that candle's
+close (when the candle file has no candle after it, that decision is not filled). Between
+decisions the last target is kept. Settings: the run config's `backtest` section (defaults in
+signals mode) updated with `overrides` (the command-line options).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from cryptotrain.backtest import policy
+from cryptotrain.backtest.engine import BacktestResult, run_backtest
+from cryptotrain.backtest.signals import read_signals
+from cryptotrain.backtest.stats import compute_stats, drawdown
+from cryptotrain.config import BacktestConfig, load_config, validate_section
+from cryptotrain.data.ohlcv import load_ohlcv
+from cryptotrain.errors import UserError
+from cryptotrain.evaluate.provenance import describe, read_provenance, stale_reason
+from cryptotrain.evaluate.scorer import EvalResult, score
+from cryptotrain.fileio import atomic_path, atomic_write_text, to_jsonable
+from cryptotrain.report.backtest_report import plot_equity
+from cryptotrain.train.rundir import resolve_run
+
+SPLITS = ("test", "val")
+PRED_COLUMNS = ("timestamp", "pred_action", "confidence")
+STRATEGIES = ("model", "buy_and_hold", "persistence")
+
+
+@dataclass
+class BacktestReport:
+    results: dict[str, BacktestResult]   # STRATEGIES -> engine result
+    stats: dict[str, dict[str, Any]]     # STRATEGIES -> compute_stats
+    settings: BacktestConfig
+    timeframe: str
+    title: str                           # what was traded, for headers
+    header: str                          # "Model" or "Signals"
+    out_dir: Path
+    files: list[Path]
+
+
+@dataclass
+class _Decisions:
+    candles: pd.DataFrame
+    timeframe: str
+    timeframe_ms: int
+    rows: np.ndarray                     # (S,) candle row of each decision
+    actions: np.ndarray                  # (S,) target exposure decided at that candle's close
+    settings: BacktestConfig
+    out_dir: Path
+    title: str
+    header: str
+    provenance: dict | None
+
+
+def run(run_dir: Path | None = None, split: str = "test", *, signals: Path | None = None, data: Path | None = None,
+        out: Path | None = None, overrides: dict[str, Any] | None = None,
+        on_message: Callable[[str, str], None] | None = None,
+        on_scored: Callable[[EvalResult], None] | None = None) -> BacktestReport:
+    """Backtest and write the outputs. on_message(level "info" | "warning", text) tells what the
+    user should know; on_scored(result) follows each evaluation run first for fresh predictions."""
+    say = on_message or (lambda level, text: None)
+    overrides = overrides or {}
+    if signals is not None:
+        d = _signals_mode(Path(signals), data, overrides)
+    else:
+        if data is not None:
+            raise UserError("--data is only used with --signals; a run backtests the candle file of its config")
+        d = _run_mode(run_dir, split, overrides, say, on_scored or (lambda result: None))
+    out_dir = Path(out) if out is not None else d.out_dir
+    results, stats = trade(d.candles, d.timeframe_ms, d.rows, d.actions, d.settings)
+    files = write_outputs(out_dir, results, stats, d.settings, d.title, d.provenance)
+    return BacktestReport(results, stats, d.settings, d.timeframe, d.title, d.header, out_dir, files)
+
+
+def trade(candles: pd.DataFrame, timeframe_ms: int, rows: np.ndarray, actions: np.ndarray,
+          bcfg: BacktestConfig) -> tuple[dict[str, BacktestResult], dict[str, dict[str, Any]]]:
+    """Decisions (`actions` at candle `rows`) and the two baselines on candles rows[0]..rows[-1] + 1."""
+    lo, hi = int(rows[0]), min(int(rows[-1]) + 1, len(candles) - 1)   # candles lo..hi
+    raw = np.full(hi - lo + 1, np.nan)
+    raw[rows - lo] = actions
+    targets = {
+        "model": policy.hold_forward(raw),
+        "buy_and_hold": policy.buy_and_hold_targets(hi - lo + 1, bcfg),
+        "persistence": policy.persistence_targets(candles["close"].to_numpy(), bcfg)[lo:hi + 1],
+    }
+    c = candles.iloc[lo:hi + 1]
+    results = {name: run_backtest(c["timestamp"].to_numpy(), c["open"].to_numpy(), c["close"].to_numpy(), t,
+                                  cash=bcfg.cash, fee_bps=bcfg.fee_bps, slippage_bps=bcfg.slippage_bps,
+                                  timeframe_ms=timeframe_ms)
+               for name, t in targets.items()}
+    return results, {name: compute_stats(res) for name, res in results.items()}
+
+
+def backtest_settings(base: BacktestConfig, overrides: dict[str, Any]) -> BacktestConfig:
+    """`base` updated with command-line values, type-checked (a bad value names its option)."""
+    return validate_section(BacktestConfig, {**base.model_dump(), **overrides}, "backtest", option=True)
+
+
+def _run_mode(run: Path | None, split: str, overrides: dict, say, on_scored) -> _Decisions:
+    if split not in SPLITS:
+        raise UserError(f"--split {split!r}: use test or val")
+    run_dir = resolve_run(run)
+    cfg = load_config(run_dir / "config.yaml")
+    bcfg = backtest_settings(cfg.backtest, overrides)
+    if cfg.model.w_confidence == 0 and (bcfg.threshold > 0 or bcfg.sizing == "confidence"):
+        say("warning", "the confidence head was not trained (model.w_confidence = 0): "
+                       "--threshold / --sizing confidence act on its untrained output")
+    preds, prov = _predictions(run_dir, split, say, on_scored)
+    candles, report = load_ohlcv(cfg.data.path, timeframe=cfg.data.timeframe, gap_policy=cfg.data.gap_policy)
+    src = str(run_dir / "eval" / split / "predictions.csv")
+    rows = _rows_of(preds["timestamp"].to_numpy(dtype=np.int64), candles["timestamp"].to_numpy(), src, cfg.data.path)
+    actions = policy.prediction_actions(preds["pred_action"].to_numpy(), preds["confidence"].to_numpy(), bcfg)
+    title = f"{run_dir.name} ({split} split, predictions of the {describe(prov)})"
+    return _Decisions(candles, report.timeframe, report.timeframe_ms, rows, actions, bcfg,
+                      run_dir / "backtest" / split, title, "Model", prov)
+
+
+def _signals_mode(signals: Path, data: Path | None, overrides: dict) -> _Decisions:
+    if data is None:
+        raise UserError("--signals needs --data CANDLES: the candle file whose candles the signals refer to")
+    bcfg = backtest_settings(BacktestConfig(), overrides)
+    candles, report = load_ohlcv(data)
+    rows, position = read_signals(signals, candles["timestamp"].to_numpy())
+    return _Decisions(candles, report.timeframe, report.timeframe_ms, rows, policy.signal_actions(position, bcfg),
+                      bcfg, signals.parent / f"{signals.stem}_backtest", signals.name, "Signals", None)
+
+
+def _predictions(run_dir: Path, split: str, say, on_scored) -> tuple[pd.DataFrame, dict | None]:
+    """predictions.csv of the split and its provenance, re-running evaluate when missing or stale."""
+    eval_dir = run_dir / "eval" / split
+    path = eval_dir / "predictions.csv"
+
+    def evaluate(checkpoint: str, why: str) -> None:
+        say("info", f"{why}: running evaluate on the {split} split ({checkpoint} checkpoint) first")
+        on_scored(score(run_dir, split=split, checkpoint=checkpoint))
+
+    if not path.is_file():
+        evaluate("best", f"{path} not found")
+    prov = read_provenance(eval_dir)
+    why = stale_reason(run_dir, eval_dir, prov) if prov is not None else None
+    if why is not None:
+        evaluate(prov["checkpoint"], f"stale predictions: {why}")
+        prov = read_provenance(eval_dir)
+    elif prov is None:
+        say("warning", f"{eval_dir}/metrics.json does not say which checkpoint made predictions.csv (older "
+                       f"evaluate); re-run `cryptotrain evaluate --run {run_dir} --split {split}` to be sure it is current")
+    if not path.is_file():
+        raise UserError(f"{path} not found after evaluate; run `cryptotrain evaluate --run {run_dir} --split {split}`")
+    df = pd.read_csv(path)
+    missing = [c for c in PRED_COLUMNS if c not in df.columns]
+    if missing or len(df) == 0:
+        raise UserError(f"{path}: {'missing column(s) ' + ', '.join(missing) if missing else 'no rows'}; "
+                        f"re-run `cryptotrain evaluate --run {run_dir} --split {split}`")
+    return df, prov
+
+
+def _rows_of(ts: np.ndarray, candle_ts: np.ndarray, src: str, data: str) -> np.ndarray:
+    idx = np.minimum(np.searchsorted(candle_ts, ts), len(candle_ts) - 1)
+    absent = candle_ts[idx] != ts
+    if absent.any() or (np.diff(ts) <= 0).any():
+        raise UserError(f"{src}: {int(absent.sum())} timestamp(s) not in {data} or not increasing; the predictions "
+                        "were made on other candles (evaluate --data?): re-run evaluate on this run's data file")
+    return idx
+
+
+def equity_frame(res: BacktestResult) -> pd.DataFrame:
+    return pd.DataFrame({"timestamp": res.timestamps, "price": res.close, "position": res.position,
+                         "equity": res.equity, "drawdown": drawdown(res.equity, res.cash),
+                         "buy_hold_equity": res.buy_hold})
+
+
+def write_outputs(out_dir: Path, results: dict[str, BacktestResult], stats: dict[str, dict], bcfg: BacktestConfig,
+                  title: str, provenance: dict | None = None) -> list[Path]:
+    """stats.json ({"model", "buy_and_hold", "persistence", "settings"} and, in run mode, "predictions": the
+    provenance of the predictions traded), equity.csv, trades.csv, plots/equity.png."""
+    model = results["model"]
+    doc = {name: to_jsonable(s) for name, s in stats.items()}
+    doc["settings"] = bcfg.model_dump(mode="json")
+    if provenance is not None:
+        doc["predictions"] = provenance
+    atomic_write_text(out_dir / "stats.json", json.dumps(doc, indent=2) + "\n")
+    eq = equity_frame(model)
+    with atomic_path(out_dir / "equity.csv") as tmp:
+        eq.to_csv(tmp, index=False)
+    trades = model.trades.copy()
+    trades["duration"] = pd.to_timedelta(trades["duration"], unit="ms").astype(str)
+    with atomic_path(out_dir / "trades.csv") as tmp:
+        trades.to_csv(tmp, index=False)
+    plot = plot_equity(out_dir / "plots" / "equity.png", model.timestamps, model.equity, model.buy_hold,
+                       eq["drawdown"].to_numpy(), model.position,
+                       others={"persistence": results["persistence"].equity}, title=f"Backtest {title}")
+    return [out_dir / "stats.json", out_dir / "equity.csv", out_dir / "trades.csv", plot]

@@ -1,0 +1,87 @@
+"""The windows an evaluation scores: the run's dataset rebuilt from its checkpoint (stored config,
+normalizer and label thresholds; nothing is refitted), pinned to its training rows and split
+start times, or a --data file's; and the facts about them that the report states (which heads
+were trained, how many windows fall in the training period, the baselines' training labels)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cryptotrain.data.dataset import build_dataset, pin_data_range
+from cryptotrain.data.ohlcv import load_ohlcv
+from cryptotrain.errors import UserError
+
+
+def load_eval_dataset(ck, data: Path | None, split: str = "train"):
+    """The run's dataset (or `data`'s) built with the checkpoint's normalizer and thresholds.
+
+    Only `split` must have windows ("all": any split), so a --data file that lies entirely
+    after the run's date splits has test windows and no training ones, and that is fine.
+    """
+    cfg = ck.config
+    if data is None and pinned(ck):
+        cfg = pin_data_range(cfg, ck.data_range)
+    if data is not None:
+        expected = cfg.data.timeframe or load_ohlcv(cfg.data.path, None, cfg.data.gap_policy)[1].timeframe
+        found = load_ohlcv(data, None, cfg.data.gap_policy)[1].timeframe  # also checks columns and values
+        if found != expected:
+            raise UserError(f"--data {data}: the file has {found} candles but the run was trained on {expected}; "
+                            f"pass a {expected} candle file")
+        cfg = cfg.model_copy(deep=True)
+        cfg.data.timeframe = expected
+        cfg.data.start = cfg.data.end = cfg.data.last_rows = None
+    ds = build_dataset(cfg, path=None if data is None else str(data), normalizer=ck.normalizer,
+                       thresholds=ck.thresholds, require=() if split == "all" else (split,))
+    if list(ds.feature_names) != list(ck.feature_names):
+        raise UserError(f"the features built now ({len(ds.feature_names)}) differ from the checkpoint's "
+                        f"({len(ck.feature_names)}): the feature code changed since training; retrain the run")
+    return ds
+
+
+def trained_heads(mcfg) -> dict[str, bool]:
+    """Which output heads the loss trained: a head with loss weight 0 only ever saw its initialization."""
+    return {"return": mcfg.w_return > 0, "confidence": mcfg.w_confidence > 0}
+
+
+def untrained_head_notes(trained: dict[str, bool]) -> list[str]:
+    notes = []
+    if not trained["return"]:
+        notes.append("return head not trained (model.w_return = 0): its RMSE, MAE and IC, their intervals and "
+                     "verdicts are left out, and pred_return in predictions.csv is empty")
+    if not trained["confidence"]:
+        notes.append("confidence head not trained (model.w_confidence = 0): its MSE and reliability are left out "
+                     "(predictions.csv keeps its output, which a backtest threshold or confidence sizing would use)")
+    return notes
+
+
+def training_overlap(ck, timestamps: np.ndarray) -> int:
+    """How many decision times fall in the run's training period [start_ts, val_start_ts)."""
+    if not pinned(ck):
+        return 0
+    start, stop = ck.data_range["start_ts"], ck.data_range["val_start_ts"]
+    return int(((timestamps >= start) & (timestamps < stop)).sum())
+
+
+def pinned(ck) -> bool:
+    """True when the checkpoint stores the training rows and split starts (written since they were added)."""
+    return bool(ck.data_range) and all(v is not None for v in ck.data_range.values())
+
+
+def training_actions(ck, ds, data: Path | None) -> np.ndarray:
+    """Labels of the run's training windows (for the majority and stratified baselines).
+
+    With --data they come from the run's own candle file when it is still there, else from the
+    training split of the --data file (same thresholds either way; none there: uniform frequencies).
+    """
+    if data is not None and Path(ck.config.data.path).is_file():
+        ds = load_eval_dataset(ck, None)
+    return ds.action[ds.splits["train"]]
+
+
+def split_rows(ds, split: str) -> np.ndarray:
+    """Window-end rows of `split`; "all" = every split's windows, in time order."""
+    if split == "all":
+        return np.sort(np.concatenate([ds.splits[s] for s in ("train", "val", "test")]))
+    return np.asarray(ds.splits[split], dtype=np.int64)

@@ -1,0 +1,153 @@
+"""`score`: evaluate a trained run's checkpoint on a split, quietly, and write what it found.
+
+Steps: resolve the run (default runs/latest) and checkpoint (best|last); rebuild the split's
+windows (eval_data.py: the checkpoint's stored config, normalizer and label thresholds, and on
+the run's own file its stored rows and split start times, so candles prepended or appended
+since training never move into the test split); run the model in eval mode in batches of
+train.batch_size; compute metrics, baselines on the same windows, bootstrap intervals,
+verdicts, leakage warnings and attention; write, atomically,
+
+    RUN_DIR/eval/<split>/predictions.csv    one row per window (columns: PREDICTION_COLUMNS)
+    RUN_DIR/eval/<split>/metrics.json       everything in the report (NaN -> null), and the
+                                            provenance of predictions.csv (provenance.py)
+    RUN_DIR/eval/<split>/plots/*.png        confusion, reliability, attention by lag, heatmap
+
+With `data` the output directory is RUN_DIR/eval/<file stem>-<split>/ so the run's own
+evaluation is never overwritten; the file's timeframe must equal the run's; data.start / end /
+last_rows of the run's config are not applied to it; split "all" (every labelled window of the
+file) is allowed only with `data`. Nothing is printed: `runner.py` prints the result.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cryptotrain.data.dataset import iso_utc
+from cryptotrain.data.ohlcv import file_stem
+from cryptotrain.errors import UserError
+from cryptotrain.evaluate.baselines import all_baselines
+from cryptotrain.evaluate.eval_data import (load_eval_dataset, pinned, split_rows, trained_heads, training_actions,
+                                            training_overlap, untrained_head_notes)
+from cryptotrain.evaluate.guards import check_finite_outputs, check_finite_params
+from cryptotrain.evaluate.provenance import predictions_provenance
+from cryptotrain.evaluate.summary import evaluation_report
+from cryptotrain.fileio import atomic_path, atomic_write_text, to_jsonable
+from cryptotrain.models.inference import predict_with_loss, predicted_action
+from cryptotrain.report.eval_plots import write_eval_plots
+from cryptotrain.train.checkpoint import load_checkpoint
+from cryptotrain.train.metrics_log import logged_val_loss
+from cryptotrain.train.rundir import resolve_run
+
+PREDICTION_COLUMNS = ["timestamp", "close", "p_sell", "p_hold", "p_buy", "pred_action", "confidence",
+                      "pred_return", "true_action", "forward_return"]
+SPLIT_CHOICES = ("test", "val")
+CHECKPOINT_CHOICES = ("best", "last")
+
+
+@dataclass
+class EvalResult:
+    metrics: dict              # what metrics.json holds (before NaN -> null); includes the report's keys
+    report: dict               # evaluate.summary.evaluation_report (+ warnings), for the tables
+    predictions: pd.DataFrame  # predictions.csv
+    out_dir: Path
+    files: list[Path]          # predictions.csv, metrics.json, then the plots, in writing order
+
+
+def score(run_dir: Path | None = None, split: str = "test", checkpoint: str = "best",
+          data: Path | None = None) -> EvalResult:
+    """Score RUN_DIR's `checkpoint` on `split` (of `data` when given) and write the outputs."""
+    _check_choices(split, checkpoint, data)
+    run_dir = resolve_run(run_dir)
+    ck_path = run_dir / "checkpoints" / f"{checkpoint}.npz"
+    ck = load_checkpoint(ck_path)
+    check_finite_params(ck.params, str(ck_path))
+    cfg = ck.config
+    ds = load_eval_dataset(ck, data, split)
+    idx = split_rows(ds, split)
+    if len(idx) == 0:
+        raise UserError(f"the {split} split of {ds.fingerprint['path']} has no complete window; use a longer file")
+
+    with np.errstate(over="ignore", invalid="ignore"):   # non-finite outputs get one clear line below
+        pred, (loss, parts, acc) = predict_with_loss(ck.params, ds, idx, cfg.model, cfg.train.batch_size)
+    check_finite_outputs(pred, ds.timestamps[idx], f"{ck_path} on the {split} split of {ds.fingerprint['path']}")
+    trained = trained_heads(cfg.model)
+    if not trained["return"]:
+        pred["pred_return"] = np.full(len(idx), np.nan)   # a random projection: nothing to score or to save
+    model = {"action": predicted_action(pred["probs"]), "probs": pred["probs"],
+             "confidence": pred["confidence"] if trained["confidence"] else None,
+             "pred_return": pred["pred_return"] if trained["return"] else None}
+    baselines = all_baselines(training_actions(ck, ds, data), ds.close, idx, seed=cfg.train.seed)
+    report = evaluation_report(y_true=ds.action[idx], r=ds.ret[idx], conf_target=ds.confidence[idx], model=model,
+                               baselines=baselines, attention=pred["attention"], timeframe=ds.timeframe,
+                               horizon=ds.horizon, seed=cfg.train.seed, notes=untrained_head_notes(trained))
+    changed = data is None and ds.fingerprint.get("sha256") != ck.fingerprint.get("sha256")
+    report["warnings"][:0] = _data_warnings(ck, ds, idx, data, changed)
+    # an --overfit-batch run logs the loss of its one training batch as val_loss: nothing to compare
+    comparable = split == "val" and data is None and not ck.train_state.get("overfit_batch")
+    logged = logged_val_loss(run_dir, ck.epoch) if comparable else None
+    metrics = {"run": str(run_dir), "checkpoint": checkpoint, "epoch": ck.epoch, "split": split,
+               "data": ds.fingerprint, "data_changed_since_training": changed,
+               "data_range": ds.data_range, "splits_pinned_to_training": data is None and pinned(ck),
+               "first_ts": int(ds.timestamps[idx[0]]), "last_ts": int(ds.timestamps[idx[-1]]),
+               "loss": {"total": loss, "parts": parts, "accuracy": acc, "batch_size": cfg.train.batch_size,
+                        "l2_included": False, "training_log_val_loss": logged,
+                        "matches_training_log": None if logged is None else loss == logged},
+               **report}
+    out_dir = run_dir / "eval" / (split if data is None else f"{file_stem(Path(data))}-{split}")
+    frame = predictions_frame(ds, idx, pred)
+    files = _write(out_dir, frame, metrics, checkpoint, ck_path, ck, ds.fingerprint.get("sha256"))
+    files += write_eval_plots(report, pred["attention"], ds.timestamps[idx], out_dir / "plots")
+    return EvalResult(metrics=metrics, report=report, predictions=frame, out_dir=out_dir, files=files)
+
+
+def _check_choices(split: str, checkpoint: str, data: Path | None) -> None:
+    allowed = SPLIT_CHOICES + (("all",) if data is not None else ())
+    if split not in allowed:
+        raise UserError(f"--split {split!r}: use {' or '.join(allowed)}" +
+                        ("" if data is not None else " ('all' needs --data)"))
+    if checkpoint not in CHECKPOINT_CHOICES:
+        raise UserError(f"--checkpoint {checkpoint!r}: use best or last")
+
+
+def _data_warnings(ck, ds, idx: np.ndarray, data: Path | None, changed: bool) -> list[str]:
+    """Warnings that go first in the report: the run's file changed, or --data overlaps training."""
+    out = []
+    overlap = training_overlap(ck, ds.timestamps[idx]) if data is not None else 0
+    if overlap:
+        start, stop = ck.data_range["start_ts"], ck.data_range["val_start_ts"]
+        out.append(f"{overlap} of the {len(idx)} scored windows end inside the run's training "
+                   f"period ({iso_utc(start)} to {iso_utc(stop)}): if {Path(data).name} is the "
+                   "market the run trained on, those results are in-sample")
+    if changed:
+        out.append(f"the data file {ds.fingerprint['path']} changed since training (different sha256): " + (
+            "rows and splits are pinned to the training dates, but candles inside them may differ; compare "
+            "with care" if pinned(ck) else
+            "this old checkpoint has no stored split dates, so the splits may have moved into the training "
+            "candles; compare with care"))
+    return out
+
+
+def _write(out_dir: Path, frame: pd.DataFrame, metrics: dict, checkpoint: str, ck_path: Path, ck,
+           data_sha256: str | None) -> list[Path]:
+    """predictions.csv, then metrics.json with the provenance of that file."""
+    with atomic_path(out_dir / "predictions.csv", suffix=".csv") as tmp:
+        frame.to_csv(tmp, index=False)
+    metrics["provenance"] = predictions_provenance(checkpoint, ck_path, ck, data_sha256, out_dir / "predictions.csv")
+    atomic_write_text(out_dir / "metrics.json", json.dumps(to_jsonable(metrics), indent=2) + "\n")
+    return [out_dir / "predictions.csv", out_dir / "metrics.json"]
+
+
+def predictions_frame(ds, idx: np.ndarray, pred: dict) -> pd.DataFrame:
+    """predictions.csv's rows: actions as -1/0/1, pred_return and forward_return in r_t units."""
+    probs = pred["probs"]
+    return pd.DataFrame({
+        "timestamp": ds.timestamps[idx], "close": ds.close[idx],
+        "p_sell": probs[:, 0], "p_hold": probs[:, 1], "p_buy": probs[:, 2],
+        "pred_action": predicted_action(probs) - 1, "confidence": pred["confidence"],
+        "pred_return": pred["pred_return"], "true_action": ds.action[idx] - 1, "forward_return": ds.ret[idx]},
+        columns=PREDICTION_COLUMNS)

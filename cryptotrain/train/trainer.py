@@ -1,0 +1,246 @@
+"""`fit`: train (or resume) a run, quietly. The same function runs in the CLI, a notebook or a
+worker process: it prints nothing; progress goes through the callbacks.
+
+Order at the end of every epoch (so a kill at any moment is safe): validation, metrics line,
+`best.npz` when improved, `last.npz`, figure (redrawn at most every PLOT_EVERY_S and at the end).
+A resume truncates `metrics.jsonl` to the epochs that `last.npz` holds and re-runs the rest;
+since an epoch is a pure function of the checkpoint (parameters, optimizer moments, generator
+states), the final parameters are bit-identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ContextManager
+
+import numpy as np
+
+from cryptotrain.config import Config, config_to_yaml
+from cryptotrain.data.dataset import build_dataset
+from cryptotrain.errors import UserError
+from cryptotrain.fileio import atomic_write_text
+from cryptotrain.models import init_params
+from cryptotrain.models.inference import split_loss
+from cryptotrain.optim import adam_init
+from cryptotrain.report.training import plot_training
+from cryptotrain.train import metrics_log
+from cryptotrain.train.checkpoint import Checkpoint, load_checkpoint, rng_from_state, save_checkpoint
+from cryptotrain.train.loop import NonFiniteError, batches_per_epoch, epoch_batches, train_epoch
+from cryptotrain.train.rundir import create_run_dir, set_latest
+
+OVERFIT_STEPS_PER_EPOCH = 25
+OVERFIT_MIN_EPOCHS = 12      # >= 300 steps on the one batch
+OVERFIT_MIN_LR = 3e-3        # constant; a tiny model at 1e-3 needs far more steps to reach ~0
+PLOT_EVERY_S = 30.0          # redraw plots/training.png at most this often (and at the end)
+TRAIN_STATE_KEYS = ("best_val_loss", "best_epoch", "bad_epochs", "overfit_batch")
+
+
+@dataclass
+class TrainPlan:
+    """What a run is about to do; given to `on_start` before the first epoch."""
+    run_dir: Path
+    cfg: Config
+    n_features: int
+    timeframe: str
+    split_sizes: dict[str, int]      # windows per split
+    n_batches: int                   # optimizer steps per epoch
+    overfit: bool
+    resumed_after: int | None        # the checkpoint's epoch when resuming, else None
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    best_epoch: int | None
+    best_val_loss: float | None
+    epochs_run: int                  # epochs trained by this call
+    last_epoch: int                  # epochs the run has completed in all
+    stopped_early: bool              # patience ran out during this call
+    already_stopped: bool            # a resume of a run that had already stopped early: nothing done
+    overfit: bool
+    config: Config                   # the run's resolved config (the stored one when resuming)
+    rows: list[dict] = field(default_factory=list)  # every epoch row of metrics.jsonl
+
+
+@dataclass
+class _Session:
+    run_dir: Path
+    cfg: Config
+    ds: Any
+    params: dict
+    opt_state: dict
+    rngs: dict[str, np.random.Generator]
+    state: dict
+    rows: list[dict]
+    resumed_after: int | None = None
+
+
+def _no_progress(epoch: int, epochs: int, n_batches: int) -> ContextManager:
+    return nullcontext(None)
+
+
+def fit(cfg: Config | None, run_dir: Path | None = None, *, resume: Path | None = None, run_name: str | None = None,
+        overfit_batch: bool = False, allow_data_change: bool = False,
+        on_start: Callable[[TrainPlan], None] | None = None,
+        on_epoch: Callable[[dict, bool], None] | None = None,
+        progress: Callable[[int, int, int], ContextManager] | None = None) -> TrainResult:
+    """Train a new run (in `run_dir`, or a fresh directory under cfg.train.runs_dir that
+    runs/latest then points at) or resume the run directory `resume`.
+
+    on_start(plan) before the first epoch; on_epoch(row, first) after each epoch's metrics line;
+    progress(epoch, epochs, n_batches) -> a context manager yielding on_batch(i, loss, n) or None.
+    """
+    s = _resume(Path(resume), allow_data_change) if resume is not None else _new(cfg, run_dir, run_name, overfit_batch)
+    cfg, ds, state = s.cfg, s.ds, s.state
+    overfit = bool(state.get("overfit_batch"))
+    train_idx = ds.splits["train"]
+    fixed_batch = train_idx[: cfg.train.batch_size] if overfit else None
+    n_batches = OVERFIT_STEPS_PER_EPOCH if overfit else batches_per_epoch(len(train_idx), cfg)
+    if on_start is not None:
+        on_start(TrainPlan(s.run_dir, cfg, len(ds.feature_names), ds.timeframe,
+                           {k: len(v) for k, v in ds.splits.items()}, n_batches, overfit, s.resumed_after))
+    if state["epoch"] and not overfit and state["bad_epochs"] >= cfg.train.patience:
+        return _result(s, 0, stopped_early=False, already_stopped=True)
+    progress = progress or _no_progress
+    first_epoch = state["epoch"] + 1
+    last_plot = time.monotonic()
+    stopped = False
+    for epoch in range(first_epoch, cfg.train.epochs + 1):
+        batches = ([fixed_batch] * n_batches if overfit else
+                   epoch_batches(train_idx, cfg.train.batch_size, s.rngs["shuffle"], cfg.train.max_batches_per_epoch))
+        row, improved = _train_one_epoch(s, epoch, batches, n_batches * cfg.train.epochs, fixed_batch, progress)
+        s.rows.append(row)
+        metrics_log.append_row(s.run_dir / metrics_log.FILE, row)
+        if on_epoch is not None:
+            on_epoch(row, epoch == first_epoch)
+        state["epoch"] = epoch
+        _write_checkpoints(s, improved)
+        if time.monotonic() - last_plot >= PLOT_EVERY_S:
+            plot_training(s.rows, s.run_dir / "plots" / "training.png")
+            last_plot = time.monotonic()
+        if not overfit and state["bad_epochs"] >= cfg.train.patience:
+            stopped = True
+            break
+    plot_training(s.rows, s.run_dir / "plots" / "training.png")
+    return _result(s, state["epoch"] - first_epoch + 1, stopped_early=stopped, already_stopped=False)
+
+
+def _new(cfg: Config | None, run_dir: Path | None, run_name: str | None, overfit_batch: bool) -> _Session:
+    if cfg is None:
+        raise UserError("train needs --config CONFIG (or --resume RUN_DIR)")
+    if overfit_batch:
+        cfg = overfit_config(cfg)
+    ds = build_dataset(cfg)
+    # runs/latest follows new runs under runs_dir; an explicit run_dir (a sweep trial, a
+    # walk-forward fold) or a sanity run (not a model to evaluate) leaves it alone
+    point_latest = run_dir is None and not overfit_batch
+    if run_dir is None:
+        run_dir = create_run_dir(cfg, run_name or ("overfit" if overfit_batch else None))
+    else:
+        run_dir = Path(run_dir)
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise UserError(f"run directory {run_dir} is not empty; pass a new directory or resume it")
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (run_dir / "plots").mkdir(exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", config_to_yaml(cfg))
+    seed = cfg.train.seed
+    params = init_params(cfg.model, len(ds.feature_names), cfg.data.window, np.random.default_rng(seed))
+    rngs = {"shuffle": np.random.default_rng([seed, 1]), "dropout": np.random.default_rng([seed, 2])}
+    state = {"epoch": 0, "global_step": 0, "best_val_loss": None, "best_epoch": None, "bad_epochs": 0,
+             "overfit_batch": overfit_batch}
+    atomic_write_text(run_dir / metrics_log.FILE, "")
+    if point_latest:
+        set_latest(run_dir)
+    return _Session(run_dir, cfg, ds, params, adam_init(params), rngs, state, [])
+
+
+def _resume(run_dir: Path, allow_data_change: bool) -> _Session:
+    last = run_dir / "checkpoints" / "last.npz"
+    if not last.is_file():
+        raise UserError(f"cannot resume {run_dir}: {last} not found (the run never finished an epoch); start a new run")
+    ck = load_checkpoint(last)
+    ds = build_dataset(ck.config, normalizer=ck.normalizer, thresholds=ck.thresholds)
+    _check_fingerprint(ck.fingerprint, ds.fingerprint, allow_data_change)
+    rngs = {k: rng_from_state(v) for k, v in ck.rng_states.items()}
+    state = dict(ck.train_state, epoch=ck.epoch, global_step=ck.global_step)
+    rows = metrics_log.truncate(run_dir / metrics_log.FILE, upto_epoch=ck.epoch)
+    return _Session(run_dir, ck.config, ds, ck.params, ck.opt_state, rngs, state, rows, resumed_after=ck.epoch)
+
+
+def _train_one_epoch(s: _Session, epoch: int, batches: list, total_steps: int, fixed_batch, progress):
+    """Train one epoch and validate; -> (metrics row, improved)."""
+    cfg, state = s.cfg, s.state
+    try:
+        with progress(epoch, cfg.train.epochs, len(batches)) as on_batch:
+            st, state["global_step"] = train_epoch(s.params, s.opt_state, s.ds, cfg, batches, s.rngs["dropout"],
+                                                   state["global_step"], total_steps, on_batch)
+        val_loss, val_parts, val_acc = split_loss(s.params, s.ds, "val" if fixed_batch is None else fixed_batch,
+                                                  cfg.model, cfg.train.batch_size)
+        if not np.isfinite(val_loss):
+            raise NonFiniteError(f"validation loss is {val_loss} after epoch {epoch}; lower train.lr")
+    except NonFiniteError as err:
+        kept = f"last good checkpoint: epoch {state['epoch']}" if state["epoch"] else "no checkpoint was written"
+        raise NonFiniteError(f"{err} ({kept}, in {s.run_dir})") from err
+    improved = _update_early_stopping(state, epoch, val_loss, cfg)
+    row = {"epoch": epoch, "train_loss": st.loss, **{f"train_{k}": v for k, v in st.parts.items()},
+           "train_accuracy": st.accuracy, "val_loss": val_loss,
+           **{f"val_{k}": v for k, v in val_parts.items()}, "val_accuracy": val_acc,
+           "lr": st.lr, "grad_norm": st.grad_norm, "time_s": st.seconds,
+           "samples_per_s": st.samples / st.seconds if st.seconds else None,
+           "step": state["global_step"], "note": "best" if improved else None}
+    return row, improved
+
+
+def _write_checkpoints(s: _Session, improved: bool) -> None:
+    ds, state = s.ds, s.state
+    ck = Checkpoint(params=s.params, opt_state=s.opt_state, config=s.cfg, normalizer=ds.normalizer,
+                    thresholds=ds.thresholds, feature_names=ds.feature_names, fingerprint=ds.fingerprint,
+                    data_range=ds.data_range, epoch=state["epoch"], global_step=state["global_step"],
+                    rng_states={k: r.bit_generator.state for k, r in s.rngs.items()},
+                    train_state={k: state[k] for k in TRAIN_STATE_KEYS})
+    if improved:
+        save_checkpoint(s.run_dir / "checkpoints" / "best.npz", ck)
+    save_checkpoint(s.run_dir / "checkpoints" / "last.npz", ck)
+
+
+def _result(s: _Session, epochs_run: int, *, stopped_early: bool, already_stopped: bool) -> TrainResult:
+    st = s.state
+    return TrainResult(run_dir=s.run_dir, best_epoch=st["best_epoch"], best_val_loss=st["best_val_loss"],
+                       epochs_run=epochs_run, last_epoch=st["epoch"], stopped_early=stopped_early,
+                       already_stopped=already_stopped, overfit=bool(st.get("overfit_batch")), config=s.cfg,
+                       rows=s.rows)
+
+
+def overfit_config(cfg: Config) -> Config:
+    """One batch, no dropout, no weight penalty, a constant learning rate of at least
+    OVERFIT_MIN_LR for at least OVERFIT_MIN_EPOCHS epochs: the loss must go to ~0."""
+    cfg = cfg.model_copy(deep=True)
+    cfg.train.epochs = max(cfg.train.epochs, OVERFIT_MIN_EPOCHS)
+    cfg.train.lr = max(cfg.train.lr, OVERFIT_MIN_LR)
+    cfg.train.warmup_steps = 0
+    cfg.model.dropout = 0.0
+    cfg.model.head_dropout = 0.0
+    cfg.model.l2 = 0.0
+    cfg.train.schedule = "constant"
+    cfg.train.weight_decay = 0.0
+    return cfg
+
+
+def _update_early_stopping(state: dict, epoch: int, val_loss: float, cfg: Config) -> bool:
+    best = state["best_val_loss"]
+    if np.isfinite(val_loss) and (best is None or val_loss < best - cfg.train.min_delta):
+        state.update(best_val_loss=val_loss, best_epoch=epoch, bad_epochs=0)
+        return True
+    state["bad_epochs"] += 1
+    return False
+
+
+def _check_fingerprint(stored: dict, current: dict, allow: bool) -> None:
+    keys = ("rows", "first_ts", "last_ts", "sha256")
+    if any(stored.get(k) != current.get(k) for k in keys) and not allow:
+        raise UserError(f"the data file {current.get('path')} differs from the one this run was trained on "
+                        f"(rows {stored.get('rows')} -> {current.get('rows')}); restore it, "
+                        "or pass --allow-data-change to resume anyway")
