@@ -24,6 +24,9 @@ app.add_typer(data_app, name="data")
 
 _state = {"debug": False}
 
+# Each command imports its library inside the function, for start-up time only (no cycle needs
+# it): `cryptotrain --help` then loads no NumPy, pandas or matplotlib and stays about 0.15 s.
+
 
 def _handles_errors(fn):
     """Turn UserError / RunFailure into one line on stderr and exit code 2 / 1 (traceback with --debug)."""
