@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cryptotrain.data.ohlcv import _to_ms, format_utc
+from cryptotrain.data.ohlcv import _to_ms, format_utc, read_frame, require_columns
 from cryptotrain.errors import UserError
 
 REQUIRED = ("timestamp", "position")
@@ -28,18 +28,10 @@ def _line(i: int) -> str:
 def _read_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise UserError(f"signals file {path} not found; pass a CSV with columns timestamp,position")
-    try:
-        df = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise UserError(f"{path}: the file is empty; it needs a header timestamp,position and one row per signal") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"{path}: cannot read as CSV ({first}); write a CSV with columns timestamp,position") from None
-    df = df.rename(columns=lambda c: str(c).strip().lower())
-    missing = [c for c in REQUIRED if c not in df.columns]
-    if missing:
-        raise UserError(f"{path}: missing column(s) {', '.join(missing)}; the file needs columns timestamp,position "
-                        f"(found {', '.join(map(str, df.columns)) or 'none'})")
+    df = read_frame(path, pd.read_csv, kind="CSV",
+                    empty="the file is empty; it needs a header timestamp,position and one row per signal",
+                    fix="write a CSV with columns timestamp,position")
+    df = require_columns(df, REQUIRED, path, "the file needs columns timestamp,position")
     if len(df) == 0:
         raise UserError(f"{path}: no signal rows; add one row per decision: timestamp,position")
     return df

@@ -29,7 +29,7 @@ from cryptotrain.data.fetch_pages import Job, Segment, fetch_range
 from cryptotrain.data.fetch_plan import check_range, expected_candles, find_side, join_prepend, plan_jobs
 from cryptotrain.data.fetch_progress import FetchProgress
 from cryptotrain.data.fetch_retry import FetchSettings, Retrier, RetriesExhausted
-from cryptotrain.data.ohlcv import FORMATS, find_gaps, format_utc, load_ohlcv, parse_utc
+from cryptotrain.data.ohlcv import FORMATS, find_gaps, format_utc, load_ohlcv, parse_utc, symbol_slug
 from cryptotrain.errors import RunFailure, UserError
 
 @dataclass
@@ -61,7 +61,7 @@ def fetch_command(*, exchange: str, symbol: str, timeframe: str, since: str | No
     cfg, settings, redact = load_exchange_config(exchange_config)
     ex = make_exchange(exchange, cfg, redact)
     tf_ms = check_timeframe(ex, timeframe)
-    path = Path(out) if out else Path("data") / ex.id / f"{symbol.replace('/', '_').replace(':', '_')}-{timeframe}.{fmt}"
+    path = Path(out) if out else Path("data") / ex.id / f"{symbol_slug(symbol)}-{timeframe}.{fmt}"
     _check_writable(path)
     main = load_ohlcv(path, timeframe)[0] if path.exists() else None
     check_range(path, main, since_ms, until_ms, tf_ms)

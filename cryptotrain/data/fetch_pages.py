@@ -80,7 +80,6 @@ class Segment:
             self._parts.append((df["timestamp"].to_numpy(np.int64), df[COLUMNS[1:]].to_numpy(np.float64)))
         self.dirty = False
         self.added = 0        # candles added in this run
-        self.written = 0      # writes done in this run
 
     def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
         if len(self._parts) != 1:
@@ -140,7 +139,7 @@ class Segment:
         """Rewrite the file atomically if anything changed since the last write."""
         if self.dirty and len(self):
             write_ohlcv(self.frame(), self.path, self.fmt)
-            self.dirty, self.written = False, self.written + 1
+            self.dirty = False
 
 
 # ------------------------------------------------------------------------ the loop

@@ -11,6 +11,7 @@ low, close, volume (float64).
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -131,11 +132,7 @@ def _to_ms(col: pd.Series, src: str, where) -> np.ndarray:
 def _clean(df: pd.DataFrame, src: str = "candles", line_numbers: bool = False) -> tuple[pd.DataFrame, int, bool]:
     """Check every value, sort, drop identical duplicates -> (frame, duplicates dropped, was sorted)."""
     where = _row_namer(line_numbers)
-    df = df.rename(columns=lambda c: str(c).strip().lower())
-    missing = [c for c in COLUMNS if c not in df.columns]
-    if missing:
-        raise UserError(f"{src}: missing column(s) {', '.join(missing)}; need columns {', '.join(COLUMNS)} "
-                        f"(found {', '.join(map(str, df.columns)) or 'none'})")
+    df = require_columns(df, COLUMNS, src, f"need columns {', '.join(COLUMNS)}")
     out = pd.DataFrame({"timestamp": _to_ms(df["timestamp"], src, where)})
     for name in COLUMNS[1:]:
         col = df[name]
@@ -194,6 +191,11 @@ FORMATS = {"parquet": (".parquet", ".pq"), "csv": (".csv.gz", ".csv")}
 EXTENSIONS = tuple(ext for exts in FORMATS.values() for ext in exts)
 
 
+def symbol_slug(symbol: str) -> str:
+    """A market symbol as it appears in file and run names: BTC/USDT -> BTC_USDT, BTC/USDT:USDT -> BTC_USDT_USDT."""
+    return symbol.replace("/", "_").replace(":", "_")
+
+
 def file_stem(path: Path) -> str:
     """The file name without its candle-file extension ("data" if nothing is left)."""
     name = Path(path).name
@@ -216,15 +218,33 @@ def _read(path: Path) -> tuple[pd.DataFrame, bool]:
     kind = _kind(path)
     if not path.is_file():
         raise UserError(f"{path}: file not found; check the path or run `cryptotrain fetch` first")
+    if kind == "csv":
+        read = functools.partial(pd.read_csv, compression="infer", skipinitialspace=True)
+    else:
+        read = functools.partial(pd.read_parquet, engine="pyarrow")
+    return read_frame(path, read, kind=kind, empty=f"file is empty; it needs a header {','.join(COLUMNS)} and candle rows",
+                      fix=f"check the file is a valid {kind} file"), kind == "csv"
+
+
+def read_frame(path: Path, read, *, kind: str, empty: str, fix: str) -> pd.DataFrame:
+    """`read(path)`, with an empty or unreadable file turned into one UserError line ending in `fix`."""
     try:
-        if kind == "csv":
-            return pd.read_csv(path, compression="infer", skipinitialspace=True), True
-        return pd.read_parquet(path, engine="pyarrow"), False
+        return read(path)
     except pd.errors.EmptyDataError:
-        raise UserError(f"{path}: file is empty; it needs a header {','.join(COLUMNS)} and candle rows") from None
+        raise UserError(f"{path}: {empty}") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"{path}: cannot read as {kind} ({first}); check the file is a valid {kind} file") from None
+        raise UserError(f"{path}: cannot read as {kind} ({first}); {fix}") from None
+
+
+def require_columns(df: pd.DataFrame, required, src, need: str) -> pd.DataFrame:
+    """`df` with stripped lower-case column names; a UserError naming the missing ones and `need`."""
+    df = df.rename(columns=lambda c: str(c).strip().lower())
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise UserError(f"{src}: missing column(s) {', '.join(missing)}; {need} "
+                        f"(found {', '.join(map(str, df.columns)) or 'none'})")
+    return df
 
 
 def load_ohlcv(path: str | Path, timeframe: str | None = None, gap_policy: str = "keep",

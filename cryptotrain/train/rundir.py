@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from cryptotrain.config import Config
+from cryptotrain.data.ohlcv import symbol_slug
 from cryptotrain.errors import UserError
 from cryptotrain.fileio import atomic_write_text
 
@@ -20,8 +21,7 @@ LATEST = "latest"
 
 def run_dir_name(cfg: Config, name: str | None = None, now: float | None = None) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
-    symbol = cfg.data.symbol.replace("/", "_").replace(":", "_")
-    parts = [stamp, cfg.model.type, symbol, cfg.data.timeframe or "tf"]
+    parts = [stamp, cfg.model.type, symbol_slug(cfg.data.symbol), cfg.data.timeframe or "tf"]
     if name:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
             raise UserError(f"--run-name {name!r}: use only letters, digits, '.', '_' and '-'")
