@@ -10,7 +10,7 @@ from rich.console import Console
 from cryptotrain.config import Config
 from cryptotrain.report.training import print_epoch, print_intro, print_summary
 from cryptotrain.train.trainer import fit
-from cryptotrain.train.progress import epoch_progress
+from cryptotrain.report.progress import epoch_progress
 
 
 def train_command(cfg: Config | None, *, run_name: str | None = None, resume: Path | None = None,

@@ -1,4 +1,5 @@
-"""Per-epoch progress display: a rich bar on a terminal, nothing per batch otherwise.
+"""Per-epoch progress display for `train`: a rich bar on a terminal, nothing per batch otherwise.
+The command hands `epoch_progress` to `fit` as its `progress` callback.
 
 When stdout is not a terminal (CI logs, pipes) the bar is skipped and only the per-epoch rows
 are printed, one line each, so logs stay readable.
