@@ -192,7 +192,7 @@ class Config(_Section):
 
 
 # ------------------------------------------------------------------------ loading
-def _section_at(loc: tuple, cls: type[BaseModel] = None) -> tuple[type[BaseModel], str]:
+def _section_at(loc: tuple, cls: type[BaseModel] | None = None) -> tuple[type[BaseModel], str]:
     """The pydantic model class that owns the key at `loc` and a dotted name for messages."""
     cls = cls or Config
     path = []
@@ -207,7 +207,7 @@ def _section_at(loc: tuple, cls: type[BaseModel] = None) -> tuple[type[BaseModel
     return cls, ".".join(path) or "config"
 
 
-def validation_message(err: ValidationError, origin: str, cls: type[BaseModel] = None, *, prefix: str = "",
+def validation_message(err: ValidationError, origin: str, cls: type[BaseModel] | None = None, *, prefix: str = "",
                        option: bool = False, show_input: bool = True) -> str:
     """The first error of `err` (validating `cls`, default Config) as one line for the user: an
     unknown key with the closest valid name, or the key, what is wrong and the value given.
@@ -226,9 +226,10 @@ def validation_message(err: ValidationError, origin: str, cls: type[BaseModel] =
     got = f" (got {e.get('input')!r})" if show_input else ""
     if option:
         return f"--{(str(loc[0]) if loc else origin).replace('_', '-')}: {e['msg'].lower()}{got}"
+    key = f"{prefix}.{key}" if prefix and key else key or prefix
     if e["type"] == "value_error" or not loc:
         return f"{origin}: invalid {key or 'config'}: {e['msg'].removeprefix('Value error, ')}"
-    return f"{origin}: {prefix + '.' if prefix else ''}{key}: {e['msg'].lower()}{got}"
+    return f"{origin}: {key}: {e['msg'].lower()}{got}"
 
 
 def validate_section(cls: type[BaseModel], raw: Any, origin: str = "config", **how) -> BaseModel:
