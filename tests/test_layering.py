@@ -59,11 +59,8 @@ def layer_of(module: str) -> int | None:
 
 
 def module_name(path: Path, root: Path) -> str:
-    rel = path.relative_to(root.parent).with_suffix("")
-    parts = list(rel.parts)
-    if parts[-1] == "__init__" and len(parts) > 1:
-        parts = parts[:-1] if len(parts) > 2 else parts   # cryptotrain/__init__ keeps its name
-    return ".".join(parts)
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)   # cryptotrain/__init__.py -> cryptotrain
 
 
 def imported_modules(tree: ast.AST, this: str, is_package: bool, root: Path):
@@ -94,8 +91,6 @@ def violations(root: Path = PACKAGE) -> list[str]:
     out = []
     for path in sorted(root.rglob("*.py")):
         this = module_name(path, root)
-        if this == "cryptotrain":
-            this = "cryptotrain.__init__"
         mine = layer_of(this)
         where = path.relative_to(root.parent)
         if mine == -1:
