@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cryptotrain.data.ohlcv import _to_ms, format_utc
+from cryptotrain.data.ohlcv import _to_ms, format_utc, normalize_columns
 from cryptotrain.errors import UserError
 
 REQUIRED = ("timestamp", "position")
@@ -35,7 +35,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"{path}: cannot read as CSV ({first}); write a CSV with columns timestamp,position") from None
-    df = df.rename(columns=lambda c: str(c).strip().lower())
+    df = normalize_columns(df, str(path))
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
         raise UserError(f"{path}: missing column(s) {', '.join(missing)}; the file needs columns timestamp,position "

@@ -102,6 +102,18 @@ def _row_namer(line_numbers: bool):
     return (lambda i: f"line {i + 2}") if line_numbers else (lambda i: f"row {i + 1}")
 
 
+def normalize_columns(df: pd.DataFrame, src: str) -> pd.DataFrame:
+    """Column names stripped and lower-cased; two names that become one ('close', 'Close ') are an error."""
+    names = [str(c).strip().lower() for c in df.columns]
+    seen: dict[str, object] = {}
+    for raw, name in zip(df.columns, names):
+        if name in seen:
+            raise UserError(f"{src}: columns {str(seen[name])!r} and {str(raw)!r} both mean '{name}'; "
+                            "keep one of them")
+        seen[name] = raw
+    return df.set_axis(names, axis=1)
+
+
 def _to_ms(col: pd.Series, src: str, where) -> np.ndarray:
     """The timestamp column as int64 ms: integer ms since epoch, or ISO datetimes (UTC)."""
     if pd.api.types.is_datetime64_any_dtype(col):
@@ -131,7 +143,7 @@ def _to_ms(col: pd.Series, src: str, where) -> np.ndarray:
 def _clean(df: pd.DataFrame, src: str = "candles", line_numbers: bool = False) -> tuple[pd.DataFrame, int, bool]:
     """Check every value, sort, drop identical duplicates -> (frame, duplicates dropped, was sorted)."""
     where = _row_namer(line_numbers)
-    df = df.rename(columns=lambda c: str(c).strip().lower())
+    df = normalize_columns(df, src)
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise UserError(f"{src}: missing column(s) {', '.join(missing)}; need columns {', '.join(COLUMNS)} "
