@@ -159,3 +159,15 @@ def test_signals_with_two_columns_that_both_mean_position(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("timestamp,open,high,low,close,Close,volume\n" + "".join(f"{t},1,1,1,1,1,1\n" for t in ts))
     _one_line_exit_2(_cli("data", "inspect", str(bad)), "columns 'close' and 'Close' both mean 'close'")
+
+
+def test_signals_in_seconds_are_converted_with_a_warning(tmp_path):
+    candles = tmp_path / "c.csv"
+    ts = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000 + np.arange(10) * 3_600_000
+    pd.DataFrame({"timestamp": ts, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}).to_csv(
+        candles, index=False)
+    sig = tmp_path / "s.csv"
+    sig.write_text("timestamp,position\n" + "".join(f"{t // 1000},1\n" for t in ts[2:5]))
+    res = _cli("backtest", "--signals", str(sig), "--data", str(candles), "--out", str(tmp_path / "out"))
+    assert res.exit_code == 0, res.output
+    assert "timestamps look like seconds since the epoch (not ms); converted to milliseconds" in res.output
