@@ -150,9 +150,8 @@ def _clean(df: pd.DataFrame, src: str = "candles", line_numbers: bool = False) -
     if clash.any():
         t = int(ts[np.argmax(clash)])
         rows = np.flatnonzero(clash & (ts == t))
-        raise UserError(f"{src}: {where(int(rows[0]))} and {where(int(rows[1]))} have the same timestamp "
-                        f"{format_utc(t)} ({t}) with different values ({int(clash.sum())} such rows in the file); "
-                        "keep one candle per timestamp")
+        raise UserError(f"{src}: {where(int(rows[0]))} and {where(int(rows[1]))} share a timestamp with different "
+                        f"values ({format_utc(t)}, {t}; {int(clash.sum())} such rows); keep one candle per timestamp")
     was_sorted = bool(np.all(ts[1:] >= ts[:-1]))
     if not was_sorted:
         out = out.sort_values("timestamp", kind="stable", ignore_index=True)
