@@ -171,3 +171,37 @@ def test_signals_in_seconds_are_converted_with_a_warning(tmp_path):
     res = _cli("backtest", "--signals", str(sig), "--data", str(candles), "--out", str(tmp_path / "out"))
     assert res.exit_code == 0, res.output
     assert "timestamps look like seconds since the epoch (not ms); converted to milliseconds" in res.output
+
+
+@pytest.mark.parametrize("cash", ["inf", "nan", "1e300", "-5"])
+def test_backtest_refuses_absurd_cash(tmp_path, cash):
+    candles = tmp_path / "c.csv"
+    ts = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000 + np.arange(10) * 3_600_000
+    pd.DataFrame({"timestamp": ts, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}).to_csv(
+        candles, index=False)
+    sig = tmp_path / "s.csv"
+    sig.write_text("timestamp,position\n" + "".join(f"{t},1\n" for t in ts[:3]))
+    _one_line_exit_2(_cli("backtest", "--signals", str(sig), "--data", str(candles), "--cash", cash), "--cash")
+
+
+def test_the_largest_cash_allowed_raises_no_numpy_warning(tmp_path):
+    """1e300 flooded `overflow encountered in multiply`; at the 1e12 cap every money figure is finite."""
+    import json
+    import warnings as w
+
+    src = pd.read_csv(ROOT / "data/sample/BTC_USDT-1h.csv.gz").iloc[:600]
+    candles = tmp_path / "c.csv"
+    src.to_csv(candles, index=False)
+    sig = tmp_path / "s.csv"
+    pd.DataFrame({"timestamp": src["timestamp"].iloc[10:500], "position": np.tile([1, -1, 0, 0.5, -0.5], 98)}).to_csv(
+        sig, index=False)
+    with w.catch_warnings(record=True) as caught:
+        w.simplefilter("always")
+        res = _cli("backtest", "--signals", str(sig), "--data", str(candles), "--cash", "1e12", "--out",
+                   str(tmp_path / "o"))
+    assert res.exit_code == 0, res.output
+    assert [str(c.message) for c in caught if issubclass(c.category, RuntimeWarning)] == []
+    stats = json.loads((tmp_path / "o" / "stats.json").read_text())
+    assert "overflow" not in res.output
+    money = {k: v for k, v in stats["model"].items() if "[$]" in k}
+    assert money and all(np.isfinite(v) for v in money.values()), money
