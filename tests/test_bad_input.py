@@ -147,11 +147,17 @@ def test_gradcheck_refuses_a_tolerance_that_means_nothing(tol):
     _one_line_exit_2(_cli("gradcheck", "--config", TINY, "--tol", tol), "--tol", "must be a relative error in (0, 1)")
 
 
-def test_signals_with_two_columns_that_both_mean_position(tmp_path):
-    candles = tmp_path / "c.csv"
+def _flat_candles(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    """Ten hourly candles at price 1 -> (CSV path, open times)."""
+    path = tmp_path / "c.csv"
     ts = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000 + np.arange(10) * 3_600_000
     pd.DataFrame({"timestamp": ts, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}).to_csv(
-        candles, index=False)
+        path, index=False)
+    return path, ts
+
+
+def test_signals_with_two_columns_that_both_mean_position(tmp_path):
+    candles, ts = _flat_candles(tmp_path)
     sig = tmp_path / "s.csv"
     sig.write_text("timestamp,position,position \n" + "".join(f"{t},1,0\n" for t in ts[:3]))
     _one_line_exit_2(_cli("backtest", "--signals", str(sig), "--data", str(candles)),
@@ -162,10 +168,7 @@ def test_signals_with_two_columns_that_both_mean_position(tmp_path):
 
 
 def test_signals_in_seconds_are_converted_with_a_warning(tmp_path):
-    candles = tmp_path / "c.csv"
-    ts = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000 + np.arange(10) * 3_600_000
-    pd.DataFrame({"timestamp": ts, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}).to_csv(
-        candles, index=False)
+    candles, ts = _flat_candles(tmp_path)
     sig = tmp_path / "s.csv"
     sig.write_text("timestamp,position\n" + "".join(f"{t // 1000},1\n" for t in ts[2:5]))
     res = _cli("backtest", "--signals", str(sig), "--data", str(candles), "--out", str(tmp_path / "out"))
@@ -175,10 +178,7 @@ def test_signals_in_seconds_are_converted_with_a_warning(tmp_path):
 
 @pytest.mark.parametrize("cash", ["inf", "nan", "1e300", "-5"])
 def test_backtest_refuses_absurd_cash(tmp_path, cash):
-    candles = tmp_path / "c.csv"
-    ts = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000 + np.arange(10) * 3_600_000
-    pd.DataFrame({"timestamp": ts, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}).to_csv(
-        candles, index=False)
+    candles, ts = _flat_candles(tmp_path)
     sig = tmp_path / "s.csv"
     sig.write_text("timestamp,position\n" + "".join(f"{t},1\n" for t in ts[:3]))
     _one_line_exit_2(_cli("backtest", "--signals", str(sig), "--data", str(candles), "--cash", cash), "--cash")
