@@ -127,6 +127,8 @@ def gradcheck(
     tol: float = typer.Option(1e-6, help="Maximum relative error allowed."),
 ) -> None:
     """Check every parameter gradient of the configured model against central differences (float64)."""
+    if not 0 < tol < 1:  # also refuses nan, which no error is ever below
+        raise UserError(f"--tol {tol:g}: the tolerance must be a relative error in (0, 1), e.g. --tol 1e-6")
     from cryptotrain.config import load_config
     from cryptotrain.models.gradcheck import gradcheck_command
 

@@ -10,17 +10,41 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import re
+import typing
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cryptotrain.config_yaml import load_yaml, quote
 from cryptotrain.errors import UserError
+from cryptotrain.model_memory import check_fits_in_memory
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field's type is or contains int or float (Optional[int], list[Period], ...)."""
+    if annotation in (int, float):
+        return True
+    return any(_numeric(a) for a in typing.get_args(annotation))
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, raw: Any) -> Any:
+        # pydantic reads true as 1 for an int field; a boolean given for a number is a mistake
+        if isinstance(raw, dict):
+            for name, value in raw.items():
+                field = cls.model_fields.get(name)
+                items = value if isinstance(value, list) else [value]
+                if field is not None and _numeric(field.annotation) and any(isinstance(v, bool) for v in items):
+                    raise ValueError(f"{name} needs a number, not the boolean {str(value).lower()}")
+        return raw
 
 
 Period = Annotated[int, Field(ge=1)]      # a look-back length in candles
@@ -28,9 +52,15 @@ Window2 = Annotated[int, Field(ge=2)]     # a window that needs a standard devia
 
 
 def _iso(value: Any) -> Any:
-    """YAML reads an unquoted 2024-01-01 as a date: accept it as the ISO string it means."""
+    """A UTC date or ISO datetime (or integer ms) as a string; an impossible date is refused here."""
     if isinstance(value, (_dt.date, _dt.datetime)):
         return value.isoformat()
+    if isinstance(value, str) and not re.fullmatch(r"\s*-?\d{10,}\s*", value):
+        try:
+            _dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{quote(value)} is not a valid date; use a UTC date or ISO datetime, "
+                             "e.g. 2024-01-31 or 2024-01-31T12:00") from None
     return value
 
 
@@ -66,6 +96,15 @@ class DataConfig(_Section):
     split: SplitConfig = SplitConfig()
 
     _dates = field_validator("start", "end", mode="before")(_iso)
+
+    @field_validator("exchange", "symbol")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        # both end up in run directory and file names: keep them short and path-safe
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9/:._-]{0,39}", v):
+            raise ValueError(f"{quote(v)} is not a market or exchange name; use at most 40 letters, digits "
+                             "and / : . _ -, e.g. BTC/USDT")
+        return v
 
 
 # ------------------------------------------------------------------------- features
@@ -113,7 +152,7 @@ class ModelConfig(_Section):
     causal: bool = False                         # causal mask in self-attention
     concat_last: bool = True                     # concatenate the last hidden state to the context
     pooling: Literal["last", "mean", "additive"] = "additive"  # after multihead / transformer
-    head_sizes: list[int] = [64]                 # hidden widths of the MLP head stack
+    head_sizes: list[Period] = [64]              # hidden widths of the MLP head stack
     head_activation: Literal["relu", "gelu", "tanh"] = "relu"
     head_dropout: float = Field(default=0.0, ge=0, lt=1)
     # transformer only
@@ -145,7 +184,7 @@ class ModelConfig(_Section):
 
 # ---------------------------------------------------------------------------- train
 class TrainConfig(_Section):
-    seed: int = 0
+    seed: int = Field(default=0, ge=0)            # NumPy seeds are non-negative
     epochs: int = Field(default=20, ge=1)
     batch_size: int = Field(default=64, ge=1)
     max_batches_per_epoch: Optional[int] = Field(default=None, ge=1)  # cap for quick runs
@@ -163,6 +202,27 @@ class TrainConfig(_Section):
     min_delta: float = Field(default=0.0, ge=0)
     runs_dir: str = "runs"
 
+    @field_validator("runs_dir")
+    @classmethod
+    def _runs_dir(cls, v: str) -> str:
+        # the first part of the path that exists must be a directory, or creating the run fails
+        p = Path(v)
+        for q in (p, *p.parents):
+            if q.exists():
+                if not q.is_dir():
+                    raise ValueError(f"{quote(str(q))} is a file, not a directory; point train.runs_dir at a directory")
+                break
+        return v
+
+    @model_validator(mode="after")
+    def _warmup(self) -> "TrainConfig":
+        steps = self.epochs * self.max_batches_per_epoch if self.max_batches_per_epoch else None
+        if steps is not None and self.warmup_steps >= steps:
+            warnings.warn(f"train.warmup_steps ({self.warmup_steps}) is not shorter than the whole run (at most "
+                          f"{steps} steps: epochs x max_batches_per_epoch); the learning rate never leaves the warm-up",
+                          stacklevel=2)
+        return self
+
     @field_validator("betas")
     @classmethod
     def _betas(cls, v: list[float]) -> list[float]:
@@ -175,7 +235,7 @@ class TrainConfig(_Section):
 class BacktestConfig(_Section):
     fee_bps: float = Field(default=10.0, ge=0)      # on traded notional, every fill
     slippage_bps: float = Field(default=2.0, ge=0)  # fills move against the trader
-    cash: float = Field(default=10_000.0, gt=0)
+    cash: float = Field(default=10_000.0, gt=0, le=1e12, allow_inf_nan=False)  # up to $1e12: money stays exact in float64
     mode: Literal["long-only", "long-short"] = "long-short"
     threshold: float = Field(default=0.0, ge=0, le=1)  # minimum confidence to act
     sizing: Literal["fixed", "confidence"] = "fixed"
@@ -189,6 +249,11 @@ class Config(_Section):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     backtest: BacktestConfig = BacktestConfig()
+
+    @model_validator(mode="after")
+    def _fits(self) -> "Config":
+        check_fits_in_memory(self)
+        return self
 
 
 # ------------------------------------------------------------------------ loading
@@ -223,7 +288,7 @@ def validation_message(err: ValidationError, origin: str, cls: type[BaseModel] |
         hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(section.model_fields)}"
         what = f"'{prefix}.{key}'" if prefix else f"'{name}' in {where}"
         return f"{origin}: unknown key {what}; {hint}"
-    got = f" (got {e.get('input')!r})" if show_input else ""
+    got = f" (got {quote(e.get('input'))})" if show_input else ""
     if option:
         return f"--{(str(loc[0]) if loc else origin).replace('_', '-')}: {e['msg'].lower()}{got}"
     key = f"{prefix}.{key}" if prefix and key else key or prefix
@@ -255,10 +320,13 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         origin = str(p)
         if not p.is_file():
             raise UserError(f"config file {p} not found; pass an existing YAML file, e.g. configs/gru_attention_1h.yaml")
-        try:
-            raw = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise UserError(f"{p}: not valid YAML ({str(err).splitlines()[0]}); fix the file") from err
+        raw = load_yaml(p.read_text(), origin)
+        if raw is None:
+            warnings.warn(f"{p} is empty: every setting takes its default", stacklevel=2)
+            raw = {}
+        if not isinstance(raw, dict):
+            raise UserError(f"{p}: the file holds a {type(raw).__name__}, not a mapping; write sections such as "
+                            "'model:' and 'train:' with keys under them")
     raw = apply_overrides(raw, overrides or [])
     if overrides:
         origin += " with --set " + " ".join(overrides)
@@ -278,8 +346,8 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         if len(parts) < 2 or not all(parts):
             raise UserError(f"--set {item!r}: the key needs a section, e.g. model.hidden_size")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
+            value = load_yaml(text, f"--set {item!r}") if text.strip() else None
+        except UserError:
             value = text
         node = out
         for part in parts[:-1]:
@@ -302,4 +370,4 @@ def config_to_yaml(cfg: Config) -> str:
 
 
 def config_from_yaml_text(text: str, origin: str = "config") -> Config:
-    return config_from_dict(yaml.safe_load(text) or {}, origin)
+    return config_from_dict(load_yaml(text, origin) or {}, origin)

@@ -72,7 +72,6 @@ def test_iso_timestamps_and_custom_out(tmp_path, candles):
     ("timestamp,position\n{t1},1\n{t0},0\n", "not sorted at line 3"),
     ("timestamp,position\n{t0},1\n{t0},0\n", "duplicate timestamp at line 3"),
     ("timestamp,position\n{off},1\n", "not a candle open time"),
-    ("timestamp,position\n{sec},1\n", "look like seconds"),
     ("", "empty"),
 ])
 def test_bad_signal_files_exit_2_with_a_clear_message(tmp_path, candles, rows, needle):

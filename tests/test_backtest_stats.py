@@ -129,3 +129,21 @@ def test_stats_table_keeps_every_label_with_huge_numbers(width):
         assert any(line.startswith(f" {key} ") for line in lines), key
     if width == 80:   # everything fits
         assert "987,654,321.50" in text and "3.287e+34" in text and "…" not in text
+
+
+@pytest.mark.parametrize("tf_ms, periods", [(3_600_000, 8760), (60_000, 525_600), (4 * 3_600_000, 2190)],
+                         ids=["1h", "1m", "4h"])
+def test_annualized_ratios_use_the_candles_per_year_of_the_timeframe(tf_ms, periods):
+    """On daily candles sqrt(365) == sqrt(P), so only other timeframes catch a hard-coded 365."""
+    res = fixed_result()
+    res.timestamps = np.arange(len(EQUITY), dtype=np.int64) * tf_ms
+    res.timeframe_ms = tf_ms
+    s = compute_stats(res)
+    r = [EQUITY[0] / 100 - 1] + [EQUITY[i] / EQUITY[i - 1] - 1 for i in range(1, len(EQUITY))]
+    mean, sd = sum(r) / len(r), statistics.stdev(r)
+    downside = math.sqrt(sum(min(x, 0) ** 2 for x in r) / len(r))
+    assert s["Sharpe Ratio"] == pytest.approx(mean / sd * math.sqrt(periods), rel=1e-9)
+    assert s["Sortino Ratio"] == pytest.approx(mean / downside * math.sqrt(periods), rel=1e-9)
+    assert s["Volatility (Ann.) [%]"] == pytest.approx(100 * sd * math.sqrt(periods), rel=1e-9)
+    log_ann = math.log(110 / 100) * periods / len(r)   # (110/100)^(P/n) - 1 overflows a float for 1m: inf
+    assert s["Return (Ann.) [%]"] == pytest.approx(100 * math.expm1(log_ann) if log_ann < 700 else math.inf, rel=1e-9)

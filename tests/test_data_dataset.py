@@ -109,7 +109,7 @@ def test_too_short_data_names_the_numbers():
         build_dataset(_cfg(data={"last_rows": 300, "window": 48}))
     with pytest.raises(UserError, match="keep no candles"):
         build_dataset(_cfg(data={"start": "2030-01-01"}))
-    with pytest.raises(UserError, match="data.end: cannot read date 'soon'"):
+    with pytest.raises(UserError, match="data.end: 'soon' is not a valid date"):
         build_dataset(_cfg(data={"end": "soon"}))
 
 

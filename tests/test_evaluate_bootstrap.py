@@ -119,3 +119,20 @@ def test_evaluation_report_is_complete_and_json_ready():
     assert all(s.startswith("Model vs ") for s in rep["verdicts"].values())
     assert math.isnan(rep["baselines"]["persistence"]["classification"]["log_loss"])
     json.dumps(rep)  # NaN is allowed here; the writer maps it to null
+
+
+def test_intervals_use_blocks_when_hits_come_in_long_runs():
+    """50 right, then 50 wrong, ...: resampling single windows (i.i.d.) would give a far narrower
+    interval than blocks of consecutive windows; the test catches intervals that ignore the block
+    length they report."""
+    n = 1000
+    hit = np.tile(np.r_[np.ones(50, bool), np.zeros(50, bool)], n // 100)
+    y = np.ones(n, dtype=np.int64)
+    model = {"action": np.where(hit, 1, 0), "pred_return": None}
+    out = bootstrap_intervals(y, np.zeros(n), model, {}, n_resamples=400, seed=0)
+    acc = out["model"]["accuracy"]
+    assert out["block_length"] == 10 and acc["value"] == 0.5
+    rng = np.random.default_rng(0)
+    iid = hit[rng.integers(0, n, size=(400, n))].mean(axis=1)
+    iid_width = np.subtract(*np.quantile(iid, [0.975, 0.025]))
+    assert acc["hi"] - acc["lo"] > 2 * iid_width, (acc, iid_width)
