@@ -304,3 +304,14 @@ def test_options_before_the_subcommand_apply_to_it(runs):
     res = ok("runs", "--runs-dir", runs, "--json", "show", NAMES["complete"])
     assert json.loads(res.output)["name"] == NAMES["complete"]
     assert json.loads(ok("runs", "--runs-dir", runs, "list", "--json").output)["latest"] == NAMES["evaluated"]
+
+
+def test_a_kill_between_best_and_last_is_read_from_best(runs, tmp_path):
+    run = tmp_path / "r" / NAMES["complete"]
+    shutil.copytree(runs / NAMES["complete"], run)
+    (run / "checkpoints" / "last.npz").unlink()
+    rec = json.loads(ok("runs", "show", run, "--json").output)
+    with np.load(run / "checkpoints" / "best.npz", allow_pickle=False) as z:
+        epoch = json.loads(str(z["meta"]))["epoch"]
+    assert rec["epochs"]["done"] == epoch and rec["state"] != "no checkpoint"
+    assert "checkpoints/last.npz missing; epochs read from best.npz" in rec["problems"]

@@ -207,6 +207,10 @@ def read_run(run_dir: Path) -> dict:
     cfg, raw = read_config(run_dir, problems)
     ck_path = run_dir / "checkpoints" / "last.npz"
     ck = read_checkpoint_summary(ck_path, problems)
+    best_path = run_dir / "checkpoints" / "best.npz"
+    if not ck_path.exists() and best_path.is_file():   # killed between saving best.npz and last.npz
+        ck = read_checkpoint_summary(best_path, problems)
+        problems.append("checkpoints/last.npz missing; epochs read from best.npz")
     if cfg is None and ck is not None and ck["config_yaml"]:
         try:   # the checkpoint stores the resolved config: enough to describe the run
             cfg = config_from_dict(yaml.safe_load(ck["config_yaml"]), "checkpoint config")
