@@ -315,3 +315,16 @@ def test_a_kill_between_best_and_last_is_read_from_best(runs, tmp_path):
         epoch = json.loads(str(z["meta"]))["epoch"]
     assert rec["epochs"]["done"] == epoch and rec["state"] != "no checkpoint"
     assert "checkpoints/last.npz missing; epochs read from best.npz" in rec["problems"]
+
+
+def test_results_of_a_rewritten_checkpoint_are_marked_stale(runs, tmp_path):
+    run = tmp_path / "r" / NAMES["backtested"]
+    shutil.copytree(runs / NAMES["backtested"], run)
+    assert json.loads(ok("runs", "show", run, "--json").output)["evaluation"]["stale"] is None
+    # what a resumed or retrained run leaves: best.npz is another file than the one evaluated
+    shutil.copy(run / "checkpoints" / "last.npz", run / "checkpoints" / "best.npz")
+    (run / "checkpoints" / "best.npz").write_bytes((run / "checkpoints" / "best.npz").read_bytes() + b"\0")
+    rec = json.loads(ok("runs", "show", run, "--json").output)
+    assert "was rewritten" in rec["evaluation"]["stale"] and "was rewritten" in rec["backtest"]["stale"]
+    assert any(p.startswith("eval/test is stale") for p in rec["problems"])
+    assert any(p.startswith("backtest/test is stale") for p in rec["problems"])

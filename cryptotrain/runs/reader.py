@@ -4,10 +4,14 @@ Sources, each optional (a missing or damaged one becomes a line in "problems", n
 
     config.yaml                 the resolved config (planned epochs, model, market)
     checkpoints/last.npz        epochs done, early-stopping state, parameter count
-                                (read with allow_pickle=False; only the arrays' sizes are used)
+                                (read with allow_pickle=False; only the arrays' sizes are used;
+                                best.npz when a kill came between writing the two)
     metrics.jsonl               one JSON object per finished epoch (the training summary)
     eval/<name>/metrics.json    evaluate's headline numbers and baseline verdicts
     backtest/<split>/stats.json the backtest's return and Sharpe ratio beside buy and hold
+
+An evaluation or backtest whose provenance no longer matches the run's checkpoint or
+predictions.csv (evaluate/provenance.py: content hashes) is marked stale.
 
 States: "complete" (every planned epoch), "stopped early" (patience ran out), "interrupted"
 (fewer epochs than planned and no early stop: killed, or still training), "no checkpoint"
@@ -28,6 +32,7 @@ import yaml
 
 from cryptotrain.config import Config, config_from_dict, config_to_dict
 from cryptotrain.errors import UserError
+from cryptotrain.evaluate.provenance import stale_reason
 
 BASELINES = ("majority", "persistence", "stratified")
 
@@ -175,6 +180,17 @@ def _sub_docs(root: Path, filename: str, problems: list[str]) -> dict[str, dict]
     return out
 
 
+def _stale(run_dir: Path, eval_dir: Path, prov: Any) -> str | None:
+    """Why the predictions that an evaluation scored or a backtest traded are no longer the run's (None: current
+    or unknown). Reads the checkpoint and predictions.csv to hash them; writes nothing."""
+    if not isinstance(prov, dict) or not isinstance(prov.get("checkpoint"), str):
+        return None
+    try:
+        return stale_reason(run_dir, eval_dir, prov)
+    except OSError as err:
+        return f"cannot be checked ({err.__class__.__name__})"
+
+
 def training_summary(rows: list[dict]) -> dict:
     """What metrics.jsonl says: epochs logged, first and last losses, best validation epoch, time."""
     if not rows:
@@ -232,8 +248,18 @@ def read_run(run_dir: Path) -> dict:
                         f"{done} epochs (the log was cut or edited)")
     ts = ck["train_state"] if ck else {}
     best_val = number(ts.get("best_val_loss")) if ck else train.get("best_val_loss")
-    evals = {k: evaluation_summary(v) for k, v in _sub_docs(run_dir / "eval", "metrics.json", problems).items()}
-    tests = {k: backtest_summary(v) for k, v in _sub_docs(run_dir / "backtest", "stats.json", problems).items()}
+    eval_docs = _sub_docs(run_dir / "eval", "metrics.json", problems)
+    evals = {k: evaluation_summary(v) for k, v in eval_docs.items()}
+    test_docs = _sub_docs(run_dir / "backtest", "stats.json", problems)
+    tests = {k: backtest_summary(v) for k, v in test_docs.items()}
+    for where, docs, key, summaries in (("eval", eval_docs, "provenance", evals),
+                                        ("backtest", test_docs, "predictions", tests)):
+        for k, doc in docs.items():
+            summaries[k]["stale"] = _stale(run_dir, run_dir / "eval" / k, doc.get(key))
+            if summaries[k]["stale"]:
+                problems.append(f"{where}/{k} is stale: {summaries[k]['stale']}; re-run "
+                                f"`cryptotrain {'evaluate' if where == 'eval' else 'backtest'} --run {run_dir}"
+                                f"{'' if k == 'test' else ' --split ' + k}`")
     return {
         "name": run_dir.name, "path": str(run_dir), "kind": "run", "state": state,
         "overfit_batch": bool(ts.get("overfit_batch")),
