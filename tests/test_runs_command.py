@@ -328,3 +328,9 @@ def test_results_of_a_rewritten_checkpoint_are_marked_stale(runs, tmp_path):
     assert "was rewritten" in rec["evaluation"]["stale"] and "was rewritten" in rec["backtest"]["stale"]
     assert any(p.startswith("eval/test is stale") for p in rec["problems"])
     assert any(p.startswith("backtest/test is stale") for p in rec["problems"])
+
+
+def test_an_empty_runs_dir(tmp_path):
+    assert "no runs in" in ok("runs", "--runs-dir", tmp_path).output
+    assert json.loads(ok("runs", "--runs-dir", tmp_path, "--json").output) == {
+        "runs_dir": str(tmp_path), "latest": None, "runs": []}
