@@ -18,7 +18,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 NA = "-"
-# (header, cell builder); every header and cell has at most two lines
+# the headers of the seven cells of a run; every header and cell has two lines
 _LIST_COLUMNS = ["model\nparams", "market", "epochs\nstate", "best val\nloss", "test acc\nbeats",
                  "return [%]\nB&H [%]", "Sharpe\nB&H"]
 _WRAPS = {"epochs\nstate": 13, "test acc\nbeats": 12}   # columns whose words may wrap (max width)
@@ -77,13 +77,14 @@ def _widths(rows: list[list[str]], headers: list[str]) -> list[int]:
 def print_runs_list(console: Console, doc: dict) -> None:
     runs = doc["runs"]
     if not runs:
-        console.print(f"no runs in {doc['runs_dir']}; train one: cryptotrain train --config configs/tiny.yaml")
+        console.print(f"no runs in {escape(doc['runs_dir'])}; train one: cryptotrain train --config configs/tiny.yaml",
+                      highlight=False)
         return
-    console.print(f"{len(runs)} run(s) in {doc['runs_dir']}, newest first; * = {doc['runs_dir']}/latest; "
-                  "return and Sharpe of the test backtest above buy and hold (B&H)", soft_wrap=True)
+    console.print(escape(f"{len(runs)} run(s) in {doc['runs_dir']}, newest first; * = {doc['runs_dir']}/latest; "
+                         "return and Sharpe of the test backtest above buy and hold (B&H)"), soft_wrap=True,
+                  highlight=False)
     rows = [list_cells(r) for r in runs]
     wide = _table(["", "run", *_LIST_COLUMNS], None, True)
-    wide.columns[1].no_wrap = True
     for rec, cells in zip(runs, rows):
         wide.add_row("*" if rec.get("latest") else "", escape(rec["name"]), *map(escape, cells))
     natural = Measurement.get(console, console.options.update_width(10_000), wide).maximum
