@@ -181,6 +181,68 @@ def backtest(
                      console=_console())
 
 
+# ------------------------------------------------------------------------------ runs
+runs_app = typer.Typer(help="List, show and compare the runs in a runs directory (reads only).")
+app.add_typer(runs_app, name="runs")
+_RUNS_DIR = typer.Option(None, "--runs-dir", help="Directory holding the runs (train.runs_dir; default runs).")
+_RUNS_JSON = typer.Option(False, "--json", help="Print one JSON document instead of tables.")
+
+
+def _runs_opts(ctx: typer.Context, runs_dir: Optional[Path], json_: bool) -> tuple[Path, bool]:
+    """A subcommand's --runs-dir / --json, else the ones given before it (`runs --runs-dir X show RUN`)."""
+    parent = (ctx.parent.obj if ctx.parent is not None else None) or {}
+    return runs_dir or parent.get("runs_dir") or Path("runs"), json_ or parent.get("json", False)
+
+
+@runs_app.callback(invoke_without_command=True)
+@_handles_errors
+def runs_root(ctx: typer.Context, runs_dir: Optional[Path] = _RUNS_DIR, json_: bool = _RUNS_JSON) -> None:
+    """One row per run, newest first (the same as `runs list`)."""
+    ctx.obj = {"runs_dir": runs_dir, "json": json_}
+    if ctx.invoked_subcommand is None:
+        runs_list(ctx, runs_dir=runs_dir, json_=json_)
+
+
+@runs_app.command("list")
+@_handles_errors
+def runs_list(ctx: typer.Context, runs_dir: Optional[Path] = _RUNS_DIR, json_: bool = _RUNS_JSON) -> None:
+    """One row per run: model, market, epochs, best val loss, test accuracy, backtest beside buy and hold."""
+    from cryptotrain.report.runs_report import print_json_doc, print_runs_list
+    from cryptotrain.runs.index import list_runs, list_view
+
+    runs_dir, json_ = _runs_opts(ctx, runs_dir, json_)
+    (print_json_doc if json_ else print_runs_list)(_console(), list_view(list_runs(runs_dir)))
+
+
+@runs_app.command("show")
+@_handles_errors
+def runs_show(ctx: typer.Context,
+              run: str = typer.Argument(..., help="Run directory, or a run name in --runs-dir, or latest."),
+              runs_dir: Optional[Path] = _RUNS_DIR, json_: bool = _RUNS_JSON) -> None:
+    """A run's config differences from the defaults, training summary, evaluation, backtest, figures."""
+    from cryptotrain.report.runs_report import print_json_doc, print_run
+    from cryptotrain.runs.compare import show_run
+    from cryptotrain.runs.index import resolve
+
+    runs_dir, json_ = _runs_opts(ctx, runs_dir, json_)
+    (print_json_doc if json_ else print_run)(_console(), show_run(resolve(run, runs_dir)))
+
+
+@runs_app.command("compare")
+@_handles_errors
+def runs_compare(ctx: typer.Context,
+                 runs: list[str] = typer.Argument(..., help="Two or more runs (directories or names in --runs-dir)."),
+                 runs_dir: Optional[Path] = _RUNS_DIR, json_: bool = _RUNS_JSON) -> None:
+    """Config keys that differ and the headline metrics side by side, the better value marked."""
+    from cryptotrain.report.runs_report import print_compare, print_json_doc
+    from cryptotrain.runs.compare import compare_runs
+    from cryptotrain.runs.index import resolve
+
+    runs_dir, json_ = _runs_opts(ctx, runs_dir, json_)
+    doc = compare_runs([resolve(r, runs_dir) for r in runs])
+    (print_json_doc if json_ else print_compare)(_console(), doc)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
