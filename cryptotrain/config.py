@@ -149,6 +149,10 @@ class FeaturesConfig(_Section):
                     out.append(g)
         return out
 
+    def context_groups(self) -> list[str]:
+        """The groups of `context_set`; a set name brings its groups except time (the row's own clock)."""
+        return [g for g in self.groups(self.context_set) if g != "time"]
+
     def _enabled(self, group: str) -> bool:
         return group not in BASIC_GROUPS or getattr(self, group) not in (None, [], False)
 
@@ -164,7 +168,7 @@ class FeaturesConfig(_Section):
                                  f"give features.{off[0]} a value or drop {off[0]} from the list")
         if not self.groups():
             raise ValueError("every feature is disabled; enable at least one (e.g. features.returns=[1])")
-        if self.context and not self.groups(self.context_set):
+        if self.context and not self.context_groups():
             raise ValueError("features.context is set but features.context_set gives no feature; add a group")
         return self
 

@@ -72,7 +72,7 @@ def groups_names(groups: list[str], fcfg: FeaturesConfig, windows: list[int]) ->
 def feature_names(fcfg: FeaturesConfig) -> list[str]:
     """Names of the columns `compute_features` returns, in order: the set, then each context timeframe."""
     names = groups_names(fcfg.groups(), fcfg, fcfg.windows)
-    ctx = groups_names(fcfg.groups(fcfg.context_set), fcfg, fcfg.context_windows)
+    ctx = groups_names(fcfg.context_groups(), fcfg, fcfg.context_windows)
     return names + [f"{tf}_{name}" for tf in fcfg.context for name in ctx]
 
 

@@ -61,7 +61,7 @@ def fill_context(XT: np.ndarray, df: pd.DataFrame, timeframe: str, fcfg: Feature
         return
     htf = context_candles(df, period, timeframe_ms)
     H = np.full((XT.shape[0], len(htf)), np.nan)
-    fill(H, htf, fcfg.groups(fcfg.context_set), fcfg, fcfg.context_windows, period)
+    fill(H, htf, fcfg.context_groups(), fcfg, fcfg.context_windows, period)
     k = closed_bucket(df["timestamp"].to_numpy(dtype=np.int64), period, timeframe_ms)
     keys = htf["timestamp"].to_numpy(dtype=np.int64) // period
     pos = np.clip(np.searchsorted(keys, k), 0, max(len(keys) - 1, 0))
