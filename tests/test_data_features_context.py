@@ -117,3 +117,17 @@ def test_context_rows_update_once_per_bucket():
     changes = np.flatnonzero(np.diff(col[np.isfinite(col)]) != 0)
     hours = ((df["timestamp"].to_numpy()[np.isfinite(col)] // H) % 24)[changes + 1]
     assert len(changes) >= 7 and (hours == 23).all()  # the 23:00 candle closes the day
+
+
+def test_dataset_builds_with_alpha158_and_context():
+    from cryptotrain.config import config_from_dict
+    from cryptotrain.data.dataset import build_dataset
+
+    cfg = config_from_dict({"data": {"path": "data/sample/BTC_USDT-1h.csv.gz", "timeframe": "1h", "last_rows": 1500,
+                                     "window": 16},
+                            "features": {"set": ["kbar", "roc", "rank"], "context": ["4h"], "context_set": ["rsv"]}})
+    ds = build_dataset(cfg)
+    assert ds.feature_names == feature_names(cfg.features) and ds.n_features == 9 + 5 + 5 + 3
+    assert ds.features.dtype == np.float32 and min(len(v) for v in ds.splits.values()) > 100
+    x, _ = ds.batch(ds.splits["train"][:4])
+    assert np.isfinite(x).all()
