@@ -56,14 +56,15 @@ def fill_context(XT: np.ndarray, df: pd.DataFrame, timeframe: str, fcfg: Feature
     if period <= timeframe_ms or period % timeframe_ms:
         raise UserError(f"features.context: {timeframe} is not a multiple of the data timeframe "
                         f"({timeframe_ms // 60_000} min) above it; use e.g. 4h or 1d")
-    XT[:] = np.nan
-    if len(df) == 0:
-        return
     htf = context_candles(df, period, timeframe_ms)
+    if len(htf) == 0:  # no complete bucket: no row has context
+        XT[:] = np.nan
+        return
     H = np.full((XT.shape[0], len(htf)), np.nan)
     fill(H, htf, fcfg.context_groups(), fcfg, fcfg.context_windows, period)
     k = closed_bucket(df["timestamp"].to_numpy(dtype=np.int64), period, timeframe_ms)
     keys = htf["timestamp"].to_numpy(dtype=np.int64) // period
     pos = np.clip(np.searchsorted(keys, k), 0, max(len(keys) - 1, 0))
     found = (keys[pos] == k) if len(keys) else np.zeros(len(k), dtype=bool)
-    XT[:, found] = H[:, pos[found]]
+    for j in range(len(XT)):  # row by row: contiguous writes into the (F, N) block
+        XT[j] = np.where(found, H[j, pos], np.nan)
