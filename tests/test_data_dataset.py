@@ -35,7 +35,7 @@ def test_normalizer_statistics_come_from_training_rows_only(kind):
     cfg = _cfg(features={"normalizer": kind})
     ds = build_dataset(cfg)
     df, rep = load_ohlcv(SAMPLE_1H, "1h")
-    X, _ = compute_features(df.iloc[-3000:].reset_index(drop=True), cfg.features, rep.timeframe_ms)
+    X = compute_features(df.iloc[-3000:].reset_index(drop=True), cfg.features, rep.timeframe_ms)[0].astype(np.float64)
     rows = _train_rows(ds)
     assert rows.max() < ds.bounds["val"][0]
     Xt = X[rows]
