@@ -1,0 +1,156 @@
+"""Jobs as Ray tasks: a local Ray instance this process starts and stops, or an existing cluster.
+
+Imported only when Ray is wanted (it is an optional extra). Each job is one task that calls
+`jobs.execute` in a worker; Ray retries the task when its worker process is lost (`max_retries`,
+system failures only: an exception in the job is its result, not a reason to run it again), and
+the retried job resumes from its directory. Events travel through a `_Mailbox` actor: a job's
+`send` waits until the driver has handled its event, so events arrive in order, all of them
+before the job's result, and `report` can return the driver's answer to that very event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Any, Mapping
+
+import ray
+from ray.exceptions import RayError
+
+from cryptotrain.orchestration import blas
+from cryptotrain.orchestration.jobs import Job, JobResult, execute, one_line
+from cryptotrain.orchestration.schedule import Driver
+
+_POLL_SECONDS = 0.5  # the longest a driver waits on the mailbox before it looks at finished tasks
+
+
+@ray.remote(num_cpus=0)
+class _Mailbox:
+    """Holds jobs' events until the driver takes them, and each sender until its answer comes."""
+
+    def __init__(self) -> None:
+        self._events: list[tuple[int, str, str, Any]] = []
+        self._answers: dict[int, asyncio.Future] = {}
+        self._arrived: asyncio.Event | None = None
+        self._seq = 0
+
+    def _signal(self) -> asyncio.Event:
+        if self._arrived is None:  # created on the actor's event loop, not in __init__
+            self._arrived = asyncio.Event()
+        return self._arrived
+
+    async def send(self, key: str, kind: str, data: Any) -> Any:
+        self._seq += 1
+        answer = asyncio.get_running_loop().create_future()
+        self._answers[self._seq] = answer
+        self._events.append((self._seq, key, kind, data))
+        self._signal().set()
+        return await answer
+
+    async def take(self, timeout: float) -> list[tuple[int, str, str, Any]]:
+        if not self._events:
+            try:
+                await asyncio.wait_for(self._signal().wait(), timeout)
+            except asyncio.TimeoutError:
+                pass
+        events, self._events = self._events, []
+        self._signal().clear()
+        return events
+
+    async def answer(self, replies: dict[int, Any]) -> None:
+        for seq, reply in replies.items():
+            future = self._answers.pop(seq, None)
+            if future is not None and not future.done():
+                future.set_result(reply)
+
+
+def _run_task(job: Job, fn_ref: str, threads: int, mailbox) -> JobResult:
+    def send(kind: str, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        return ray.get(mailbox.send.remote(job.key, kind, data))
+
+    return execute(job, fn_ref, threads, send)
+
+
+_remote_task = ray.remote(_run_task)
+
+
+def connect(workers: int, address: str | None, threads: int) -> tuple[bool, float]:
+    """Start a local instance (address None) or join a cluster; (whether we own it, seconds)."""
+    started = time.perf_counter()
+    # No usage statistics are sent, by this process or the ones it starts.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    common = dict(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
+                  runtime_env={"env_vars": blas.env_vars(threads)})
+    if address is None:
+        # "local" starts a new instance even when RAY_ADDRESS or a `ray start` cluster exists.
+        # The object store only carries small results (the real ones are files): 100 MB is plenty.
+        ray.init(address="local", num_cpus=workers, object_store_memory=100 * 1024 * 1024, **common)
+    else:
+        ray.init(address=address, **common)
+    return address is None, time.perf_counter() - started
+
+
+def disconnect() -> None:
+    ray.shutdown()
+
+
+def cluster_cpus() -> int:
+    return int(ray.cluster_resources().get("CPU", 1))
+
+
+class RayBackend:
+    def __init__(self, fn_ref: str, threads: int, session_threads: int, max_retries: int,
+                 driver: Driver, max_jobs: int | None):
+        self.fn_ref, self.threads, self.driver, self.max_jobs = fn_ref, threads, driver, max_jobs
+        options: dict[str, Any] = {"max_retries": max_retries, "num_cpus": threads}
+        if threads != session_threads:  # a fresh worker whose BLAS loads with this count
+            options["runtime_env"] = {"env_vars": blas.env_vars(threads)}
+        self.task = _remote_task.options(**options)
+        self.mailbox = _Mailbox.options(max_concurrency=1000).remote()
+        self.running: dict[Any, Job] = {}
+        self.take = self.mailbox.take.remote(_POLL_SECONDS)
+        self._slots, self._slots_at = 1, -1e9
+
+    def capacity(self) -> int:
+        # A cluster can grow while jobs run; ask it again at most every few seconds.
+        if time.monotonic() - self._slots_at > 5.0:
+            self._slots = max(1, cluster_cpus() // max(1, self.threads))
+            self._slots_at = time.monotonic()
+        return min(self._slots, self.max_jobs) if self.max_jobs else self._slots
+
+    def submit(self, job: Job) -> None:
+        self.running[self.task.remote(job, self.fn_ref, self.threads, self.mailbox)] = job
+
+    def wait(self) -> list[JobResult]:
+        while True:
+            ready, _ = ray.wait([self.take, *self.running], num_returns=1)
+            if self.take in ready:
+                self._deliver(ray.get(self.take))
+                self.take = self.mailbox.take.remote(_POLL_SECONDS)
+            done = [ref for ref in ready if ref in self.running]
+            if done:
+                return [self._result(ref) for ref in done]
+
+    def close(self) -> None:
+        ray.kill(self.mailbox)
+
+    def _deliver(self, events: list[tuple[int, str, str, Any]]) -> None:
+        replies = {}
+        try:
+            for seq, key, kind, data in events:
+                replies[seq] = self.driver.handle(key, kind, data)
+        finally:  # answer even when on_event raised, so no job waits for ever
+            replies.update({seq: {} for seq, *_ in events if seq not in replies})
+            self.mailbox.answer.remote(replies)
+
+    def _result(self, ref) -> JobResult:
+        job = self.running.pop(ref)
+        try:
+            return ray.get(ref)
+        except RayError as exc:  # the worker was lost more often than max_retries allows
+            attempts = self.driver.attempts.get(job.key, 0)
+            first = one_line(exc).split(". ")[0]
+            return JobResult(job.key, job.directory, ok=False, attempts=attempts,
+                             error=f"worker lost after {attempts} attempt(s): {first}")
