@@ -8,6 +8,7 @@ semantics a walk-forward or a sweep can rely on.
 
 from __future__ import annotations
 
+import importlib
 from typing import Iterable
 
 from cryptotrain.errors import UserError
@@ -30,7 +31,7 @@ class Executor:
         self.blas_threads = blas_threads if blas_threads is not None or not self.on_ray else RAY_DEFAULT_THREADS
         self.startup_seconds = 0.0     # time to start or join Ray (0 in process)
         self._ray = None               # the ray_backend module once connected
-        self._owns_ray = False
+        self._session = None           # its RaySession
 
     @property
     def mode(self) -> str:
@@ -38,24 +39,23 @@ class Executor:
 
     def start(self) -> "Executor":
         if self.on_ray and self._ray is None:
-            try:
-                from cryptotrain.orchestration import ray_backend
+            try:  # by its module name, so a Ray uninstalled since (or blocked in a test) is seen
+                ray_backend = importlib.import_module("cryptotrain.orchestration.ray_backend")
             except ImportError:
                 option = f"--address {self.address}" if self.address else f"--workers {self.workers}"
                 raise UserError(f'{option} needs Ray, which is not installed: pip install -e ".[ray]"') from None
             try:
-                self._owns_ray, self.startup_seconds = ray_backend.connect(
-                    self.workers, self.address, self.blas_threads)
+                self._session = ray_backend.RaySession(self.workers, self.address, self.blas_threads)
             except ConnectionError as exc:
                 raise UserError(f"cannot reach a Ray cluster at --address {self.address} ({exc}); "
                                 "start one with `ray start --head` or check the address") from None
-            self._ray = ray_backend
+            self._ray, self.startup_seconds = ray_backend, self._session.startup_seconds
         return self
 
     def close(self) -> None:
-        if self._ray is not None:
-            self._ray.disconnect()  # shuts down a local instance; only leaves a cluster
-            self._ray = None
+        if self._session is not None:
+            self._session.close()  # shuts down a local instance; only leaves a cluster
+            self._ray = self._session = None
 
     def __enter__(self) -> "Executor":
         return self.start()
@@ -72,7 +72,7 @@ class Executor:
         self.start()
         if self._ray is None:
             return schedule.run(jobs, _InProcess(fn_ref, threads, driver), driver)
-        backend = self._ray.RayBackend(fn_ref, threads, self.blas_threads, max_retries, driver,
+        backend = self._ray.RayBackend(self._session, fn_ref, threads, max_retries, driver,
                                        max_jobs=self.workers if self.address and self.workers > 1 else None)
         try:
             return schedule.run(jobs, backend, driver)

@@ -1,6 +1,7 @@
 """Small job functions that measure the executor itself (the benchmark and the tests use them).
 
-`noop` returns at once: its wall time through the executor is the executor's overhead per job.
+`noop` returns at once (after `reports` progress reports): its wall time through the executor is
+the executor's overhead per job (and per report).
 `gemm` multiplies seeded matrices with inner length `k` (504 by default: OpenBLAS rounds that
 length differently with 1 and 2 threads), writes the product to `product.npy` in its directory
 and returns its sha256 and the BLAS threads in force, so runs in different places can be
@@ -19,6 +20,8 @@ from cryptotrain.orchestration.jobs import JobContext
 
 
 def noop(ctx: JobContext) -> dict:
+    for i in range(int(ctx.payload.get("reports", 0))):
+        ctx.report({"i": i})
     return {"pid": os.getpid(), "attempt": ctx.attempt}
 
 

@@ -31,7 +31,7 @@ class _Mailbox:
     """Holds jobs' events until the driver takes them, and each sender until its answer comes."""
 
     def __init__(self) -> None:
-        self._events: list[tuple[int, str, str, Any]] = []
+        self._events: list[tuple[int, int, str, str, Any]] = []
         self._answers: dict[int, asyncio.Future] = {}
         self._arrived: asyncio.Event | None = None
         self._seq = 0
@@ -41,15 +41,15 @@ class _Mailbox:
             self._arrived = asyncio.Event()
         return self._arrived
 
-    async def send(self, key: str, kind: str, data: Any) -> Any:
+    async def send(self, map_id: int, key: str, kind: str, data: Any) -> Any:
         self._seq += 1
         answer = asyncio.get_running_loop().create_future()
         self._answers[self._seq] = answer
-        self._events.append((self._seq, key, kind, data))
+        self._events.append((self._seq, map_id, key, kind, data))
         self._signal().set()
         return await answer
 
-    async def take(self, timeout: float) -> list[tuple[int, str, str, Any]]:
+    async def take(self, timeout: float) -> list[tuple[int, int, str, str, Any]]:
         if not self._events:
             try:
                 await asyncio.wait_for(self._signal().wait(), timeout)
@@ -59,6 +59,10 @@ class _Mailbox:
         self._signal().clear()
         return events
 
+    async def wake(self) -> None:
+        """End the pending `take` now, with whatever it has."""
+        self._signal().set()
+
     async def answer(self, replies: dict[int, Any]) -> None:
         for seq, reply in replies.items():
             future = self._answers.pop(seq, None)
@@ -66,9 +70,9 @@ class _Mailbox:
                 future.set_result(reply)
 
 
-def _run_task(job: Job, fn_ref: str, threads: int, mailbox) -> JobResult:
+def _run_task(job: Job, fn_ref: str, threads: int, mailbox, map_id: int) -> JobResult:
     def send(kind: str, data: Mapping[str, Any]) -> Mapping[str, Any]:
-        return ray.get(mailbox.send.remote(job.key, kind, data))
+        return ray.get(mailbox.send.remote(map_id, job.key, kind, data))
 
     return execute(job, fn_ref, threads, send)
 
@@ -76,24 +80,39 @@ def _run_task(job: Job, fn_ref: str, threads: int, mailbox) -> JobResult:
 _remote_task = ray.remote(_run_task)
 
 
-def connect(workers: int, address: str | None, threads: int) -> tuple[bool, float]:
-    """Start a local instance (address None) or join a cluster; (whether we own it, seconds)."""
-    started = time.perf_counter()
-    # No usage statistics are sent, by this process or the ones it starts.
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    common = dict(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
-                  runtime_env={"env_vars": blas.env_vars(threads)})
-    if address is None:
-        # "local" starts a new instance even when RAY_ADDRESS or a `ray start` cluster exists.
-        # The object store only carries small results (the real ones are files): 100 MB is plenty.
-        ray.init(address="local", num_cpus=workers, object_store_memory=100 * 1024 * 1024, **common)
-    else:
-        ray.init(address=address, **common)
-    return address is None, time.perf_counter() - started
+class RaySession:
+    """This process's connection to Ray and the mailbox its maps share.
 
+    Address None starts a local instance that `close` shuts down; an address joins a cluster
+    that `close` only leaves. A process where Ray is already initialized (a notebook) uses it
+    as it is and leaves it running.
+    """
 
-def disconnect() -> None:
-    ray.shutdown()
+    def __init__(self, workers: int, address: str | None, threads: int):
+        started = time.perf_counter()
+        # No usage statistics are sent, by this process or the ones it starts.
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        self.owned = not ray.is_initialized()
+        if self.owned:
+            common = dict(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
+                          runtime_env={"env_vars": blas.env_vars(threads)})
+            if address is None:
+                # "local" starts a new instance even when RAY_ADDRESS or a `ray start` cluster
+                # exists. The object store carries only small results (the real ones are files).
+                ray.init(address="local", num_cpus=workers, object_store_memory=100 * 1024 * 1024, **common)
+            else:
+                ray.init(address=address, **common)
+        self.threads = threads
+        # One mailbox for every map of the session: an actor's process takes a second or more to
+        # start, which overlaps with the first tasks' workers starting (no wait for it here).
+        self.mailbox = _Mailbox.options(max_concurrency=1000).remote()
+        self.maps = 0
+        self.startup_seconds = time.perf_counter() - started
+
+    def close(self) -> None:
+        ray.kill(self.mailbox)
+        if self.owned:
+            ray.shutdown()
 
 
 def cluster_cpus() -> int:
@@ -101,14 +120,15 @@ def cluster_cpus() -> int:
 
 
 class RayBackend:
-    def __init__(self, fn_ref: str, threads: int, session_threads: int, max_retries: int,
+    def __init__(self, session: RaySession, fn_ref: str, threads: int, max_retries: int,
                  driver: Driver, max_jobs: int | None):
         self.fn_ref, self.threads, self.driver, self.max_jobs = fn_ref, threads, driver, max_jobs
         options: dict[str, Any] = {"max_retries": max_retries, "num_cpus": threads}
-        if threads != session_threads:  # a fresh worker whose BLAS loads with this count
+        if threads != session.threads:  # a fresh worker whose BLAS loads with this count
             options["runtime_env"] = {"env_vars": blas.env_vars(threads)}
         self.task = _remote_task.options(**options)
-        self.mailbox = _Mailbox.options(max_concurrency=1000).remote()
+        session.maps += 1
+        self.map_id, self.mailbox = session.maps, session.mailbox
         self.running: dict[Any, Job] = {}
         self.take = self.mailbox.take.remote(_POLL_SECONDS)
         self._slots, self._slots_at = 1, -1e9
@@ -121,7 +141,7 @@ class RayBackend:
         return min(self._slots, self.max_jobs) if self.max_jobs else self._slots
 
     def submit(self, job: Job) -> None:
-        self.running[self.task.remote(job, self.fn_ref, self.threads, self.mailbox)] = job
+        self.running[self.task.remote(job, self.fn_ref, self.threads, self.mailbox, self.map_id)] = job
 
     def wait(self) -> list[JobResult]:
         while True:
@@ -134,13 +154,21 @@ class RayBackend:
                 return [self._result(ref) for ref in done]
 
     def close(self) -> None:
-        ray.kill(self.mailbox)
+        # Only after an error in the driver are jobs still running; they resume when run again.
+        for ref in self.running:
+            ray.cancel(ref, force=True)
+        # The last `take` is still waiting in the mailbox: end it and answer what it holds, or it
+        # would swallow the first event of the session's next map.
+        self.mailbox.wake.remote()
+        stale = ray.get(self.take)
+        self.mailbox.answer.remote({seq: {} for seq, *_ in stale})
 
-    def _deliver(self, events: list[tuple[int, str, str, Any]]) -> None:
+    def _deliver(self, events: list[tuple[int, int, str, str, Any]]) -> None:
         replies = {}
         try:
-            for seq, key, kind, data in events:
-                replies[seq] = self.driver.handle(key, kind, data)
+            for seq, map_id, key, kind, data in events:
+                if map_id == self.map_id:  # (a cancelled job of an earlier map may still send)
+                    replies[seq] = self.driver.handle(key, kind, data)
         finally:  # answer even when on_event raised, so no job waits for ever
             replies.update({seq: {} for seq, *_ in events if seq not in replies})
             self.mailbox.answer.remote(replies)
