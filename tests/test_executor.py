@@ -114,3 +114,13 @@ def test_parallel_workers_without_ray_say_how_to_install_it(monkeypatch, tmp_pat
     assert not (tmp_path / "a").exists()
     with pytest.raises(UserError, match="--workers must be a whole number >= 1, got 0"):
         Executor(workers=0)
+
+
+def test_an_error_in_on_event_stops_the_map_instead_of_failing_the_job(tmp_path):
+    def explode(event):
+        if event.kind == "progress":
+            raise RuntimeError("display broke")
+
+    with pytest.raises(RuntimeError, match="display broke"):
+        run_jobs([Job("a", tmp_path / "a", {"steps": 3})], COUNTER, on_event=explode)
+    assert json.loads((tmp_path / "a" / "checkpoint.json").read_text())["step"] == 1

@@ -46,7 +46,7 @@ failed; a chain of `after`s (warm-started folds) therefore runs in sequence on a
 Events (`Event(kind, key, attempt, data, time)`, delivered in the driver, in order per job):
 "start" (data: pid, host, blas_threads), "progress" (what the job reported), "retry" (before the
 start of attempt 2, 3, ... after a lost worker), "finish" / "fail" (data: the JobResult's fields).
-A job's `report` waits until `on_event` has returned (about a millisecond on Ray), so every
+A job's `report` waits until `on_event` has returned (a few milliseconds on Ray), so every
 progress event of a job reaches the driver before its result, and a True returned by `on_event`
 for a progress event reaches that very `report` call (a pruner's decision lands on the epoch it
 judged, in process and on Ray alike). Keep `on_event` quick: jobs wait for it.

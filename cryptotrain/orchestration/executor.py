@@ -103,5 +103,19 @@ class _InProcess:
 
     def wait(self) -> list[JobResult]:
         job = self.queue.pop(0)
-        return [execute(job, self.fn_ref, self.threads,
-                        lambda kind, data: self.driver.handle(job.key, kind, data))]
+
+        def send(kind, data):
+            try:
+                return self.driver.handle(job.key, kind, data)
+            except Exception as exc:  # the driver's error, not the job's: it must not fail the job
+                raise _DriverError(exc) from exc
+
+        try:
+            return [execute(job, self.fn_ref, self.threads, send)]
+        except _DriverError as err:
+            raise err.args[0] from None
+
+
+class _DriverError(BaseException):
+    """Carries an exception of `on_event` through the job's code (which catches Exception), so that
+    in process, as on Ray, an error in the driver stops the map instead of failing one job."""

@@ -66,7 +66,7 @@ class JobContext:
     `report(data)` sends a progress event (plain picklable data: epoch, val_loss, ...) and
     returns after the driver's `on_event` has handled it, with True when the driver asks the job
     to stop (a pruned trial): the job then writes its files as it sees fit and returns. Reports
-    cost a round trip to the driver (about a millisecond on one machine), so report per epoch,
+    cost a round trip to the driver (a few milliseconds on Ray), so report per epoch,
     not per batch.
     """
 

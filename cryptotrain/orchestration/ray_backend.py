@@ -17,7 +17,7 @@ import time
 from typing import Any, Mapping
 
 import ray
-from ray.exceptions import RayError
+from ray.exceptions import NodeDiedError, ObjectLostError, OutOfMemoryError, RayError, WorkerCrashedError
 
 from cryptotrain.orchestration import blas
 from cryptotrain.orchestration.jobs import Job, JobResult, execute, one_line
@@ -177,8 +177,11 @@ class RayBackend:
         job = self.running.pop(ref)
         try:
             return ray.get(ref)
-        except RayError as exc:  # the worker was lost more often than max_retries allows
+        except RayError as exc:
             attempts = self.driver.attempts.get(job.key, 0)
             first = one_line(exc).split(". ")[0]
-            return JobResult(job.key, job.directory, ok=False, attempts=attempts,
-                             error=f"worker lost after {attempts} attempt(s): {first}")
+            if isinstance(exc, (WorkerCrashedError, NodeDiedError, OutOfMemoryError, ObjectLostError)):
+                error = f"worker lost after {attempts} attempt(s): {first}"  # more often than max_retries
+            else:  # e.g. a result that cannot be pickled
+                error = f"Ray could not run the job: {first}"
+            return JobResult(job.key, job.directory, ok=False, attempts=attempts, error=error)
