@@ -30,7 +30,9 @@ Where jobs run:
 - workers=N > 1: Ray tasks on a local Ray instance started for the executor and shut down after
   (`num_cpus=N`, no dashboard, no usage statistics, Ray's logging quiet).
 - address="auto" or "HOST:PORT": Ray tasks on an existing cluster, which is left running; at most
-  `workers` jobs at once when workers > 1, else as many as the cluster has CPUs for.
+  `workers` jobs at once when workers > 1, else as many as the cluster has CPUs for. (A cluster of
+  `ray start` uses token authentication: the driver needs RAY_AUTH_MODE=token and the token.)
+- Ray already initialized in this process (a notebook): used as it is and left running.
 On Ray every worker process gets OPENBLAS/OMP/MKL_NUM_THREADS (default 1) in its environment before
 NumPy loads, each task asks Ray for that many CPUs, and the job runs under the same
 `threadpool_limits`: a job gives the same numbers on a worker as in this process with the same

@@ -47,6 +47,10 @@ class Executor:
             try:
                 self._session = ray_backend.RaySession(self.workers, self.address, self.blas_threads)
             except ConnectionError as exc:
+                if _caused_by(exc, "AuthenticationError"):
+                    raise UserError(f"the Ray cluster at --address {self.address} wants its token: run with "
+                                    "RAY_AUTH_MODE=token and the head's ~/.ray/auth_token on this machine "
+                                    "(or RAY_AUTH_TOKEN set)") from None
                 raise UserError(f"cannot reach a Ray cluster at --address {self.address} ({exc}); "
                                 "start one with `ray start --head` or check the address") from None
             self._ray, self.startup_seconds = ray_backend, self._session.startup_seconds
@@ -86,6 +90,18 @@ def run_jobs(jobs: Iterable[Job], fn: str | JobFn, *, workers: int = 1, address:
     """Run `fn` over `jobs` with an executor that lives for this call only."""
     with Executor(workers, address, blas_threads) as executor:
         return executor.map(jobs, fn, on_event=on_event, max_retries=max_retries)
+
+
+def _caused_by(exc: BaseException, name: str) -> bool:
+    """Whether `name` (a class name) is in exc's chain, as a class or in a message: Ray passes its
+    AuthenticationError on as the text of a RuntimeError under the ConnectionError."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if type(exc).__name__ == name or name in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 class _InProcess:
