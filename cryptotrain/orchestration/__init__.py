@@ -53,6 +53,26 @@ progress event of a job reaches the driver before its result, and a True returne
 for a progress event reaches that very `report` call (a pruner's decision lands on the epoch it
 judged, in process and on Ray alike). Keep `on_event` quick: jobs wait for it.
 
+How the two users look (sketches; `train_fold` / `train_trial` are their job functions):
+
+    # walk-forward: one job per fold; with warm_start each fold runs after the one before
+    jobs = [Job(f"fold-{k}", run / "folds" / str(k), {"config": fold_cfg[k]},
+                after=(f"fold-{k - 1}",) if warm and k else ()) for k in range(n)]
+    results = run_jobs(jobs, train_fold, workers=workers, address=address, on_event=display.update)
+
+    # sweep: Optuna's ask-and-tell; the generator asks when a slot is free, on_event tells and prunes
+    def trials():
+        while budget_left():
+            t = study.ask(); yield Job(str(t.number), run / "trials" / str(t.number), {"config": draw(t)})
+    def on_event(e):
+        if e.kind == "progress":
+            live[e.key].report(e.data["val_loss"], e.data["epoch"])
+            return live[e.key].should_prune()        # True reaches that epoch's ctx.report
+        if e.kind in ("finish", "fail"):
+            study.tell(...)
+    with Executor(workers, address) as ex:
+        ex.map(trials(), train_trial, on_event=on_event)
+
 Faults: an exception in a job makes it "fail" with a one-line `error` ("Type: message", the
 traceback kept in `JobResult.traceback`) and the other jobs go on; it is not retried (a
 deterministic job would fail again). A lost worker process (killed, out of memory, machine gone)
