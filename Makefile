@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev,torch]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,torch,ray,lightgbm]"
 	touch $@ $(VENV)/.installed
 
 venv: $(VENV)/.installed
@@ -34,6 +34,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/backtest.py
 	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/executor_overhead.py
 
 clean-venv:
 	rm -rf $(VENV)
