@@ -101,6 +101,6 @@ def test_backward_returns_params_keys_and_input_grad():
     x, t = _batch()
     out, cache = model_forward(params, x, mcfg)
     _, _, dout = model_loss(out, t, mcfg, params)
-    grads, dx = model_backward(params, cache, dout, mcfg, return_dx=True)
+    dx, grads = model_backward(params, cache, dout, mcfg, need_dx=True)
     assert set(grads) == set(params) and dx.shape == x.shape
 
