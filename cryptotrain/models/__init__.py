@@ -3,7 +3,7 @@
     init_params(mcfg, n_features, window, rng) -> params
     model_forward(params, x (B, T, F), mcfg, *, mask, train, rng) -> (out, cache)
     model_loss(out, targets, mcfg, params, *, l2=True) -> (loss, parts, dout)
-    model_backward(params, cache, dout, mcfg, *, need_dx=False) -> (dx or None, grads)   (grads: keys of params)
+    model_backward(params, cache, dout, mcfg, *, need_dx=False, l2=True) -> (dx or None, grads)  (keys of params)
     loss_and_grads(params, x, targets, mcfg, *, mask, train, rng) -> (loss, parts, grads, out)
 
 Every model module (recurrent_attention, transformer) has init(mcfg, n_features, window, rng),
@@ -86,11 +86,14 @@ def model_loss(out: dict, targets: dict, mcfg: ModelConfig, params: dict, *, l2:
     return float(loss), parts, dout
 
 
-def model_backward(params: dict, cache: dict, dout: dict, mcfg: ModelConfig, *, need_dx: bool = False):
-    """-> (dx (B, T, F) or None unless need_dx, grads with the keys of params, l2 gradient included).
-    Training leaves need_dx off: the model then skips the gradient of its input."""
+def model_backward(params: dict, cache: dict, dout: dict, mcfg: ModelConfig, *, need_dx: bool = False,
+                   l2: bool = True):
+    """-> (dx (B, T, F) or None unless need_dx, grads with the keys of params, the l2 term's gradient
+    included unless l2=False, as in model_loss). Training leaves need_dx off: the model then skips
+    the gradient of its input."""
     dx, grads = _module(mcfg).backward(params, cache, dout, mcfg, need_dx=need_dx)
-    l2_backward(params, mcfg.l2, grads)   # + l2 * sum(W^2) over weight matrices (model_loss)
+    if l2:
+        l2_backward(params, mcfg.l2, grads)   # + l2 * sum(W^2) over weight matrices (model_loss)
     return dx, grads
 
 

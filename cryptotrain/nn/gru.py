@@ -165,7 +165,7 @@ def gru_backward_tcb(p: dict, cache: dict, dY: np.ndarray, need_dx: bool = True)
     scratch = tuple(buffers.empty((k * H, B), dt) for k in (2, 2, 1, 1))
     dX = buffers.empty((T, F, B), dt) if need_dx else None
     sums = GradSums(steps)
-    for t, slot, n in reversed_chunks(T, steps):
+    for t, slot, done in reversed_chunks(T, steps):
         padded = output_grad_into(dh, dY[t], dh_next, m, t)
         gru_cell_backward(dh, Hs[t, :H], A[t], Wh, dA[slot], dAn[slot], dh_next, scratch)
         if padded:                                 # h_t = h_{t-1}: pass dh through
@@ -173,16 +173,16 @@ def gru_backward_tcb(p: dict, cache: dict, dY: np.ndarray, need_dx: bool = True)
             dA[slot] *= keep
             dAn[slot] *= keep
             np.copyto(dh_next, dh, where=m["pad"][t])
-        if n:                                      # steps t .. t+n-1 done
-            D = sums.flat("d", dA[:n])             # (3H, n*B) [da_r, da_z, dhn]
-            sums.add("h", D, sums.flat("h", Hs[t:t + n]))   # [dWh^T | db_r, db_z, dbhn] (row of ones)
+        if done:                                   # steps t .. t+done-1 are done: sum them
+            D = sums.flat("d", dA[:done])          # (3H, done*B) [da_r, da_z, dhn]
+            sums.add("h", D, sums.flat("h", Hs[t:t + done]))   # [dWh^T | db_r, db_z, dbhn] (row of ones)
             # D's last H rows now take da_n in place of dhn: the input side [da_r, da_z, da_n]
-            np.copyto(D[2 * H:].reshape(H, n, B), dAn[:n].transpose(1, 0, 2))
-            sums.add("x", D, sums.flat("x", X[t:t + n]))
+            np.copyto(D[2 * H:].reshape(H, done, B), dAn[:done].transpose(1, 0, 2))
+            sums.add("x", D, sums.flat("x", X[t:t + done]))
             sums.add_rowsum("b_n", D[2 * H:])
-            if need_dx:                            # the ring buffer likewise: dA[:n] = [da_r, da_z, da_n]
-                np.copyto(dA[:n, 2 * H:], dAn[:n])
-                np.matmul(Wx, dA[:n], out=dX[t:t + n])
+            if need_dx:                            # the ring buffer likewise: dA[:done] = [da_r, da_z, da_n]
+                np.copyto(dA[:done, 2 * H:], dAn[:done])
+                np.matmul(Wx, dA[:done], out=dX[t:t + done])
     dWhT = sums.sums["h"]                          # (3H, H+1)
     grads = {"Wx": sums.sums["x"].T.copy(), "Wh": dWhT[:, :H].T.copy(),
              "b": np.concatenate([dWhT[:2 * H, H], sums.sums["b_n"]]), "bhn": dWhT[2 * H:, H].copy()}

@@ -166,7 +166,7 @@ def lstm_backward_tcb(p: dict, cache: dict, dY: np.ndarray, need_dx: bool = True
     slope_b[:3 * H] = 1.0
     dX = buffers.empty((T, F, B), dt) if need_dx else None
     sums = GradSums(steps)
-    for t, slot, n in reversed_chunks(T, steps):
+    for t, slot, done in reversed_chunks(T, steps):
         padded = output_grad_into(dh, dY[t], dh_next, m, t)
         if padded:
             np.copyto(dc_in, dc)                   # the incoming dc, passed through at padded columns
@@ -177,12 +177,12 @@ def lstm_backward_tcb(p: dict, cache: dict, dY: np.ndarray, need_dx: bool = True
             np.copyto(dh_next, dh, where=pad)
             np.copyto(dc_prev, dc_in, where=pad)
         dc, dc_prev = dc_prev, dc                  # dc is now the gradient of c_{t-1}
-        if n:                                      # steps t .. t+n-1 done
-            D = sums.flat("d", dA[:n])             # (4H, n*B)
-            sums.add("h", D, sums.flat("h", Hs[t:t + n]))   # [dWh^T | db] (the row of ones gives db)
-            sums.add("x", D, sums.flat("x", X[t:t + n]))
+        if done:                                   # steps t .. t+done-1 are done: sum them
+            D = sums.flat("d", dA[:done])          # (4H, done*B)
+            sums.add("h", D, sums.flat("h", Hs[t:t + done]))   # [dWh^T | db] (the row of ones gives db)
+            sums.add("x", D, sums.flat("x", X[t:t + done]))
             if need_dx:
-                np.matmul(Wx, dA[:n], out=dX[t:t + n])
+                np.matmul(Wx, dA[:done], out=dX[t:t + done])
     back = np.argsort(idx)                         # internal -> params' gate order
     dWhT = sums.sums["h"][back]                    # (4H, H+1)
     grads = {"Wx": sums.sums["x"][back].T.copy(), "Wh": dWhT[:, :H].T.copy(), "b": dWhT[:, H].copy()}

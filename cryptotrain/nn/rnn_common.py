@@ -96,12 +96,12 @@ def chunk_steps(H: int) -> int:
 
 
 def reversed_chunks(T: int, c: int):
-    """The steps of a backward loop, T-1 down to 0, as (t, s, n): s = t % c is step t's slot in a
-    ring buffer of the last c steps' gate gradients, and n > 0 when steps t .. t+n-1 are all done
-    (t is a chunk start), so their sums are due (GradSums)."""
+    """The steps of a backward loop, T-1 down to 0, as (t, slot, done): slot = t % c is step t's
+    place in a ring buffer of the last c steps' gate gradients, and done > 0 when steps
+    t .. t+done-1 are all done (t is a chunk start), so their sums are due (GradSums)."""
     for t in reversed(range(T)):
-        s = t % c
-        yield t, s, (min(c, T - t) if s == 0 else 0)
+        slot = t % c
+        yield t, slot, (min(c, T - t) if slot == 0 else 0)
 
 
 class GradSums:
