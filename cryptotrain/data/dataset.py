@@ -178,7 +178,7 @@ def build_dataset(cfg: Config, *, path: str | None = None, normalizer: Normalize
         raise UserError(f"the normalizer has {len(normalizer.center)} features but the config gives {X.shape[1]} "
                         f"({', '.join(names)}); use the features section the normalizer was fitted with")
     if thresholds is None:
-        thresholds = label_thresholds(ret[ends["train"]], cfg.labels)
+        thresholds = label_thresholds(ret[ends["train"]], cfg.labels, cfg.backtest)
     lo, hi = (float(v) for v in thresholds)
 
     dtype = np.float64 if cfg.model.dtype == "float64" else np.float32
