@@ -59,6 +59,10 @@ def print_message(console: Console, level: str, text: str) -> None:
     console.print(f"[bold yellow]warning:[/] {text}" if level == "warning" else text, soft_wrap=True)
 
 
+def _trades(n: int) -> str:
+    return f"{n:,} trade" + ("" if n == 1 else "s")
+
+
 def _pct(v: float | None) -> str:
     return "n/a" if v is None else f"{v:+.2f}%"
 
@@ -72,7 +76,7 @@ def verdict_lines(v: dict[str, Any], name: str = "Model") -> list[str]:
     if v["trades"] == 0 or hold is None:
         lines.append(f"{name} never traded.")
     else:
-        trade = f"{v['trades']:,} trades, held {hold:.1f} candles on average"
+        trade = f"{_trades(v['trades'])}, held {hold:.1f} candles on average"
         if v["horizon"] is not None:
             rel = "shorter than" if hold < v["horizon"] else "at least"
             trade += f" ({rel} the label horizon of {v['horizon']} candles the model was trained to predict)"
@@ -81,7 +85,7 @@ def verdict_lines(v: dict[str, Any], name: str = "Model") -> list[str]:
         label = STRATEGY_NAMES.get(key, key)
         if after is not None and b["return_pct"] is not None:
             diff = after - b["return_pct"]
-            lines.append(f"Against {label} ({_pct(b['return_pct'])} after its costs, {b['trades']:,} trades): "
+            lines.append(f"Against {label} ({_pct(b['return_pct'])} after its costs, {_trades(b['trades'])}): "
                          f"{abs(diff):.2f} points {'ahead' if diff > 0 else 'behind'}.")
     if before is not None and after is not None:
         if before <= 0:
@@ -93,12 +97,21 @@ def verdict_lines(v: dict[str, Any], name: str = "Model") -> list[str]:
     return lines
 
 
+# The same for every strategy (one range of candles): said once in the title, not in three columns.
+_COMMON = ("Start", "End", "Duration")
+
+
 def print_backtest(console: Console, stats: dict[str, dict[str, Any]], *, header: str, title: str,
                    settings: BacktestConfig, timeframe: str, out_dir: Path,
                    verdict: dict[str, Any] | None = None) -> None:
     """The statistics table (strategy, buy & hold, persistence), the files written and the verdict."""
-    print_stats_table(console, {(header if k == "model" else STRATEGY_NAMES.get(k, k)): s for k, s in stats.items()},
-                      title=f"Backtest {title}: {settings_caption(settings)}, {timeframe} candles. "
+    m = stats["model"]
+    span = (f"{format_stat('Start', m['Start'])} to {format_stat('End', m['End'])} UTC "
+            f"({format_stat('Duration', m['Duration'])})")
+    columns = {(header if k == "model" else STRATEGY_NAMES.get(k, k)): {key: v for key, v in s.items() if key not in _COMMON}
+               for k, s in stats.items()}
+    print_stats_table(console, columns,
+                      title=f"Backtest {title}, {span}: {settings_caption(settings)}, {timeframe} candles. "
                             "Return [%] is after fees and slippage; the \"no costs\" rows trade the same "
                             "positions without them.")
     console.print(f"wrote {out_dir}/stats.json, equity.csv, trades.csv, plots/equity.png", soft_wrap=True)
