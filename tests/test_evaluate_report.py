@@ -70,3 +70,18 @@ def test_direction_gets_an_interval_and_the_edge_sentence_names_its_kind():
         "direction_accuracy" in rep["bootstrap"]["baselines"]["persistence"]["diff"]
     assert rep["direction_verdict"].startswith("Direction: on the") and "0.5" in rep["direction_verdict"]
     assert rep["edge"]["kind"] in ("sign", "size", "none") and rep["edge"]["sentence"].startswith("Edge:")
+
+
+def test_attention_is_called_about_uniform_only_when_every_lag_is_near_1_over_T(tmp_path):
+    from cryptotrain.evaluate.attention import attention_summary
+    from cryptotrain.report.eval_plots import plot_attention_by_lag
+
+    flat = np.full((20, 10), 0.1)
+    flat[:, 0] = 0.12                                  # one lag 20% above uniform
+    flat /= flat.sum(1, keepdims=True)
+    peaked = np.full((20, 10), 0.05)
+    peaked[:, -1] = 0.55                              # lag 0 (candle t) takes most of the weight
+    a, b = attention_summary(flat), attention_summary(peaked)
+    assert a["about_uniform"] and a["max_relative_deviation"] < 0.25
+    assert not b["about_uniform"] and b["max_relative_deviation"] == pytest.approx(4.5)
+    assert plot_attention_by_lag(b["by_lag"], tmp_path / "a.png", b["about_uniform"]).stat().st_size > 1000

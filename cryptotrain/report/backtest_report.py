@@ -128,8 +128,8 @@ def _thin(n: int) -> np.ndarray:
 def plot_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, drawdown: np.ndarray, position: np.ndarray,
                 others: dict[str, np.ndarray] | None = None, title: str = "Backtest", name: str = "Model") -> Path:
     """Three panels sharing the time axis: equity [$] of the strategy `name` and of `others` (the
-    baselines, by their table names), the strategy's drawdown [%] and its position as an exposure
-    area (a step line filled to 0: long above, short below)."""
+    baselines, by their table names), the strategy's drawdown [%] and its exposure as an area
+    (mean position over a moving window: long above 0, short below)."""
     plt = pyplot()
     i = _thin(len(equity))
     t = np.asarray(timestamps, dtype=np.int64)[i].astype("datetime64[ms]")
@@ -143,15 +143,18 @@ def plot_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, drawdown
     ax_eq.legend(loc="best", fontsize=8)
     ax_dd.fill_between(t, 100.0 * np.asarray(drawdown)[i], 0.0, color="tab:red", alpha=0.4, lw=0)
     ax_dd.set_ylabel(f"{name} drawdown [%]", fontsize=8)
-    # Drawn from every candle, not the thinned ones: the exposure of a strategy with many
-    # short trades is an area whose density shows how much of the time it is in the market.
-    tp = np.asarray(timestamps, dtype=np.int64).astype("datetime64[ms]")
+    # Hundreds of flips drawn as a step line make a solid barcode; the mean exposure over a window
+    # of about 1/200 of the range shows when the strategy was net long, short or flat instead.
     pos = np.asarray(position, dtype=np.float64)
-    ax_pos.fill_between(tp, pos, 0.0, step="post", where=pos >= 0, color="tab:green", alpha=0.35, lw=0, label="long")
-    ax_pos.fill_between(tp, pos, 0.0, step="post", where=pos <= 0, color="tab:red", alpha=0.35, lw=0, label="short")
+    w = max(1, len(pos) // 200)
+    mean_pos = np.convolve(pos, np.ones(w) / w, mode="same") if w > 1 else pos
+    ax_pos.fill_between(t, mean_pos[i], 0.0, where=mean_pos[i] >= 0, color="tab:green", alpha=0.45, lw=0,
+                        step="post", label="net long")
+    ax_pos.fill_between(t, mean_pos[i], 0.0, where=mean_pos[i] <= 0, color="tab:red", alpha=0.45, lw=0,
+                        step="post", label="net short")
     ax_pos.axhline(0.0, color="grey", lw=0.6)
     ax_pos.set_ylim(-1.1, 1.1)
-    ax_pos.set_ylabel(f"{name} exposure", fontsize=8)
+    ax_pos.set_ylabel(f"{name} exposure\n(mean of {w} candles)" if w > 1 else f"{name} exposure", fontsize=8)
     ax_pos.legend(loc="upper right", fontsize=7, ncol=2)
     ax_pos.set_xlabel("time (UTC)")
     for ax in (ax_eq, ax_dd, ax_pos):

@@ -94,7 +94,11 @@ def print_evaluation(report: dict, console: Console, *, title: str = "", files: 
     att = report.get("attention")
     if att:
         top = ", ".join(f"lag {d['lag']} ({d['weight']:.3f})" for d in att["top_lags"])
-        console.print(f"Attention top lags: {top}; uniform would be {att['uniform_weight']:.3f}")
+        shape = ("about uniform: the model averages its window" if att.get("about_uniform")
+                 else "not uniform") if "about_uniform" in att else ""
+        console.print(f"Attention top lags: {top}; uniform would be {att['uniform_weight']:.3f}"
+                      + (f" ({shape}; largest deviation {att['max_relative_deviation']:.0%} of it)" if shape else ""),
+                      soft_wrap=True)
     for sentence in report["verdicts"].values():
         console.print(sentence, soft_wrap=True)
     for key in ("direction_verdict",):
