@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperGroup
 
 from cryptotrain.errors import RunFailure, UserError
 
@@ -24,22 +24,25 @@ def _flag(default: bool, name: str, help: str):
     return typer.Option(default, name, help=help, metavar="")
 
 
-class _HelpFlag:
-    """--help is a flag like ours: its help shows no `<bool>` value either."""
+class _Group(TyperGroup):
+    """--help is a flag like ours: its help shows no `<bool>` value either, for the group and for
+    every command in it (the help option is made once per command and kept, so setting its
+    metavar when the command is looked up is enough; new commands need nothing)."""
 
     def get_help_option(self, ctx):
-        opt = super().get_help_option(ctx)
-        if opt is not None:
-            opt.metavar = ""
-        return opt
+        return _without_value(super().get_help_option(ctx))
+
+    def get_command(self, ctx, cmd_name):
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            _without_value(cmd.get_help_option(ctx))
+        return cmd
 
 
-class _Command(_HelpFlag, TyperCommand):
-    pass
-
-
-class _Group(_HelpFlag, TyperGroup):
-    pass
+def _without_value(opt):
+    if opt is not None:
+        opt.metavar = ""
+    return opt
 
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, cls=_Group,
@@ -78,7 +81,7 @@ def _print_version(value: bool) -> None:
     if value:
         from cryptotrain import __version__
 
-        print(f"cryptotrain {__version__}")
+        typer.echo(f"cryptotrain {__version__}")
         raise typer.Exit(0)
 
 
@@ -97,7 +100,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 # ------------------------------------------------------------------------------ data
-@data_app.command("inspect", cls=_Command)
+@data_app.command("inspect")
 @_handles_errors
 def data_inspect(
     path: Path = typer.Argument(..., help="Candle file: CSV, CSV.gz or Parquet."),
@@ -110,7 +113,7 @@ def data_inspect(
 
 
 # ----------------------------------------------------------------------------- fetch
-@app.command(cls=_Command)
+@app.command()
 @_handles_errors
 def fetch(
     exchange: str = typer.Option("binance", help="Any ccxt exchange id with fetchOHLCV."),
@@ -131,7 +134,7 @@ def fetch(
 
 
 # ----------------------------------------------------------------------------- train
-@app.command(cls=_Command)
+@app.command()
 @_handles_errors
 def train(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config, e.g. configs/gru_attention_1h.yaml."),
@@ -155,7 +158,7 @@ def train(
 
 
 # -------------------------------------------------------------------------- gradcheck
-@app.command(cls=_Command)
+@app.command()
 @_handles_errors
 def gradcheck(
     config: Path = typer.Option(..., "--config", "-c", help="YAML config whose model is checked."),
@@ -175,7 +178,7 @@ def gradcheck(
 
 
 # -------------------------------------------------------------------------- evaluate
-@app.command(cls=_Command)
+@app.command()
 @_handles_errors
 def evaluate(
     run: Optional[Path] = typer.Option(None, help="Run directory; default: runs/latest."),
@@ -201,7 +204,7 @@ def _bt_help(text: str, key: str) -> str:
     return f"{text}. Default: the run config's backtest.{key} (unset: {BACKTEST_DEFAULTS[key]})."
 
 
-@app.command(cls=_Command)
+@app.command()
 @_handles_errors
 def backtest(
     run: Optional[Path] = typer.Option(None, help="Run directory; default: runs/latest."),
