@@ -184,7 +184,8 @@ def evaluate(
     run: Optional[Path] = typer.Option(None, help="Run directory; default: runs/latest."),
     split: str = typer.Option("test", help="test or val (with --data also all: every labelled window of the file)."),
     checkpoint: str = typer.Option("best", help="best or last."),
-    data: Optional[Path] = typer.Option(None, help="Score another candle file with the run's normalizer."),
+    data: Optional[Path] = typer.Option(None, help="Score another candle file with the run's normalizer; "
+                                                   "default: the run's own data.path."),
     json_: bool = _flag(False, "--json", "Print metrics as JSON instead of tables."),
 ) -> None:
     """Score a trained run on a split: metrics, baselines, bootstrap intervals, attention analysis."""
