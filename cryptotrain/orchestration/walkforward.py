@@ -33,13 +33,22 @@ from cryptotrain.errors import UserError
 from cryptotrain.evaluate.scorer import score
 from cryptotrain.fileio import atomic_write_text
 from cryptotrain.orchestration.executor import run_jobs
-from cryptotrain.orchestration.jobs import Event, Job
+from cryptotrain.orchestration.jobs import Event, Job, JobContext
+from cryptotrain.orchestration.train_job import train_run
 from cryptotrain.orchestration.walkforward_plan import make_plan
 from cryptotrain.orchestration.walkforward_stitch import PLAN_FILE, STATE_FILE, backtest_stitched, write_stitched
 from cryptotrain.report.walkforward_plots import plot_fold_accuracy, plot_timeline, plot_wf_equity
 
-TRAIN_FN = "cryptotrain.orchestration.train_job:train_run"
+FOLD_FN = "cryptotrain.orchestration.walkforward:train_fold"
 FOLD_FILE = "fold.json"
+
+
+def train_fold(ctx: JobContext) -> dict:
+    """The fold's job: train (or resume) it, score its test part with the best checkpoint, mark it done."""
+    out = train_run(ctx)
+    score(ctx.directory, split="test", checkpoint="best")
+    atomic_write_text(ctx.directory / FOLD_FILE, json.dumps(ctx.payload["marker"], indent=2) + "\n")
+    return out
 
 
 @dataclass
@@ -106,17 +115,16 @@ def walk_forward(cfg: Config, wf_dir: Path, *, workers: int = 1, address: str | 
         if mk.is_file() and json.loads(mk.read_text()) == marker(f.fold) and (d / "eval" / "test" / "metrics.json").is_file():
             reused.append(f.fold)
             continue
-        jobs.append(Job(fold_key(f.fold), d, {"config": fold_dicts[str(f.fold)], "allow_data_change": True}))
-    results = run_jobs(jobs, TRAIN_FN, workers=workers, address=address, blas_threads=blas_threads,
+        # allow_data_change: the file's sha256 may change (candles appended); the fold's own rows were checked
+        jobs.append(Job(fold_key(f.fold), d, {"config": fold_dicts[str(f.fold)], "allow_data_change": True,
+                                              "marker": marker(f.fold)}))
+    results = run_jobs(jobs, FOLD_FN, workers=workers, address=address, blas_threads=blas_threads,
                        on_event=on_event) if jobs else []
     failed: dict[int, str] = {}
     for r in results:
         k = int(r.key.split("-")[1])
         if not r.ok:
             failed[k] = r.error or "failed"
-            continue
-        score(r.directory, split="test", checkpoint="best")
-        atomic_write_text(r.directory / FOLD_FILE, json.dumps(marker(k), indent=2) + "\n")
     done = sorted(reused + [int(r.key.split("-")[1]) for r in results if r.ok])
     metrics = write_stitched(wf_dir, cfg, plan, done, failed) if done else None
     stats = backtest_stitched(wf_dir)[0] if done else None
