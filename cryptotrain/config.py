@@ -346,6 +346,8 @@ class WalkForwardConfig(_Section):
     first_test_start: Optional[str] = None   # UTC date: the first fold's test part starts here
     last_test_end: Optional[str] = None      # UTC date: no test part reaches past this
     max_folds: Optional[int] = Field(default=None, ge=1)
+    warm_start: bool = False          # fold k starts from fold k-1's best parameters (folds then run in sequence)
+    warm_epochs: Optional[int] = Field(default=None, ge=1)  # epochs of a warm-started fold (default train.epochs)
 
     _spans = field_validator("train_span", "val_span", "test_span", "step", mode="before")(_span)
     _dates = field_validator("first_test_start", "last_test_end", mode="before")(_iso)

@@ -190,7 +190,8 @@ def test_a_failed_fold_is_reported_and_the_others_finish(base, tmp_path):
     out = tmp_path / "runs" / "walkforward-broken"
     yaml_path = tmp_path / "broken.yaml"
     yaml_path.write_text((ROOT / "configs/tiny.yaml").read_text())
-    sets = [f"data.path={data}", "data.last_rows=null", f"train.runs_dir={tmp_path / 'runs'}", *SPANS]
+    sets = [f"data.path={data}", "data.last_rows=null", f"train.runs_dir={tmp_path / 'runs'}", *SPANS,
+            "walkforward.test_span=100", "walkforward.max_folds=3"]          # fold 2 lies between 1 and 3
     args = ["walkforward", "--config", str(yaml_path), *sum((["--set", s] for s in sets), [])]
     (out / "folds").mkdir(parents=True)                               # folds there but no walkforward.json
     r = CliRunner().invoke(app, args)
@@ -205,9 +206,15 @@ def test_a_failed_fold_is_reported_and_the_others_finish(base, tmp_path):
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 1 and "fold 2 failed" in r.output
     m = json.loads((out / "metrics.json").read_text())
-    assert [f["fold"] for f in m["folds"]] == [1] and m["missing"][0]["fold"] == 2
+    assert [f["fold"] for f in m["folds"]] == [1, 3] and m["missing"][0]["fold"] == 2
     assert any("test period" in w and "missing" in w for w in m["warnings"])
     assert "missing" in r.output
+    # the missing test period is traded flat, not with fold 1's last position
+    gap = json.loads((out / "plan.json").read_text())["folds"][1]
+    eq = pd.read_csv(out / "backtest" / "equity.csv")
+    inside = (eq["timestamp"] > gap["first_ts"]["test"]) & (eq["timestamp"] <= gap["last_ts"]["test"])
+    assert inside.sum() > 50 and (eq.loc[inside, "position"] == 0).all()
+    assert (eq.loc[eq["timestamp"] < gap["first_ts"]["test"], "position"] != 0).any()
 
 
 def test_evaluate_and_backtest_accept_a_walkforward_directory(base):
@@ -218,3 +225,23 @@ def test_evaluate_and_backtest_accept_a_walkforward_directory(base):
     r = CliRunner().invoke(app, ["backtest", "--run", str(wf), "--fee-bps", "0"])
     assert r.exit_code == 0 and "Walk-forward" in r.output
     assert json.loads((wf / "backtest" / "stats.json").read_text())["settings"]["fee_bps"] == 0
+
+
+def test_warm_start_begins_each_fold_from_the_previous_folds_best_parameters(base, tmp_path):
+    from cryptotrain.orchestration.walkforward_plan import make_plan as plan_of
+    from cryptotrain.train.trainer import fit
+
+    _, data, cfg0, wf0, _ = base
+    cfg = config(data, tmp_path / "runs", "walkforward.warm_start=true", "walkforward.warm_epochs=1")
+    res = walk_forward(cfg, tmp_path / "runs" / "warm")
+    assert res.failed == {}
+    fold2 = tmp_path / "runs" / "warm" / "folds" / "2"
+    assert len((fold2 / "metrics.jsonl").read_text().splitlines()) == 1      # warm_epochs
+    # the same fold trained by hand from fold 1's best parameters gives the same bits
+    fold2_cfg = plan_of(cfg)[1][1]
+    best1 = load_checkpoint(tmp_path / "runs" / "warm" / "folds" / "1" / "checkpoints" / "best.npz").params
+    fit(fold2_cfg, tmp_path / "by_hand", start_params=best1)
+    warm, by_hand = (load_checkpoint(d / "checkpoints" / "last.npz").params for d in (fold2, tmp_path / "by_hand"))
+    assert all(np.array_equal(warm[k], by_hand[k]) for k in warm)
+    cold = load_checkpoint(wf0 / "folds" / "2" / "checkpoints" / "last.npz").params
+    assert not all(np.array_equal(warm[k], cold[k]) for k in warm)

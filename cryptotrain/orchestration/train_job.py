@@ -2,7 +2,8 @@
 sweep trials).
 
 Payload: {"config": the config as a dict (config_to_dict)}, and optionally "allow_data_change"
-(resume although the whole file's sha256 changed: the caller checked the rows it uses).
+(resume although the whole file's sha256 changed: the caller checked the rows it uses) and
+"start_from" (a checkpoint file whose parameters a new run starts from: a warm start).
 Idempotent, as the executor asks: a directory with checkpoints/last.npz is resumed by `fit`
 (bit-identical to an uninterrupted run; a run that already stopped early does nothing), one
 without is started afresh (whatever a run killed before its first epoch left is removed first).
@@ -22,6 +23,7 @@ from pathlib import Path
 from cryptotrain.config import config_from_dict
 from cryptotrain.fileio import atomic_write_text
 from cryptotrain.orchestration.jobs import JobContext
+from cryptotrain.train.checkpoint import load_checkpoint
 from cryptotrain.train.trainer import fit
 
 WORKER_FILE = "worker.json"
@@ -57,7 +59,9 @@ def train_run(ctx: JobContext) -> dict:
             res = fit(None, resume=run_dir, allow_data_change=bool(ctx.payload.get("allow_data_change")),
                       on_start=on_start, on_epoch=on_epoch)
         else:
-            res = fit(cfg, run_dir, on_start=on_start, on_epoch=on_epoch)
+            start = ctx.payload.get("start_from")
+            res = fit(cfg, run_dir, on_start=on_start, on_epoch=on_epoch,
+                      start_params=load_checkpoint(Path(start)).params if start else None)
     except _Stop:
         stopped, res = True, None
     if res is None:

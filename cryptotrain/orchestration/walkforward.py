@@ -109,6 +109,7 @@ def walk_forward(cfg: Config, wf_dir: Path, *, workers: int = 1, address: str | 
         return {"config": fold_dicts[str(k)], **state["folds"][str(k)]}
 
     reused, jobs = [], []
+    warm = cfg.walkforward.warm_start
     for f in folds:
         d = wf_dir / "folds" / str(f.fold)
         mk = d / FOLD_FILE
@@ -116,8 +117,12 @@ def walk_forward(cfg: Config, wf_dir: Path, *, workers: int = 1, address: str | 
             reused.append(f.fold)
             continue
         # allow_data_change: the file's sha256 may change (candles appended); the fold's own rows were checked
-        jobs.append(Job(fold_key(f.fold), d, {"config": fold_dicts[str(f.fold)], "allow_data_change": True,
-                                              "marker": marker(f.fold)}))
+        payload = {"config": fold_dicts[str(f.fold)], "allow_data_change": True, "marker": marker(f.fold)}
+        after: tuple[str, ...] = ()
+        if warm and f.fold > 1:   # from the previous fold's best parameters, so after it
+            payload["start_from"] = str(wf_dir / "folds" / str(f.fold - 1) / "checkpoints" / "best.npz")
+            after = (fold_key(f.fold - 1),) if any(j.key == fold_key(f.fold - 1) for j in jobs) else ()
+        jobs.append(Job(fold_key(f.fold), d, payload, after=after))
     results = run_jobs(jobs, FOLD_FN, workers=workers, address=address, blas_threads=blas_threads,
                        on_event=on_event) if jobs else []
     failed: dict[int, str] = {}

@@ -152,6 +152,8 @@ def make_plan(cfg: Config) -> tuple[list[Fold], list[Config], dict]:
     folds, configs = [], []
     for k, rows in enumerate(_layout(cfg, ts), start=1):
         fcfg = fold_config(cfg, df, rows, embargo)
+        if cfg.walkforward.warm_start and k > 1 and cfg.walkforward.warm_epochs is not None:
+            fcfg.train.epochs = cfg.walkforward.warm_epochs
         try:
             ds = build_dataset(fcfg)
         except UserError as err:

@@ -144,6 +144,14 @@ def backtest_stitched(wf_dir: Path, overrides: dict | None = None) -> tuple[dict
     if (rows >= len(candle_ts)).any() or (candle_ts[np.minimum(rows, len(candle_ts) - 1)] != ts).any():
         raise UserError(f"{path}: timestamps not in {cfg.data.path}; the data file changed since the walk-forward run")
     actions = policy.prediction_actions(preds["pred_action"].to_numpy(), preds["confidence"].to_numpy(), bcfg)
+    # a missing fold's test period is traded flat, not with the last target of the fold before it
+    present = set(preds["fold"])
+    gaps = [f["first_ts"]["test"] for f in read_plan(wf_dir)["folds"]
+            if f["fold"] not in present and ts[0] < f["first_ts"]["test"] < ts[-1]]
+    if gaps:
+        at = np.searchsorted(candle_ts, gaps)
+        order = np.argsort(np.r_[rows, at], kind="stable")
+        rows, actions = np.r_[rows, at][order], np.r_[actions, np.zeros(len(at))][order]
     results, stats = trade(candles, rep.timeframe_ms, rows, actions, bcfg)
     files = write_outputs(wf_dir / "backtest", results, stats, bcfg, f"{wf_dir.name} (stitched walk-forward test parts)")
     return stats, bcfg, files

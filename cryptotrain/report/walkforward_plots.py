@@ -16,6 +16,18 @@ def _dt(ms) -> np.ndarray:
     return np.asarray(ms, dtype=np.int64).astype("datetime64[ms]")
 
 
+def _finish(fig, ax, path: Path, *, xlabel: str, ylabel: str, title: str, legend: str, dates: bool) -> Path:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc=legend, fontsize=8)
+    ax.grid(alpha=0.3)
+    if dates:
+        fig.autofmt_xdate()
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 def plot_wf_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, buy_hold: np.ndarray,
                    folds: list[dict]) -> Path:
     """Equity [$] of the stitched signals and buy & hold; a line at each fold's test start, its return [%] above.
@@ -30,14 +42,8 @@ def plot_wf_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, buy_h
         x = _dt([f["start_ts"]])[0]
         ax.axvline(x, color="black", lw=0.6, ls=":")
         ax.text(x, top, f" {f['fold']}: {f['return_pct']:+.1f}%", fontsize=7, va="top", rotation=90)
-    ax.set_ylabel("equity [$]")
-    ax.set_xlabel("time (UTC)")
-    ax.set_title("Stitched out-of-sample equity; dotted lines: fold test starts (fold: return [%])", fontsize=9)
-    ax.legend(loc="lower left", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    return save_figure(fig, path)
+    return _finish(fig, ax, path, xlabel="time (UTC)", ylabel="equity [$]", legend="lower left", dates=True,
+                   title="Stitched out-of-sample equity; dotted lines: fold test starts (fold: return [%])")
 
 
 def plot_fold_accuracy(path: Path, rows: list[dict]) -> Path:
@@ -59,13 +65,8 @@ def plot_fold_accuracy(path: Path, rows: list[dict]) -> Path:
         ax2.bar(k, [np.nan if v is None else v for v in ics], width=0.3, alpha=0.25, color="tab:green")
         ax2.set_ylabel("IC (Pearson, bars)")
     ax.set_xticks(k)
-    ax.set_xlabel("fold")
-    ax.set_ylabel("accuracy")
-    ax.set_title("Per-fold test accuracy against the baselines", fontsize=9)
-    ax.legend(loc="best", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return save_figure(fig, path)
+    return _finish(fig, ax, path, xlabel="fold", ylabel="accuracy", legend="best", dates=False,
+                   title="Per-fold test accuracy against the baselines")
 
 
 def plot_timeline(path: Path, folds: list[dict]) -> Path:
@@ -79,10 +80,5 @@ def plot_timeline(path: Path, folds: list[dict]) -> Path:
                     label=part if f is folds[0] else None)
     ax.invert_yaxis()
     ax.set_yticks([f["fold"] for f in folds])
-    ax.set_ylabel("fold")
-    ax.set_xlabel("time (UTC)")
-    ax.set_title("Walk-forward folds: train, validation and test parts", fontsize=9)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    return save_figure(fig, path)
+    return _finish(fig, ax, path, xlabel="time (UTC)", ylabel="fold", legend="lower right", dates=True,
+                   title="Walk-forward folds: train, validation and test parts")
