@@ -41,6 +41,11 @@ def timed(cfg, wf_dir: Path, workers: int, blas_threads: int | None) -> dict:
             "folds": len(own), "load": os.getloadavg()[0]}
 
 
+def show(name: str, r: dict) -> None:
+    print(f"{name:12s} wall {r['wall']:7.1f} s, fold phase {r['phase']:7.1f} s, sum of fold times "
+          f"{r['sum']:7.1f} s ({r['sum'] / r['folds']:.1f} s per fold), load average after {r['load']:.1f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/walkforward_1h.yaml")
@@ -49,15 +54,15 @@ def main() -> None:
     cfg = load_config(args.config, [f"walkforward.max_folds={args.folds}"])
     root = Path(tempfile.mkdtemp(prefix="walkforward-bench-"))
     print(f"{args.config}, {args.folds} folds, load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"outputs under {root}", flush=True)
     seq = timed(cfg, root / "sequential", 1, None)
+    show("sequential", seq)
     started = time.perf_counter()
     with Executor(workers=2) as ex:
         startup = time.perf_counter() - started
+        print(f"Ray start-up: {startup:.2f} s (executor's own figure {ex.startup_seconds:.2f} s)", flush=True)
         par = timed(cfg, root / "ray2", 2, None)
-    print(f"Ray start-up: {startup:.2f} s (executor's own figure {ex.startup_seconds:.2f} s)")
-    for name, r in (("sequential", seq), ("--workers 2", par)):
-        print(f"{name:12s} wall {r['wall']:7.1f} s, fold phase {r['phase']:7.1f} s, sum of fold times "
-              f"{r['sum']:7.1f} s ({r['sum'] / r['folds']:.1f} s per fold), load average after {r['load']:.1f}")
+    show("--workers 2", par)
     eff = par["sum"] / (2 * par["phase"])
     print(f"parallel efficiency {eff:.2f} (target >= 0.85), speedup {seq['wall'] / par['wall']:.2f} (whole command), "
           f"{seq['phase'] / par['phase']:.2f} (fold phase), Ray overhead per fold "
