@@ -81,7 +81,8 @@ def _check_state(wf_dir: Path, state: dict, force: bool) -> None:
     for k, f in state["folds"].items():
         if k in old["folds"] and old["folds"][k] != f:
             raise UserError(f"{wf_dir}: the candles of fold {k} changed since it was trained (data sha256 or dates "
-                            f"differ); restore the data file, or {fix}")
+                            "differ: the file was edited, or the fold was cut short by the end of the data and has "
+                            f"grown since); restore the data file, or {fix}")
 
 
 def walk_forward(cfg: Config, wf_dir: Path, *, workers: int = 1, address: str | None = None,
