@@ -189,6 +189,16 @@ def evaluate(
     json_: bool = _flag(False, "--json", "Print metrics as JSON instead of tables."),
 ) -> None:
     """Score a trained run on a split: metrics, baselines, bootstrap intervals, attention analysis."""
+    from cryptotrain.orchestration.walkforward_stitch import is_walkforward_dir
+
+    if is_walkforward_dir(run):  # a walk-forward run: its stitched test predictions
+        if split != "test" or checkpoint != "best" or data is not None:
+            raise UserError("a walk-forward run is evaluated on its stitched test parts (best checkpoints); "
+                            "drop --split/--checkpoint/--data")
+        from cryptotrain.orchestration.walkforward_runner import evaluate_walkforward
+
+        evaluate_walkforward(run, as_json=json_, console=_console())
+        return
     from cryptotrain.evaluate.runner import evaluate_command
 
     evaluate_command(run=run, split=split, checkpoint=checkpoint, data=data, as_json=json_, console=_console())
@@ -233,8 +243,36 @@ def backtest(
                                        threshold=threshold, sizing=sizing, max_exposure=max_exposure,
                                        min_hold=min_hold).items()
                  if v is not None}
+    from cryptotrain.orchestration.walkforward_stitch import is_walkforward_dir
+
+    if is_walkforward_dir(run) and signals is None:  # a walk-forward run: its stitched test signals
+        from cryptotrain.orchestration.walkforward_runner import backtest_walkforward
+
+        backtest_walkforward(run, overrides, console=_console())
+        return
     backtest_command(run=run, split=split, signals=signals, data=data, out=out, overrides=overrides,
                      console=_console())
+
+
+# ----------------------------------------------------------------------- walkforward
+@app.command()
+@_handles_errors
+def walkforward(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML config with a walkforward section."),
+    set_: list[str] = typer.Option([], "--set", help="Override a config value: section.key=value (repeatable)."),
+    run_name: Optional[str] = typer.Option(None, help="Directory runs/walkforward-NAME (default: the config's stem)."),
+    workers: int = typer.Option(1, min=1, help="Folds at once; > 1 runs them as Ray tasks on a local Ray."),
+    address: Optional[str] = typer.Option(None, help="Run the folds on an existing Ray cluster: auto or HOST:PORT."),
+    blas_threads: Optional[int] = typer.Option(None, min=1, help="BLAS threads per fold (default 1 on Ray)."),
+    force: bool = typer.Option(False, "--force", help="Delete the directory's earlier results and start over."),
+) -> None:
+    """Retrain through time (folds), score each fold's test part, stitch, evaluate and backtest; resumes."""
+    from cryptotrain.config import load_config
+    from cryptotrain.orchestration.walkforward_runner import walkforward_command, walkforward_dir
+
+    cfg = load_config(config, set_)
+    walkforward_command(cfg, walkforward_dir(cfg, config, run_name), workers=workers, address=address,
+                        blas_threads=blas_threads, force=force, console=_console())
 
 
 # ------------------------------------------------------------------------------ runs

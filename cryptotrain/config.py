@@ -1,4 +1,4 @@
-"""The one typed configuration tree: data, features, labels, model, train, backtest.
+"""The one typed configuration tree: data, features, labels, model, train, backtest, walkforward.
 
 Loaded from YAML, validated at the boundary (unknown keys are errors that suggest the
 closest valid name, wrong types name the key, the expected type and the value),
@@ -326,6 +326,36 @@ class BacktestConfig(_Section):
     min_hold: int = Field(default=0, ge=0)  # candles a position is kept before the policy may change it
 
 
+# ---------------------------------------------------------------------- walkforward
+SPAN_RE = r"[1-9][0-9]*[mhd]"   # a duration: minutes, hours, days ("365d", "12h")
+Span = Optional[typing.Union[Annotated[int, Field(ge=1)], str]]  # candles, or a duration
+
+
+def _span(v: Any) -> Any:
+    if isinstance(v, str) and not re.fullmatch(SPAN_RE, v.strip()):
+        raise ValueError(f"{quote(v)} is not a span; give a candle count (e.g. 500) or a duration such as "
+                         "365d, 30d or 12h")
+    return v.strip() if isinstance(v, str) else v
+
+
+class WalkForwardConfig(_Section):
+    """`cryptotrain walkforward`: folds retrained through time (orchestration/walkforward_plan.py)."""
+    train_span: Span = None           # training part of each fold (expanding: of the first fold)
+    val_span: Span = None             # validation part (early stopping, best checkpoint)
+    test_span: Span = None            # test part: the out-of-sample candles each fold scores
+    step: Span = None                 # between test starts; default test_span (must be >= test_span)
+    mode: Literal["expanding", "sliding"] = "expanding"  # expanding keeps the first training candle
+    embargo: Optional[int] = Field(default=None, ge=1)   # candles between parts; default labels.horizon + 1
+    first_test_start: Optional[str] = None   # UTC date: the first fold's test part starts here
+    last_test_end: Optional[str] = None      # UTC date: no test part reaches past this
+    max_folds: Optional[int] = Field(default=None, ge=1)
+    warm_start: bool = False          # fold k starts from fold k-1's best parameters (folds then run in sequence)
+    warm_epochs: Optional[int] = Field(default=None, ge=1)  # epochs of a warm-started fold (default train.epochs)
+
+    _spans = field_validator("train_span", "val_span", "test_span", "step", mode="before")(_span)
+    _dates = field_validator("first_test_start", "last_test_end", mode="before")(_iso)
+
+
 class Config(_Section):
     data: DataConfig = DataConfig()
     features: FeaturesConfig = FeaturesConfig()
@@ -333,6 +363,7 @@ class Config(_Section):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     backtest: BacktestConfig = BacktestConfig()
+    walkforward: WalkForwardConfig = WalkForwardConfig()
 
     @model_validator(mode="after")
     def _fits(self) -> "Config":
