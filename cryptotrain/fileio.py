@@ -51,6 +51,8 @@ def atomic_path(target: str | Path, suffix: str = "") -> Iterator[Path]:
             os.fsync(fh.fileno())
         os.replace(tmp_path, target)
         fsync_dir(target.parent)
+    except OSError as err:
+        raise named(err, target) from err
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -83,6 +85,13 @@ def remove_leftovers(target: str | Path, kind: str = ".tmp") -> list[Path]:
         except OSError:
             pass   # another cleaner was first, or the directory is read-only: harmless
     return removed
+
+
+def named(err: OSError, path: str | Path) -> OSError:
+    """`err` with `path` as its file name when it has none (writes through a handle, e.g. savefig)."""
+    if err.filename is not None or err.errno is None:
+        return err
+    return type(err)(err.errno, err.strerror, str(path))
 
 
 def pid_alive(pid: int) -> bool:

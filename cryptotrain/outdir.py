@@ -62,6 +62,11 @@ def output_unit(target: str | Path, command: str, *, option: str = "the output d
         (tmp / MARKER).write_text(json.dumps({"command": command, "files": written}, indent=1) + "\n")
         _fsync_tree(tmp)
         _swap(tmp, target)
+    except OSError as err:
+        # name the directory the user asked for, not the temporary one beside it
+        if err.errno is not None and (err.filename is None or str(tmp) in str(err.filename)):
+            raise OSError(err.errno, err.strerror, str(target)) from err
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -195,6 +195,21 @@ def test_a_full_disk_is_one_line_exit_1_and_no_file_half_written(mounted):
     assert _runs(full) == []         # no checkpoint was completed: no run left behind
 
 
+def test_a_disk_that_fills_at_the_figure_keeps_the_checkpoints(mounted):
+    """Room for the checkpoints but not for plots/training.png: exit 1 naming the file, the run and
+    its checkpoints stay (latest points at it), nothing half-written, and it resumes."""
+    full = mounted("full", "size=100k")
+    res = _train(full, "--set", "train.epochs=1")
+    assert res.exit_code == 1, res.output
+    assert "training.png" in res.output and "no space left" in res.output, res.output
+    (run,) = _runs(full)
+    assert (full / "latest").read_text().strip() == run.name
+    assert not list(full.rglob(".*.tmp"))
+    from cryptotrain.train.checkpoint import load_checkpoint
+
+    assert load_checkpoint(run / "checkpoints" / "last.npz").epoch == 1
+
+
 # ------------------------------------------------------------------ paths and data
 def test_the_bundled_configs_work_from_any_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
