@@ -68,7 +68,6 @@ class _Decisions:
     title: str
     header: str
     provenance: dict | None
-    legacy_out: bool = False             # out_dir may hold outputs of a version that wrote no marker
 
 
 def run(run_dir: Path | None = None, split: str = "test", *, signals: Path | None = None, data: Path | None = None,
@@ -95,7 +94,9 @@ def _trade_and_write(d: "_Decisions", out: Path | None) -> BacktestReport:
     """Trade and write the outputs as one unit (outdir.py): into the default directory, which the
     command owns, or into `out`, which must be new, empty or an earlier backtest's."""
     out_dir = Path(out) if out is not None else d.out_dir
-    how = dict(option="--out" if out is not None else "the output directory", legacy=d.legacy_out and out is None)
+    # the default directories are named by cryptotrain (inside the run, or <signals stem>_backtest/):
+    # ours even when an older version wrote them without a marker; --out must prove it
+    how = dict(option="--out" if out is not None else "the output directory", legacy=out is None)
     check_target(out_dir, **how)   # before the work, so a refused --out costs nothing
     results, stats = trade(d.candles, d.timeframe_ms, d.rows, d.actions, d.settings)
     with output_unit(out_dir, "backtest", **how) as tmp:
@@ -143,7 +144,7 @@ def _run_mode(run_dir: Path, split: str, overrides: dict, say, on_scored) -> _De
     actions = policy.prediction_actions(preds["pred_action"].to_numpy(), preds["confidence"].to_numpy(), bcfg)
     title = f"{run_dir.name} ({split} split, predictions of the {describe(prov)})"
     return _Decisions(candles, report.timeframe, report.timeframe_ms, rows, actions, bcfg,
-                      run_dir / "backtest" / split, title, "Model", prov, legacy_out=True)
+                      run_dir / "backtest" / split, title, "Model", prov)
 
 
 def _signals_mode(signals: Path, data: Path | None, overrides: dict) -> _Decisions:
