@@ -66,10 +66,22 @@ def _handles_errors(fn):
         except (UserError, RunFailure) as err:
             if _state["debug"]:
                 raise
-            Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {err}", soft_wrap=True)
+            _print_error(err)
             raise typer.Exit(err.exit_code) from None
+        except OSError as err:
+            from cryptotrain.fileio import os_error
+
+            mapped = os_error(err)   # read-only or full file system: one line; any other OSError is a bug
+            if mapped is None or _state["debug"]:
+                raise
+            _print_error(mapped)
+            raise typer.Exit(mapped.exit_code) from None
 
     return wrapper
+
+
+def _print_error(err: Exception) -> None:
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {err}", soft_wrap=True)
 
 
 def _console() -> Console:

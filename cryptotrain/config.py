@@ -12,6 +12,7 @@ import datetime as _dt
 import difflib
 import re
 import typing
+import os
 import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
@@ -272,7 +273,7 @@ class TrainConfig(_Section):
     batch_size: int = Field(default=64, ge=1)
     max_batches_per_epoch: Optional[int] = Field(default=None, ge=1)  # cap for quick runs
     optimizer: Literal["adam", "adamw"] = "adam"
-    lr: float = Field(default=1e-3, gt=0)
+    lr: float = Field(default=1e-3, gt=0, allow_inf_nan=False)
     betas: list[float] = [0.9, 0.999]
     eps: float = Field(default=1e-8, gt=0)
     weight_decay: float = Field(default=0.0, ge=0)  # AdamW decoupled decay
@@ -445,7 +446,28 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     raw = apply_overrides(raw, overrides or [])
     if overrides:
         origin += " with --set " + " ".join(overrides)
-    return config_from_dict(raw, origin)
+    cfg = config_from_dict(raw, origin)
+    if path is not None:
+        cfg.data.path = resolve_data_path(cfg.data.path, Path(path))
+    return cfg
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent   # holds configs/ and data/sample/ in a checkout
+
+
+def resolve_data_path(data_path: str, config_file: Path) -> str:
+    """A relative data.path that does not exist from the current directory, looked up beside the
+    config file, in its parent (a project's configs/ sits beside its data/) and in cryptotrain's own
+    checkout (the bundled sample), in that order; the first that exists, as an absolute path, else
+    `data_path` unchanged (the candle reader then names where it looked)."""
+    p = Path(data_path)
+    if p.is_absolute() or p.exists():
+        return data_path
+    for base in (config_file.parent, config_file.parent.parent, PROJECT_ROOT):
+        candidate = base / p
+        if candidate.exists():
+            return os.path.normpath(candidate.absolute())
+    return data_path
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

@@ -16,3 +16,9 @@ class RunFailure(Exception):
     """A run that could not complete; what was already written stays valid."""
 
     exit_code = 1
+
+
+class Interrupted(RunFailure):
+    """Ctrl-C: what was kept and how to continue; exit code 130 as a shell gives a SIGINT."""
+
+    exit_code = 130

@@ -3,20 +3,29 @@
 A crash or kill at any moment leaves either the old file or the new one, never half of one.
 The file gets the mode an ordinary `open()` would give it: an existing target keeps its mode,
 a new one gets 0666 minus the umask (mkstemp alone would leave every output 0600).
-Also `to_jsonable`, the one conversion of results to JSON types that every writer uses.
+Temporary names carry the writer's pid (`.<name>.<pid>.<random>.tmp`): a writer killed before
+its rename leaves one behind, and the next write of the same target removes those whose process
+is gone (`remove_leftovers`), so they do not pile up.
+Also `to_jsonable`, the one conversion of results to JSON types that every writer uses, and
+`os_error`, the one translation of a read-only or full file system into a one-line error.
 """
 
 from __future__ import annotations
 
 import datetime
+import errno
 import math
 import os
+import re
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+
+from cryptotrain.errors import RunFailure, UserError
 
 
 @contextmanager
@@ -28,7 +37,8 @@ def atomic_path(target: str | Path, suffix: str = "") -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
+    remove_leftovers(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=suffix + ".tmp", dir=target.parent)
     try:
         os.fchmod(fd, _mode_for(target))
     finally:
@@ -40,7 +50,9 @@ def atomic_path(target: str | Path, suffix: str = "") -> Iterator[Path]:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp_path, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
+    except OSError as err:
+        raise named(err, target) from err
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -49,6 +61,69 @@ def atomic_path(target: str | Path, suffix: str = "") -> Iterator[Path]:
 def atomic_write_text(target: str | Path, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text)
+
+
+def remove_leftovers(target: str | Path, kind: str = ".tmp") -> list[Path]:
+    """Remove the temporary files (or directories) `.<target name>.<pid>.*<kind>` beside `target`
+    whose writer is no longer running, and the pid-less ones of older versions; -> what was removed."""
+    target = Path(target)
+    # mkstemp/mkdtemp add 8 characters of [a-z0-9_]; older versions wrote no pid
+    pattern = re.compile(re.escape(f".{target.name}.") + r"(?:(\d+)\.)?[a-z0-9_]{8}(?:\.[A-Za-z0-9]+)?"
+                         + re.escape(kind))
+    removed = []
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        m = pattern.fullmatch(entry.name)
+        if m is None or (m.group(1) is not None and pid_alive(int(m.group(1)))):
+            continue
+        try:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+            removed.append(entry)
+        except OSError:
+            pass   # another cleaner was first, or the directory is read-only: harmless
+    return removed
+
+
+def named(err: OSError, path: str | Path) -> OSError:
+    """`err` with `path` as its file name when it has none (writes through a handle, e.g. savefig)."""
+    if err.filename is not None or err.errno is None:
+        return err
+    return type(err)(err.errno, err.strerror, str(path))
+
+
+def pid_alive(pid: int) -> bool:
+    """True when process `pid` exists on this machine (one of another user counts too)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def os_error(err: OSError) -> UserError | RunFailure | None:
+    """A read-only or permission-denied path -> UserError (exit 2: point the command at a writable
+    place); a full disk or quota -> RunFailure (exit 1: the input was fine, the machine ran out;
+    free space and resume or re-run). Anything else -> None (not ours to explain)."""
+    where = err.filename or "a file"
+    if err.errno in READ_ONLY:
+        why = "read-only file system" if err.errno == errno.EROFS else "permission denied"
+        return UserError(f"cannot write {where}: {why}; point the command at a directory you can write "
+                         "(train.runs_dir, --run, --out)")
+    if err.errno in NO_SPACE:
+        return RunFailure(f"cannot write {where}: no space left on the device; free some space and run the "
+                          "command again (files already written are complete: a run resumes with --resume)")
+    return None
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -77,13 +152,17 @@ def _mode_for(target: Path) -> int:
         return target.stat().st_mode & 0o7777
     except OSError:
         pass
+    return 0o666 & ~current_umask()
+
+
+def current_umask() -> int:
     # the umask can only be read by setting it; set it straight back
     umask = os.umask(0o077)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:

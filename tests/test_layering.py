@@ -3,8 +3,10 @@
 The layers, lowest first (a module may import its own layer and every layer above it in
 this list, never one below it):
 
-    base           errors, fileio, config,          error types, atomic writes, the typed config
-                   config_yaml, model_memory        (its YAML loader and its memory estimate)
+    base           errors, fileio, dirlock, outdir, error types, atomic writes, one writer per
+                   config, config_yaml,             directory, outputs swapped in as one unit,
+                   model_memory                     the typed config (its YAML loader and its
+                                                    memory estimate)
     report         report/                          tables and figures from plain data
     data           data/
     nn             nn/
@@ -34,7 +36,7 @@ import cryptotrain
 PACKAGE = Path(cryptotrain.__file__).resolve().parent
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("errors", "fileio", "config", "config_yaml", "model_memory")),
+    ("base", ("errors", "fileio", "dirlock", "outdir", "config", "config_yaml", "model_memory")),
     ("report", ("report",)),
     ("data", ("data",)),
     ("nn", ("nn",)),

@@ -31,10 +31,12 @@ from cryptotrain.backtest.stats import compute_stats, drawdown
 from cryptotrain.backtest.verdict import backtest_verdict
 from cryptotrain.config import BacktestConfig, load_config, validate_section
 from cryptotrain.data.ohlcv import load_ohlcv
+from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.provenance import describe, read_provenance, stale_reason
 from cryptotrain.evaluate.scorer import EvalResult, score
 from cryptotrain.fileio import atomic_path, atomic_write_text, to_jsonable
+from cryptotrain.outdir import check_target, output_unit
 from cryptotrain.report.backtest_report import STRATEGY_NAMES, plot_equity, settings_caption
 from cryptotrain.train.rundir import resolve_run
 
@@ -80,16 +82,31 @@ def run(run_dir: Path | None = None, split: str = "test", *, signals: Path | Non
     say = on_message or (lambda level, text: None)
     overrides = overrides or {}
     if signals is not None:
-        d = _signals_mode(Path(signals), data, overrides)
-    else:
-        if data is not None:
-            raise UserError("--data is only used with --signals; a run backtests the candle file of its config")
-        d = _run_mode(run_dir, split, overrides, say, on_scored or (lambda result: None))
+        return _trade_and_write(_signals_mode(Path(signals), data, overrides), out)
+    if data is not None:
+        raise UserError("--data is only used with --signals; a run backtests the candle file of its config")
+    if run_dir is None:
+        run_dir = resolve_run(None)
+        say("info", f"run {run_dir} (from runs/latest; pass --run RUN_DIR for another)")
+    run_dir = resolve_run(run_dir)
+    with dir_lock(run_dir, "backtest"):   # it may run evaluate, and writes backtest/ into the run
+        return _trade_and_write(_run_mode(run_dir, split, overrides, say, on_scored or (lambda result: None)), out)
+
+
+def _trade_and_write(d: "_Decisions", out: Path | None) -> BacktestReport:
+    """Trade and write the outputs as one unit (outdir.py): into the default directory, which the
+    command owns, or into `out`, which must be new, empty or an earlier backtest's."""
     out_dir = Path(out) if out is not None else d.out_dir
+    # the default directories are named by cryptotrain (inside the run, or <signals stem>_backtest/):
+    # ours even when an older version wrote them without a marker; --out must prove it
+    how = dict(option="--out" if out is not None else "the output directory", legacy=out is None)
+    check_target(out_dir, **how)   # before the work, so a refused --out costs nothing
     results, stats = trade(d.candles, d.timeframe_ms, d.rows, d.actions, d.settings)
     verdict = backtest_verdict(stats, results, d.settings, horizon=d.horizon)
-    files = write_outputs(out_dir, results, stats, d.settings, d.title, d.provenance, verdict=verdict,
-                          header=d.header)
+    with output_unit(out_dir, "backtest", **how) as tmp:
+        files = write_outputs(tmp, results, stats, d.settings, d.title, d.provenance, verdict=verdict,
+                              header=d.header)
+    files = [out_dir / f.relative_to(tmp) for f in files]
     return BacktestReport(results, stats, d.settings, d.timeframe, d.title, d.header, out_dir, files, verdict)
 
 
@@ -122,10 +139,9 @@ def backtest_settings(base: BacktestConfig, overrides: dict[str, Any]) -> Backte
     return validate_section(BacktestConfig, {**base.model_dump(), **overrides}, "backtest", option=True)
 
 
-def _run_mode(run: Path | None, split: str, overrides: dict, say, on_scored) -> _Decisions:
+def _run_mode(run_dir: Path, split: str, overrides: dict, say, on_scored) -> _Decisions:
     if split not in SPLITS:
         raise UserError(f"--split {split!r}: use test or val")
-    run_dir = resolve_run(run)
     cfg = load_config(run_dir / "config.yaml")
     bcfg = backtest_settings(cfg.backtest, overrides)
     if cfg.model.w_confidence == 0 and (bcfg.threshold > 0 or bcfg.sizing == "confidence"):

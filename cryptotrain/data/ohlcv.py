@@ -209,7 +209,10 @@ def _read(path: Path) -> tuple[pd.DataFrame, bool]:
     if path.is_dir():
         raise UserError(f"{path} is a directory, not a candle file; pass a file, e.g. {path}/BTC_USDT-1h.csv")
     if not path.is_file():
-        raise UserError(f"{path}: file not found; check the path or run `cryptotrain fetch` first")
+        where = "" if path.is_absolute() else (
+            f" (looked for {path.absolute()}; a config's relative data.path is also looked up beside the config "
+            "file, in its parent directory and in cryptotrain's checkout)")
+        raise UserError(f"{path}: file not found{where}; check the path or run `cryptotrain fetch` first")
     if kind == "csv":
         read = functools.partial(pd.read_csv, compression="infer", skipinitialspace=True)
     else:

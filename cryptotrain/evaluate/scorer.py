@@ -27,8 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cryptotrain.data.changes import describe_data_change, window_counts
 from cryptotrain.data.dataset import iso_utc
 from cryptotrain.data.ohlcv import file_stem
+from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.baselines import all_baselines
 from cryptotrain.evaluate.eval_data import (load_eval_dataset, pinned, split_rows, trained_heads, training_actions,
@@ -38,8 +40,9 @@ from cryptotrain.evaluate.provenance import predictions_provenance
 from cryptotrain.evaluate.summary import evaluation_report
 from cryptotrain.fileio import atomic_path, atomic_write_text, to_jsonable
 from cryptotrain.models.inference import predict_with_loss, predicted_action
+from cryptotrain.outdir import output_unit
 from cryptotrain.report.eval_plots import write_eval_plots
-from cryptotrain.train.checkpoint import load_checkpoint
+from cryptotrain.train.checkpoint import check_matches_run, load_checkpoint
 from cryptotrain.train.metrics_log import logged_val_loss
 from cryptotrain.train.rundir import resolve_run
 
@@ -60,11 +63,21 @@ class EvalResult:
 
 def score(run_dir: Path | None = None, split: str = "test", checkpoint: str = "best",
           data: Path | None = None) -> EvalResult:
-    """Score RUN_DIR's `checkpoint` on `split` (of `data` when given) and write the outputs."""
+    """Score RUN_DIR's `checkpoint` on `split` (of `data` when given) and write the outputs.
+
+    The run directory is locked while this runs (dirlock.py): not during a train or another
+    evaluate or backtest of the same run. The output directory is replaced as one unit (outdir.py).
+    """
     _check_choices(split, checkpoint, data)
     run_dir = resolve_run(run_dir)
+    with dir_lock(run_dir, "evaluate"):
+        return _score(run_dir, split, checkpoint, data)
+
+
+def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None) -> EvalResult:
     ck_path = run_dir / "checkpoints" / f"{checkpoint}.npz"
     ck = load_checkpoint(ck_path)
+    check_matches_run(ck, ck_path, run_dir)
     check_finite_params(ck.params, str(ck_path))
     cfg = ck.config
     ds = load_eval_dataset(ck, data, split)
@@ -100,8 +113,10 @@ def score(run_dir: Path | None = None, split: str = "test", checkpoint: str = "b
                **report}
     out_dir = run_dir / "eval" / (split if data is None else f"{file_stem(Path(data))}-{split}")
     frame = predictions_frame(ds, idx, pred)
-    files = _write(out_dir, frame, metrics, checkpoint, ck_path, ck, ds.fingerprint.get("sha256"))
-    files += write_eval_plots(report, pred["attention"], ds.timestamps[idx], out_dir / "plots")
+    with output_unit(out_dir, "evaluate", legacy=True) as tmp:
+        files = _write(tmp, frame, metrics, checkpoint, ck_path, ck, ds.fingerprint.get("sha256"))
+        files += write_eval_plots(report, pred["attention"], ds.timestamps[idx], tmp / "plots")
+    files = [out_dir / f.relative_to(tmp) for f in files]
     return EvalResult(metrics=metrics, report=report, predictions=frame, out_dir=out_dir, files=files)
 
 
@@ -124,7 +139,8 @@ def _data_warnings(ck, ds, idx: np.ndarray, data: Path | None, changed: bool) ->
                    f"period ({iso_utc(start)} to {iso_utc(stop)}): if {Path(data).name} is the "
                    "market the run trained on, those results are in-sample")
     if changed:
-        out.append(f"the data file {ds.fingerprint['path']} changed since training (different sha256): " + (
+        now = window_counts(ds) if ck.windows else None
+        out.append(describe_data_change(ck.fingerprint, ds.fingerprint, ck.windows, now) + ": " + (
             "rows and splits are pinned to the training dates, but candles inside them may differ; compare "
             "with care" if pinned(ck) else
             "this old checkpoint has no stored split dates, so the splits may have moved into the training "

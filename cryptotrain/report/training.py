@@ -75,6 +75,9 @@ def print_summary(console: Console, result) -> None:
     if result.best_epoch is not None:
         console.print(f"best epoch {result.best_epoch}: validation loss {result.best_val_loss:.5f}")
     console.print(f"run written to [bold]{result.run_dir}[/] (checkpoints/best.npz, metrics.jsonl, plots/training.png)")
+    if Path(result.config.train.runs_dir) != Path("runs") and not result.overfit:
+        # a plain `evaluate` reads runs/latest, which this run did not move
+        console.print(f"evaluate it with: cryptotrain evaluate --run {result.run_dir}", soft_wrap=True)
 
 
 def plot_training(rows: list[dict], path: Path) -> None:

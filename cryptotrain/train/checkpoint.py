@@ -28,10 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from cryptotrain.config import Config, config_from_yaml_text, config_to_yaml
+from cryptotrain.config import Config, config_from_yaml_text, config_to_dict, config_to_yaml
 from cryptotrain.data.normalize import Normalizer
 from cryptotrain.errors import UserError
 from cryptotrain.fileio import atomic_path
+from cryptotrain.models import init_params
 
 FORMAT = "cryptotrain-checkpoint/1"
 
@@ -52,6 +53,9 @@ class Checkpoint:
     # Dataset.data_range of the training data: start_ts, end_ts, val_start_ts, test_start_ts
     # (ms); evaluate rebuilds exactly these rows and splits. None in checkpoints written before.
     data_range: dict[str, Any] | None = None
+    # windows per split at training ({"train", "val", "test"}), to say what changed in the data since;
+    # None in checkpoints written before
+    windows: dict[str, int] | None = None
 
 
 def save_checkpoint(path: str | Path, ck: Checkpoint) -> None:
@@ -67,6 +71,7 @@ def save_checkpoint(path: str | Path, ck: Checkpoint) -> None:
         "feature_names": list(ck.feature_names),
         "fingerprint": ck.fingerprint,
         "data_range": ck.data_range,
+        "windows": ck.windows,
         "config": config_to_yaml(ck.config),
     }
     arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(meta))}
@@ -96,28 +101,106 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         meta = json.loads(str(arrays["meta"]))
     except json.JSONDecodeError as err:
         raise UserError(f"{path}: damaged metadata ({err}); use the other checkpoint or retrain") from err
-    if meta.get("format") != FORMAT:
+    if isinstance(meta, dict) and meta.get("format") not in (None, FORMAT):
         raise UserError(f"{path}: unsupported checkpoint format {meta.get('format')!r} (expected {FORMAT})")
+    return _checked(path, meta, arrays)
+
+
+def _invalid(path: Path, what: str) -> UserError:
+    return UserError(f"{path}: not a valid cryptotrain checkpoint: {what}; use the other checkpoint or retrain")
+
+
+# meta key -> the JSON types its value may have (int for counters: bool is refused below)
+META_TYPES: dict[str, tuple[type, ...]] = {
+    "format": (str,), "epoch": (int,), "global_step": (int,), "opt_step": (int,), "rng_states": (dict,),
+    "train_state": (dict,), "normalizer": (str,), "thresholds": (list,), "feature_names": (list,),
+    "fingerprint": (dict,), "config": (str,),
+}
+
+
+def _checked(path: Path, meta: Any, arrays: dict[str, np.ndarray]) -> Checkpoint:
+    """A Checkpoint from `meta` and `arrays`, after checking every key, type and parameter shape."""
+    if not isinstance(meta, dict):
+        raise _invalid(path, f"its metadata is a {type(meta).__name__}, not a mapping")
+    missing = [k for k in META_TYPES if k not in meta]
+    if missing:
+        raise _invalid(path, f"metadata key(s) {', '.join(missing)} missing")
+    for key, types in META_TYPES.items():
+        value = meta[key]
+        if not isinstance(value, types) or (types == (int,) and (isinstance(value, bool) or value < 0)):
+            raise _invalid(path, f"metadata {key} is {str(json.dumps(value))[:40]}, expected "
+                                 f"{'a count' if types == (int,) else 'a ' + types[0].__name__}")
+    if len(meta["thresholds"]) != 2 or not all(isinstance(t, (int, float)) for t in meta["thresholds"]):
+        raise _invalid(path, "metadata thresholds must be two numbers")
+    config = config_from_yaml_text(meta["config"], origin=f"{path} (stored config)")
     params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
-    opt_state = {
-        "step": int(meta["opt_step"]),
-        "m": {k: arrays[f"opt/m/{k}"] for k in params},
-        "v": {k: arrays[f"opt/v/{k}"] for k in params},
-    }
+    _check_shapes(path, config, len(meta["feature_names"]), params, arrays)
+    opt_state = {"step": meta["opt_step"], "m": {k: arrays[f"opt/m/{k}"] for k in params},
+                 "v": {k: arrays[f"opt/v/{k}"] for k in params}}
+    try:
+        for state in meta["rng_states"].values():
+            rng_from_state(state)
+    except (TypeError, KeyError, ValueError, AttributeError) as err:
+        raise _invalid(path, f"generator state unreadable ({type(err).__name__}: {str(err)[:60]})") from None
     return Checkpoint(
-        params=params,
-        opt_state=opt_state,
-        config=config_from_yaml_text(meta["config"], origin=f"{path} (stored config)"),
+        params=params, opt_state=opt_state, config=config,
         normalizer=Normalizer(kind=meta["normalizer"], center=arrays["norm/center"], scale=arrays["norm/scale"]),
-        thresholds=tuple(meta["thresholds"]),
-        feature_names=list(meta["feature_names"]),
-        fingerprint=meta["fingerprint"],
-        epoch=int(meta["epoch"]),
-        global_step=int(meta["global_step"]),
-        rng_states=meta["rng_states"],
-        train_state=meta["train_state"],
-        data_range=meta.get("data_range"),
-    )
+        thresholds=tuple(meta["thresholds"]), feature_names=list(meta["feature_names"]),
+        fingerprint=meta["fingerprint"], epoch=meta["epoch"], global_step=meta["global_step"],
+        rng_states=meta["rng_states"], train_state=meta["train_state"],
+        data_range=meta.get("data_range"), windows=meta.get("windows"))
+
+
+def _check_shapes(path: Path, config: Config, n_features: int, params: dict, arrays: dict) -> None:
+    """Every parameter the stored config's model has, with its shape, and its Adam moments; nothing else."""
+    expected = init_params(config.model, n_features, config.data.window, np.random.default_rng(0))
+    for name, ref in expected.items():
+        if name not in params:
+            raise _invalid(path, f"parameter {name} missing (the stored config's {config.model.type} model has it)")
+        for key in (f"param/{name}", f"opt/m/{name}", f"opt/v/{name}"):
+            got = arrays.get(key)
+            if got is None:
+                raise _invalid(path, f"{key} missing")
+            if got.shape != ref.shape:
+                raise _invalid(path, f"{key} has shape {got.shape}, the stored {config.model.type} config "
+                                     f"makes {ref.shape}")
+    extra = sorted(set(params) - set(expected))
+    if extra:
+        raise _invalid(path, f"parameter(s) {', '.join(extra[:3])} that a {config.model.type} model does not have")
+    for key in ("norm/center", "norm/scale"):
+        if arrays.get(key) is None or arrays[key].shape != (n_features,):
+            raise _invalid(path, f"{key} missing or not one value per feature ({n_features})")
+
+
+IDENTITY = ("data", "features", "labels", "model")
+
+
+def check_matches_run(ck: Checkpoint, ck_path: Path, run_dir: Path) -> None:
+    """Refuse a checkpoint whose stored config is not the run's config.yaml (copied from another run).
+
+    Compared: what makes the model and its windows (sections data, features, labels, model); the
+    train and backtest sections may differ (a resume that was given more epochs by hand)."""
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.is_file():
+        return
+    run_cfg = config_from_yaml_text(cfg_path.read_text(), origin=str(cfg_path))
+    a, b = (_flat({k: v for k, v in config_to_dict(c).items() if k in IDENTITY}) for c in (ck.config, run_cfg))
+    if a == b:
+        return
+    if run_cfg.model.type != ck.config.model.type:
+        what = f"a {ck.config.model.type} model, but {cfg_path} is for a {run_cfg.model.type} model"
+    else:
+        key = next(k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k))
+        what = f"{key} = {str(a.get(key))[:30]}, but {cfg_path} says {str(b.get(key))[:30]}"
+    raise UserError(f"{ck_path} does not belong to this run: it holds {what}; it was copied from another "
+                    "run: put the run's own checkpoint back, or start a new run")
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
 
 
 def rng_from_state(state: dict[str, Any]) -> np.random.Generator:

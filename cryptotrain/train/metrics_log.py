@@ -5,8 +5,10 @@ as the epoch ends. Its one reader is `read_rows`, used by resume (`truncate`) an
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
+from cryptotrain.errors import UserError
 from cryptotrain.fileio import atomic_write_text
 
 FILE = "metrics.jsonl"
@@ -18,17 +20,29 @@ def append_row(path: Path, row: dict) -> None:
         fh.flush()
 
 
-def read_rows(path: Path) -> list[dict]:
-    """Every complete epoch row; [] when the file is absent."""
+def read_rows(path: Path, strict: bool = True) -> list[dict]:
+    """Every complete epoch row; [] when the file is absent.
+
+    A line that is JSON but not an epoch row (a list, a number, a row without an integer epoch)
+    was not written by training: strict -> UserError naming the line; else it is skipped with a
+    warning (for readers that only inform)."""
     rows = []
     if path.is_file():
-        for line in path.read_text().splitlines():
+        for n, line in enumerate(path.read_text().splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut off by a crash: its epoch was never checkpointed
+            if isinstance(row, dict) and isinstance(row.get("epoch"), int) and not isinstance(row["epoch"], bool):
+                rows.append(row)
+                continue
+            what = (f"line {n} is a JSON {type(row).__name__}, not an epoch row" if not isinstance(row, dict)
+                    else f"line {n} has no integer epoch")
+            if strict:
+                raise UserError(f"{path}: {what}; the file was edited: restore it or remove that line")
+            warnings.warn(f"{path}: {what}; line skipped", stacklevel=2)
     return rows
 
 
@@ -41,7 +55,7 @@ def truncate(path: Path, upto_epoch: int) -> list[dict]:
 
 def logged_val_loss(run_dir: Path, epoch: int) -> float | None:
     """The val_loss training logged for `epoch` (None if absent)."""
-    for row in read_rows(run_dir / FILE):
+    for row in read_rows(run_dir / FILE, strict=False):
         if row.get("epoch") == epoch and row.get("val_loss") is not None:
             return float(row["val_loss"])
     return None

@@ -10,7 +10,9 @@ states), the final parameters are bit-identical to an uninterrupted run.
 
 from __future__ import annotations
 
+import shutil
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,9 @@ from typing import Any, Callable, ContextManager
 import numpy as np
 
 from cryptotrain.config import Config, config_to_yaml
+from cryptotrain.data.changes import data_changed, describe_data_change, window_counts
 from cryptotrain.data.dataset import build_dataset
+from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
 from cryptotrain.fileio import atomic_write_text
 from cryptotrain.models import init_params
@@ -27,7 +31,7 @@ from cryptotrain.models.inference import split_loss
 from cryptotrain.optim import adam_init
 from cryptotrain.report.training import plot_training
 from cryptotrain.train import metrics_log
-from cryptotrain.train.checkpoint import Checkpoint, load_checkpoint, rng_from_state, save_checkpoint
+from cryptotrain.train.checkpoint import Checkpoint, check_matches_run, load_checkpoint, rng_from_state, save_checkpoint
 from cryptotrain.train.loop import NonFiniteError, batches_per_epoch, epoch_batches, train_epoch
 from cryptotrain.train.rundir import create_run_dir, set_latest
 
@@ -76,6 +80,7 @@ class _Session:
     state: dict
     rows: list[dict]
     resumed_after: int | None = None
+    created: bool = False            # fit made run_dir, and removes it when no checkpoint gets written
 
 
 def _no_progress(epoch: int, epochs: int, n_batches: int) -> ContextManager:
@@ -88,25 +93,64 @@ def fit(cfg: Config | None, run_dir: Path | None = None, *, resume: Path | None 
         on_epoch: Callable[[dict, bool], None] | None = None,
         progress: Callable[[int, int, int], ContextManager] | None = None) -> TrainResult:
     """Train a new run (in `run_dir`, or a fresh directory under cfg.train.runs_dir that
-    runs/latest then points at) or resume the run directory `resume`.
+    runs/latest then points at, once its first checkpoint exists) or resume the run directory
+    `resume`. The run directory is locked (dirlock.py) for the whole call; a new run that fails
+    or is interrupted before its first checkpoint leaves no directory behind.
 
     start_params: a new run starts from these parameters (a warm start, e.g. the previous
     walk-forward fold's best) instead of the seeded initialization; same keys and shapes.
     on_start(plan) before the first epoch; on_epoch(row, first) after each epoch's metrics line;
     progress(epoch, epochs, n_batches) -> a context manager yielding on_batch(i, loss, n) or None.
     """
-    s = _resume(Path(resume), allow_data_change) if resume is not None else _new(cfg, run_dir, run_name, overfit_batch, start_params)
+    callbacks = (on_start, on_epoch, progress or _no_progress)
+    if resume is not None:
+        run_dir = Path(resume)
+        if not run_dir.is_dir():
+            raise UserError(f"cannot resume {run_dir}: the directory does not exist; pass a run directory, "
+                            "e.g. --resume runs/<run>")
+        with dir_lock(run_dir, "train --resume"):
+            return _train(_resume(run_dir, allow_data_change), *callbacks, point_latest=False)
+    if cfg is None:
+        raise UserError("train needs --config CONFIG (or --resume RUN_DIR)")
+    if overfit_batch:
+        cfg = overfit_config(cfg)
+    ds = build_dataset(cfg)
+    # runs/latest follows new runs under runs_dir; an explicit run_dir (a sweep trial, a
+    # walk-forward fold) or a sanity run (not a model to evaluate) leaves it alone
+    point_latest = run_dir is None and not overfit_batch
+    created = run_dir is None
+    if created:
+        run_dir = create_run_dir(cfg, run_name or ("overfit" if overfit_batch else None))
+    else:
+        run_dir = Path(run_dir)
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise UserError(f"run directory {run_dir} is not empty; pass a new directory or resume it")
+        run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with dir_lock(run_dir, "train"):
+            s = _new(cfg, ds, run_dir, overfit_batch, created, start_params)
+            return _train(s, *callbacks, point_latest=point_latest)
+    except BaseException:
+        # a start that never reached a checkpoint is no run: leave nothing that `latest`,
+        # a listing or a resume would take for one
+        if created and not (run_dir / "checkpoints" / "last.npz").exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _train(s: _Session, on_start, on_epoch, progress, *, point_latest: bool) -> TrainResult:
     cfg, ds, state = s.cfg, s.ds, s.state
     overfit = bool(state.get("overfit_batch"))
     train_idx = ds.splits["train"]
     fixed_batch = train_idx[: cfg.train.batch_size] if overfit else None
     n_batches = OVERFIT_STEPS_PER_EPOCH if overfit else batches_per_epoch(len(train_idx), cfg)
+    if s.resumed_after is None:
+        _warn_warmup(cfg, n_batches)
     if on_start is not None:
         on_start(TrainPlan(s.run_dir, cfg, len(ds.feature_names), ds.timeframe,
                            {k: len(v) for k, v in ds.splits.items()}, n_batches, overfit, s.resumed_after))
     if state["epoch"] and not overfit and state["bad_epochs"] >= cfg.train.patience:
         return _result(s, 0, stopped_early=False, already_stopped=True)
-    progress = progress or _no_progress
     first_epoch = state["epoch"] + 1
     last_plot = time.monotonic()
     stopped = False
@@ -120,6 +164,8 @@ def fit(cfg: Config | None, run_dir: Path | None = None, *, resume: Path | None 
             on_epoch(row, epoch == first_epoch)
         state["epoch"] = epoch
         _write_checkpoints(s, improved)
+        if point_latest and epoch == first_epoch:
+            set_latest(s.run_dir)   # only now is there a checkpoint to evaluate
         if time.monotonic() - last_plot >= PLOT_EVERY_S:
             plot_training(s.rows, s.run_dir / "plots" / "training.png")
             last_plot = time.monotonic()
@@ -130,24 +176,22 @@ def fit(cfg: Config | None, run_dir: Path | None = None, *, resume: Path | None 
     return _result(s, state["epoch"] - first_epoch + 1, stopped_early=stopped, already_stopped=False)
 
 
-def _new(cfg: Config | None, run_dir: Path | None, run_name: str | None, overfit_batch: bool,
+def _warn_warmup(cfg: Config, n_batches: int) -> None:
+    """Warm-up not shorter than the run, when only the data tells (the config warns when
+    max_batches_per_epoch alone shows it: not twice)."""
+    t = cfg.train
+    total = n_batches * t.epochs
+    config_warned = t.max_batches_per_epoch is not None and t.warmup_steps >= t.epochs * t.max_batches_per_epoch
+    if t.warmup_steps and t.warmup_steps >= total and not config_warned:
+        warnings.warn(f"train.warmup_steps ({t.warmup_steps}) is not shorter than the whole run ({total} steps: "
+                      f"{n_batches} batches per epoch x {t.epochs} epochs); the learning rate never leaves the "
+                      "warm-up: lower train.warmup_steps", stacklevel=3)
+
+
+def _new(cfg: Config, ds, run_dir: Path, overfit_batch: bool, created: bool,
          start_params: dict | None = None) -> _Session:
-    if cfg is None:
-        raise UserError("train needs --config CONFIG (or --resume RUN_DIR)")
-    if overfit_batch:
-        cfg = overfit_config(cfg)
-    ds = build_dataset(cfg)
-    # runs/latest follows new runs under runs_dir; an explicit run_dir (a sweep trial, a
-    # walk-forward fold) or a sanity run (not a model to evaluate) leaves it alone
-    point_latest = run_dir is None and not overfit_batch
-    if run_dir is None:
-        run_dir = create_run_dir(cfg, run_name or ("overfit" if overfit_batch else None))
-    else:
-        run_dir = Path(run_dir)
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise UserError(f"run directory {run_dir} is not empty; pass a new directory or resume it")
-        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        (run_dir / "plots").mkdir(exist_ok=True)
+    (run_dir / "checkpoints").mkdir(exist_ok=True)
+    (run_dir / "plots").mkdir(exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", config_to_yaml(cfg))
     seed = cfg.train.seed
     params = init_params(cfg.model, len(ds.feature_names), cfg.data.window, np.random.default_rng(seed))
@@ -160,9 +204,7 @@ def _new(cfg: Config | None, run_dir: Path | None, run_name: str | None, overfit
     state = {"epoch": 0, "global_step": 0, "best_val_loss": None, "best_epoch": None, "bad_epochs": 0,
              "overfit_batch": overfit_batch}
     atomic_write_text(run_dir / metrics_log.FILE, "")
-    if point_latest:
-        set_latest(run_dir)
-    return _Session(run_dir, cfg, ds, params, adam_init(params), rngs, state, [])
+    return _Session(run_dir, cfg, ds, params, adam_init(params), rngs, state, [], created=created)
 
 
 def _resume(run_dir: Path, allow_data_change: bool) -> _Session:
@@ -170,8 +212,11 @@ def _resume(run_dir: Path, allow_data_change: bool) -> _Session:
     if not last.is_file():
         raise UserError(f"cannot resume {run_dir}: {last} not found (the run never finished an epoch); start a new run")
     ck = load_checkpoint(last)
+    check_matches_run(ck, last, run_dir)
     ds = build_dataset(ck.config, normalizer=ck.normalizer, thresholds=ck.thresholds)
-    _check_fingerprint(ck.fingerprint, ds.fingerprint, allow_data_change)
+    if not allow_data_change and data_changed(ck.fingerprint, ds.fingerprint):
+        raise UserError(f"{describe_data_change(ck.fingerprint, ds.fingerprint, ck.windows, window_counts(ds))}; "
+                        "restore the file, or pass --allow-data-change to resume anyway")
     rngs = {k: rng_from_state(v) for k, v in ck.rng_states.items()}
     state = dict(ck.train_state, epoch=ck.epoch, global_step=ck.global_step)
     rows = metrics_log.truncate(run_dir / metrics_log.FILE, upto_epoch=ck.epoch)
@@ -190,8 +235,10 @@ def _train_one_epoch(s: _Session, epoch: int, batches: list, total_steps: int, f
         if not np.isfinite(val_loss):
             raise NonFiniteError(f"validation loss is {val_loss} after epoch {epoch}; lower train.lr")
     except NonFiniteError as err:
-        kept = f"last good checkpoint: epoch {state['epoch']}" if state["epoch"] else "no checkpoint was written"
-        raise NonFiniteError(f"{err} ({kept}, in {s.run_dir})") from err
+        kept = (f"last good checkpoint: epoch {state['epoch']}, in {s.run_dir}" if state["epoch"] else
+                f"no checkpoint was written; {s.run_dir} removed" if s.created else
+                f"no checkpoint was written in {s.run_dir}")
+        raise NonFiniteError(f"{err} ({kept})") from err
     improved = _update_early_stopping(state, epoch, val_loss, cfg)
     row = {"epoch": epoch, "train_loss": st.loss, **{f"train_{k}": v for k, v in st.parts.items()},
            "train_accuracy": st.accuracy, "val_loss": val_loss,
@@ -206,7 +253,7 @@ def _write_checkpoints(s: _Session, improved: bool) -> None:
     ds, state = s.ds, s.state
     ck = Checkpoint(params=s.params, opt_state=s.opt_state, config=s.cfg, normalizer=ds.normalizer,
                     thresholds=ds.thresholds, feature_names=ds.feature_names, fingerprint=ds.fingerprint,
-                    data_range=ds.data_range, epoch=state["epoch"], global_step=state["global_step"],
+                    data_range=ds.data_range, windows=window_counts(ds), epoch=state["epoch"], global_step=state["global_step"],
                     rng_states={k: r.bit_generator.state for k, r in s.rngs.items()},
                     train_state={k: state[k] for k in TRAIN_STATE_KEYS})
     if improved:
@@ -244,11 +291,3 @@ def _update_early_stopping(state: dict, epoch: int, val_loss: float, cfg: Config
         return True
     state["bad_epochs"] += 1
     return False
-
-
-def _check_fingerprint(stored: dict, current: dict, allow: bool) -> None:
-    keys = ("rows", "first_ts", "last_ts", "sha256")
-    if any(stored.get(k) != current.get(k) for k in keys) and not allow:
-        raise UserError(f"the data file {current.get('path')} differs from the one this run was trained on "
-                        f"(rows {stored.get('rows')} -> {current.get('rows')}); restore it, "
-                        "or pass --allow-data-change to resume anyway")
