@@ -147,11 +147,14 @@ def evaluate(
     checkpoint: str = typer.Option("best", help="best or last."),
     data: Optional[Path] = typer.Option(None, help="Score another candle file with the run's normalizer."),
     json_: bool = typer.Option(False, "--json", help="Print metrics as JSON instead of tables."),
+    importance: Optional[str] = typer.Option(None, help="Permutation importance on the val split: features or groups."),
+    importance_repeats: int = typer.Option(5, help="Seeded permutations per feature (or group) for --importance."),
 ) -> None:
     """Score a trained run on a split: metrics, baselines, bootstrap intervals, attention analysis."""
     from cryptotrain.evaluate.runner import evaluate_command
 
-    evaluate_command(run=run, split=split, checkpoint=checkpoint, data=data, as_json=json_, console=_console())
+    evaluate_command(run=run, split=split, checkpoint=checkpoint, data=data, as_json=json_, console=_console(),
+                     importance=importance, importance_repeats=importance_repeats)
 
 
 # -------------------------------------------------------------------------- backtest

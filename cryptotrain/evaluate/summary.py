@@ -11,9 +11,10 @@ import numpy as np
 
 from cryptotrain.evaluate.attention import attention_summary
 from cryptotrain.evaluate.baselines import BASELINE_LABELS
+from cryptotrain.evaluate.fitted_baselines import FITTED_LABELS
 from cryptotrain.evaluate.bootstrap import bootstrap_intervals
 from cryptotrain.evaluate.metrics import classification_metrics, confidence_metrics, direction_metrics, return_metrics
-from cryptotrain.report.labels import METRIC_LABELS
+from cryptotrain.report.labels import LOWER_IS_BETTER, METRIC_LABELS
 
 # Leakage alarms: on crypto candles a real edge is a few points above chance. Above these,
 # suspect look-ahead first. Only checked with at least MIN_WINDOWS windows (noise below).
@@ -39,19 +40,27 @@ def predictor_metrics(y_true, r, pred: dict, conf_target=None) -> dict:
 
 
 def verdict(label: str, diff: dict) -> str:
-    """One sentence: on which metrics the model beats `label` beyond the interval of model - baseline."""
+    """One sentence: on which metrics the model beats `label` beyond the interval of model - baseline
+    (above 0, or below 0 for LOWER_IS_BETTER metrics such as log loss and RMSE)."""
     ok = {m: d for m, d in diff.items() if np.isfinite(d["lo"]) and np.isfinite(d["hi"])}
 
     def names(ms: list[str]) -> str:
         return " and ".join(METRIC_LABELS.get(m, m) for m in ms)
 
-    better = [m for m, d in ok.items() if d["lo"] > 0]
-    worse = [m for m, d in ok.items() if d["hi"] < 0]
+    def gain(m: str, d: dict) -> tuple[float, float]:
+        """The interval of the model's advantage (positive = better), lower end first."""
+        return (-d["hi"], -d["lo"]) if m in LOWER_IS_BETTER else (d["lo"], d["hi"])
+
+    def fmt(m: str, v: float) -> str:
+        return f"{v:+.2e}" if m == "rmse" else f"{v:+.3f}"   # RMSE differences are ~1e-4 in r_t units
+
+    better = [m for m, d in ok.items() if gain(m, d)[0] > 0]
+    worse = [m for m, d in ok.items() if gain(m, d)[1] < 0]
     head = (f"beats it beyond the 95% interval on {names(better)}" if better
             else "does not beat it beyond the 95% interval on any metric")
     if worse:
         head += f", and is worse beyond the interval on {names(worse)}"
-    detail = "; ".join(f"{METRIC_LABELS.get(m, m)} {d['value']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]"
+    detail = "; ".join(f"{METRIC_LABELS.get(m, m)} {fmt(m, d['value'])} [{fmt(m, d['lo'])}, {fmt(m, d['hi'])}]"
                        for m, d in ok.items())
     return f"Model vs {label}: {head}." + (f" Model - baseline [95% CI]: {detail}." if detail else "")
 
@@ -90,9 +99,11 @@ def evaluation_report(*, y_true, r, conf_target, model: dict, baselines: dict[st
     y_true = np.asarray(y_true, dtype=np.int64)
     n = len(y_true)
     model_m = predictor_metrics(y_true, r, model, conf_target)
-    base_m = {b: {"label": BASELINE_LABELS.get(b, b), **predictor_metrics(y_true, r, p)} for b, p in baselines.items()}
+    labels = {**BASELINE_LABELS, **FITTED_LABELS}
+    base_m = {b: {"label": labels.get(b, b), **predictor_metrics(y_true, r, p), **({"fit": p["fit"]} if "fit" in p else {})}
+              for b, p in baselines.items()}
     boot = bootstrap_intervals(y_true, r, model, baselines, horizon=horizon, n_resamples=n_resamples, seed=seed)
-    verdicts = {b: verdict(BASELINE_LABELS.get(b, b), boot["baselines"][b]["diff"]) for b in baselines}
+    verdicts = {b: verdict(labels.get(b, b), boot["baselines"][b]["diff"]) for b in baselines}
     return {"n_windows": n, "timeframe": timeframe, "horizon": int(horizon),
             "model": model_m, "baselines": base_m, "bootstrap": boot, "verdicts": verdicts,
             "warnings": leakage_warnings(model_m, timeframe, n), "notes": list(notes or []),

@@ -35,7 +35,9 @@ def _fmt(value, fmt: str) -> str:
     return fmt.format(value)
 
 
-def _interval(d: dict, fmt: str = "{:+.3f}") -> str:
+def _interval(d: dict, metric: str = "") -> str:
+    # RMSE values and differences are ~1e-2..1e-4; log-loss differences ~1e-3
+    fmt = {"rmse": "{:+.2e}", "log_loss": "{:+.4f}"}.get(metric, "{:+.3f}")
     return f"{_fmt(d['value'], fmt)}  [{_fmt(d['lo'], fmt)}, {_fmt(d['hi'], fmt)}]"
 
 
@@ -44,8 +46,8 @@ def summary_table(report: dict) -> Table:
     t = Table(title=f"Model vs baselines on the same {report['n_windows']} windows", title_justify="left")
     t.add_column("metric")
     t.add_column("model", justify="right", style="bold")
-    for b in names:
-        t.add_column(report["baselines"][b]["label"], justify="right")
+    for b in names:   # the short key (majority, linear, ...) as header: eight columns fit 80 characters
+        t.add_column(b, justify="right")
     for label, section, key, fmt in SUMMARY_ROWS:
         cells = [_fmt(report["model"].get(section, {}).get(key), fmt)]
         cells += [_fmt(report["baselines"][b].get(section, {}).get(key), fmt) for b in names]
@@ -60,10 +62,10 @@ def bootstrap_table(boot: dict) -> Table:
     t.add_column("statistic")
     t.add_column("value  [CI]", justify="right")
     for m, d in boot["model"].items():
-        t.add_row(f"model {METRIC_LABELS.get(m, m)}", _interval(d))
+        t.add_row(f"model {METRIC_LABELS.get(m, m)}", _interval(d, m))
     for b, v in boot["baselines"].items():
         for m, d in v["diff"].items():
-            t.add_row(f"model - {b}: {METRIC_LABELS.get(m, m)}", _interval(d))
+            t.add_row(f"model - {b}: {METRIC_LABELS.get(m, m)}", _interval(d, m))
     return t
 
 
@@ -89,6 +91,20 @@ def reliability_table(rows: list[dict]) -> Table:
     return t
 
 
+def importance_table(imp: dict) -> Table:
+    t = Table(title=f"Permutation importance by {imp['by'][:-1]} on the {imp['split']} split ({imp['n_windows']} "
+                    f"windows, {imp['repeats']} repeats, blocks of {imp['block_length']}; base log loss "
+                    f"{imp['base']['log_loss']:.4f}, balanced accuracy {imp['base']['balanced_accuracy']:.3f})",
+              title_justify="left")
+    t.add_column("feature" if imp["by"] == "features" else "group")
+    t.add_column("drop in log loss  [95% CI]", justify="right")
+    t.add_column("drop in balanced accuracy  [95% CI]", justify="right")
+    for r in imp["rows"]:
+        t.add_row(r["name"] if imp["by"] == "features" else f"{r['name']} ({len(r['features'])})",
+                  _interval(r["log_loss"], "log_loss"), _interval(r["balanced_accuracy"]))
+    return t
+
+
 def print_evaluation(report: dict, console: Console, *, title: str = "", files: list[str] | None = None) -> None:
     """Everything above, then the verdicts, warnings, notes and written files."""
     if title:
@@ -102,6 +118,8 @@ def print_evaluation(report: dict, console: Console, *, title: str = "", files: 
     if att:
         top = ", ".join(f"lag {d['lag']} ({d['weight']:.3f})" for d in att["top_lags"])
         console.print(f"Attention top lags: {top}; uniform would be {att['uniform_weight']:.3f}")
+    if report.get("importance"):
+        console.print(importance_table(report["importance"]))
     for sentence in report["verdicts"].values():
         console.print(sentence, soft_wrap=True)
     for w in report["warnings"]:
