@@ -60,10 +60,11 @@ def print_message(console: Console, level: str, text: str) -> None:
 
 def print_backtest(console: Console, stats: dict[str, dict[str, Any]], *, header: str, title: str,
                    settings: BacktestConfig, timeframe: str, out_dir: Path) -> None:
-    """The statistics table (strategy, buy & hold, persistence) and the files written."""
+    """The statistics table (strategy, buy & hold, persistence, fitted baselines) and the files written."""
     b = settings
-    console.print(stats_table({header: stats["model"], "Buy & Hold": stats["buy_and_hold"],
-                               "Persistence": stats["persistence"]},
+    names = {"model": header, "buy_and_hold": "Buy & Hold", "persistence": "Persistence", "linear": "Logistic",
+             "lightgbm": "LightGBM"}
+    console.print(stats_table({names.get(k, k): s for k, s in stats.items()},
                               title=f"Backtest {title}: {b.mode}, fee {b.fee_bps:g} bps, "
                                     f"slippage {b.slippage_bps:g} bps, sizing {b.sizing}, "
                                     f"threshold {b.threshold:g}, max exposure {b.max_exposure:g}, "
