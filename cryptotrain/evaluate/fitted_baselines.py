@@ -31,7 +31,8 @@ from cryptotrain.models.inference import predicted_action
 
 LAMBDAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)  # L2 strengths tried, largest first when fitting
 NEWTON_MAX_STEPS = 50
-NEWTON_TOL = 1e-9                               # max |gradient| at which Newton stops
+NEWTON_TOL = 1e-7                               # max |gradient| at which Newton stops
+NEWTON_MIN_STEP = 1e-3                          # a step halved below this without progress: at the optimum (rounding)
 LGB_PARAMS = {"learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 50, "lambda_l2": 1.0,
               "feature_fraction": 0.9, "bagging_fraction": 0.8, "bagging_freq": 1,
               "num_threads": 1, "deterministic": True, "force_col_wise": True, "verbosity": -1}
@@ -83,16 +84,24 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, lam: float, theta0: np.ndarray | 
         H += np.diag(np.tile(penalty, P))
         step = np.linalg.solve(H, grad.T.ravel()).reshape(P, d).T    # (D, P)
         t = 1.0
-        while t > 1e-8:                                              # halve until the loss goes down
+        while t >= NEWTON_MIN_STEP:                                  # halve until the loss goes down
             cand = theta - t * step
             new = _logistic_loss(X1, y, cand, lam)
             if new <= loss:
                 break
             t /= 2
-        if t <= 1e-8:
+        if t < NEWTON_MIN_STEP:
             break
         theta, loss = cand, new
     return theta
+
+
+def logistic_path(X: np.ndarray, y: np.ndarray) -> dict[float, np.ndarray]:
+    """lam -> theta for every lam of LAMBDAS, each fit warm-started from the next larger lam's."""
+    thetas, theta = {}, None
+    for lam in sorted(LAMBDAS, reverse=True):
+        theta = thetas[lam] = fit_logistic(X, y, lam, theta)
+    return thetas
 
 
 def logistic_probs(X: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -117,9 +126,7 @@ def linear_baseline(train: tuple, val: tuple, X_eval: np.ndarray) -> dict:
     """train, val = (X (M, F), action (M,), r (M,)); -> baseline dict on X_eval plus "fit" facts."""
     (Xa, ya), (Xr, rr) = _labelled(*train)
     (Va, va), (Vr, vr) = _labelled(*val)
-    thetas, theta = {}, None
-    for lam in sorted(LAMBDAS, reverse=True):                        # warm start from the smoothest fit
-        theta = thetas[lam] = fit_logistic(Xa, ya, lam, theta)
+    thetas = logistic_path(Xa, ya)
     val_loss = {lam: _logistic_loss(_with_bias(Va), va, th, 0.0) for lam, th in thetas.items()}
     lam_c = min(LAMBDAS, key=lambda lam: (val_loss[lam], -lam)) if len(va) else max(LAMBDAS)
     ridges = {lam: fit_ridge(Xr, rr, lam) for lam in LAMBDAS}
