@@ -4,13 +4,17 @@ Steps: resolve the run (default runs/latest) and checkpoint (best|last); rebuild
 windows (eval_data.py: the checkpoint's stored config, normalizer and label thresholds, and on
 the run's own file its stored rows and split start times, so candles prepended or appended
 since training never move into the test split); run the model in eval mode in batches of
-train.batch_size; compute metrics, baselines on the same windows, bootstrap intervals,
-verdicts, leakage warnings and attention; write, atomically,
+train.batch_size; compute metrics, baselines on the same windows (naive ones, and the fitted
+ones of fitted_baselines.py, learned from the training split of the run's own file), bootstrap
+intervals, verdicts, leakage warnings, attention and (with `importance`) permutation importance
+on the validation split; write, atomically,
 
-    RUN_DIR/eval/<split>/predictions.csv    one row per window (columns: PREDICTION_COLUMNS)
+    RUN_DIR/eval/<split>/predictions.csv    one row per window (columns: PREDICTION_COLUMNS, then
+                                            the fitted baselines' actions, BASELINE_ACTION_COLUMNS)
     RUN_DIR/eval/<split>/metrics.json       everything in the report (NaN -> null), and the
                                             provenance of predictions.csv (provenance.py)
-    RUN_DIR/eval/<split>/plots/*.png        confusion, reliability, attention by lag, heatmap
+    RUN_DIR/eval/<split>/plots/*.png        confusion, reliability, attention by lag, heatmap,
+                                            importance
 
 With `data` the output directory is RUN_DIR/eval/<file stem>-<split>/ so the run's own
 evaluation is never overwritten; the file's timeframe must equal the run's; data.start / end /
