@@ -11,7 +11,9 @@ from typer.testing import CliRunner
 
 from cryptotrain.cli import app
 from cryptotrain.data.dataset import build_dataset
-from cryptotrain.evaluate.importance import block_permutation, feature_groups, permutation_importance
+from cryptotrain.config import FeaturesConfig
+from cryptotrain.data.features import feature_groups, feature_names
+from cryptotrain.evaluate.importance import block_permutation, column_groups, permutation_importance
 from cryptotrain.models import init_params
 from test_evaluate_runner import make_run, tiny_config
 
@@ -62,11 +64,20 @@ def test_block_permutation_moves_whole_blocks():
     assert not (perm == np.arange(23)).all()
 
 
-def test_feature_groups():
+def test_groups_are_the_configs_feature_groups_with_context():
+    fcfg = FeaturesConfig(set=["returns", "kbar", "time"], context=["4h"], context_set=["roc"])
+    names = feature_names(fcfg)
+    groups = column_groups(names, feature_groups(fcfg))
+    assert list(groups) == ["returns", "kbar", "time", "4h_roc"]
+    assert sorted(i for cols in groups.values() for i in cols) == list(range(len(names)))
+    assert all(names[i].startswith("4h_") for i in groups["4h_roc"])
+
+
+def test_groups_by_name_when_the_config_does_not_match():
     names = ["ret_1", "ret_4", "body", "macd", "macd_signal", "bb_pctb_20", "bb_width_20", "log_volume",
              "volume_z_20", "hour_sin", "ROC5", "ROC10"]
-    assert feature_groups(names) == {"ret": [0, 1], "body": [2], "macd": [3, 4], "bb": [5, 6], "volume": [7, 8],
-                                     "hour": [9], "ROC": [10, 11]}
+    assert column_groups(names, {"returns": ["ret_1"]}) == {"ret": [0, 1], "body": [2], "macd": [3, 4], "bb": [5, 6],
+                                                            "volume": [7, 8], "hour": [9], "ROC": [10, 11]}
 
 
 def test_cli_importance_groups_writes_table_plot_and_metrics(tmp_path):

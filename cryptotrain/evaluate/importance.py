@@ -36,10 +36,14 @@ IMPORTANCE_CHOICES = ("features", "groups")
 N_RESAMPLES = 500
 
 
-def feature_groups(names: list[str]) -> dict[str, list[int]]:
-    """Group -> column indices, in first-seen order. A feature's group is its name up to the first
-    digit or underscore ("ret_4" -> ret, "bb_pctb_20" -> bb, "macd_signal" -> macd, "ROC5" -> ROC),
-    a leading "log_" skipped ("log_volume" -> volume, with "volume_z_20")."""
+def column_groups(names: list[str], groups: dict[str, list[str]] | None = None) -> dict[str, list[int]]:
+    """Group -> column indices. `groups` (group -> column names, data.features.feature_groups) when
+    they cover `names` exactly; else (a checkpoint whose names they do not match) a feature's group
+    is its name up to the first digit or underscore ("ret_4" -> ret, "bb_pctb_20" -> bb, "ROC5" ->
+    ROC), a leading "log_" skipped ("log_volume" -> volume, with "volume_z_20")."""
+    where = {name: i for i, name in enumerate(names)}
+    if groups and sorted(n for cols in groups.values() for n in cols) == sorted(names):
+        return {g: [where[n] for n in cols] for g, cols in groups.items() if cols}
     out: dict[str, list[int]] = {}
     for i, name in enumerate(names):
         stem = name[4:] if name.startswith("log_") else name
@@ -71,13 +75,15 @@ def permuted_probs(params: dict, ds, idx: np.ndarray, mcfg, batch_size: int, col
 
 
 def permutation_importance(params: dict, ds, idx: np.ndarray, mcfg, batch_size: int, by: str = "features",
-                           repeats: int = 5, seed: int = 0, n_resamples: int = N_RESAMPLES) -> dict:
-    """The drops of every feature (or group) on the windows `idx`; see the module docstring."""
+                           repeats: int = 5, seed: int = 0, n_resamples: int = N_RESAMPLES,
+                           groups: dict[str, list[str]] | None = None) -> dict:
+    """The drops of every feature (or group: `column_groups(names, groups)`) on the windows `idx`;
+    see the module docstring."""
     idx = np.asarray(idx, dtype=np.int64)
     n = len(idx)
     y = ds.action[idx]
     sets = ({name: [i] for i, name in enumerate(ds.feature_names)} if by == "features"
-            else feature_groups(list(ds.feature_names)))
+            else column_groups(list(ds.feature_names), groups))
     L = block_length(n, ds.horizon)
     rng = np.random.default_rng(seed)
     perms = [block_permutation(n, L, rng) for _ in range(repeats)]

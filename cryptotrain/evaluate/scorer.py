@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.data.dataset import iso_utc
+from cryptotrain.data.features import feature_groups
 from cryptotrain.data.ohlcv import file_stem
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.baselines import all_baselines
@@ -109,7 +110,8 @@ def score(run_dir: Path | None = None, split: str = "test", checkpoint: str = "b
         if len(val) == 0:
             raise UserError(f"--importance: the validation split of {ds.fingerprint['path']} has no complete window")
         report["importance"] = permutation_importance(ck.params, ds, val, cfg.model, cfg.train.batch_size,
-                                                      by=importance, repeats=importance_repeats, seed=cfg.train.seed)
+                                                      by=importance, repeats=importance_repeats, seed=cfg.train.seed,
+                                                      groups=feature_groups(cfg.features))
     changed = data is None and ds.fingerprint.get("sha256") != ck.fingerprint.get("sha256")
     report["warnings"][:0] = _data_warnings(ck, ds, idx, data, changed)
     # an --overfit-batch run logs the loss of its one training batch as val_loss: nothing to compare
