@@ -14,7 +14,7 @@ from cryptotrain.evaluate.baselines import BASELINE_LABELS
 from cryptotrain.evaluate.fitted_baselines import FITTED_LABELS
 from cryptotrain.evaluate.bootstrap import bootstrap_intervals
 from cryptotrain.evaluate.metrics import classification_metrics, confidence_metrics, direction_metrics, return_metrics
-from cryptotrain.report.labels import LOWER_IS_BETTER, METRIC_LABELS
+from cryptotrain.report.labels import METRIC_LABELS, advantage
 
 # Leakage alarms: on crypto candles a real edge is a few points above chance. Above these,
 # suspect look-ahead first. Only checked with at least MIN_WINDOWS windows (noise below).
@@ -47,15 +47,11 @@ def verdict(label: str, diff: dict) -> str:
     def names(ms: list[str]) -> str:
         return " and ".join(METRIC_LABELS.get(m, m) for m in ms)
 
-    def gain(m: str, d: dict) -> tuple[float, float]:
-        """The interval of the model's advantage (positive = better), lower end first."""
-        return (-d["hi"], -d["lo"]) if m in LOWER_IS_BETTER else (d["lo"], d["hi"])
-
     def fmt(m: str, v: float) -> str:
         return f"{v:+.2e}" if m == "rmse" else f"{v:+.3f}"   # RMSE differences are ~1e-4 in r_t units
 
-    better = [m for m, d in ok.items() if gain(m, d)[0] > 0]
-    worse = [m for m, d in ok.items() if gain(m, d)[1] < 0]
+    better = [m for m, d in ok.items() if advantage(m, d["lo"], d["hi"])[0] > 0]
+    worse = [m for m, d in ok.items() if advantage(m, d["lo"], d["hi"])[1] < 0]
     head = (f"beats it beyond the 95% interval on {names(better)}" if better
             else "does not beat it beyond the 95% interval on any metric")
     if worse:
