@@ -215,8 +215,10 @@ class FeaturesConfig(_Section):
 # --------------------------------------------------------------------------- labels
 class LabelsConfig(_Section):
     horizon: int = Field(default=1, ge=1)   # h: r_t = open[t+1+h] / open[t+1] - 1
-    threshold: Literal["fixed", "quantile"] = "quantile"  # how the buy/sell threshold is chosen
+    threshold: Literal["fixed", "quantile", "cost"] = "quantile"  # how the buy/sell threshold is chosen
     threshold_bps: float = Field(default=10.0, ge=0)  # fixed: |r_t| above this is buy/sell
+    # cost: |r_t| above one round trip of the backtest settings, 2 (fee_bps + slippage_bps) / 1e4, plus this
+    cost_margin_bps: float = Field(default=0.0, ge=0)
     confidence_window: int = Field(default=24, ge=2)  # volatility window for the confidence target
 
 
@@ -321,6 +323,7 @@ class BacktestConfig(_Section):
     threshold: float = Field(default=0.0, ge=0, le=1)  # minimum confidence to act
     sizing: Literal["fixed", "confidence"] = "fixed"
     max_exposure: float = Field(default=1.0, gt=0, le=1)
+    min_hold: int = Field(default=0, ge=0)  # candles a position is kept before the policy may change it
 
 
 class Config(_Section):

@@ -44,7 +44,7 @@ def test_signals_mode_writes_all_outputs(tmp_path, candles):
     assert res.exit_code == 0, res.output
     out = tmp_path / "rule_backtest"
     doc = json.loads((out / "stats.json").read_text())
-    assert set(doc) == {"model", "buy_and_hold", "persistence", "settings"} and doc["settings"]["fee_bps"] == 5
+    assert set(doc) == {"model", "buy_and_hold", "persistence", "settings", "verdict"} and doc["settings"]["fee_bps"] == 5
     eq = pd.read_csv(out / "equity.csv")
     assert list(eq.columns) == ["timestamp", "price", "position", "equity", "drawdown", "buy_hold_equity"]
     assert len(eq) == 26 and eq["timestamp"].iloc[0] == T0 + 5 * H     # first signal .. last signal + 1 candle

@@ -70,7 +70,7 @@ def test_perfect_model_beats_random_baseline_and_ties_with_itself():
     assert out["baselines"]["noise"]["diff"]["accuracy"]["lo"] > 0.4
     assert "ic_pearson" not in out["baselines"]["noise"]["diff"]  # no return forecast: no IC
     assert verdict("noise", out["baselines"]["noise"]["diff"]).startswith(
-        "Model vs noise: beats it beyond the 95% interval on accuracy and balanced accuracy.")
+        "Model vs noise: beats it beyond the 95% interval on accuracy, balanced accuracy and direction accuracy.")
     assert verdict("same", d).startswith("Model vs same: does not beat it beyond the 95% interval on any metric.")
     assert "worse beyond the interval on accuracy" in verdict("x", {"accuracy": {"value": -0.2, "lo": -0.3, "hi": -0.1}})
 
@@ -115,9 +115,10 @@ def test_evaluation_report_is_complete_and_json_ready():
     assert rep["n_windows"] == 200 and set(rep["baselines"]) == {"majority", "persistence", "stratified",
                                                                  "zero_return"}
     assert rep["model"]["confidence"]["reliability"] and len(rep["attention"]["by_lag"]) == 8
-    assert set(rep["bootstrap"]["baselines"]["persistence"]["diff"]) == {"accuracy", "balanced_accuracy",
+    assert set(rep["bootstrap"]["baselines"]["persistence"]["diff"]) == {"accuracy", "balanced_accuracy", "direction_accuracy",
                                                                          "ic_pearson", "ic_spearman", "rmse"}
-    assert set(rep["bootstrap"]["baselines"]["majority"]["diff"]) == {"accuracy", "balanced_accuracy", "log_loss"}
+    assert set(rep["bootstrap"]["baselines"]["majority"]["diff"]) == {"accuracy", "balanced_accuracy",
+                                                                      "direction_accuracy", "log_loss"}
     # the zero forecast's RMSE is sqrt(mean r^2); its IC is undefined (constant), so no interval for it
     zero = rep["bootstrap"]["baselines"]["zero_return"]
     assert zero["metrics"]["rmse"]["value"] == pytest.approx(np.sqrt(np.mean(r ** 2)))

@@ -179,7 +179,7 @@ def build_dataset(cfg: Config, *, path: str | None = None, normalizer: Normalize
         raise UserError(f"the normalizer has {len(normalizer.center)} features but the config gives {X.shape[1]} "
                         f"({', '.join(names)}); use the features section the normalizer was fitted with")
     if thresholds is None:
-        thresholds = label_thresholds(ret[ends["train"]], cfg.labels)
+        thresholds = label_thresholds(ret[ends["train"]], cfg.labels, cfg.backtest)
     lo, hi = (float(v) for v in thresholds)
 
     fingerprint = {"path": src, "rows": int(len(ts)), "first_ts": int(ts[0]), "last_ts": int(ts[-1]),
