@@ -199,6 +199,8 @@ def evaluate(
     data: Optional[Path] = typer.Option(None, help="Score another candle file with the run's normalizer; "
                                                    "default: the run's own data.path."),
     json_: bool = _flag(False, "--json", "Print metrics as JSON instead of tables."),
+    importance: Optional[str] = typer.Option(None, help="Permutation importance on the val split: features or groups."),
+    importance_repeats: int = typer.Option(5, help="Seeded permutations per feature (or group) for --importance."),
 ) -> None:
     """Score a trained run on a split: metrics, baselines, bootstrap intervals, attention analysis."""
     from cryptotrain.orchestration.walkforward_stitch import is_walkforward_dir
@@ -213,7 +215,8 @@ def evaluate(
         return
     from cryptotrain.evaluate.runner import evaluate_command
 
-    evaluate_command(run=run, split=split, checkpoint=checkpoint, data=data, as_json=json_, console=_console())
+    evaluate_command(run=run, split=split, checkpoint=checkpoint, data=data, as_json=json_, console=_console(),
+                     importance=importance, importance_repeats=importance_repeats)
 
 
 # -------------------------------------------------------------------------- backtest

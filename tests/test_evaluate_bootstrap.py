@@ -112,10 +112,17 @@ def test_evaluation_report_is_complete_and_json_ready():
     base = all_baselines(y, 100 * np.exp(np.cumsum(r)), np.arange(len(y)), seed=0)
     rep = evaluation_report(y_true=y, r=r, conf_target=rng.uniform(size=len(y)), model=model, baselines=base,
                             attention=rng.dirichlet(np.ones(8), len(y)), timeframe="1h", n_resamples=50)
-    assert rep["n_windows"] == 200 and set(rep["baselines"]) == {"majority", "persistence", "stratified"}
+    assert rep["n_windows"] == 200 and set(rep["baselines"]) == {"majority", "persistence", "stratified",
+                                                                 "zero_return"}
     assert rep["model"]["confidence"]["reliability"] and len(rep["attention"]["by_lag"]) == 8
     assert set(rep["bootstrap"]["baselines"]["persistence"]["diff"]) == {"accuracy", "balanced_accuracy", "direction_accuracy",
-                                                                         "ic_pearson", "ic_spearman"}
+                                                                         "ic_pearson", "ic_spearman", "rmse"}
+    assert set(rep["bootstrap"]["baselines"]["majority"]["diff"]) == {"accuracy", "balanced_accuracy",
+                                                                      "direction_accuracy", "log_loss"}
+    # the zero forecast's RMSE is sqrt(mean r^2); its IC is undefined (constant), so no interval for it
+    zero = rep["bootstrap"]["baselines"]["zero_return"]
+    assert zero["metrics"]["rmse"]["value"] == pytest.approx(np.sqrt(np.mean(r ** 2)))
+    assert math.isnan(zero["metrics"]["ic_pearson"]["lo"]) and "IC" not in rep["verdicts"]["zero_return"]
     assert all(s.startswith("Model vs ") for s in rep["verdicts"].values())
     assert math.isnan(rep["baselines"]["persistence"]["classification"]["log_loss"])
     json.dumps(rep)  # NaN is allowed here; the writer maps it to null

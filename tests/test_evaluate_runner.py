@@ -60,7 +60,11 @@ def test_outputs_and_same_windows_for_model_and_baselines(run_dir):
     m = evaluate_command(run=run_dir, split="test", checkpoint="best", data=None, as_json=True, console=None)
     out = run_dir / "eval" / "test"
     pred = pd.read_csv(out / "predictions.csv")
-    assert list(pred.columns) == PREDICTION_COLUMNS
+    # lightgbm is installed in the test environment (the `lightgbm` extra): both fitted baselines' actions
+    assert list(pred.columns) == PREDICTION_COLUMNS + ["linear_action", "lightgbm_action"]
+    for b in ("linear", "lightgbm"):
+        assert m["baselines"][b]["classification"]["confusion_matrix"] == np.bincount(
+            (pred["true_action"] + 1) * 3 + pred[f"{b}_action"] + 1, minlength=9).reshape(3, 3).tolist()
     assert set(pred["pred_action"]) <= {-1, 0, 1} and set(pred["true_action"]) <= {-1, 0, 1}
     assert np.allclose(pred[["p_sell", "p_hold", "p_buy"]].sum(axis=1), 1.0)
     n = len(pred)
@@ -199,8 +203,10 @@ def test_untrained_heads_get_no_metrics_intervals_or_verdicts(tmp_path, run_dir)
     assert "return head not trained (model.w_return = 0)" in text and "confidence head not trained" in text
     m = json.loads((run / "eval" / "test" / "metrics.json").read_text())
     assert "return" not in m["model"] and "confidence" not in m["model"]
-    assert set(m["bootstrap"]["model"]) == {"accuracy", "balanced_accuracy", "direction_accuracy"}
+    assert set(m["bootstrap"]["model"]) == {"accuracy", "balanced_accuracy", "direction_accuracy", "log_loss"}
     assert set(m["bootstrap"]["baselines"]["persistence"]["diff"]) == {"accuracy", "balanced_accuracy", "direction_accuracy"}
+    assert set(m["bootstrap"]["baselines"]["linear"]["diff"]) == {"accuracy", "balanced_accuracy", "direction_accuracy",
+                                                                  "log_loss"}
     assert "IC" not in m["verdicts"]["persistence"] and "ic_pearson" in m["baselines"]["persistence"]["return"]
     assert len(m["notes"]) == 2
     pred = pd.read_csv(run / "eval" / "test" / "predictions.csv")

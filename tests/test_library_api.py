@@ -33,7 +33,7 @@ def test_fit_score_backtest_are_quiet_and_return_results(tmp_path, capfd):
     assert all(f.is_file() for f in evaluated.files)
     messages = []
     traded = run_backtest(trained.run_dir, split="test", on_message=lambda level, text: messages.append(text))
-    assert set(traded.stats) == {"model", "buy_and_hold", "persistence"} and messages == []
+    assert set(traded.stats) == {"model", "buy_and_hold", "persistence", "linear", "lightgbm"} and messages == []
     assert json.loads((traded.out_dir / "stats.json").read_text())["model"]["# Trades"] == traded.stats["model"]["# Trades"]
     out, err = capfd.readouterr()
     assert out == "" and err == "", (out, err)

@@ -1,6 +1,7 @@
 """`run`: backtest a run's predictions (or an external signal file), quietly, and write stats.json,
 equity.csv, trades.csv and plots/equity.png, with buy-and-hold and persistence baselines side
-by side. `trade` is the pure core: decisions on candles -> results and stats, no files.
+by side, and in run mode the fitted baselines of evaluate (logistic regression "linear",
+"lightgbm") whose actions predictions.csv carries. `trade` is the pure core: decisions on candles -> results and stats, no files.
 
 Run mode: RUN_DIR (default runs/latest) -> RUN_DIR/eval/<split>/predictions.csv (`evaluate.score`
 is run first when it is missing, or stale: see evaluate/provenance.py) -> targets by the policy
@@ -34,7 +35,7 @@ from cryptotrain.data.ohlcv import load_ohlcv
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.provenance import describe, read_provenance, stale_reason
-from cryptotrain.evaluate.scorer import EvalResult, score
+from cryptotrain.evaluate.scorer import BASELINE_ACTION_COLUMNS, EvalResult, score
 from cryptotrain.fileio import atomic_path, atomic_write_text, to_jsonable
 from cryptotrain.outdir import check_target, output_unit
 from cryptotrain.report.backtest_report import STRATEGY_NAMES, plot_equity, settings_caption
@@ -42,7 +43,7 @@ from cryptotrain.train.rundir import resolve_run
 
 SPLITS = ("test", "val")
 PRED_COLUMNS = ("timestamp", "pred_action", "confidence")
-STRATEGIES = ("model", "buy_and_hold", "persistence")
+STRATEGIES = ("model", "buy_and_hold", "persistence")   # then, in run mode, the fitted baselines predictions.csv has
 
 
 @dataclass
@@ -70,6 +71,7 @@ class _Decisions:
     title: str
     header: str
     provenance: dict | None
+    baselines: dict[str, np.ndarray] | None = None   # fitted baseline -> (S,) target where it acts, NaN = keep
     horizon: int | None = None           # label horizon of the predictions traded (run mode)
 
 
@@ -101,7 +103,7 @@ def _trade_and_write(d: "_Decisions", out: Path | None) -> BacktestReport:
     # ours even when an older version wrote them without a marker; --out must prove it
     how = dict(option="--out" if out is not None else "the output directory", legacy=out is None)
     check_target(out_dir, **how)   # before the work, so a refused --out costs nothing
-    results, stats = trade(d.candles, d.timeframe_ms, d.rows, d.actions, d.settings)
+    results, stats = trade(d.candles, d.timeframe_ms, d.rows, d.actions, d.settings, d.baselines)
     verdict = backtest_verdict(stats, results, d.settings, horizon=d.horizon)
     with output_unit(out_dir, "backtest", **how) as tmp:
         files = write_outputs(tmp, results, stats, d.settings, d.title, d.provenance, verdict=verdict,
@@ -111,17 +113,24 @@ def _trade_and_write(d: "_Decisions", out: Path | None) -> BacktestReport:
 
 
 def trade(candles: pd.DataFrame, timeframe_ms: int, rows: np.ndarray, actions: np.ndarray,
-          bcfg: BacktestConfig) -> tuple[dict[str, BacktestResult], dict[str, dict[str, Any]]]:
-    """Decisions (`actions` at candle `rows`) and the two baselines on candles rows[0]..rows[-1] + 1.
+          bcfg: BacktestConfig, baselines: dict[str, np.ndarray] | None = None,
+          ) -> tuple[dict[str, BacktestResult], dict[str, dict[str, Any]]]:
+    """Decisions (`actions` at candle `rows`), the two rule baselines and `baselines` (more decisions
+    at the same rows, e.g. the fitted baselines', held as the model's) on candles rows[0]..rows[-1] + 1.
 
     Each strategy is also traded without costs (fee = slippage = 0), for "Return, no costs [%]"."""
     lo, hi = int(rows[0]), min(int(rows[-1]) + 1, len(candles) - 1)   # candles lo..hi
-    raw = np.full(hi - lo + 1, np.nan)
-    raw[rows - lo] = actions
+
+    def held(decisions: np.ndarray) -> np.ndarray:
+        raw = np.full(hi - lo + 1, np.nan)
+        raw[rows - lo] = decisions
+        return policy.apply_min_hold(policy.hold_forward(raw), bcfg.min_hold)
+
     targets = {
-        "model": policy.apply_min_hold(policy.hold_forward(raw), bcfg.min_hold),
+        "model": held(actions),
         "buy_and_hold": policy.buy_and_hold_targets(hi - lo + 1, bcfg),
         "persistence": policy.persistence_targets(candles["close"].to_numpy(), bcfg)[lo:hi + 1],
+        **{name: held(a) for name, a in (baselines or {}).items()},
     }
     c = candles.iloc[lo:hi + 1]
 
@@ -152,9 +161,11 @@ def _run_mode(run_dir: Path, split: str, overrides: dict, say, on_scored) -> _De
     src = str(run_dir / "eval" / split / "predictions.csv")
     rows = _rows_of(preds["timestamp"].to_numpy(dtype=np.int64), candles["timestamp"].to_numpy(), src, cfg.data.path)
     actions = policy.prediction_actions(preds["pred_action"].to_numpy(), preds["confidence"].to_numpy(), bcfg)
+    baselines = {b: policy.baseline_actions(preds[col].to_numpy(), bcfg)
+                 for b, col in BASELINE_ACTION_COLUMNS.items() if col in preds.columns}
     title = f"{run_dir.name} ({split} split, predictions of the {describe(prov)})"
     return _Decisions(candles, report.timeframe, report.timeframe_ms, rows, actions, bcfg,
-                      run_dir / "backtest" / split, title, "Model", prov, cfg.labels.horizon)
+                      run_dir / "backtest" / split, title, "Model", prov, baselines, cfg.labels.horizon)
 
 
 def _signals_mode(signals: Path, data: Path | None, overrides: dict) -> _Decisions:
@@ -214,8 +225,9 @@ def equity_frame(res: BacktestResult) -> pd.DataFrame:
 def write_outputs(out_dir: Path, results: dict[str, BacktestResult], stats: dict[str, dict], bcfg: BacktestConfig,
                   title: str, provenance: dict | None = None, *, verdict: dict | None = None,
                   header: str = "Model") -> list[Path]:
-    """stats.json ({"model", "buy_and_hold", "persistence", "settings"}, "verdict" when given and, in run mode,
-    "predictions": the provenance of the predictions traded), equity.csv, trades.csv, plots/equity.png."""
+    """stats.json ({"model", "buy_and_hold", "persistence", the fitted baselines traded, "settings"},
+    "verdict" when given and, in run mode, "predictions": the provenance of the predictions traded),
+    equity.csv, trades.csv, plots/equity.png."""
     model = results["model"]
     doc = {name: to_jsonable(s) for name, s in stats.items()}
     doc["settings"] = bcfg.model_dump(mode="json")
@@ -233,6 +245,6 @@ def write_outputs(out_dir: Path, results: dict[str, BacktestResult], stats: dict
         trades.to_csv(tmp, index=False)
     plot = plot_equity(out_dir / "plots" / "equity.png", model.timestamps, model.equity, eq["drawdown"].to_numpy(),
                        model.position, name=header,
-                       others={STRATEGY_NAMES[k]: results[k].equity for k in STRATEGIES[1:]},
+                       others={STRATEGY_NAMES.get(k, k): r.equity for k, r in results.items() if k != "model"},
                        title=f"Backtest {title}: {settings_caption(bcfg)}")
     return [out_dir / "stats.json", out_dir / "equity.csv", out_dir / "trades.csv", plot]

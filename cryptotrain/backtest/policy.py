@@ -22,6 +22,10 @@ Baselines, traded with the same engine, costs, mode and max_exposure:
 - buy and hold: target = max_exposure on every candle (one entry at the open of candle 1);
 - persistence: target = sign(close[t] / close[t-1] - 1) * max_exposure (0 on the first candle
   of the file; in long-only mode negative targets become 0).
+- fitted baselines (evaluate's logistic regression and LightGBM, their predicted actions at the
+  model's decision candles): the model's policy with confidence 1: buy/sell -> max_exposure long
+  or short (flat in long-only), hold keeps the target. They have no confidence head, so the
+  threshold always passes and confidence sizing is full size.
 Shapes: N candles.
 """
 
@@ -76,6 +80,11 @@ def prediction_actions(pred_action: np.ndarray, confidence: np.ndarray, bcfg: Ba
     acts = (act != 0) & (conf >= bcfg.threshold)          # NaN confidence never acts
     size = bcfg.max_exposure * (np.clip(conf, 0.0, 1.0) if bcfg.sizing == "confidence" else 1.0)
     return np.where(acts, _side_rules(np.sign(act), bcfg) * size, np.nan)
+
+
+def baseline_actions(pred_action: np.ndarray, bcfg: BacktestConfig) -> np.ndarray:
+    """A fitted baseline's actions (N,) in {-1, 0, 1} -> targets by the model's policy at confidence 1."""
+    return prediction_actions(pred_action, np.ones(len(pred_action)), bcfg)
 
 
 def signal_actions(position: np.ndarray, bcfg: BacktestConfig) -> np.ndarray:

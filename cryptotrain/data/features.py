@@ -76,6 +76,16 @@ def feature_names(fcfg: FeaturesConfig) -> list[str]:
     return names + [f"{tf}_{name}" for tf in fcfg.context for name in ctx]
 
 
+def feature_groups(fcfg: FeaturesConfig) -> dict[str, list[str]]:
+    """Group -> its column names, in column order: the set's groups, then "<tf>_<group>" per context
+    timeframe (for permutation importance by group)."""
+    out = {g: group_names(g, fcfg, fcfg.windows) for g in fcfg.groups()}
+    for tf in fcfg.context:
+        out.update({f"{tf}_{g}": [f"{tf}_{name}" for name in group_names(g, fcfg, fcfg.context_windows)]
+                    for g in fcfg.context_groups()})
+    return out
+
+
 def compute_features(df: pd.DataFrame, fcfg: FeaturesConfig, timeframe_ms: int,
                      dtype=np.float32) -> tuple[np.ndarray, list[str]]:
     """(N, F) features of `dtype` and their names; NaN during each segment's warm-up."""

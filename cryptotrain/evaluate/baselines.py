@@ -11,6 +11,9 @@ Each baseline is a dict: "action" (N,) int64 class index, "probs" (N, K) or None
   0 -> hold; its return forecast is that last return. Known at the close of t, so causal.
 - stratified: a seeded random draw from the training class frequencies, which are also its
   probability forecast.
+- zero_return: always hold, and the return forecast r = 0: the RMSE a return head must beat
+  (its IC is undefined: a constant forecast).
+The fitted baselines (logistic/ridge regression, LightGBM) are in fitted_baselines.py.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import numpy as np
 
 from cryptotrain.evaluate.metrics import K
 
-BASELINE_LABELS = {"majority": "majority class", "persistence": "persistence", "stratified": "stratified random"}
+BASELINE_LABELS = {"majority": "majority class", "persistence": "persistence", "stratified": "stratified random",
+                   "zero_return": "zero return (hold)"}
 
 
 def class_frequencies(train_actions: np.ndarray) -> np.ndarray:
@@ -50,10 +54,15 @@ def stratified_baseline(freq: np.ndarray, n: int, seed: int) -> dict:
     return {"action": action, "probs": np.tile(freq, (n, 1)), "pred_return": None}
 
 
+def zero_return_baseline(n: int) -> dict:
+    return {"action": np.ones(n, dtype=np.int64), "probs": None, "pred_return": np.zeros(n)}
+
+
 def all_baselines(train_actions: np.ndarray, close: np.ndarray, idx: np.ndarray, seed: int = 0) -> dict[str, dict]:
-    """The three baselines on the windows ending at rows `idx` of the candle arrays."""
+    """The four naive baselines on the windows ending at rows `idx` of the candle arrays."""
     freq = class_frequencies(train_actions)
     n = len(idx)
     return {"majority": majority_baseline(freq, n),
             "persistence": persistence_baseline(np.asarray(close, dtype=np.float64), idx),
-            "stratified": stratified_baseline(freq, n, seed)}
+            "stratified": stratified_baseline(freq, n, seed),
+            "zero_return": zero_return_baseline(n)}

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from cryptotrain.evaluate.metrics import K, pearson
+from cryptotrain.evaluate.metrics import K, LOG_EPS, pearson
 
 CHUNK_ELEMENTS = 2_000_000  # C * N per chunk: bounds memory for long splits
 
@@ -101,22 +101,35 @@ def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float
     return float(lo), float(hi)
 
 
+def log_loss_stat(y_true: np.ndarray, probs: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    nll = -np.log(np.clip(probs[np.arange(len(y_true)), y_true], LOG_EPS, 1.0))
+    return nll[idx].mean(axis=-1)
+
+
+def rmse_stat(pred: np.ndarray, r: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    return np.sqrt(((pred - r) ** 2)[idx].mean(axis=-1))
+
+
 def _stats(y_true, r, pred: dict, idx) -> dict[str, np.ndarray]:
+    """Resampled statistics of one predictor: log loss needs probabilities, IC and RMSE a return forecast."""
     out = {"accuracy": accuracy_stat(y_true, pred["action"], idx),
            "balanced_accuracy": balanced_accuracy_stat(y_true, pred["action"], idx),
            "direction_accuracy": direction_accuracy_stat(np.asarray(pred["action"]), r, idx)}
+    if pred.get("probs") is not None:
+        out["log_loss"] = log_loss_stat(y_true, pred["probs"], idx)
     if pred.get("pred_return") is not None:
         out["ic_pearson"] = ic_pearson_stat(pred["pred_return"], r, idx)
         out["ic_spearman"] = ic_spearman_stat(pred["pred_return"], r, idx)
+        out["rmse"] = rmse_stat(pred["pred_return"], r, idx)
     return out
 
 
 def bootstrap_intervals(y_true: np.ndarray, r: np.ndarray, model: dict, baselines: dict[str, dict], *,
                         horizon: int = 1, n_resamples: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
-    """Intervals for the model's accuracy, balanced accuracy, direction accuracy and IC, and for
-    model - baseline.
+    """Intervals for the model's accuracy, balanced accuracy, direction accuracy, log loss, IC and
+    RMSE, and for model - baseline.
 
-    `model` and each baseline: {"action": (N,) int, "pred_return": (N,) or None}. The point
+    `model` and each baseline: {"action": (N,) int, "probs": (N, K) or None, "pred_return": (N,) or None}. The point
     value reported with each interval is the statistic on the original sample.
     """
     y_true = np.asarray(y_true, dtype=np.int64)

@@ -69,15 +69,20 @@ def pinned(ck) -> bool:
     return bool(ck.data_range) and all(v is not None for v in ck.data_range.values())
 
 
-def training_actions(ck, ds, data: Path | None) -> np.ndarray:
-    """Labels of the run's training windows (for the majority and stratified baselines).
-
-    With --data they come from the run's own candle file when it is still there, else from the
-    training split of the --data file (same thresholds either way; none there: uniform frequencies).
-    """
+def fitting_dataset(ck, ds, data: Path | None):
+    """The dataset whose training split the baselines learn from (and whose validation split tunes
+    the fitted ones): the run's own. With --data it is rebuilt from the run's own candle file when
+    that is still there, else the --data file's splits are used (same normalizer and thresholds
+    either way; no training windows there: uniform frequencies, no fitted baselines)."""
     if data is not None and Path(ck.config.data.path).is_file():
-        ds = load_eval_dataset(ck, None)
-    return ds.action[ds.splits["train"]]
+        return load_eval_dataset(ck, None)
+    return ds
+
+
+def training_actions(ck, ds, data: Path | None) -> np.ndarray:
+    """Labels of the run's training windows (for the majority and stratified baselines)."""
+    src = fitting_dataset(ck, ds, data)
+    return src.action[src.splits["train"]]
 
 
 def split_rows(ds, split: str) -> np.ndarray:

@@ -14,10 +14,11 @@ from cryptotrain.report.eval_tables import print_evaluation
 
 
 def evaluate_command(run: Path | None, split: str, checkpoint: str, data: Path | None, as_json: bool,
-                     console: Console | None) -> dict:
+                     console: Console | None, importance: str | None = None, importance_repeats: int = 5) -> dict:
     """Evaluate; returns the metrics dict that was written to metrics.json."""
     console = console or Console()
-    result = score(run, split=split, checkpoint=checkpoint, data=data)
+    result = score(run, split=split, checkpoint=checkpoint, data=data, importance=importance,
+                   importance_repeats=importance_repeats)
     if run is None and not as_json:   # say which run runs/latest gave: it may not be the one just trained
         console.print(f"run {result.metrics['run']} (from runs/latest; pass --run RUN_DIR for another)", soft_wrap=True)
     print_result(result, console, as_json=as_json)

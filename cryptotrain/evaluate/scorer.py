@@ -4,13 +4,17 @@ Steps: resolve the run (default runs/latest) and checkpoint (best|last); rebuild
 windows (eval_data.py: the checkpoint's stored config, normalizer and label thresholds, and on
 the run's own file its stored rows and split start times, so candles prepended or appended
 since training never move into the test split); run the model in eval mode in batches of
-train.batch_size; compute metrics, baselines on the same windows, bootstrap intervals,
-verdicts, leakage warnings and attention; write, atomically,
+train.batch_size; compute metrics, baselines on the same windows (naive ones, and the fitted
+ones of fitted_baselines.py, learned from the training split of the run's own file), bootstrap
+intervals, verdicts, leakage warnings, attention and (with `importance`) permutation importance
+on the validation split; write, atomically,
 
-    RUN_DIR/eval/<split>/predictions.csv    one row per window (columns: PREDICTION_COLUMNS)
+    RUN_DIR/eval/<split>/predictions.csv    one row per window (columns: PREDICTION_COLUMNS, then
+                                            the fitted baselines' actions, BASELINE_ACTION_COLUMNS)
     RUN_DIR/eval/<split>/metrics.json       everything in the report (NaN -> null), and the
                                             provenance of predictions.csv (provenance.py)
-    RUN_DIR/eval/<split>/plots/*.png        confusion, reliability, attention by lag, heatmap
+    RUN_DIR/eval/<split>/plots/*.png        confusion, reliability, attention by lag, heatmap,
+                                            importance
 
 With `data` the output directory is RUN_DIR/eval/<file stem>-<split>/ so the run's own
 evaluation is never overwritten; the file's timeframe must equal the run's; data.start / end /
@@ -29,25 +33,30 @@ import pandas as pd
 
 from cryptotrain.data.changes import describe_data_change, window_counts
 from cryptotrain.data.dataset import iso_utc
+from cryptotrain.data.features import feature_groups
 from cryptotrain.data.ohlcv import file_stem
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.baselines import all_baselines
-from cryptotrain.evaluate.eval_data import (load_eval_dataset, pinned, split_rows, trained_heads, training_actions,
+from cryptotrain.evaluate.eval_data import (fitting_dataset, load_eval_dataset, pinned, split_rows, trained_heads,
                                             training_overlap, untrained_head_notes)
+from cryptotrain.evaluate.fitted_baselines import decision_rows, fitted_baselines
 from cryptotrain.evaluate.guards import check_finite_outputs, check_finite_params
+from cryptotrain.evaluate.importance import IMPORTANCE_CHOICES, permutation_importance
 from cryptotrain.evaluate.provenance import predictions_provenance
 from cryptotrain.evaluate.summary import evaluation_report
 from cryptotrain.fileio import atomic_path, atomic_write_text, to_jsonable
 from cryptotrain.models.inference import predict_with_loss, predicted_action
 from cryptotrain.outdir import output_unit
-from cryptotrain.report.eval_plots import write_eval_plots
+from cryptotrain.report.eval_plots import plot_importance, write_eval_plots
 from cryptotrain.train.checkpoint import check_matches_run, load_checkpoint
 from cryptotrain.train.metrics_log import logged_val_loss
 from cryptotrain.train.rundir import resolve_run
 
 PREDICTION_COLUMNS = ["timestamp", "close", "p_sell", "p_hold", "p_buy", "pred_action", "confidence",
                       "pred_return", "true_action", "forward_return"]
+# Actions of the fitted baselines, -1/0/1 like pred_action, so that backtest trades them too.
+BASELINE_ACTION_COLUMNS = {"linear": "linear_action", "lightgbm": "lightgbm_action"}
 SPLIT_CHOICES = ("test", "val")
 CHECKPOINT_CHOICES = ("best", "last")
 
@@ -62,19 +71,26 @@ class EvalResult:
 
 
 def score(run_dir: Path | None = None, split: str = "test", checkpoint: str = "best",
-          data: Path | None = None) -> EvalResult:
+          data: Path | None = None, importance: str | None = None, importance_repeats: int = 5) -> EvalResult:
     """Score RUN_DIR's `checkpoint` on `split` (of `data` when given) and write the outputs.
 
+    importance "features" | "groups": also the permutation importance on the validation split
+    (importance.py), in metrics.json under "importance" and in plots/importance.png.
     The run directory is locked while this runs (dirlock.py): not during a train or another
     evaluate or backtest of the same run. The output directory is replaced as one unit (outdir.py).
     """
     _check_choices(split, checkpoint, data)
+    if importance is not None and importance not in IMPORTANCE_CHOICES:
+        raise UserError(f"--importance {importance!r}: use features or groups")
+    if importance_repeats < 1:
+        raise UserError(f"--importance-repeats {importance_repeats}: use 1 or more")
     run_dir = resolve_run(run_dir)
     with dir_lock(run_dir, "evaluate"):
-        return _score(run_dir, split, checkpoint, data)
+        return _score(run_dir, split, checkpoint, data, importance, importance_repeats)
 
 
-def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None) -> EvalResult:
+def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, importance: str | None,
+           importance_repeats: int) -> EvalResult:
     ck_path = run_dir / "checkpoints" / f"{checkpoint}.npz"
     ck = load_checkpoint(ck_path)
     check_matches_run(ck, ck_path, run_dir)
@@ -94,10 +110,21 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None) -> Eva
     model = {"action": predicted_action(pred["probs"]), "probs": pred["probs"],
              "confidence": pred["confidence"] if trained["confidence"] else None,
              "pred_return": pred["pred_return"] if trained["return"] else None}
-    baselines = all_baselines(training_actions(ck, ds, data), ds.close, idx, seed=cfg.train.seed)
+    src = fitting_dataset(ck, ds, data)
+    baselines = all_baselines(src.action[src.splits["train"]], ds.close, idx, seed=cfg.train.seed)
+    fitted, fit_notes = fitted_baselines(src, decision_rows(ds.features, idx), seed=cfg.train.seed)
+    baselines.update(fitted)
     report = evaluation_report(y_true=ds.action[idx], r=ds.ret[idx], conf_target=ds.confidence[idx], model=model,
                                baselines=baselines, attention=pred["attention"], timeframe=ds.timeframe,
-                               horizon=ds.horizon, seed=cfg.train.seed, notes=untrained_head_notes(trained))
+                               horizon=ds.horizon, seed=cfg.train.seed,
+                               notes=untrained_head_notes(trained) + fit_notes)
+    if importance is not None:
+        val = split_rows(ds, "val")
+        if len(val) == 0:
+            raise UserError(f"--importance: the validation split of {ds.fingerprint['path']} has no complete window")
+        report["importance"] = permutation_importance(ck.params, ds, val, cfg.model, cfg.train.batch_size,
+                                                      by=importance, repeats=importance_repeats, seed=cfg.train.seed,
+                                                      groups=feature_groups(cfg.features))
     changed = data is None and ds.fingerprint.get("sha256") != ck.fingerprint.get("sha256")
     report["warnings"][:0] = _data_warnings(ck, ds, idx, data, changed)
     # an --overfit-batch run logs the loss of its one training batch as val_loss: nothing to compare
@@ -112,10 +139,12 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None) -> Eva
                         "matches_training_log": None if logged is None else loss == logged},
                **report}
     out_dir = run_dir / "eval" / (split if data is None else f"{file_stem(Path(data))}-{split}")
-    frame = predictions_frame(ds, idx, pred)
+    frame = predictions_frame(ds, idx, pred, baselines)
     with output_unit(out_dir, "evaluate", legacy=True) as tmp:
         files = _write(tmp, frame, metrics, checkpoint, ck_path, ck, ds.fingerprint.get("sha256"))
         files += write_eval_plots(report, pred["attention"], ds.timestamps[idx], tmp / "plots")
+        if importance is not None:
+            files.append(plot_importance(report["importance"], tmp / "plots" / "importance.png"))
     files = [out_dir / f.relative_to(tmp) for f in files]
     return EvalResult(metrics=metrics, report=report, predictions=frame, out_dir=out_dir, files=files)
 
@@ -158,12 +187,14 @@ def _write(out_dir: Path, frame: pd.DataFrame, metrics: dict, checkpoint: str, c
     return [out_dir / "predictions.csv", out_dir / "metrics.json"]
 
 
-def predictions_frame(ds, idx: np.ndarray, pred: dict) -> pd.DataFrame:
-    """predictions.csv's rows: actions as -1/0/1, pred_return and forward_return in r_t units."""
+def predictions_frame(ds, idx: np.ndarray, pred: dict, baselines: dict | None = None) -> pd.DataFrame:
+    """predictions.csv's rows: actions as -1/0/1, pred_return and forward_return in r_t units; then
+    the fitted baselines' actions (BASELINE_ACTION_COLUMNS, those that were fitted)."""
     probs = pred["probs"]
+    extra = {col: (baselines or {})[b]["action"] - 1 for b, col in BASELINE_ACTION_COLUMNS.items() if b in (baselines or {})}
     return pd.DataFrame({
         "timestamp": ds.timestamps[idx], "close": ds.close[idx],
         "p_sell": probs[:, 0], "p_hold": probs[:, 1], "p_buy": probs[:, 2],
         "pred_action": predicted_action(probs) - 1, "confidence": pred["confidence"],
-        "pred_return": pred["pred_return"], "true_action": ds.action[idx] - 1, "forward_return": ds.ret[idx]},
-        columns=PREDICTION_COLUMNS)
+        "pred_return": pred["pred_return"], "true_action": ds.action[idx] - 1, "forward_return": ds.ret[idx],
+        **extra}, columns=PREDICTION_COLUMNS + list(extra))

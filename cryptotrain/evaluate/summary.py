@@ -11,9 +11,10 @@ import numpy as np
 
 from cryptotrain.evaluate.attention import attention_summary
 from cryptotrain.evaluate.baselines import BASELINE_LABELS
+from cryptotrain.evaluate.fitted_baselines import FITTED_LABELS
 from cryptotrain.evaluate.bootstrap import bootstrap_intervals
 from cryptotrain.evaluate.metrics import classification_metrics, confidence_metrics, direction_metrics, return_metrics
-from cryptotrain.report.labels import METRIC_LABELS
+from cryptotrain.report.labels import METRIC_LABELS, advantage
 
 # Leakage alarms: on crypto candles a real edge is a few points above chance. Above these,
 # suspect look-ahead first. Only checked with at least MIN_WINDOWS windows (noise below).
@@ -21,6 +22,7 @@ DIRECTION_ACCURACY_MAX = 0.60   # sign accuracy where the model acts
 BALANCED_ACCURACY_MAX = 0.60    # 3 classes: chance is 1/3
 IC_MAX = 0.30                   # |Pearson| or |Spearman| of predicted vs realized return
 MIN_WINDOWS = 100
+LABELS = {**BASELINE_LABELS, **FITTED_LABELS}   # display names of every baseline, naive and fitted
 
 
 def predictor_metrics(y_true, r, pred: dict, conf_target=None) -> dict:
@@ -39,20 +41,24 @@ def predictor_metrics(y_true, r, pred: dict, conf_target=None) -> dict:
 
 
 def verdict(label: str, diff: dict) -> str:
-    """One sentence: on which metrics the model beats `label` beyond the interval of model - baseline."""
+    """One sentence: on which metrics the model beats `label` beyond the interval of model - baseline
+    (above 0, or below 0 for LOWER_IS_BETTER metrics such as log loss and RMSE)."""
     ok = {m: d for m, d in diff.items() if np.isfinite(d["lo"]) and np.isfinite(d["hi"])}
 
     def names(ms: list[str]) -> str:
         labels = [METRIC_LABELS.get(m, m) for m in ms]
         return " and ".join(labels) if len(labels) < 3 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
-    better = [m for m, d in ok.items() if d["lo"] > 0]
-    worse = [m for m, d in ok.items() if d["hi"] < 0]
+    def fmt(m: str, v: float) -> str:
+        return f"{v:+.2e}" if m == "rmse" else f"{v:+.3f}"   # RMSE differences are ~1e-4 in r_t units
+
+    better = [m for m, d in ok.items() if advantage(m, d["lo"], d["hi"])[0] > 0]
+    worse = [m for m, d in ok.items() if advantage(m, d["lo"], d["hi"])[1] < 0]
     head = (f"beats it beyond the 95% interval on {names(better)}" if better
             else "does not beat it beyond the 95% interval on any metric")
     if worse:
         head += f", and is worse beyond the interval on {names(worse)}"
-    detail = "; ".join(f"{METRIC_LABELS.get(m, m)} {d['value']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]"
+    detail = "; ".join(f"{METRIC_LABELS.get(m, m)} {fmt(m, d['value'])} [{fmt(m, d['lo'])}, {fmt(m, d['hi'])}]"
                        for m, d in ok.items())
     return f"Model vs {label}: {head}." + (f" Model - baseline [95% CI]: {detail}." if detail else "")
 
@@ -72,7 +78,7 @@ def direction_verdict(boot: dict, coverage: float) -> str:
         if diff is None or not (np.isfinite(diff["lo"]) and np.isfinite(diff["hi"])):
             continue                                  # a baseline that never calls a sign
         rel = "better than" if diff["lo"] > 0 else "worse than" if diff["hi"] < 0 else "not different from"
-        out += (f"; {rel} {BASELINE_LABELS.get(b, b)} ({diff['value']:+.3f} [{diff['lo']:+.3f}, {diff['hi']:+.3f}])")
+        out += (f"; {rel} {LABELS.get(b, b)} ({diff['value']:+.3f} [{diff['lo']:+.3f}, {diff['hi']:+.3f}])")
     return out + "."
 
 
@@ -140,9 +146,10 @@ def evaluation_report(*, y_true, r, conf_target, model: dict, baselines: dict[st
     y_true = np.asarray(y_true, dtype=np.int64)
     n = len(y_true)
     model_m = predictor_metrics(y_true, r, model, conf_target)
-    base_m = {b: {"label": BASELINE_LABELS.get(b, b), **predictor_metrics(y_true, r, p)} for b, p in baselines.items()}
+    base_m = {b: {"label": LABELS.get(b, b), **predictor_metrics(y_true, r, p), **({"fit": p["fit"]} if "fit" in p else {})}
+              for b, p in baselines.items()}
     boot = bootstrap_intervals(y_true, r, model, baselines, horizon=horizon, n_resamples=n_resamples, seed=seed)
-    verdicts = {b: verdict(BASELINE_LABELS.get(b, b), boot["baselines"][b]["diff"]) for b in baselines}
+    verdicts = {b: verdict(LABELS.get(b, b), boot["baselines"][b]["diff"]) for b in baselines}
     return {"n_windows": n, "timeframe": timeframe, "horizon": int(horizon),
             "model": model_m, "baselines": base_m, "bootstrap": boot, "verdicts": verdicts,
             "direction_verdict": direction_verdict(boot, model_m["direction"]["coverage"]),

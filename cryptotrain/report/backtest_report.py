@@ -39,7 +39,8 @@ def format_stat(key: str, v: Any) -> str:
 
 
 # Strategy keys of stats.json -> the names used in the table headers, the figure legend and the verdict.
-STRATEGY_NAMES = {"model": "Model", "buy_and_hold": "Buy & Hold", "persistence": "Persistence"}
+STRATEGY_NAMES = {"model": "Model", "buy_and_hold": "Buy & Hold", "persistence": "Persistence",
+                  "linear": "Logistic", "lightgbm": "LightGBM"}   # the last two: evaluate's fitted baselines
 
 
 def settings_caption(b: BacktestConfig) -> str:
@@ -104,7 +105,8 @@ _COMMON = ("Start", "End", "Duration")
 def print_backtest(console: Console, stats: dict[str, dict[str, Any]], *, header: str, title: str,
                    settings: BacktestConfig, timeframe: str, out_dir: Path,
                    verdict: dict[str, Any] | None = None) -> None:
-    """The statistics table (strategy, buy & hold, persistence), the files written and the verdict."""
+    """The statistics table (strategy, buy & hold, persistence, fitted baselines), the files written and
+    the verdict."""
     m = stats["model"]
     span = (f"{format_stat('Start', m['Start'])} to {format_stat('End', m['End'])} UTC "
             f"({format_stat('Duration', m['Duration'])})")

@@ -1,6 +1,6 @@
 """Evaluation figures (matplotlib, Agg backend), each written atomically as PNG:
-attention by lag, attention heatmap over a sample of windows, confusion matrix and
-reliability diagram of the confidence head.
+attention by lag, attention heatmap over a sample of windows, confusion matrix,
+reliability diagram of the confidence head, and permutation importance.
 
 Shapes: N windows, T window length; attention (N, T) with column T - 1 the decision candle t.
 """
@@ -111,6 +111,28 @@ def plot_reliability(rows: list[dict], path: Path) -> Path:
     ax.grid(alpha=0.3)
     ax_n.set_ylabel("windows")
     ax_n.set_xlabel("predicted confidence (bins of 0.1; points at the bin mean)")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_importance(imp: dict, path: Path) -> Path:
+    """Horizontal bars of the drop in log loss and in balanced accuracy per feature (or group),
+    with their 95% intervals; rows in the order of imp["rows"] (largest log-loss drop on top)."""
+    plt = pyplot()
+    rows = imp["rows"][::-1]
+    y = np.arange(len(rows))
+    fig, axes = plt.subplots(1, 2, figsize=(10, max(3.0, 0.28 * len(rows) + 1.5)), sharey=True)
+    for ax, key, title in ((axes[0], "log_loss", "drop in log loss [nats]"),
+                           (axes[1], "balanced_accuracy", "drop in balanced accuracy")):
+        v = np.array([r[key]["value"] for r in rows])
+        err = np.array([[r[key]["value"] - r[key]["lo"], r[key]["hi"] - r[key]["value"]] for r in rows]).T
+        ax.barh(y, v, xerr=np.nan_to_num(np.abs(err)) if len(rows) else None, color="tab:blue", alpha=0.8)
+        ax.axvline(0.0, color="grey", lw=1)
+        ax.set_xlabel(title)
+        ax.grid(alpha=0.3, axis="x")
+    axes[0].set_yticks(y, [r["name"] for r in rows])
+    fig.suptitle(f"Permutation importance by {imp['by'][:-1]} ({imp['split']} split, {imp['n_windows']} windows, "
+                 f"{imp['repeats']} repeats, blocks of {imp['block_length']})")
     fig.tight_layout()
     return save_figure(fig, path)
 

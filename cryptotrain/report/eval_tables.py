@@ -35,6 +35,19 @@ def _fmt(value, fmt: str) -> str:
     return fmt.format(value)
 
 
+# Return RMSE in the interval table in basis points of r_t (1 bp = 1e-4): its differences are
+# ~1e-4, which three decimals of r_t would print as 0.000.
+_BP = {"rmse": 1e4}
+
+
+def _ci_number(value) -> str:
+    """At most 7 characters (+ sign, 3 decimals below 10): the CI column fits 60 columns beside
+    the longest statistic label."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:+.3f}" if abs(value) < 10 else f"{value:+.2f}" if abs(value) < 100 else f"{value:+.1f}"
+
+
 def print_summary_table(console: Console, report: dict) -> None:
     names = list(report["baselines"])
     rows, cols = [], {"model": [], **{report["baselines"][b]["label"]: [] for b in names}}
@@ -51,13 +64,17 @@ def print_summary_table(console: Console, report: dict) -> None:
 
 def print_bootstrap_table(console: Console, boot: dict) -> None:
     rows, values, cis = [], [], []
-    items = [(f"model {METRIC_LABELS.get(m, m)}", d) for m, d in boot["model"].items()]
-    items += [(f"model - {b}: {METRIC_LABELS.get(m, m)}", d) for b, v in boot["baselines"].items()
+    def name(m: str) -> str:
+        return METRIC_LABELS.get(m, m) + (" [bp]" if m in _BP else "")
+
+    items = [(f"model {name(m)}", m, d) for m, d in boot["model"].items()]
+    items += [(f"model - {b}: {name(m)}", m, d) for b, v in boot["baselines"].items()
               for m, d in v["diff"].items()]
-    for label, d in items:
+    for label, m, d in items:
+        k = _BP.get(m, 1.0)
         rows.append(label)
-        values.append(_fmt(d["value"], "{:+.3f}"))
-        cis.append(f"[{_fmt(d['lo'], '{:+.3f}')}, {_fmt(d['hi'], '{:+.3f}')}]")
+        values.append(_ci_number(d["value"] * k))
+        cis.append(f"[{_ci_number(d['lo'] * k)}, {_ci_number(d['hi'] * k)}]")
     print_fitted_table(console, f"{boot['level']:.0%} intervals: {boot['method']}, block length "
                                 f"{boot['block_length']}, {boot['n_resamples']} resamples",
                        "statistic", rows, {"value": values, f"{boot['level']:.0%} CI": cis})
@@ -82,6 +99,21 @@ def print_reliability_table(console: Console, rows: list[dict]) -> None:
                        [f"[{r['lo']:.1f}, {r['hi']:.1f})" for r in rows], cols)
 
 
+def print_importance_table(console: Console, imp: dict) -> None:
+    """Permutation importance (evaluate/importance.py), rows as sorted there."""
+    def ci(d: dict, fmt: str) -> str:
+        return f"{_fmt(d['value'], fmt)}  [{_fmt(d['lo'], fmt)}, {_fmt(d['hi'], fmt)}]"
+
+    rows = [r["name"] if imp["by"] == "features" else f"{r['name']} ({len(r['features'])})" for r in imp["rows"]]
+    cols = {"drop in log loss [95% CI]": [ci(r["log_loss"], "{:+.4f}") for r in imp["rows"]],
+            "drop in balanced accuracy [95% CI]": [ci(r["balanced_accuracy"], "{:+.3f}") for r in imp["rows"]]}
+    print_fitted_table(console, f"Permutation importance by {imp['by'][:-1]} on the {imp['split']} split "
+                                f"({imp['n_windows']} windows, {imp['repeats']} repeats, blocks of {imp['block_length']}; "
+                                f"base log loss {imp['base']['log_loss']:.4f}, balanced accuracy "
+                                f"{imp['base']['balanced_accuracy']:.3f})",
+                       "feature" if imp["by"] == "features" else "group", rows, cols)
+
+
 def print_evaluation(report: dict, console: Console, *, title: str = "", files: list[str] | None = None) -> None:
     """Everything above, then the verdicts, warnings, notes and written files."""
     if title:
@@ -99,6 +131,8 @@ def print_evaluation(report: dict, console: Console, *, title: str = "", files: 
         console.print(f"Attention top lags: {top}; uniform would be {att['uniform_weight']:.3f}"
                       + (f" ({shape}; largest deviation {att['max_relative_deviation']:.0%} of it)" if shape else ""),
                       soft_wrap=True)
+    if report.get("importance"):
+        print_importance_table(console, report["importance"])
     for sentence in report["verdicts"].values():
         console.print(sentence, soft_wrap=True)
     for key in ("direction_verdict",):

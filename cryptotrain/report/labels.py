@@ -3,4 +3,14 @@ evaluation tables (eval_tables.py); it lives in report so that report never impo
 
 METRIC_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",
                  "direction_accuracy": "direction accuracy",
-                 "ic_pearson": "IC (Pearson)", "ic_spearman": "IC (Spearman)"}
+                 "ic_pearson": "IC (Pearson)", "ic_spearman": "IC (Spearman)",
+                 "log_loss": "log loss", "rmse": "return RMSE"}
+# Metrics where lower is better: a verdict's "beats" means model - baseline below 0.
+LOWER_IS_BETTER = frozenset({"log_loss", "rmse"})
+
+
+def advantage(metric: str, lo: float, hi: float) -> tuple[float, float]:
+    """The interval of model - baseline turned into the model's advantage (positive = better),
+    lower end first: negated for LOWER_IS_BETTER metrics. Beats beyond the interval: first > 0;
+    worse beyond it: second < 0."""
+    return (-hi, -lo) if metric in LOWER_IS_BETTER else (lo, hi)

@@ -45,7 +45,8 @@ def list_cells(rec: dict) -> list[str]:
         return [rec["kind"] if rec["kind"] != "run" else NA, NA, rec["state"], NA, NA, NA, NA]
     ev, bt = rec.get("evaluation"), rec.get("backtest")
     ep = rec["epochs"]
-    beats = (", ".join(ev["beats"]) or "none") if ev else NA
+    # how many of the evaluated baselines are beaten (names in `runs show`): six names do not fit a cell
+    beats = f"{len(ev['beats'])}/{len(ev['verdicts'])}" if ev else NA
     model, bh = (bt or {}).get("model", {}), (bt or {}).get("buy_and_hold", {})
     market = f"{rec['symbol'] or NA}\n{rec['timeframe'] or NA}"
     return [f"{rec['model']['type'] or NA}\n{fmt(rec['model']['params'])}", market,

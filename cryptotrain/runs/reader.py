@@ -33,6 +33,7 @@ import yaml
 from cryptotrain.config import Config, config_from_dict, config_to_dict
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.provenance import stale_reason
+from cryptotrain.report.labels import advantage
 
 BASELINES = ("majority", "persistence", "stratified")
 
@@ -140,11 +141,12 @@ def evaluation_summary(doc: dict) -> dict:
     beats, worse = [], []
     for b, entry in (dig(doc, "bootstrap", "baselines") or {}).items():
         diff = dig(entry, "diff") or {}
-        lows = [number(dig(d, "lo")) for d in diff.values()]
-        highs = [number(dig(d, "hi")) for d in diff.values()]
-        if any(v is not None and v > 0 for v in lows):
+        # the model's advantage per metric (lower is better for log loss and RMSE); unknown ends stay None
+        ends = {m: (number(dig(d, "lo")), number(dig(d, "hi"))) for m, d in diff.items()}
+        gains = [advantage(m, lo, hi) for m, (lo, hi) in ends.items() if lo is not None and hi is not None]
+        if any(lo > 0 for lo, _ in gains):
             beats.append(b)
-        if any(v is not None and v < 0 for v in highs):
+        if any(hi < 0 for _, hi in gains):
             worse.append(b)
     cls = dig(doc, "model", "classification") or {}
     return {"split": doc.get("split"), "checkpoint": doc.get("checkpoint"), "epoch": number(doc.get("epoch")),
