@@ -33,7 +33,7 @@ from cryptotrain.data.ohlcv import load_ohlcv
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.provenance import describe, read_provenance, stale_reason
 from cryptotrain.evaluate.scorer import EvalResult, score
-from cryptotrain.fileio import atomic_path, atomic_write_text, to_jsonable
+from cryptotrain.fileio import atomic_write_text, to_jsonable, write_csv
 from cryptotrain.report.backtest_report import plot_equity
 from cryptotrain.train.rundir import resolve_run
 
@@ -196,12 +196,10 @@ def write_outputs(out_dir: Path, results: dict[str, BacktestResult], stats: dict
         doc["predictions"] = provenance
     atomic_write_text(out_dir / "stats.json", json.dumps(doc, indent=2) + "\n")
     eq = equity_frame(model)
-    with atomic_path(out_dir / "equity.csv") as tmp:
-        eq.to_csv(tmp, index=False)
+    write_csv(eq, out_dir / "equity.csv")
     trades = model.trades.copy()
     trades["duration"] = pd.to_timedelta(trades["duration"], unit="ms").astype(str)
-    with atomic_path(out_dir / "trades.csv") as tmp:
-        trades.to_csv(tmp, index=False)
+    write_csv(trades, out_dir / "trades.csv")
     plot = plot_equity(out_dir / "plots" / "equity.png", model.timestamps, model.equity, model.buy_hold,
                        eq["drawdown"].to_numpy(), model.position,
                        others={"persistence": results["persistence"].equity}, title=f"Backtest {title}")

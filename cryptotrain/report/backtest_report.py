@@ -1,7 +1,7 @@
 """What the user sees after a backtest: the statistics table (strategy and baselines side by
 side) and the figure plots/equity.png (equity vs buy-and-hold, drawdown, position).
 
-Shapes: N candles. Long series are thinned to about 4,000 points for drawing only.
+Shapes: N candles. Long series are thinned for drawing only, keeping every bucket's minimum and maximum (`thin`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from rich.table import Table
 from cryptotrain.config import BacktestConfig
 from cryptotrain.report.figures import pyplot, save_figure
 
-_MAX_POINTS = 4000
+_MAX_POINTS = 4000   # drawn as they are up to this length
+_BUCKETS = 1000      # else thinned to the extremes of this many buckets (~1 per pixel column)
 
 
 def format_stat(key: str, v: Any) -> str:
@@ -71,10 +72,23 @@ def print_backtest(console: Console, stats: dict[str, dict[str, Any]], *, header
     console.print(f"wrote {out_dir}/stats.json, equity.csv, trades.csv, plots/equity.png")
 
 
-def _thin(n: int) -> np.ndarray:
-    step = max(1, -(-n // _MAX_POINTS))
-    idx = np.arange(0, n, step)
-    return idx if idx[-1] == n - 1 else np.append(idx, n - 1)
+def thin(series: list[np.ndarray], buckets: int = _BUCKETS) -> np.ndarray:
+    """Sorted indices of the points to draw: all of a short series; of a long one, per bucket of
+    n / buckets candles (about one pixel column) its first point and the minimum and maximum of
+    every series, so that no peak or trough is lost. The last point is always kept."""
+    n = len(series[0])
+    if n <= _MAX_POINTS:
+        return np.arange(n)
+    step = -(-n // buckets)
+    nb = -(-n // step)
+    start = np.arange(nb) * step
+    keep = [start, np.array([n - 1])]
+    for s in series:
+        a = np.asarray(s, dtype=np.float64)
+        # pad the last bucket with its final value: a tie picks the first index, a real one
+        grid = np.concatenate([a, np.full(nb * step - n, a[-1])]).reshape(nb, step)
+        keep += [start + grid.argmin(axis=1), start + grid.argmax(axis=1)]
+    return np.unique(np.minimum(np.concatenate(keep), n - 1))
 
 
 def plot_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, buy_hold: np.ndarray,
@@ -82,7 +96,7 @@ def plot_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, buy_hold
                 title: str = "Backtest") -> Path:
     """Three panels sharing the time axis: equity [$] (and baselines), drawdown [%], position."""
     plt = pyplot()
-    i = _thin(len(equity))
+    i = thin([equity, buy_hold, drawdown, position, *(others or {}).values()])
     t = np.asarray(timestamps, dtype=np.int64)[i].astype("datetime64[ms]")
     fig, (ax_eq, ax_dd, ax_pos) = plt.subplots(3, 1, figsize=(10, 7.5), sharex=True,
                                               gridspec_kw={"height_ratios": [3, 1.2, 1.2]})
