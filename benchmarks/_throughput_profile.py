@@ -3,7 +3,8 @@
 Prints (1) the median step time, (2) the "GEMM floor": the same matrix products as one step
 (train_throughput.gemm_shapes), each timed alone on contiguous float32 operands, i.e. the time
 the step would take if it were nothing but its matrix products, and the rest above it, and
-(3) a pyinstrument profile of a few steps (call tree with the time per function).
+(3) a pyinstrument profile of a few steps (call tree with the time per function), or, without
+pyinstrument, cProfile's time per function.
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ def gemm_floor(shapes, reps: int = 5) -> tuple[float, list]:
 
 
 def profile_config(cfg_name: str, model: str, build_pair, gemm_shapes) -> None:
-    from pyinstrument import Profiler
-
     pair = build_pair(model, cfg_name, False)
     step = pair["ours"]
     step(2)
@@ -53,6 +52,19 @@ def profile_config(cfg_name: str, model: str, build_pair, gemm_shapes) -> None:
     for (m, k, n, c), t in per_shape:
         print(f"  ({m:>6} x {k:>5}) @ ({k:>5} x {n:>5}) x {c:>3}: {1e3 * t:7.2f} ms")
     n = max(3, round(3.0 / t_step))
+    try:
+        from pyinstrument import Profiler
+    except ImportError:   # not in every environment: cProfile's own time per function instead
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        step(n)
+        prof.disable()
+        print(f"\ncProfile (pyinstrument is not installed), {n} steps, by own time:")
+        pstats.Stats(prof).sort_stats("tottime").print_stats(18)
+        return
     prof = Profiler(interval=0.0005)
     prof.start()
     step(n)

@@ -16,12 +16,18 @@ which training does not need); elementwise work is not counted (see `gemm_shapes
 
     .venv/bin/python benchmarks/train_throughput.py [--configs small,medium] [--models gru_attention]
         [--rounds 5] [--round-seconds 1.0] [--no-memory] [--json] [--profile medium]
+        [--threads 1,2] [--modes train,infer]
+
+--threads runs every row at each BLAS thread count (each row still a fresh process);
+--modes infer adds rows of the eval-mode forward (evaluate, predict, validation loss) against
+the torch model's forward under torch.inference_mode().
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -36,6 +42,7 @@ from _throughput_memory import measure_memory  # noqa: E402
 
 from cryptotrain.config import Config, ModelConfig  # noqa: E402
 from cryptotrain.models import init_params  # noqa: E402
+from cryptotrain.models.inference import predict_with_loss  # noqa: E402
 from cryptotrain.optim import adam_init  # noqa: E402
 from cryptotrain.train.loop import train_epoch  # noqa: E402
 
@@ -88,6 +95,18 @@ def gemm_shapes(kind: str, B: int, T: int, F: int, H: int, L: int) -> list[tuple
     return out
 
 
+def forward_shapes(kind: str, B: int, T: int, F: int, H: int, L: int) -> list[tuple[int, int, int, int]]:
+    """The matrix products of the eval-mode forward alone (mode "infer"): `gemm_shapes` without
+    any backward product."""
+    if kind == "transformer":
+        raise ValueError("inference rows are for the recurrent models")
+    K = 4 if kind == "lstm" else 3
+    out = []
+    for l in range(L):
+        out += [(T * B, F if l == 0 else H, K * H, 1), (B, H, K * H, T)]
+    return out + [(T * B, H, H, 1), (B, T, H, 1), (B, 2 * H, H, 1), (B, H, 5, 1)]
+
+
 def step_flops(shapes) -> float:
     return float(sum(2 * m * k * n * c for m, k, n, c in shapes))
 
@@ -105,9 +124,12 @@ class FixedBatch:
         return self.x, self.targets
 
 
-def build_pair(model: str, cfg_name: str, with_torch: bool) -> dict:
-    """Both sides on the same weights: {"ours": f(n), "torch": f(n) or None} run n training steps;
-    also "cfg", "params", "data" and (with torch) "net", "opt" for the memory measurements."""
+def build_pair(model: str, cfg_name: str, with_torch: bool, mode: str = "train") -> dict:
+    """Both sides on the same weights: {"ours": f(n), "torch": f(n) or None} run n training steps
+    (mode "train") or n eval-mode forward passes of one batch (mode "infer": ours is
+    models.inference.predict_with_loss, the pass of `evaluate` and of training's validation loss;
+    torch's is the model under torch.inference_mode()); also "cfg", "params", "data" and (with
+    torch) "net", "opt" for the memory measurements."""
     B, T, F, H, L = CONFIGS[cfg_name]
     cfg = make_config(model, cfg_name)
     data = FixedBatch(B, T, F)
@@ -115,7 +137,7 @@ def build_pair(model: str, cfg_name: str, with_torch: bool) -> dict:
     pair = {"cfg": cfg, "data": data, "torch": None}
     if with_torch:
         import torch
-        from _torch_reference import TorchRecurrentAttention, ours_from_torch, torch_train_step
+        from _torch_reference import TorchRecurrentAttention, ours_from_torch, torch_loss, torch_train_step
 
         torch.manual_seed(0)
         if model == "transformer":   # the twin: torch.nn.TransformerEncoder with the same heads
@@ -129,6 +151,11 @@ def build_pair(model: str, cfg_name: str, with_torch: bool) -> dict:
         tx, ta, tc = (torch.from_numpy(a) for a in (data.x, data.targets["action"], data.targets["confidence"]))
 
         def torch_step(n, x=tx, a=ta, c=tc):
+            if mode == "infer":
+                with torch.inference_mode():
+                    for _ in range(n):
+                        torch_loss(net, x, a, c, W_CONF)
+                return
             for _ in range(n):
                 torch_train_step(net, opt, x, a, c, W_CONF, CLIP)
 
@@ -139,6 +166,10 @@ def build_pair(model: str, cfg_name: str, with_torch: bool) -> dict:
     idx = np.arange(B)
 
     def ours_step(n):
+        if mode == "infer":
+            for _ in range(n):
+                predict_with_loss(params, data, idx, cfg.model, B)
+            return
         step = opt_state["step"]
         train_epoch(params, opt_state, data, cfg, [idx] * n, rng, step, step + n + 1)
 
@@ -158,8 +189,8 @@ def _timed(fn, n) -> float:
     return (time.perf_counter() - t0) / n
 
 
-def bench_row(model, cfg_name, with_torch, rounds, round_s, gemm_args) -> dict:
-    pair = build_pair(model, cfg_name, with_torch)
+def bench_row(model, cfg_name, with_torch, rounds, round_s, gemm_args, mode="train") -> dict:
+    pair = build_pair(model, cfg_name, with_torch, mode)
     ours, torch_step = pair["ours"], pair["torch"]
     sides = {"ours": ours} if torch_step is None else {"ours": ours, "torch": torch_step}
     steps = {}
@@ -173,14 +204,16 @@ def bench_row(model, cfg_name, with_torch, rounds, round_s, gemm_args) -> dict:
             per_step[name].append(_timed(fn, steps[name]))
         gemm.append(gemm_once(*gemm_args))
     B = CONFIGS[cfg_name][0]
-    flops = step_flops(gemm_shapes(MODELS[model], *CONFIGS[cfg_name]))
+    shapes = gemm_shapes(MODELS[model], *CONFIGS[cfg_name])
+    flops = step_flops(forward_shapes(MODELS[model], *CONFIGS[cfg_name]) if mode == "infer" else shapes)
     t_ours = statistics.median(per_step["ours"])
     t_torch = statistics.median(per_step["torch"]) if "torch" in per_step else None
     return {"model": model, "config": cfg_name, "ours_sps": B / t_ours,
             "torch_sps": None if t_torch is None else B / t_torch,
             "ratio": None if t_torch is None else t_torch / t_ours,
             "gflops": flops / t_ours / 1e9, "gemm_gflops": statistics.median(gemm),
-            "peak_rss_mb": None, "gflop_per_step": flops / 1e9, "rounds": rounds, "steps_per_round": steps}
+            "peak_rss_mb": None, "gflop_per_step": flops / 1e9, "rounds": rounds, "steps_per_round": steps,
+            "mode": mode, "threads": blas_threads(), "kernel": blas_kernel()}
 
 
 def gemm_operands():
@@ -189,23 +222,29 @@ def gemm_operands():
     return a, b, np.empty_like(a)
 
 
-def row_in_fresh_process(model, cfg_name, with_torch, rounds, round_s) -> dict:
+def row_in_fresh_process(model, cfg_name, with_torch, rounds, round_s, mode="train", threads=None) -> dict:
     """bench_row in a new process: no row inherits another's allocator heap or buffer pool
     (torch's steps were up to 1.6x faster after a large row had grown the C heap: fewer
-    page faults)."""
-    args = [sys.executable, __file__, "--row-child", model, cfg_name, str(rounds), str(round_s), str(int(with_torch))]
-    out = subprocess.run(args, capture_output=True, text=True)
+    page faults). threads: the BLAS threads of both sides (OPENBLAS_NUM_THREADS for ours,
+    torch.set_num_threads for torch); None keeps the environment's."""
+    args = [sys.executable, __file__, "--row-child", model, cfg_name, str(rounds), str(round_s), str(int(with_torch)),
+            mode]
+    env = dict(os.environ)
+    if threads is not None:
+        env.update(OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    out = subprocess.run(args, capture_output=True, text=True, env=env)
     if out.returncode:
         raise SystemExit(f"{model} {cfg_name} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def row_child(argv) -> None:
-    model, cfg_name, rounds, round_s, with_torch = argv
+    model, cfg_name, rounds, round_s, with_torch, mode = argv
     if with_torch == "1":
         import torch
         torch.set_num_threads(blas_threads())
-    print(json.dumps(bench_row(model, cfg_name, with_torch == "1", int(rounds), float(round_s), gemm_operands())))
+    print(json.dumps(bench_row(model, cfg_name, with_torch == "1", int(rounds), float(round_s), gemm_operands(),
+                               mode)))
 
 
 def blas_summary() -> str:
@@ -214,16 +253,22 @@ def blas_summary() -> str:
     return "; ".join(rows)
 
 
+def blas_kernel() -> str:
+    """The BLAS library and the kernels it chose, as threadpoolctl reports them ("openblas Haswell")."""
+    return ", ".join(sorted({f"{i.get('internal_api')} {i.get('architecture', '-')}" for i in threadpool_info()
+                             if i["user_api"] == "blas"})) or "-"
+
+
 def blas_threads() -> int:
     return max([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] or [1])
 
 
 def print_table(rows, out=print) -> None:
-    out(f"{'model':<15} {'config':<7} {'ours [samples/s]':>16} {'torch [samples/s]':>17} {'ratio':>6} "
+    out(f"{'model':<15} {'config':<7} {'mode':<5} {'thr':>3} {'ours [samples/s]':>16} {'torch [samples/s]':>17} {'ratio':>6} "
         f"{'GFLOP/step':>10} {'GFLOP/s':>8} {'GEMM GFLOP/s':>12} {'% GEMM':>6} {'peak RSS [MB]':>13}")
     for r in rows:
         fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
-        out(f"{r['model']:<15} {r['config']:<7} {r['ours_sps']:>16.0f} {fmt(r['torch_sps'], '>17.0f')} "
+        out(f"{r['model']:<15} {r['config']:<7} {r['mode']:<5} {r['threads']:>3} {r['ours_sps']:>16.0f} {fmt(r['torch_sps'], '>17.0f')} "
             f"{fmt(r['ratio'], '>6.2f')} {r['gflop_per_step']:>10.2f} {r['gflops']:>8.1f} {r['gemm_gflops']:>12.1f} "
             f"{100 * r['gflops'] / r['gemm_gflops']:>5.0f}% {fmt(r['peak_rss_mb'], '>13.0f')}")
 
@@ -238,6 +283,10 @@ def main() -> None:
     ap.add_argument("--no-memory", action="store_true", help="skip the memory measurements (subprocesses)")
     ap.add_argument("--json", action="store_true", help="print the rows as a JSON list only")
     ap.add_argument("--profile", metavar="CONFIG", help="profile our training step on CONFIG instead")
+    ap.add_argument("--threads", help="comma-separated BLAS thread counts, e.g. 1,2: every row at each "
+                                      "(default: the environment's)")
+    ap.add_argument("--modes", default="train", help="comma-separated: train (a training step), infer (the "
+                                                     "eval-mode forward of evaluate and predict)")
     args = ap.parse_args()
     configs, models = args.configs.split(","), args.models.split(",")
     for c in configs:
@@ -246,6 +295,13 @@ def main() -> None:
     for m in models:
         if m not in MODELS:
             ap.error(f"unknown model {m!r}; choose from {', '.join(MODELS)}")
+    threads = [None] if not args.threads else [int(t) for t in args.threads.split(",")]
+    modes = args.modes.split(",")
+    for mode in modes:
+        if mode not in ("train", "infer"):
+            ap.error(f"unknown mode {mode!r}; choose from train, infer")
+    if "infer" in modes and "transformer" in models:
+        ap.error("--modes infer is for gru_attention and lstm_attention; leave the transformer out (--models)")
     if args.profile:
         from _throughput_profile import profile_config
 
@@ -264,18 +320,21 @@ def main() -> None:
     if with_torch:
         log(f"torch {torch.__version__}, intra-op threads {torch.get_num_threads()}")
     rows, memory = [], []
-    for m in models:
-        for c in configs:
-            row = row_in_fresh_process(m, c, with_torch, args.rounds, args.round_seconds)
-            if not args.no_memory:
-                mem = measure_memory(__file__, m, c, with_torch and c == "large")
-                row["peak_rss_mb"] = mem["ours"]["peak_rss_mb"]
-                memory.append((m, c, mem))
-            rows.append(row)
-            log(f"  {m} {c}: ours {row['ours_sps']:.0f} samples/s" +
-                ("" if row["ratio"] is None else f", torch {row['torch_sps']:.0f}, ratio {row['ratio']:.2f}"))
+    for t in threads:
+        for mode in modes:
+            for m in models:
+                for c in configs:
+                    row = row_in_fresh_process(m, c, with_torch, args.rounds, args.round_seconds, mode, t)
+                    if not args.no_memory and mode == "train" and t == threads[0]:
+                        mem = measure_memory(__file__, m, c, with_torch and c == "large")
+                        row["peak_rss_mb"] = mem["ours"]["peak_rss_mb"]
+                        memory.append((m, c, mem))
+                    rows.append(row)
+                    log(f"  {m} {c} {mode} threads={row['threads']}: ours {row['ours_sps']:.0f} samples/s" +
+                        ("" if row["ratio"] is None else f", torch {row['torch_sps']:.0f}, ratio {row['ratio']:.2f}"))
     if args.json:
-        keys = ("model", "config", "ours_sps", "torch_sps", "ratio", "gflops", "gemm_gflops", "peak_rss_mb")
+        keys = ("model", "config", "mode", "threads", "kernel", "ours_sps", "torch_sps", "ratio", "gflops",
+                "gemm_gflops", "peak_rss_mb")
         print(json.dumps([{k: r[k] for k in keys} for r in rows], indent=1))
         return
     print()

@@ -36,7 +36,7 @@ from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.provenance import describe, read_provenance, stale_reason
 from cryptotrain.evaluate.scorer import BASELINE_ACTION_COLUMNS, EvalResult, score
-from cryptotrain.fileio import atomic_path, atomic_write_text, to_jsonable
+from cryptotrain.fileio import atomic_write_text, to_jsonable, write_csv
 from cryptotrain.outdir import check_target, output_unit
 from cryptotrain.report.backtest_report import STRATEGY_NAMES, plot_equity, settings_caption
 from cryptotrain.train.rundir import resolve_run
@@ -237,12 +237,10 @@ def write_outputs(out_dir: Path, results: dict[str, BacktestResult], stats: dict
         doc["predictions"] = provenance
     atomic_write_text(out_dir / "stats.json", json.dumps(doc, indent=2) + "\n")
     eq = equity_frame(model)
-    with atomic_path(out_dir / "equity.csv") as tmp:
-        eq.to_csv(tmp, index=False)
+    write_csv(eq, out_dir / "equity.csv")
     trades = model.trades.copy()
     trades["duration"] = pd.to_timedelta(trades["duration"], unit="ms").astype(str)
-    with atomic_path(out_dir / "trades.csv") as tmp:
-        trades.to_csv(tmp, index=False)
+    write_csv(trades, out_dir / "trades.csv")
     plot = plot_equity(out_dir / "plots" / "equity.png", model.timestamps, model.equity, eq["drawdown"].to_numpy(),
                        model.position, name=header,
                        others={STRATEGY_NAMES.get(k, k): r.equity for k, r in results.items() if k != "model"},

@@ -120,16 +120,17 @@ def _clean(df: pd.DataFrame, src: str = "candles", line_numbers: bool = False) -
     """Check every value, sort, drop identical duplicates -> (frame, duplicates dropped, was sorted)."""
     where = _row_namer(line_numbers)
     df = require_columns(df, COLUMNS, src, f"need columns {', '.join(COLUMNS)}")
-    out = pd.DataFrame({"timestamp": to_ms(df["timestamp"], src, where)})
-    for name in COLUMNS[1:]:
+    ts = to_ms(df["timestamp"], src, where)
+    values = np.empty((len(df), len(COLUMNS) - 1))   # (N, 5) open, high, low, close, volume
+    for k, name in enumerate(COLUMNS[1:]):
         col = df[name]
         num = col if pd.api.types.is_numeric_dtype(col) and col.dtype != bool else pd.to_numeric(col, errors="coerce")
-        bad = (num.isna() & col.notna()).to_numpy()
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise UserError(f"{src}: non-numeric value {col.iloc[i]!r} in column '{name}' at {where(i)}; fix or remove that row")
-        out[name] = num.to_numpy(dtype=np.float64)
-    values = out[COLUMNS[1:]].to_numpy()
+        if num is not col:
+            bad = (num.isna() & col.notna()).to_numpy()
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise UserError(f"{src}: non-numeric value {col.iloc[i]!r} in column '{name}' at {where(i)}; fix or remove that row")
+        values[:, k] = num.to_numpy(dtype=np.float64, na_value=np.nan)
     _first_bad(~np.isfinite(values), src, where, "is NaN, missing or infinite", "fill or remove that row")
     _first_bad(values[:, :4] <= 0, src, where, "is not a positive price", "prices must be > 0", cols=PRICES)
     _first_bad(values[:, 4:] < 0, src, where, "is a negative volume", "volume must be >= 0", cols=["volume"])
@@ -140,7 +141,9 @@ def _clean(df: pd.DataFrame, src: str = "candles", line_numbers: bool = False) -
         what = "high is below max(open, close)" if bad_h[i] else "low is above min(open, close)"
         raise UserError(f"{src}: {what} at {where(i)} (open={o[i]}, high={h[i]}, low={l[i]}, close={c[i]}); "
                         "fix or remove that candle")
-    ts = out["timestamp"].to_numpy()
+    out = pd.DataFrame({"timestamp": ts, **{name: values[:, k] for k, name in enumerate(COLUMNS[1:])}})
+    if len(ts) < 2 or bool(np.all(ts[1:] > ts[:-1])):
+        return out, 0, True   # strictly increasing: sorted and without duplicates (the usual file)
     # conflicting duplicates, found before sorting so that the message can name the file lines
     clash = ~out.duplicated().to_numpy() & out["timestamp"].duplicated(keep=False).to_numpy()
     clash &= pd.Series(ts).where(clash).duplicated(keep=False).to_numpy()  # two different rows, same time

@@ -45,7 +45,7 @@ from cryptotrain.evaluate.guards import check_finite_outputs, check_finite_param
 from cryptotrain.evaluate.importance import IMPORTANCE_CHOICES, permutation_importance
 from cryptotrain.evaluate.provenance import predictions_provenance
 from cryptotrain.evaluate.summary import evaluation_report
-from cryptotrain.fileio import atomic_path, atomic_write_text, to_jsonable
+from cryptotrain.fileio import atomic_write_text, to_jsonable, write_csv
 from cryptotrain.models.inference import predict_with_loss, predicted_action
 from cryptotrain.outdir import output_unit
 from cryptotrain.report.eval_plots import plot_importance, write_eval_plots
@@ -180,8 +180,7 @@ def _data_warnings(ck, ds, idx: np.ndarray, data: Path | None, changed: bool) ->
 def _write(out_dir: Path, frame: pd.DataFrame, metrics: dict, checkpoint: str, ck_path: Path, ck,
            data_sha256: str | None) -> list[Path]:
     """predictions.csv, then metrics.json with the provenance of that file."""
-    with atomic_path(out_dir / "predictions.csv", suffix=".csv") as tmp:
-        frame.to_csv(tmp, index=False)
+    write_csv(frame, out_dir / "predictions.csv")
     metrics["provenance"] = predictions_provenance(checkpoint, ck_path, ck, data_sha256, out_dir / "predictions.csv")
     atomic_write_text(out_dir / "metrics.json", json.dumps(to_jsonable(metrics), indent=2) + "\n")
     return [out_dir / "predictions.csv", out_dir / "metrics.json"]

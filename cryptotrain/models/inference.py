@@ -20,6 +20,7 @@ import numpy as np
 
 from cryptotrain.config import ModelConfig
 from cryptotrain.models import model_forward, model_loss
+from cryptotrain.nn import buffers
 from cryptotrain.nn.layers import softmax_forward
 
 
@@ -49,18 +50,21 @@ def predict_with_loss(params: dict, dataset, split: str | np.ndarray, mcfg: Mode
     for start in range(0, len(idx), batch_size):
         bidx = idx[start:start + batch_size]
         x, targets = dataset.batch(bidx)
-        out, _ = model_forward(params, x, mcfg, train=False)
-        loss, parts, _ = model_loss(out, targets, mcfg, params, l2=False)  # no weight penalty in a validation loss
-        n = len(bidx)
-        total += float(loss) * n
-        for k, v in parts.items():
-            if k != "l2":
-                sums[k] = sums.get(k, 0.0) + float(v) * n
-        correct += int((predicted_action(out["logits"]) == targets["action"]).sum())
-        if keep_outputs:
-            for k in outs:
-                if out.get(k) is not None:
-                    outs[k].append(np.asarray(out[k]))
+        # one batch = one buffers.step(): its arrays reuse the previous batch's memory (no fresh
+        # pages to fault in); what is kept past the block is copied out of the pool
+        with buffers.step():
+            out, _ = model_forward(params, x, mcfg, train=False)
+            loss, parts, _ = model_loss(out, targets, mcfg, params, l2=False)  # no weight penalty in a validation loss
+            n = len(bidx)
+            total += float(loss) * n
+            for k, v in parts.items():
+                if k != "l2":
+                    sums[k] = sums.get(k, 0.0) + float(v) * n
+            correct += int((predicted_action(out["logits"]) == targets["action"]).sum())
+            if keep_outputs:
+                for k in outs:
+                    if out.get(k) is not None:
+                        outs[k].append(np.array(out[k]))
     n_all = len(idx)
     if n_all == 0:
         loss_t = (float("nan"), {}, float("nan"))

@@ -1,7 +1,7 @@
 """What the user sees after a backtest: the statistics table (strategy and baselines side by
 side) and the figure plots/equity.png (equity vs buy-and-hold, drawdown, position).
 
-Shapes: N candles. Long series are thinned to about 4,000 points for drawing only.
+Shapes: N candles. Long series are thinned for drawing only, keeping every bucket's minimum and maximum (`thin`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from cryptotrain.config import BacktestConfig
 from cryptotrain.report.figures import pyplot, save_figure
 from cryptotrain.report.tables import print_fitted_table
 
-_MAX_POINTS = 4000
+_MAX_POINTS = 4000   # drawn as they are up to this length
+_BUCKETS = 1000      # else thinned to the extremes of this many buckets (~1 per pixel column)
 
 
 def format_stat(key: str, v: Any) -> str:
@@ -121,10 +122,23 @@ def print_backtest(console: Console, stats: dict[str, dict[str, Any]], *, header
         console.print(line, soft_wrap=False, highlight=False)
 
 
-def _thin(n: int) -> np.ndarray:
-    step = max(1, -(-n // _MAX_POINTS))
-    idx = np.arange(0, n, step)
-    return idx if idx[-1] == n - 1 else np.append(idx, n - 1)
+def thin(series: list[np.ndarray], buckets: int = _BUCKETS) -> np.ndarray:
+    """Sorted indices of the points to draw: all of a short series; of a long one, per bucket of
+    n / buckets candles (about one pixel column) its first point and the minimum and maximum of
+    every series, so that no peak or trough is lost. The last point is always kept."""
+    n = len(series[0])
+    if n <= _MAX_POINTS:
+        return np.arange(n)
+    step = -(-n // buckets)
+    nb = -(-n // step)
+    start = np.arange(nb) * step
+    keep = [start, np.array([n - 1])]
+    for s in series:
+        a = np.asarray(s, dtype=np.float64)
+        # pad the last bucket with its final value: a tie picks the first index, a real one
+        grid = np.concatenate([a, np.full(nb * step - n, a[-1])]).reshape(nb, step)
+        keep += [start + grid.argmin(axis=1), start + grid.argmax(axis=1)]
+    return np.unique(np.minimum(np.concatenate(keep), n - 1))
 
 
 def plot_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, drawdown: np.ndarray, position: np.ndarray,
@@ -133,7 +147,12 @@ def plot_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, drawdown
     baselines, by their table names), the strategy's drawdown [%] and its exposure as an area
     (mean position over a moving window: long above 0, short below)."""
     plt = pyplot()
-    i = _thin(len(equity))
+    # Hundreds of flips drawn as a step line make a solid barcode; the mean exposure over a window
+    # of about 1/200 of the range shows when the strategy was net long, short or flat instead.
+    pos = np.asarray(position, dtype=np.float64)
+    w = max(1, len(pos) // 200)
+    mean_pos = np.convolve(pos, np.ones(w) / w, mode="same") if w > 1 else pos
+    i = thin([equity, drawdown, mean_pos, *(others or {}).values()])
     t = np.asarray(timestamps, dtype=np.int64)[i].astype("datetime64[ms]")
     fig, (ax_eq, ax_dd, ax_pos) = plt.subplots(3, 1, figsize=(10, 7.5), sharex=True,
                                               gridspec_kw={"height_ratios": [3, 1.2, 1.2]})
@@ -145,11 +164,6 @@ def plot_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, drawdown
     ax_eq.legend(loc="best", fontsize=8)
     ax_dd.fill_between(t, 100.0 * np.asarray(drawdown)[i], 0.0, color="tab:red", alpha=0.4, lw=0)
     ax_dd.set_ylabel(f"{name} drawdown [%]", fontsize=8)
-    # Hundreds of flips drawn as a step line make a solid barcode; the mean exposure over a window
-    # of about 1/200 of the range shows when the strategy was net long, short or flat instead.
-    pos = np.asarray(position, dtype=np.float64)
-    w = max(1, len(pos) // 200)
-    mean_pos = np.convolve(pos, np.ones(w) / w, mode="same") if w > 1 else pos
     ax_pos.fill_between(t, mean_pos[i], 0.0, where=mean_pos[i] >= 0, color="tab:green", alpha=0.45, lw=0,
                         step="post", label="net long")
     ax_pos.fill_between(t, mean_pos[i], 0.0, where=mean_pos[i] <= 0, color="tab:red", alpha=0.45, lw=0,

@@ -1,0 +1,69 @@
+"""fileio.write_csv writes what pandas' to_csv writes, byte for byte (it is only faster), and
+report.backtest_report.thin keeps every bucket's extremes of every series it thins."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cryptotrain.fileio import write_csv
+from cryptotrain.report.backtest_report import thin
+
+SPECIAL = [0.0, -0.0, 1.0, -3.0, 1e-5, 1e-4, 9.999e-5, 1e-7, 5e-324, -1e-300, 123456.0, 999999.0, 1e6, 1e14,
+           8.877672825940878e14, 1e15, 9.99e15, 1e16, 2.0 ** 53, 1e22, 1.7976931348623157e308, 0.1, np.nan,
+           np.inf, -np.inf]
+
+
+def _both(tmp_path, frame: pd.DataFrame) -> tuple[bytes, bytes]:
+    write_csv(frame, tmp_path / "fast.csv")
+    frame.to_csv(tmp_path / "pandas.csv", index=False)
+    return (tmp_path / "fast.csv").read_bytes(), (tmp_path / "pandas.csv").read_bytes()
+
+
+def test_float_text_is_pandas_text_on_every_magnitude(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 20_000
+    frame = pd.DataFrame({
+        "any_magnitude": rng.uniform(1, 10, n) * 10.0 ** rng.integers(-320, 308, n) * rng.choice([-1, 1], n),
+        "near_switches": rng.uniform(1, 10, n) * 10.0 ** rng.integers(-8, 18, n),   # where the notations change
+        "whole": np.round(rng.normal(0, 1, n) * 10.0 ** rng.integers(0, 18, n)),
+        "few_digits": np.round(rng.normal(0, 1e4, n), 2),
+        "special": np.resize(np.array(SPECIAL), n),
+        "ints": rng.integers(-2 ** 62, 2 ** 62, n),
+        "flags": rng.random(n) < 0.5,
+        "side": rng.choice(["long", "short", "0 days 01:44:00"], n),
+    })
+    fast, slow = _both(tmp_path, frame)
+    assert fast == slow, next(f"line {i + 1}: {a!r} != pandas {b!r}" for i, (a, b) in
+                              enumerate(zip(fast.splitlines(), slow.splitlines())) if a != b)
+
+
+@pytest.mark.parametrize("frame", [
+    pd.DataFrame({"x": [1.0, 2.0], "y": [np.nan, 3.0]}).iloc[:0],                       # header only
+    pd.DataFrame({"x": [np.nan, 1.0]}),                                                  # one column: pandas path
+    pd.DataFrame({"x": [np.nan, np.nan], "y": [1, 2]}),
+    pd.DataFrame({"x": ["a,b", "c"], "y": [1.5, 2.0]}),                                  # needs quotes
+    pd.DataFrame({"a b": [1.5], "t": pd.to_datetime([0], unit="ms")}),                   # a datetime column
+    pd.DataFrame({"x": np.array([1, 2], dtype=np.int32), "y": np.array([0.5, 1], dtype=np.float32)}),
+])
+def test_edge_frames_are_written_as_pandas_writes_them(tmp_path, frame):
+    fast, slow = _both(tmp_path, frame)
+    assert fast == slow
+
+
+def test_thin_keeps_each_buckets_min_and_max_of_every_series():
+    rng = np.random.default_rng(1)
+    n = 100_003
+    a, b = np.cumsum(rng.normal(size=n)), rng.normal(size=n)
+    a[77_777] = 1e6                                   # one spike: must survive
+    idx = thin([a, b], buckets=100)
+    assert idx[0] == 0 and idx[-1] == n - 1 and np.all(np.diff(idx) > 0)
+    assert len(idx) <= 100 * 5 + 1
+    step = -(-n // 100)
+    for lo in range(0, n, step):
+        kept = idx[(idx >= lo) & (idx < lo + step)]
+        for s in (a, b):
+            assert s[kept].max() == s[lo:lo + step].max() and s[kept].min() == s[lo:lo + step].min()
+    assert 77_777 in idx
+    np.testing.assert_array_equal(thin([a[:4000]]), np.arange(4000))   # short series: every point
