@@ -63,6 +63,7 @@ class TrainResult:
     overfit: bool
     config: Config                   # the run's resolved config (the stored one when resuming)
     rows: list[dict] = field(default_factory=list)  # every epoch row of metrics.jsonl
+    stopped_on_request: bool = False # on_epoch returned True (a pruned sweep trial): checkpoints kept
 
 
 @dataclass
@@ -90,7 +91,8 @@ def fit(cfg: Config | None, run_dir: Path | None = None, *, resume: Path | None 
     """Train a new run (in `run_dir`, or a fresh directory under cfg.train.runs_dir that
     runs/latest then points at) or resume the run directory `resume`.
 
-    on_start(plan) before the first epoch; on_epoch(row, first) after each epoch's metrics line;
+    on_start(plan) before the first epoch; on_epoch(row, first) after each epoch's metrics line
+    (returning True stops the run after that epoch's checkpoints, e.g. a pruned sweep trial);
     progress(epoch, epochs, n_batches) -> a context manager yielding on_batch(i, loss, n) or None.
     """
     s = _resume(Path(resume), allow_data_change) if resume is not None else _new(cfg, run_dir, run_name, overfit_batch)
@@ -107,7 +109,7 @@ def fit(cfg: Config | None, run_dir: Path | None = None, *, resume: Path | None 
     progress = progress or _no_progress
     first_epoch = state["epoch"] + 1
     last_plot = time.monotonic()
-    stopped = False
+    stopped = requested = False
     for epoch in range(first_epoch, cfg.train.epochs + 1):
         batches = ([fixed_batch] * n_batches if overfit else
                    epoch_batches(train_idx, cfg.train.batch_size, s.rngs["shuffle"], cfg.train.max_batches_per_epoch))
@@ -115,9 +117,11 @@ def fit(cfg: Config | None, run_dir: Path | None = None, *, resume: Path | None 
         s.rows.append(row)
         metrics_log.append_row(s.run_dir / metrics_log.FILE, row)
         if on_epoch is not None:
-            on_epoch(row, epoch == first_epoch)
+            requested = bool(on_epoch(row, epoch == first_epoch))
         state["epoch"] = epoch
         _write_checkpoints(s, improved)
+        if requested:
+            break
         if time.monotonic() - last_plot >= PLOT_EVERY_S:
             plot_training(s.rows, s.run_dir / "plots" / "training.png")
             last_plot = time.monotonic()
@@ -125,7 +129,9 @@ def fit(cfg: Config | None, run_dir: Path | None = None, *, resume: Path | None 
             stopped = True
             break
     plot_training(s.rows, s.run_dir / "plots" / "training.png")
-    return _result(s, state["epoch"] - first_epoch + 1, stopped_early=stopped, already_stopped=False)
+    result = _result(s, state["epoch"] - first_epoch + 1, stopped_early=stopped, already_stopped=False)
+    result.stopped_on_request = requested
+    return result
 
 
 def _new(cfg: Config | None, run_dir: Path | None, run_name: str | None, overfit_batch: bool) -> _Session:
