@@ -13,13 +13,11 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
-
 from cryptotrain.backtest import run as run_backtest
 from cryptotrain.config import config_from_dict
 from cryptotrain.fileio import atomic_write_text, to_jsonable
 from cryptotrain.orchestration.jobs import JobContext
-from cryptotrain.orchestration.sweep_dsr import candle_stats
+from cryptotrain.orchestration.sweep_dsr import backtest_candle_stats
 from cryptotrain.train import fit
 
 RESULT = "trial.json"
@@ -54,10 +52,6 @@ def train_trial(ctx: JobContext) -> dict:
 def _validation_backtest(run_dir: Path) -> dict:
     """The best checkpoint's validation-split backtest, with the config's backtest settings."""
     report = run_backtest(run_dir, split="val")
-    res = report.results["model"]
-    eq = np.asarray(res.equity, dtype=np.float64)
-    prev = np.concatenate(([res.cash], eq[:-1]))
-    returns = np.divide(eq, prev, out=np.ones(len(eq)), where=prev > 0) - 1.0   # r_t, as backtest/stats.py
-    st = candle_stats(returns)
+    st = backtest_candle_stats(report.results["model"])
     return {"val_sharpe": float(report.stats["model"]["Sharpe Ratio"]), "val_sharpe_candle": st["sharpe"],
             "val_skew": st["skew"], "val_kurtosis": st["kurtosis"], "val_candles": st["n"]}
