@@ -148,3 +148,17 @@ def test_a_killed_driver_is_resumed_without_rerunning_or_losing_a_trial(tmp_path
     assert [r["epoch"] for r in resumed] == [1, 2, 3, 4, 5]
     whole = fit(load_config(sweep_dir / "trials" / "1" / "config.yaml"), tmp_path / "whole")
     assert [r["val_loss"] for r in resumed] == [r["val_loss"] for r in whole.rows]
+
+
+def test_an_rdb_storage_url_holds_the_study_and_a_bad_one_is_one_line(tmp_path):
+    import optuna
+
+    cfg = _cfg(tmp_path, "train.epochs=1")
+    space = load_space(_space(tmp_path, "train.lr: {float: [1e-4, 1e-2], log: true}\n"))
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study, [row] = run_sweep(cfg, space, tmp_path / "runs" / "db", SweepSettings(trials=1, storage=url))
+    assert row.state == "complete" and not (tmp_path / "runs" / "db" / "study.journal").exists()
+    stored = optuna.load_study(study_name="sweep", storage=url)
+    assert [t.state.name for t in stored.trials] == ["COMPLETE"] and stored.best_value == row.best_val_loss
+    with pytest.raises(UserError, match="--storage nosuchdb://x"):
+        run_sweep(cfg, space, tmp_path / "runs" / "db2", SweepSettings(trials=1, storage="nosuchdb://x"))

@@ -7,7 +7,8 @@ Bailey and Lopez de Prado (2012, 2014), with per-candle Sharpe ratios SR = mean(
     DSR      = PSR(SR_0)
 
 n candle returns of the winner, skew and raw (not excess) kurtosis of them, N trials and V the
-variance (ddof = 1) of their N per-candle Sharpe ratios, gamma the Euler-Mascheroni constant.
+variance (ddof = 1) of their N per-candle Sharpe ratios (a trial whose validation equity never
+moved has no Sharpe ratio and is left out of N and V), gamma the Euler-Mascheroni constant.
 SR_0 is the Sharpe ratio the best of N skill-less trials is expected to reach; with N < 2 there
 is no selection and SR_0 = 0 (DSR = PSR(0)).
 """

@@ -97,10 +97,10 @@ def final_test(sweep_dir: Path, study: optuna.Study, summary: dict[str, Any]) ->
     d = deflated_sharpe(a["val_sharpe_candle"], srs, a["val_candles"], a["val_skew"], a["val_kurtosis"])
     t = backtest_candle_stats(traded.results["model"])
     test_psr = psr(t["sharpe"], 0.0, t["n"], t["skew"], t["kurtosis"])
-    final = {"n_complete": len(complete), "val_sharpe_candle": a["val_sharpe_candle"], "sr0": d["sr0"],
+    final = {"n_complete": len(complete), "n_dsr_trials": d["n_trials"], "val_sharpe_candle": a["val_sharpe_candle"], "sr0": d["sr0"],
              "dsr": d["dsr"], "test_sharpe": traded.stats["model"]["Sharpe Ratio"],
              "test_sharpe_candle": t["sharpe"], "test_psr0": test_psr,
-             "sentence": verdict(d["dsr"], test_psr, len(complete)),
+             "sentence": verdict(d["dsr"], test_psr, d["n_trials"]),
              "test_eval_dir": str(best_dir / "eval" / "test"), "test_backtest_dir": str(traded.out_dir)}
     summary["final"] = final
     atomic_write_text(sweep_dir / "sweep.json", json.dumps(to_jsonable(summary), indent=2))

@@ -14,6 +14,7 @@ from cryptotrain.report.backtest_report import stats_table
 from cryptotrain.report.eval_tables import bootstrap_table
 
 
+MAX_ROWS = 20
 TEST_STATS = ("Return [%]", "Sharpe Ratio", "Max. Drawdown [%]", "Exposure Time [%]", "# Trades", "Fees Paid [$]")
 
 
@@ -67,7 +68,10 @@ class SweepDisplay:
                   title_justify="left")
         for col in ("trial", "state", *self.keys, "epoch", "best val loss", "val Sharpe"):
             t.add_column(col, justify="left" if col == "state" else "right")
-        for r in rows:
+        shown = rows[-MAX_ROWS:]   # a long sweep: the latest trials, and the best wherever it is
+        if best is not None and all(r.number != best for r in shown):
+            shown = [r for r in rows if r.number == best] + shown[1:]
+        for r in shown:
             style = "bold green" if r.number == best else ("dim" if r.state in ("pruned", "failed") else None)
             t.add_row(str(r.number), r.state, *(_value(r.values.get(k)) for k in self.keys), _num(r.epoch),
                       _num(r.best_val_loss), _num(r.val_sharpe, "{:.2f}"), style=style)
