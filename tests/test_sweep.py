@@ -162,3 +162,16 @@ def test_an_rdb_storage_url_holds_the_study_and_a_bad_one_is_one_line(tmp_path):
     assert [t.state.name for t in stored.trials] == ["COMPLETE"] and stored.best_value == row.best_val_loss
     with pytest.raises(UserError, match="--storage nosuchdb://x"):
         run_sweep(cfg, space, tmp_path / "runs" / "db2", SweepSettings(trials=1, storage="nosuchdb://x"))
+
+
+def test_the_val_sharpe_objective_is_maximized_and_cannot_change_mid_sweep(tmp_path):
+    cfg = _cfg(tmp_path, "train.epochs=1")
+    space = load_space(_space(tmp_path, "train.lr: {float: [1e-4, 1e-2], log: true}\n"))
+    sweep_dir = tmp_path / "runs" / "sh"
+    study, rows = run_sweep(cfg, space, sweep_dir, SweepSettings(trials=2, objective="val_sharpe"))
+    complete = [r for r in rows if r.state == "complete"]
+    assert complete and study.best_value == max(r.val_sharpe for r in complete)
+    with pytest.raises(UserError, match="started with the other objective"):
+        run_sweep(cfg, space, sweep_dir, SweepSettings(trials=3, objective="val_loss"))
+    with pytest.raises(UserError, match="was started from another config"):
+        run_sweep(_cfg(tmp_path, "train.epochs=2"), space, sweep_dir, SweepSettings(trials=3, objective="val_sharpe"))

@@ -34,7 +34,8 @@ def sweep_command(cfg: Config, config_path: Path, space_path: Path, s: SweepSett
                   + (f", cluster {s.address}" if s.address else ""), soft_wrap=True)
     with SweepDisplay(console, keys, s.trials) as display:
         study, rows = run_sweep(cfg, space, sweep_dir, s, origin=str(config_path), on_update=display.update)
-    summary = write_outputs(sweep_dir, study, rows, keys, s)
+    log_keys = tuple(k for k, d in space.items() if getattr(d, "log", False))
+    summary = write_outputs(sweep_dir, study, rows, keys, s, log_keys)
     final = final_test(sweep_dir, study, summary) if summary["best"] is not None else None
     print_sweep_end(console, summary, final, sweep_dir)
     return sweep_dir

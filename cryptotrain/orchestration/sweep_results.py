@@ -54,7 +54,7 @@ def importances(study: optuna.Study) -> tuple[dict[str, float], str]:
 
 
 def write_outputs(sweep_dir: Path, study: optuna.Study, rows: list[TrialRow], keys: list[str],
-                  s: SweepSettings) -> dict[str, Any]:
+                  s: SweepSettings, log_keys: tuple[str, ...] = ()) -> dict[str, Any]:
     """trials.csv, best.yaml, figures; -> the summary (sweep.json is written by `final_test`)."""
     write_trials_csv(sweep_dir / "trials.csv", rows, keys)
     counts = {state: sum(r.state == state for r in rows) for state in ("complete", "pruned", "failed", "running")}
@@ -76,7 +76,8 @@ def write_outputs(sweep_dir: Path, study: optuna.Study, rows: list[TrialRow], ke
     if values:
         plot_history(plots / "history.png", values, s.objective, minimize=s.objective == "val_loss")
         plot_objective_vs_params(plots / "objective_vs_params.png",
-                                 [(r.values, _objective(r, s.objective)) for r in complete], keys, s.objective)
+                                 [(r.values, _objective(r, s.objective)) for r in complete], keys, s.objective,
+                                 log_keys)
     if imp:
         plot_importances(plots / "importances.png", imp, method)
     return summary

@@ -33,15 +33,15 @@ def plot_importances(path: Path, importances: dict[str, float], method: str) -> 
     names = list(importances)[::-1]
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.5))
     ax.barh(names, [importances[n] for n in names])
-    ax.set_xlabel("importance (share of the objective's variance)")
-    ax.set_title(f"Hyperparameter importances: {method}")
+    ax.set_xlabel("importance (normalized to sum 1)")
+    ax.set_title(f"Hyperparameter importances\n{method}", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)
 
 
 def plot_objective_vs_params(path: Path, points: list[tuple[dict[str, Any], float]], keys: list[str],
-                             objective: str) -> Path:
-    """points: (drawn values, objective) of the complete trials; one panel per key."""
+                             objective: str, log_keys: tuple[str, ...] = ()) -> Path:
+    """points: (drawn values, objective) of the complete trials; one panel per key (log x for log_keys)."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3.2), squeeze=False)
     y = [p[1] for p in points]
@@ -49,6 +49,8 @@ def plot_objective_vs_params(path: Path, points: list[tuple[dict[str, Any], floa
         x = [p[0].get(key) for p in points]
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x):
             ax.scatter(x, y, s=18)
+            if key in log_keys:
+                ax.set_xscale("log")
         else:   # categorical: one column per choice
             labels = sorted({str(v) for v in x})
             ax.scatter([labels.index(str(v)) for v in x], y, s=18)
