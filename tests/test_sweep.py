@@ -175,3 +175,16 @@ def test_the_val_sharpe_objective_is_maximized_and_cannot_change_mid_sweep(tmp_p
         run_sweep(cfg, space, sweep_dir, SweepSettings(trials=3, objective="val_loss"))
     with pytest.raises(UserError, match="was started from another config"):
         run_sweep(_cfg(tmp_path, "train.epochs=2"), space, sweep_dir, SweepSettings(trials=3, objective="val_sharpe"))
+
+
+def test_pruning_stops_trials_early_but_never_on_their_last_epoch(tmp_path):
+    cfg = _cfg(tmp_path, "train.epochs=2")
+    space = load_space(_space(tmp_path, "train.lr: {float: [1e-5, 1e-1], log: true}\n"))
+    study, rows = run_sweep(cfg, space, tmp_path / "runs" / "p", SweepSettings(trials=5, warmup=0))
+    assert {"complete", "pruned"} <= {r.state for r in rows}
+    for r in rows:
+        epochs = len(study.trials[r.number].intermediate_values)
+        assert (r.state, epochs) in (("complete", 2), ("pruned", 1)), (r.state, epochs)
+        if r.state == "pruned":   # stopped after epoch 1, its checkpoint kept, never backtested
+            assert (Path(r.directory) / "checkpoints" / "last.npz").is_file()
+            assert not (Path(r.directory) / "backtest").exists()

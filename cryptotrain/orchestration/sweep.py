@@ -105,6 +105,7 @@ def run_sweep(cfg: Config, space: dict, sweep_dir: Path, s: SweepSettings, *, or
     study = open_study(sweep_dir, cfg, s)
     rows: dict[int, TrialRow] = {t.number: _row(t, sweep_dir) for t in study.get_trials(deepcopy=False)}
     live: dict[str, optuna.Trial] = {}
+    last_epoch: dict[str, int] = {}     # a trial judged on its last epoch has nothing left to save
 
     def show() -> None:
         if on_update is not None:
@@ -120,6 +121,7 @@ def run_sweep(cfg: Config, space: dict, sweep_dir: Path, s: SweepSettings, *, or
             show()
             return None
         live[str(trial.number)] = trial
+        last_epoch[str(trial.number)] = trial_cfg.train.epochs
         return Job(str(trial.number), directory, {"config": config_to_dict(trial_cfg)})
 
     def jobs():
@@ -147,7 +149,7 @@ def run_sweep(cfg: Config, space: dict, sweep_dir: Path, s: SweepSettings, *, or
             with warnings.catch_warnings():   # a resumed trial reports its re-run epochs again
                 warnings.simplefilter("ignore")
                 trial.report(loss, row.epoch)
-            stop = s.pruner != "none" and trial.should_prune()
+            stop = s.pruner != "none" and row.epoch < last_epoch[e.key] and trial.should_prune()
         elif e.kind == FINISH:
             _finish(study, trial, e.data["value"], row, s.objective, e.data["seconds"])
         elif e.kind == FAIL:
