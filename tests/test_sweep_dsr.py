@@ -57,3 +57,4 @@ def test_the_sentence_says_whether_the_selection_survives_and_the_test_agrees():
     assert "agrees" in verdict(0.97, 0.99, 20)
     low = verdict(0.40, 0.20, 20)
     assert "does not survive" in low and "after 20 trials" in low and "does not confirm" in low
+    assert "PSR(0) = 0.946 < 0.95" in verdict(0.5, 0.9461, 4)   # never shown rounded up to the level

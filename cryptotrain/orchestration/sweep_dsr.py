@@ -74,16 +74,16 @@ def verdict(dsr: float, test_psr: float, n_trials: int, level: float = 0.95) -> 
     if not np.isfinite(dsr):
         first = f"The deflated Sharpe ratio could not be computed (flat or too short validation returns)."
     elif dsr >= level:
-        first = (f"The selection survives the multiple-testing correction: deflated Sharpe ratio {dsr:.2f} "
+        first = (f"The selection survives the multiple-testing correction: deflated Sharpe ratio {dsr:.3f} "
                  f">= {level:.2f} after {n_trials} trials.")
     else:
         first = (f"The selection does not survive the multiple-testing correction: deflated Sharpe ratio "
-                 f"{dsr:.2f} < {level:.2f} after {n_trials} trials, so its validation Sharpe ratio is "
+                 f"{dsr:.3f} < {level:.2f} after {n_trials} trials, so its validation Sharpe ratio is "
                  "consistent with luck.")
     if not np.isfinite(test_psr):
         second = "The test period cannot say (flat or too short returns)."
     elif test_psr >= level:
-        second = f"The test period agrees: PSR(0) = {test_psr:.2f}."
+        second = f"The test period agrees: PSR(0) = {test_psr:.3f}."
     else:
-        second = f"The test period does not confirm a positive Sharpe ratio: PSR(0) = {test_psr:.2f}."
+        second = f"The test period does not confirm a positive Sharpe ratio: PSR(0) = {test_psr:.3f} < {level:.2f}."
     return f"{first} {second}"
