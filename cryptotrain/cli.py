@@ -169,6 +169,33 @@ def train(
                   allow_data_change=allow_data_change, console=_console())
 
 
+# ----------------------------------------------------------------------------- sweep
+@app.command()
+@_handles_errors
+def sweep(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML config the search starts from."),
+    space: Path = typer.Option(..., "--space", help="YAML search space: dotted config keys -> distributions."),
+    set_: list[str] = typer.Option([], "--set", help="Override a base config value: section.key=value."),
+    trials: int = typer.Option(20, help="Trials in the sweep in all (a rerun continues up to this number)."),
+    workers: int = typer.Option(1, help="Trials at once: 1 in this process, N on a local Ray."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster to run on: auto or HOST:PORT."),
+    run_name: Optional[str] = typer.Option(None, help="Sweep directory under runs/ (default sweep-<config>)."),
+    objective: str = typer.Option("val_loss", help="val_loss (minimized) or val_sharpe (maximized)."),
+    storage: Optional[str] = typer.Option(None, help="Optuna RDB URL (default: a journal file in the sweep dir)."),
+    pruner: str = typer.Option("median", help="median, halving or none."),
+    warmup: int = typer.Option(2, help="Epochs a trial runs before it may be pruned."),
+) -> None:
+    """Search configurations with Optuna on the validation split; the best is tested once, with its DSR."""
+    from cryptotrain.config import load_config
+    from cryptotrain.orchestration.sweep import SweepSettings
+    from cryptotrain.orchestration.sweep_command import sweep_command
+
+    cfg = load_config(config, set_)
+    settings = SweepSettings(trials=trials, workers=workers, address=address, objective=objective,
+                             storage=storage, pruner=pruner, warmup=warmup)
+    sweep_command(cfg, config, space, settings, run_name=run_name, console=_console())
+
+
 # -------------------------------------------------------------------------- gradcheck
 @app.command()
 @_handles_errors

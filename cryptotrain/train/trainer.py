@@ -67,6 +67,7 @@ class TrainResult:
     overfit: bool
     config: Config                   # the run's resolved config (the stored one when resuming)
     rows: list[dict] = field(default_factory=list)  # every epoch row of metrics.jsonl
+    stopped_on_request: bool = False # on_epoch returned True (a pruned sweep trial): checkpoints kept
 
 
 @dataclass
@@ -99,7 +100,8 @@ def fit(cfg: Config | None, run_dir: Path | None = None, *, resume: Path | None 
 
     start_params: a new run starts from these parameters (a warm start, e.g. the previous
     walk-forward fold's best) instead of the seeded initialization; same keys and shapes.
-    on_start(plan) before the first epoch; on_epoch(row, first) after each epoch's metrics line;
+    on_start(plan) before the first epoch; on_epoch(row, first) after each epoch's metrics line
+    (returning True stops the run after that epoch's checkpoints, e.g. a pruned sweep trial);
     progress(epoch, epochs, n_batches) -> a context manager yielding on_batch(i, loss, n) or None.
     """
     callbacks = (on_start, on_epoch, progress or _no_progress)
@@ -153,7 +155,7 @@ def _train(s: _Session, on_start, on_epoch, progress, *, point_latest: bool) -> 
         return _result(s, 0, stopped_early=False, already_stopped=True)
     first_epoch = state["epoch"] + 1
     last_plot = time.monotonic()
-    stopped = False
+    stopped = requested = False
     for epoch in range(first_epoch, cfg.train.epochs + 1):
         batches = ([fixed_batch] * n_batches if overfit else
                    epoch_batches(train_idx, cfg.train.batch_size, s.rngs["shuffle"], cfg.train.max_batches_per_epoch))
@@ -161,11 +163,13 @@ def _train(s: _Session, on_start, on_epoch, progress, *, point_latest: bool) -> 
         s.rows.append(row)
         metrics_log.append_row(s.run_dir / metrics_log.FILE, row)
         if on_epoch is not None:
-            on_epoch(row, epoch == first_epoch)
+            requested = bool(on_epoch(row, epoch == first_epoch))
         state["epoch"] = epoch
         _write_checkpoints(s, improved)
         if point_latest and epoch == first_epoch:
             set_latest(s.run_dir)   # only now is there a checkpoint to evaluate
+        if requested:
+            break
         if time.monotonic() - last_plot >= PLOT_EVERY_S:
             plot_training(s.rows, s.run_dir / "plots" / "training.png")
             last_plot = time.monotonic()
@@ -173,7 +177,9 @@ def _train(s: _Session, on_start, on_epoch, progress, *, point_latest: bool) -> 
             stopped = True
             break
     plot_training(s.rows, s.run_dir / "plots" / "training.png")
-    return _result(s, state["epoch"] - first_epoch + 1, stopped_early=stopped, already_stopped=False)
+    result = _result(s, state["epoch"] - first_epoch + 1, stopped_early=stopped, already_stopped=False)
+    result.stopped_on_request = requested
+    return result
 
 
 def _warn_warmup(cfg: Config, n_batches: int) -> None:

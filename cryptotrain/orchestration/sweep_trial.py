@@ -1,0 +1,57 @@
+"""The job of one sweep trial: train its config into its run directory, report each epoch's
+validation loss to the pruner, and backtest the validation split of a complete trial.
+
+Idempotent, as the executor wants: `trial.json` (written last, atomically) is the trial's result
+and a rerun returns it as it is; a run directory with a checkpoint is resumed by `fit` (a lost
+worker, a killed driver); anything else (killed before its first epoch) is started afresh. The
+test split is never touched here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from cryptotrain.backtest import run as run_backtest
+from cryptotrain.config import config_from_dict
+from cryptotrain.fileio import atomic_write_text, to_jsonable
+from cryptotrain.orchestration.jobs import JobContext
+from cryptotrain.orchestration.sweep_dsr import backtest_candle_stats
+from cryptotrain.train import fit
+
+RESULT = "trial.json"
+
+
+def train_trial(ctx: JobContext) -> dict:
+    """payload: {"config": resolved config dict}. -> the trial's result (also in trial.json)."""
+    d = Path(ctx.directory)
+    done = d / RESULT
+    if done.is_file():
+        return json.loads(done.read_text())
+
+    def on_epoch(row: dict, first: bool) -> bool:
+        return ctx.report({"epoch": row["epoch"], "val_loss": row["val_loss"]})
+
+    if (d / "checkpoints" / "last.npz").is_file():
+        trained = fit(None, resume=d, on_epoch=on_epoch)
+    else:
+        if d.exists():
+            shutil.rmtree(d)   # killed before its first checkpoint: nothing worth keeping
+        trained = fit(config_from_dict(dict(ctx.payload["config"]), f"trial {ctx.key}"), d, on_epoch=on_epoch)
+    pruned = trained.stopped_on_request
+    result = {"state": "pruned" if pruned else "complete", "best_val_loss": trained.best_val_loss,
+              "best_epoch": trained.best_epoch, "epochs": trained.last_epoch, "blas_threads": ctx.blas_threads,
+              "val_losses": [r["val_loss"] for r in trained.rows]}
+    if not pruned:
+        result.update(_validation_backtest(d))
+    atomic_write_text(done, json.dumps(to_jsonable(result), indent=2))
+    return result
+
+
+def _validation_backtest(run_dir: Path) -> dict:
+    """The best checkpoint's validation-split backtest, with the config's backtest settings."""
+    report = run_backtest(run_dir, split="val")
+    st = backtest_candle_stats(report.results["model"])
+    return {"val_sharpe": float(report.stats["model"]["Sharpe Ratio"]), "val_sharpe_candle": st["sharpe"],
+            "val_skew": st["skew"], "val_kurtosis": st["kurtosis"], "val_candles": st["n"]}

@@ -1,0 +1,62 @@
+"""Figures of a sweep, drawn from plain data: optimization history with the running best,
+hyperparameter importances, and the objective against each drawn parameter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cryptotrain.report.figures import pyplot, save_figure
+
+
+def plot_history(path: Path, values: list[tuple[int, float]], objective: str, *, minimize: bool) -> Path:
+    """values: (trial number, objective) of the complete trials."""
+    plt = pyplot()
+    numbers = np.array([n for n, _ in values])
+    v = np.array([x for _, x in values], dtype=float)
+    running = np.minimum.accumulate(v) if minimize else np.maximum.accumulate(v)
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    ax.scatter(numbers, v, s=18, label=f"{objective} per complete trial")
+    ax.step(numbers, running, where="post", color="tab:red", label="running best")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(objective)
+    ax.set_title("Optimization history")
+    ax.legend()
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_importances(path: Path, importances: dict[str, float], method: str) -> Path:
+    plt = pyplot()
+    names = list(importances)[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.5))
+    ax.barh(names, [importances[n] for n in names])
+    ax.set_xlabel("importance (normalized to sum 1)")
+    ax.set_title(f"Hyperparameter importances\n{method}", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_objective_vs_params(path: Path, points: list[tuple[dict[str, Any], float]], keys: list[str],
+                             objective: str, log_keys: tuple[str, ...] = ()) -> Path:
+    """points: (drawn values, objective) of the complete trials; one panel per key (log x for log_keys)."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3.2), squeeze=False)
+    y = [p[1] for p in points]
+    for ax, key in zip(axes[0], keys):
+        x = [p[0].get(key) for p in points]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in x):
+            ax.scatter(x, y, s=18)
+            if key in log_keys:
+                ax.set_xscale("log")
+        else:   # categorical: one column per choice
+            labels = sorted({str(v) for v in x})
+            ax.scatter([labels.index(str(v)) for v in x], y, s=18)
+            ax.set_xticks(range(len(labels)), labels, rotation=30)
+        ax.set_xlabel(key)
+        ax.set_ylabel(objective)
+    fig.suptitle("Objective against each parameter")
+    fig.tight_layout()
+    return save_figure(fig, path)
