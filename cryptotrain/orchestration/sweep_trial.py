@@ -10,15 +10,13 @@ test split is never touched here.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from cryptotrain.backtest import run as run_backtest
-from cryptotrain.config import config_from_dict
 from cryptotrain.fileio import atomic_write_text, to_jsonable
 from cryptotrain.orchestration.jobs import JobContext
 from cryptotrain.orchestration.sweep_dsr import backtest_candle_stats
-from cryptotrain.train import fit
+from cryptotrain.orchestration.train_job import train_in_directory
 
 RESULT = "trial.json"
 
@@ -33,12 +31,7 @@ def train_trial(ctx: JobContext) -> dict:
     def on_epoch(row: dict, first: bool) -> bool:
         return ctx.report({"epoch": row["epoch"], "val_loss": row["val_loss"]})
 
-    if (d / "checkpoints" / "last.npz").is_file():
-        trained = fit(None, resume=d, on_epoch=on_epoch)
-    else:
-        if d.exists():
-            shutil.rmtree(d)   # killed before its first checkpoint: nothing worth keeping
-        trained = fit(config_from_dict(dict(ctx.payload["config"]), f"trial {ctx.key}"), d, on_epoch=on_epoch)
+    trained = train_in_directory(ctx, on_epoch)   # resumes a trial a lost worker or a killed driver left
     pruned = trained.stopped_on_request
     result = {"state": "pruned" if pruned else "complete", "best_val_loss": trained.best_val_loss,
               "best_epoch": trained.best_epoch, "epochs": trained.last_epoch, "blas_threads": ctx.blas_threads,

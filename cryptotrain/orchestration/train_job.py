@@ -24,7 +24,7 @@ from cryptotrain.config import config_from_dict
 from cryptotrain.fileio import atomic_write_text
 from cryptotrain.orchestration.jobs import JobContext
 from cryptotrain.train.checkpoint import load_checkpoint
-from cryptotrain.train.trainer import fit
+from cryptotrain.train.trainer import TrainResult, fit
 
 WORKER_FILE = "worker.json"
 
@@ -33,39 +33,44 @@ class _Stop(Exception):
     """The driver asked the job to stop (a pruned trial)."""
 
 
-def train_run(ctx: JobContext) -> dict:
-    """Train (or resume) ctx.payload["config"] in ctx.directory; -> a summary of the run."""
-    cfg = config_from_dict(dict(ctx.payload["config"]), "job config")
+def train_in_directory(ctx: JobContext, on_epoch=None) -> TrainResult:
+    """Resume ctx.directory from its checkpoints/last.npz, or train ctx.payload["config"] afresh in
+    it (removing what a run killed before its first checkpoint left); record the BLAS thread count
+    and the attempt in DIR/worker.json. The one core of every training job (folds, sweep trials)."""
+    cfg = config_from_dict(dict(ctx.payload["config"]), f"job {ctx.key}")
     run_dir = Path(ctx.directory)
     resumable = (run_dir / "checkpoints" / "last.npz").is_file()
     if not resumable and run_dir.exists():
         shutil.rmtree(run_dir)           # killed before its first checkpoint: nothing to keep
     run_dir.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-
-    def on_epoch(row: dict, first: bool) -> None:
-        stop = ctx.report({"epoch": row["epoch"], "epochs": cfg.train.epochs, "val_loss": row["val_loss"],
-                           "train_loss": row["train_loss"], "time_s": row["time_s"], "best": row["note"] == "best"})
-        if stop:
-            raise _Stop
 
     def on_start(plan) -> None:          # fit refuses a non-empty new directory: write once it exists
         atomic_write_text(run_dir / WORKER_FILE, json.dumps({"blas_threads": ctx.blas_threads,
                                                             "attempt": ctx.attempt}) + "\n")
 
-    stopped = False
+    if resumable:
+        return fit(None, resume=run_dir, allow_data_change=bool(ctx.payload.get("allow_data_change")),
+                   on_start=on_start, on_epoch=on_epoch)
+    start = ctx.payload.get("start_from")
+    return fit(cfg, run_dir, on_start=on_start, on_epoch=on_epoch,
+               start_params=load_checkpoint(Path(start)).params if start else None)
+
+
+def train_run(ctx: JobContext) -> dict:
+    """Train (or resume) ctx.payload["config"] in ctx.directory; -> a summary of the run."""
+    t0 = time.perf_counter()
+    epochs = dict(ctx.payload["config"]).get("train", {}).get("epochs")
+
+    def on_epoch(row: dict, first: bool) -> None:
+        stop = ctx.report({"epoch": row["epoch"], "epochs": epochs, "val_loss": row["val_loss"],
+                           "train_loss": row["train_loss"], "time_s": row["time_s"], "best": row["note"] == "best"})
+        if stop:
+            raise _Stop
+
     try:
-        if resumable:
-            res = fit(None, resume=run_dir, allow_data_change=bool(ctx.payload.get("allow_data_change")),
-                      on_start=on_start, on_epoch=on_epoch)
-        else:
-            start = ctx.payload.get("start_from")
-            res = fit(cfg, run_dir, on_start=on_start, on_epoch=on_epoch,
-                      start_params=load_checkpoint(Path(start)).params if start else None)
+        res = train_in_directory(ctx, on_epoch)
     except _Stop:
-        stopped, res = True, None
-    if res is None:
-        return {"stopped": stopped, "seconds": time.perf_counter() - t0}
+        return {"stopped": True, "seconds": time.perf_counter() - t0}
     return {"best_epoch": res.best_epoch, "best_val_loss": res.best_val_loss, "last_epoch": res.last_epoch,
             "epochs_run": res.epochs_run, "stopped_early": res.stopped_early, "stopped": False,
             "seconds": time.perf_counter() - t0}

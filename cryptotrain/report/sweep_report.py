@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from cryptotrain.report.backtest_report import stats_table
-from cryptotrain.report.eval_tables import bootstrap_table
+from cryptotrain.report.backtest_report import print_stats_table
+from cryptotrain.report.eval_tables import print_bootstrap_table
 
 
 MAX_ROWS = 20
@@ -88,11 +88,11 @@ def print_sweep_end(console: Console, summary: dict, final: dict | None, sweep_d
     f = final["final"]
     console.print(f"best: trial {best['number']} ({summary['objective']} {best['value']:.6g}), "
                   f"selected from N = {f['n_complete']} complete trials; its test split, looked at once:")
-    console.print(bootstrap_table(final["eval"]["bootstrap"]))
+    print_bootstrap_table(console, final["eval"]["bootstrap"])
     bt = final["backtest"]
     cols = {"Model": "model", "Buy & Hold": "buy_and_hold", "Persistence": "persistence"}
-    console.print(stats_table({h: {k: bt.stats[name][k] for k in TEST_STATS} for h, name in cols.items()},
-                              title=f"Test backtest (all statistics in {bt.out_dir}/stats.json)"))
+    print_stats_table(console, {h: {k: bt.stats[name][k] for k in TEST_STATS} for h, name in cols.items()},
+                      title=f"Test backtest (all statistics in {bt.out_dir}/stats.json)")
     console.print(f"validation Sharpe per candle {f['val_sharpe_candle']:.4f}, expected best of N skill-less "
                   f"trials SR_0 {f['sr0']:.4f}: deflated Sharpe ratio {_num(f['dsr'], '{:.3f}')}; "
                   f"test PSR(0) {_num(f['test_psr0'], '{:.3f}')}")
