@@ -29,6 +29,7 @@ import pandas as pd
 
 from cryptotrain.config import FeaturesConfig
 from cryptotrain.data.ohlcv import segment_ids
+from cryptotrain.data.rolling import rolling_mean, rolling_mean_std, rolling_std, rolling_sum
 
 _DAY_MS = 86_400_000
 _EPS = 1e-12
@@ -83,11 +84,6 @@ def log_returns(close: np.ndarray) -> np.ndarray:
     return r
 
 
-def rolling_std(x: np.ndarray, window: int) -> np.ndarray:
-    """Std (ddof 0) over the last `window` values ending at t; NaN until `window` finite values."""
-    return pd.Series(x).rolling(window, min_periods=window).std(ddof=0).to_numpy()
-
-
 def _segment_features(o, h, l, c, v, fcfg: FeaturesConfig):
     """Yield each non-time feature column for one contiguous segment, in `feature_names` order."""
     n = len(c)
@@ -113,8 +109,7 @@ def _segment_features(o, h, l, c, v, fcfg: FeaturesConfig):
         yield _atr(h, l, c, fcfg.atr)
     if fcfg.volume_zscore:
         lv = np.log1p(v)
-        s = pd.Series(lv).rolling(fcfg.volume_zscore, min_periods=fcfg.volume_zscore)
-        mean, sd = s.mean().to_numpy(), s.std(ddof=0).to_numpy()
+        mean, sd = rolling_mean_std(lv, fcfg.volume_zscore)
         yield lv
         yield np.where(sd > _EPS, (lv - mean) / np.where(sd > _EPS, sd, 1.0), np.where(np.isnan(sd), np.nan, 0.0))
     if fcfg.vwap:
@@ -154,8 +149,7 @@ def _macd(c: np.ndarray, fast: int, slow: int, signal: int):
 
 
 def _bollinger(c: np.ndarray, n: int):
-    s = pd.Series(c).rolling(n, min_periods=n)
-    mid, sd = s.mean().to_numpy(), s.std(ddof=0).to_numpy()
+    mid, sd = rolling_mean_std(c, n)
     width = 4.0 * sd  # upper - lower with bands at mid +- 2 std
     ok = width > _EPS * mid
     pctb = np.where(ok, (c - (mid - 2.0 * sd)) / np.where(ok, width, 1.0), 0.5)  # flat prices: middle
@@ -172,13 +166,12 @@ def _atr(h: np.ndarray, l: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
 
 def _vwap_dist(h, l, c, v, n: int) -> np.ndarray:
     tp = (h + l + c) / 3.0
-    num = pd.Series(tp * v).rolling(n, min_periods=n).sum().to_numpy()
-    den = pd.Series(v).rolling(n, min_periods=n).sum().to_numpy()
+    num, den = rolling_sum(tp * v, n), rolling_sum(v, n)
     # a window without any volume (e.g. forward-filled candles) falls back to the plain mean price;
     # counting traded candles (exact in float) avoids trusting the rounding residue of `den`
-    traded = pd.Series((v > 0).astype(np.float64)).rolling(n, min_periods=n).sum().to_numpy()
+    traded = rolling_sum((v > 0).astype(np.float64), n)
     vwap = num / np.where(traded > 0, den, 1.0)
     if np.any(traded == 0):
-        plain = pd.Series(tp).rolling(n, min_periods=n).mean().to_numpy()
+        plain = rolling_mean(tp, n)
         vwap = np.where(traded > 0, vwap, plain)
     return np.log(c / vwap)
