@@ -73,6 +73,7 @@ def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | 
 
     path = Path(data if data is not None else cfg.data.path)
     src = CandleFile(path)
+    read_s = time.perf_counter() - t0
     tf = src.timeframe_ms
     if cfg.data.timeframe and ms_to_timeframe(tf) != cfg.data.timeframe:
         raise UserError(f"{path}: the file has {ms_to_timeframe(tf)} candles but the run was trained on "
@@ -85,8 +86,9 @@ def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | 
                         f"({n} missing); re-fetch the data")
     t_row = _decision_row(src, path, at, allow_stale, now_ms)
     first_row = _first_row(ck, src, data)
-    X, close_t, tail_info, read_s = _tail_window_features(ck, src, path, t_row, first_row)
-    timings["read"], timings["features"] = read_s, time.perf_counter() - t0 - read_s
+    X, close_t, tail_info, tail_read_s = _tail_window_features(ck, src, path, t_row, first_row)
+    timings["read"] = read_s + tail_read_s
+    timings["features"] = time.perf_counter() - t0 - timings["read"]
     t0 = time.perf_counter()
 
     dtype = np.float64 if cfg.model.dtype == "float64" else np.float32

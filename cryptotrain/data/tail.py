@@ -72,7 +72,10 @@ class CandleFile:
         if self._pq is None:
             self._frame, report = load_ohlcv(self.path, None, "keep")
             self.timestamps = self._frame["timestamp"].to_numpy(dtype=np.int64)
-        self.timeframe_ms = _check_timeframe(self.timestamps, timeframe, self.src)
+        d = np.diff(self.timestamps)
+        uniform = timeframe is None and len(d) > 0 and d[0] > 0 and bool((d == d[0]).all())
+        # no gap at all (the usual fetched file): the spacing is the timeframe, without sorting 1M spacings
+        self.timeframe_ms = int(d[0]) if uniform else _check_timeframe(self.timestamps, timeframe, self.src)
 
     @property
     def rows(self) -> int:

@@ -1,0 +1,73 @@
+"""How much history a feature row needs (data/tail.py) and rolling windows that forget (data/rolling.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cryptotrain.config import FeaturesConfig
+from cryptotrain.data.features import compute_features
+from cryptotrain.data.ohlcv import load_ohlcv, write_ohlcv
+from cryptotrain.data.rolling import rolling_mean_std, rolling_sum
+from cryptotrain.data.synthetic import synthetic_candles
+from cryptotrain.data.tail import CandleFile, ema_memory_rows, warmup_rows
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = [FeaturesConfig(),
+           FeaturesConfig(returns=[1, 2, 4], volatility=[12], macd=[6, 13, 5], volume_zscore=12, vwap=12),
+           FeaturesConfig(returns=[30], volatility=[5], rsi=None, macd=[3, 40, 20], bollinger=None, atr=50),
+           FeaturesConfig(returns=[], volatility=[], rsi=None, macd=None, bollinger=None, atr=None,
+                          volume_zscore=None, vwap=None)]
+
+
+@pytest.mark.parametrize("fcfg", CONFIGS)
+def test_warmup_rows_is_the_first_full_feature_row(fcfg):
+    X, _ = compute_features(synthetic_candles(300, 60_000), fcfg, 60_000)
+    full = np.isfinite(X).all(axis=1)
+    assert int(np.argmax(full)) == warmup_rows(fcfg) and full[warmup_rows(fcfg):].all()
+
+
+def test_rolling_values_depend_on_the_window_only():
+    x = np.random.default_rng(0).normal(1e4, 50.0, 5000)
+    for w in (2, 7, 24, 72):
+        for start in (1, 333, 4000):
+            assert np.array_equal(rolling_sum(x, w)[-50:], rolling_sum(x[start:], w)[-50:])
+            m, s = rolling_mean_std(x, w)
+            m2, s2 = rolling_mean_std(x[start:], w)
+            assert np.array_equal(m[-50:], m2[-50:]) and np.array_equal(s[-50:], s2[-50:])
+        ref = np.array([np.std(x[i - w + 1:i + 1]) for i in range(w - 1, len(x))])   # each window on its own
+        np.testing.assert_allclose(rolling_mean_std(x, w)[1][w - 1:], ref, rtol=1e-12)
+        assert np.isnan(rolling_mean_std(x, w)[1][: w - 1]).all()
+
+
+@pytest.mark.parametrize("fcfg", CONFIGS[:3])
+def test_a_tail_of_warmup_plus_ema_memory_gives_the_bits_of_the_whole_file(fcfg):
+    df, rep = load_ohlcv(REPO / "data/sample/BTC_USDT-1h.csv.gz")
+    T = 48
+    full, _ = compute_features(df, fcfg, rep.timeframe_ms)
+    for end in (len(df), len(df) - 777, 20_000):
+        tail = df.iloc[end - (T + warmup_rows(fcfg) + ema_memory_rows(fcfg)):end].reset_index(drop=True)
+        X, _ = compute_features(tail, fcfg, rep.timeframe_ms)
+        assert np.array_equal(X[-T:], full[end - T:end])
+        short = compute_features(tail.iloc[-(T + warmup_rows(fcfg) + 50):].reset_index(drop=True), fcfg,
+                                 rep.timeframe_ms)[0]
+        if fcfg.macd or fcfg.rsi or fcfg.atr:   # a short tail is not enough for an EMA: the check is not vacuous
+            assert not np.array_equal(short[-T:], full[end - T:end])
+
+
+def test_parquet_rows_are_read_by_row_groups_and_match_the_loader(tmp_path):
+    df = synthetic_candles(5000, 60_000)
+    path = tmp_path / "c.parquet"
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=700)
+    src = CandleFile(path)
+    assert src._pq is not None and src.rows == 5000 and src.timeframe_ms == 60_000
+    pd.testing.assert_frame_equal(src.frame(1234, 4321), load_ohlcv(path)[0].iloc[1234:4321].reset_index(drop=True))
+    unsorted = tmp_path / "u.parquet"
+    write_ohlcv(df.iloc[::-1], unsorted)             # falls back to the loader, which sorts
+    assert CandleFile(unsorted)._pq is None
+    pd.testing.assert_frame_equal(CandleFile(unsorted).frame(10, 20), df.iloc[10:20].reset_index(drop=True))
