@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,8 +47,16 @@ def _run(args: list[str], env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, check=True)
 
 
+def _children_cpu() -> float:
+    """User + system CPU seconds of finished child processes: what a process costs, whatever the load."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def _train(tmp: Path, config: str, name: str, env: dict) -> Path:
     run = tmp / name
+    if (run / "checkpoints" / "best.npz").is_file():   # kept from an earlier --keep run
+        return run
     _run(["-c", "import sys; from cryptotrain import fit, load_config; "
           "fit(load_config(sys.argv[1], sys.argv[3:]), sys.argv[2])", config, str(run),
           "train.epochs=1", "train.max_batches_per_epoch=2", "data.last_rows=20000", f"train.runs_dir={tmp}"], env)
@@ -81,19 +90,21 @@ def main() -> None:
               f"median of {args.repeats} fresh processes")
         ok = True
         for label, run, data in cases:
-            walls = []
+            walls, cpus = [], []
             for _ in range(args.repeats):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), _children_cpu()
                 out = _run(["-m", "cryptotrain.cli", "predict", "--run", str(run), "--data", str(data), "--json",
                             "--allow-stale"], env)
                 walls.append(time.perf_counter() - t0)
+                cpus.append(_children_cpu() - c0)
             json.loads(out.stdout)   # the command printed one JSON object
             parts = [json.loads(_run(["-c", _INNER, str(run), str(data)], env).stdout) for _ in range(args.repeats)]
             med = {k: statistics.median(p[k] for p in parts) for k in parts[0]}
             wall = statistics.median(walls)
             ok &= wall < TARGET_S
             print(f"  {label:40s} wall {wall:.2f} s (min {min(walls):.2f}, max {max(walls):.2f})  "
-                  f"{'OK' if wall < TARGET_S else 'SLOW'} (target < {TARGET_S:g} s)")
+                  f"{'OK' if wall < TARGET_S else 'SLOW'} (target < {TARGET_S:g} s); CPU (user + sys) "
+                  f"{statistics.median(cpus):.2f} s")
             print(f"  {'':40s} imports {med['imports']:.2f} s, checkpoint {med['checkpoint']:.3f} s, "
                   f"reading {med['read']:.3f} s, features {med['features']:.3f} s ({int(med['rows_processed'])} "
                   f"candles), model {med['model']:.3f} s; the rest is the interpreter start and printing")

@@ -84,7 +84,9 @@ def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | 
         t, n = find_gaps(src.timestamps, tf)[0]
         raise UserError(f"{path}: the run's data.gap_policy is error and the file has a gap after {format_utc(t)} "
                         f"({n} missing); re-fetch the data")
-    t_row = _decision_row(src, path, at, allow_stale, now_ms)
+    fetch = (f"cryptotrain fetch --exchange {cfg.data.exchange} --symbol {cfg.data.symbol} --timeframe "
+             f"{ms_to_timeframe(tf)} --out {path}")
+    t_row = _decision_row(src, path, at, allow_stale, now_ms, fetch)
     first_row = _first_row(ck, src, data)
     X, close_t, tail_info, tail_read_s = _tail_window_features(ck, src, path, t_row, first_row)
     timings["read"] = read_s + tail_read_s
@@ -129,7 +131,7 @@ def target_position(action: int, confidence: float, bcfg) -> dict:
     if np.isnan(target):
         why = "the model says hold" if action == 0 else (f"confidence {confidence:.4f} is below the threshold "
                                                          f"{bcfg.threshold}")
-        return {"target": None, "rule": f"keep the current position ({why})", "policy": policy}
+        return {"target": None, "rule": f"keep the current position: {why}", "policy": policy}
     side = "long" if target > 0 else "short" if target < 0 else "flat"
     rule = f"go {side}" if side != "flat" else "go flat (sell in long-only mode)"
     return {"target": target, "rule": f"{rule}: target exposure {target:g} of equity", "policy": policy}
@@ -143,7 +145,8 @@ def _warn_symbol(path: Path, symbol: str) -> None:
                       "prediction uses the run's normalizer and thresholds fitted on that market", stacklevel=2)
 
 
-def _decision_row(src: CandleFile, path: Path, at: str | None, allow_stale: bool, now_ms: int | None) -> int:
+def _decision_row(src: CandleFile, path: Path, at: str | None, allow_stale: bool, now_ms: int | None,
+                  fetch: str) -> int:
     """Row of the decision candle: --at's, else the last closed candle (refused when stale)."""
     ts, tf = src.timestamps, src.timeframe_ms
     if at is not None:
@@ -163,8 +166,7 @@ def _decision_row(src: CandleFile, path: Path, at: str | None, allow_stale: bool
     if age >= tf and not allow_stale:
         raise UserError(f"{path}: the last candle ({format_utc(ts[row])}) closed {_duration(age)} ago and "
                         f"{ms_to_timeframe(tf)} candles close every {ms_to_timeframe(tf)}, so newer ones are missing; "
-                        "bring the file up to date with `cryptotrain fetch` (same --symbol, --timeframe and --out) "
-                        "or pass --allow-stale to score that candle anyway")
+                        f"bring it up to date with `{fetch}` or pass --allow-stale to score that candle anyway")
     return row
 
 

@@ -15,7 +15,7 @@ def print_prediction(result: dict, console: Console, *, as_json: bool = False) -
     d, ck, pos = result["decision"], result["checkpoint"], result["position"]
     console.print(f"{result['run']}: {ck['name']} checkpoint (epoch {ck['epoch']}, sha256 {ck['sha256'][:12]}), "
                   f"{result['data']['path']}")
-    console.print(f"decision candle  {d['time']} (closed {d['close_time']}), close {d['close']:g}")
+    console.print(f"decision candle  {d['time']} (closed {d['close_time']}), close {d['close']}")
     console.print(f"order would fill {result['fill']['time']} ({result['fill']['price']})")
     console.print(f"p_sell {result['p_sell']:.4f}  p_hold {result['p_hold']:.4f}  p_buy {result['p_buy']:.4f}"
                   f"  -> [bold]{result['action']}[/], confidence {result['confidence']:.4f}"
