@@ -32,15 +32,20 @@ def test_warmup_rows_is_the_first_full_feature_row(fcfg):
 
 def test_rolling_values_depend_on_the_window_only():
     x = np.random.default_rng(0).normal(1e4, 50.0, 5000)
-    for w in (2, 7, 24, 72):
-        for start in (1, 333, 4000):
-            assert np.array_equal(rolling_sum(x, w)[-50:], rolling_sum(x[start:], w)[-50:])
+    x[[100, 2500]] = np.nan
+    for w in (1, 2, 7, 24, 72):
+        for start in (1, 333, 4000):   # a tail starting at `start` has its blocks at the same candles (phase)
+            assert np.array_equal(rolling_sum(x, w)[-50:], rolling_sum(x[start:], w, phase=start)[-50:])
             m, s = rolling_mean_std(x, w)
-            m2, s2 = rolling_mean_std(x[start:], w)
+            m2, s2 = rolling_mean_std(x[start:], w, phase=start)
             assert np.array_equal(m[-50:], m2[-50:]) and np.array_equal(s[-50:], s2[-50:])
-        ref = np.array([np.std(x[i - w + 1:i + 1]) for i in range(w - 1, len(x))])   # each window on its own
-        np.testing.assert_allclose(rolling_mean_std(x, w)[1][w - 1:], ref, rtol=1e-12)
-        assert np.isnan(rolling_mean_std(x, w)[1][: w - 1]).all()
+            assert np.array_equal(s[start + 2 * w:], s2[2 * w:], equal_nan=True)
+        windows = [x[i - w + 1:i + 1] for i in range(w - 1, len(x))]                  # each window on its own
+        m, s = rolling_mean_std(x, w, phase=5)
+        np.testing.assert_allclose(m[w - 1:], [np.mean(v) for v in windows], rtol=1e-14)
+        np.testing.assert_allclose(s[w - 1:], [np.std(v) for v in windows], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(rolling_sum(x, w, 3)[w - 1:], [np.sum(v) for v in windows], rtol=1e-14)
+        assert np.isnan(s[: w - 1]).all() and np.isnan(s[100:100 + w]).all() and np.isfinite(s[100 + w:2500]).all()
 
 
 @pytest.mark.parametrize("fcfg", CONFIGS[:3])

@@ -61,7 +61,8 @@ def compute_features(df: pd.DataFrame, fcfg: FeaturesConfig, timeframe_ms: int) 
     bounds = np.flatnonzero(np.diff(seg)) + 1
     for a, b in zip(np.r_[0, bounds], np.r_[bounds, n]):
         cols_ab = [c[a:b] for c in cols]
-        for j, values in enumerate(_segment_features(*cols_ab, fcfg)):
+        phase = int(ts[a] // timeframe_ms)   # the candle's index on the time grid: rolling blocks align to it
+        for j, values in enumerate(_segment_features(*cols_ab, fcfg, phase)):
             XT[j, a:b] = values
     if fcfg.time:
         XT[-4:] = time_features(ts).T
@@ -84,7 +85,7 @@ def log_returns(close: np.ndarray) -> np.ndarray:
     return r
 
 
-def _segment_features(o, h, l, c, v, fcfg: FeaturesConfig):
+def _segment_features(o, h, l, c, v, fcfg: FeaturesConfig, phase: int = 0):
     """Yield each non-time feature column for one contiguous segment, in `feature_names` order."""
     n = len(c)
     logc = np.log(c)
@@ -98,22 +99,22 @@ def _segment_features(o, h, l, c, v, fcfg: FeaturesConfig):
         yield (h - l) / c
     r1 = log_returns(c)
     for w in fcfg.volatility:
-        yield rolling_std(r1, w)
+        yield rolling_std(r1, w, phase)
     if fcfg.rsi:
         yield _rsi(c, fcfg.rsi)
     if fcfg.macd:
         yield from _macd(c, *fcfg.macd)
     if fcfg.bollinger:
-        yield from _bollinger(c, fcfg.bollinger)
+        yield from _bollinger(c, fcfg.bollinger, phase)
     if fcfg.atr:
         yield _atr(h, l, c, fcfg.atr)
     if fcfg.volume_zscore:
         lv = np.log1p(v)
-        mean, sd = rolling_mean_std(lv, fcfg.volume_zscore)
+        mean, sd = rolling_mean_std(lv, fcfg.volume_zscore, phase)
         yield lv
         yield np.where(sd > _EPS, (lv - mean) / np.where(sd > _EPS, sd, 1.0), np.where(np.isnan(sd), np.nan, 0.0))
     if fcfg.vwap:
-        yield _vwap_dist(h, l, c, v, fcfg.vwap)
+        yield _vwap_dist(h, l, c, v, fcfg.vwap, phase)
 
 
 def wilder_mean(x: np.ndarray, n: int, first: int) -> np.ndarray:
@@ -148,8 +149,8 @@ def _macd(c: np.ndarray, fast: int, slow: int, signal: int):
     return line, sig, line - sig
 
 
-def _bollinger(c: np.ndarray, n: int):
-    mid, sd = rolling_mean_std(c, n)
+def _bollinger(c: np.ndarray, n: int, phase: int):
+    mid, sd = rolling_mean_std(c, n, phase)
     width = 4.0 * sd  # upper - lower with bands at mid +- 2 std
     ok = width > _EPS * mid
     pctb = np.where(ok, (c - (mid - 2.0 * sd)) / np.where(ok, width, 1.0), 0.5)  # flat prices: middle
@@ -164,14 +165,14 @@ def _atr(h: np.ndarray, l: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
     return wilder_mean(tr, n, first=0) / c
 
 
-def _vwap_dist(h, l, c, v, n: int) -> np.ndarray:
+def _vwap_dist(h, l, c, v, n: int, phase: int) -> np.ndarray:
     tp = (h + l + c) / 3.0
-    num, den = rolling_sum(tp * v, n), rolling_sum(v, n)
+    num, den = rolling_sum(tp * v, n, phase), rolling_sum(v, n, phase)
     # a window without any volume (e.g. forward-filled candles) falls back to the plain mean price;
     # counting traded candles (exact in float) avoids trusting the rounding residue of `den`
-    traded = rolling_sum((v > 0).astype(np.float64), n)
+    traded = rolling_sum((v > 0).astype(np.float64), n, phase)
     vwap = num / np.where(traded > 0, den, 1.0)
     if np.any(traded == 0):
-        plain = rolling_mean(tp, n)
+        plain = rolling_mean(tp, n, phase)
         vwap = np.where(traded > 0, vwap, plain)
     return np.log(c / vwap)
