@@ -190,7 +190,7 @@ def _tail_window_features(ck, src: CandleFile, path: Path, t_row: int, first_row
     """(T, F) raw features of the window ending at t_row, close[t], facts about the tail, seconds reading."""
     cfg = ck.config
     T, fcfg, tf = cfg.data.window, cfg.features, src.timeframe_ms
-    warm = warmup_rows(fcfg)
+    warm = warmup_rows(fcfg, tf)
     need = warm + T
     L, read_s = need + ema_memory_rows(fcfg), 0.0
     t_ms = format_utc(int(src.timestamps[t_row]))

@@ -8,7 +8,7 @@ unsorted or duplicated rows) goes through `load_ohlcv` once, so it is checked an
 exactly as training and evaluate do, and is sliced afterwards.
 
 How much history a window needs (`warmup_rows`, `ema_memory_rows`): a feature row is NaN until
-each indicator has its first value (the warm-up), and the EMAs (MACD, and RSI and ATR through
+each indicator has its first value (the warm-up, measured on synthetic candles), and the EMAs (MACD, and RSI and ATR through
 Wilder's smoothing) never forget their first value: started at another row, they give other
 bits, and the difference shrinks by (1 - alpha) per candle. After
     K(alpha) = ceil(64 ln 2 / -ln(1 - alpha))
@@ -29,21 +29,25 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.config import FeaturesConfig
+from cryptotrain.data.features import compute_features
 from cryptotrain.data.ohlcv import COLUMNS, _check_timeframe, _clean, _kind, load_ohlcv
+from cryptotrain.data.synthetic import synthetic_candles
 from cryptotrain.errors import UserError
 
 
-def warmup_rows(fcfg: FeaturesConfig) -> int:
-    """Leading rows of a segment where some feature is still NaN (the first full row is this index)."""
-    rows = [0]
-    rows += list(fcfg.returns)
-    rows += list(fcfg.volatility)                       # one-step returns start at row 1
-    rows += [fcfg.rsi] if fcfg.rsi else []              # first difference at row 1, seeded by n of them
-    if fcfg.macd:
-        _, slow, signal = fcfg.macd
-        rows.append(slow + signal - 2)                  # the line from row slow-1, its EMA after `signal` values
-    rows += [n - 1 for n in (fcfg.bollinger, fcfg.atr, fcfg.volume_zscore, fcfg.vwap) if n]
-    return max(rows)
+def warmup_rows(fcfg: FeaturesConfig, timeframe_ms: int = 3_600_000) -> int:
+    """Leading rows of a segment where some feature is still NaN (the first full row is this index).
+
+    Measured, not derived: the features of synthetic candles are computed and the first row with
+    every feature defined is counted, so a feature added or changed in features.py can never make
+    this number wrong (a warm-up depends on window lengths, not on the prices)."""
+    n = 1024
+    while True:
+        X, _ = compute_features(synthetic_candles(n, timeframe_ms), fcfg, timeframe_ms)
+        full = np.isfinite(X).all(axis=1)
+        if full.any():
+            return int(np.argmax(full))
+        n *= 4
 
 
 def ema_rows(alpha: float) -> int:
