@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev,torch]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,torch,ray,lightgbm]"
 	touch $@ $(VENV)/.installed
 
 venv: $(VENV)/.installed
@@ -26,6 +26,13 @@ demo: $(VENV)/.installed
 	$(BIN)/cryptotrain train --config $(DEMO_CONFIG) --run-name demo
 	$(BIN)/cryptotrain evaluate
 	$(BIN)/cryptotrain backtest
+	@echo
+	@echo "Where to look: runs/latest names the demo's run; in runs/<run>/ eval/test/ holds metrics.json"
+	@echo "and plots/ (what the model knows), backtest/test/ holds stats.json, trades.csv and plots/equity.png."
+	@echo "What the numbers mean: evaluate's 'Edge:' line says whether the model knows the sign of moves,"
+	@echo "only their size (hold vs move) or nothing beyond chance. The backtest's last lines compare its"
+	@echo "return before and after costs: when costs turn it negative, the model trades more often than"
+	@echo "its edge pays for; the baselines show what holding or a naive rule made on the same candles."
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
@@ -34,6 +41,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/backtest.py
 	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/executor_overhead.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -14,12 +14,40 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from cryptotrain.errors import RunFailure, UserError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+
+def _flag(default: bool, name: str, help: str):
+    """An on/off flag: it takes no value, so its help shows none (Typer's default shows `<bool>`)."""
+    return typer.Option(default, name, help=help, metavar="")
+
+
+class _Group(TyperGroup):
+    """--help is a flag like ours: its help shows no `<bool>` value either, for the group and for
+    every command in it (the help option is made once per command and kept, so setting its
+    metavar when the command is looked up is enough; new commands need nothing)."""
+
+    def get_help_option(self, ctx):
+        return _without_value(super().get_help_option(ctx))
+
+    def get_command(self, ctx, cmd_name):
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            _without_value(cmd.get_help_option(ctx))
+        return cmd
+
+
+def _without_value(opt):
+    if opt is not None:
+        opt.metavar = ""
+    return opt
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=_Group,
                   help="Fetch crypto candles, train NumPy GRU/LSTM-attention models, evaluate and backtest them.")
-data_app = typer.Typer(no_args_is_help=True, help="Inspect candle files.")
+data_app = typer.Typer(no_args_is_help=True, cls=_Group, help="Inspect candle files.")
 app.add_typer(data_app, name="data")
 
 _state = {"debug": False}
@@ -49,8 +77,18 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=not sys.stdout.isatty())
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from cryptotrain import __version__
+
+        typer.echo(f"cryptotrain {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors.")) -> None:
+def _root(debug: bool = _flag(False, "--debug", "Show full tracebacks for errors."),
+          version: bool = typer.Option(False, "--version", metavar="", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
     """Fetch crypto candles, train NumPy GRU/LSTM-attention models, evaluate and backtest them."""
     _state["debug"] = debug
     if not debug:  # warnings are one readable line, not a source location and a code line
@@ -83,7 +121,8 @@ def fetch(
     timeframe: str = typer.Option("1h", help="Candle interval supported by the exchange."),
     since: Optional[str] = typer.Option(None, help="Start (UTC date or ISO datetime); default: end of the existing file."),
     until: Optional[str] = typer.Option(None, help="End (UTC date or ISO datetime), exclusive; default: now."),
-    out: Optional[Path] = typer.Option(None, help="Output file; default data/<exchange>/<BASE>_<QUOTE>-<timeframe>.<format>."),
+    out: Optional[Path] = typer.Option(None, help="Output file; default: under data/, named after exchange, symbol "
+                                                  "and timeframe, e.g. data/binance/BTC_USDT-1h.parquet."),
     format: str = typer.Option("parquet", "--format", help="parquet or csv."),
     exchange_config: Optional[Path] = typer.Option(None, help="YAML/JSON passed to the ccxt constructor; ${ENV} values are expanded."),
 ) -> None:
@@ -102,8 +141,8 @@ def train(
     set_: list[str] = typer.Option([], "--set", help="Override a config value: section.key=value (repeatable)."),
     run_name: Optional[str] = typer.Option(None, help="Suffix for the run directory name."),
     resume: Optional[Path] = typer.Option(None, help="Continue the run in this directory from checkpoints/last.npz."),
-    overfit_batch: bool = typer.Option(False, "--overfit-batch", help="Sanity mode: train on one batch, loss should go to ~0."),
-    allow_data_change: bool = typer.Option(False, "--allow-data-change", help="Resume even if the data file changed."),
+    overfit_batch: bool = _flag(False, "--overfit-batch", "Sanity mode: train on one batch, loss should go to ~0."),
+    allow_data_change: bool = _flag(False, "--allow-data-change", "Resume even if the data file changed."),
 ) -> None:
     """Train a model from a config; writes a self-describing run directory under runs/."""
     from cryptotrain.config import load_config
@@ -127,6 +166,8 @@ def gradcheck(
     tol: float = typer.Option(1e-6, help="Maximum relative error allowed."),
 ) -> None:
     """Check every parameter gradient of the configured model against central differences (float64)."""
+    if not 0 < tol < 1:  # also refuses nan, which no error is ever below
+        raise UserError(f"--tol {tol:g}: the tolerance must be a relative error in (0, 1), e.g. --tol 1e-6")
     from cryptotrain.config import load_config
     from cryptotrain.models.gradcheck import gradcheck_command
 
@@ -143,10 +184,21 @@ def evaluate(
     run: Optional[Path] = typer.Option(None, help="Run directory; default: runs/latest."),
     split: str = typer.Option("test", help="test or val (with --data also all: every labelled window of the file)."),
     checkpoint: str = typer.Option("best", help="best or last."),
-    data: Optional[Path] = typer.Option(None, help="Score another candle file with the run's normalizer."),
-    json_: bool = typer.Option(False, "--json", help="Print metrics as JSON instead of tables."),
+    data: Optional[Path] = typer.Option(None, help="Score another candle file with the run's normalizer; "
+                                                   "default: the run's own data.path."),
+    json_: bool = _flag(False, "--json", "Print metrics as JSON instead of tables."),
 ) -> None:
     """Score a trained run on a split: metrics, baselines, bootstrap intervals, attention analysis."""
+    from cryptotrain.orchestration.walkforward_stitch import is_walkforward_dir
+
+    if is_walkforward_dir(run):  # a walk-forward run: its stitched test predictions
+        if split != "test" or checkpoint != "best" or data is not None:
+            raise UserError("a walk-forward run is evaluated on its stitched test parts (best checkpoints); "
+                            "drop --split/--checkpoint/--data")
+        from cryptotrain.orchestration.walkforward_runner import evaluate_walkforward
+
+        evaluate_walkforward(run, as_json=json_, console=_console())
+        return
     from cryptotrain.evaluate.runner import evaluate_command
 
     evaluate_command(run=run, split=split, checkpoint=checkpoint, data=data, as_json=json_, console=_console())
@@ -172,6 +224,16 @@ def predict(
 
 
 # -------------------------------------------------------------------------- backtest
+# The defaults of BacktestConfig, written out so that `--help` needs no pydantic import (start-up
+# time); tests/test_cli_help.py checks them against the config class.
+BACKTEST_DEFAULTS = {"fee_bps": "10", "slippage_bps": "2", "cash": "10000", "mode": "long-short",
+                     "threshold": "0", "sizing": "fixed", "max_exposure": "1", "min_hold": "0"}
+
+
+def _bt_help(text: str, key: str) -> str:
+    return f"{text}. Default: the run config's backtest.{key} (unset: {BACKTEST_DEFAULTS[key]})."
+
+
 @app.command()
 @_handles_errors
 def backtest(
@@ -179,23 +241,119 @@ def backtest(
     split: str = typer.Option("test", help="test or val."),
     signals: Optional[Path] = typer.Option(None, help="External signals CSV (timestamp,position); needs --data."),
     data: Optional[Path] = typer.Option(None, help="Candle file for --signals."),
-    out: Optional[Path] = typer.Option(None, help="Output directory for --signals (default: next to the signals file)."),
-    fee_bps: Optional[float] = typer.Option(None, help="Fee on traded notional [bps] (config default 10)."),
-    slippage_bps: Optional[float] = typer.Option(None, help="Slippage against the trader [bps] (config default 2)."),
-    cash: Optional[float] = typer.Option(None, help="Starting cash [$] (config default 10000)."),
-    mode: Optional[str] = typer.Option(None, help="long-only or long-short."),
-    threshold: Optional[float] = typer.Option(None, help="Minimum confidence to act."),
-    sizing: Optional[str] = typer.Option(None, help="fixed or confidence."),
-    max_exposure: Optional[float] = typer.Option(None, help="Largest |position| as a fraction of equity."),
+    out: Optional[Path] = typer.Option(None, help="Output directory for --signals; default: SIGNALS_backtest/ "
+                                                  "beside the signals file."),
+    fee_bps: Optional[float] = typer.Option(None, help=_bt_help("Fee on traded notional, in bps", "fee_bps")),
+    slippage_bps: Optional[float] = typer.Option(None, help=_bt_help("Slippage against the trader, in bps",
+                                                                     "slippage_bps")),
+    cash: Optional[float] = typer.Option(None, help=_bt_help("Starting cash in $", "cash")),
+    mode: Optional[str] = typer.Option(None, help=_bt_help("long-only or long-short", "mode")),
+    threshold: Optional[float] = typer.Option(None, help=_bt_help("Minimum confidence to act", "threshold")),
+    sizing: Optional[str] = typer.Option(None, help=_bt_help("fixed or confidence", "sizing")),
+    max_exposure: Optional[float] = typer.Option(None, help=_bt_help("Largest |position| as a fraction of equity",
+                                                                     "max_exposure")),
+    min_hold: Optional[int] = typer.Option(None, help=_bt_help("Candles a position is kept before it may change",
+                                                               "min_hold")),
 ) -> None:
     """Trade a run's predictions (or an external signal file) with next-open fills, fees and slippage."""
     from cryptotrain.backtest.runner import backtest_command
 
     overrides = {k: v for k, v in dict(fee_bps=fee_bps, slippage_bps=slippage_bps, cash=cash, mode=mode,
-                                       threshold=threshold, sizing=sizing, max_exposure=max_exposure).items()
+                                       threshold=threshold, sizing=sizing, max_exposure=max_exposure,
+                                       min_hold=min_hold).items()
                  if v is not None}
+    from cryptotrain.orchestration.walkforward_stitch import is_walkforward_dir
+
+    if is_walkforward_dir(run) and signals is None:  # a walk-forward run: its stitched test signals
+        from cryptotrain.orchestration.walkforward_runner import backtest_walkforward
+
+        backtest_walkforward(run, overrides, console=_console())
+        return
     backtest_command(run=run, split=split, signals=signals, data=data, out=out, overrides=overrides,
                      console=_console())
+
+
+# ----------------------------------------------------------------------- walkforward
+@app.command()
+@_handles_errors
+def walkforward(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML config with a walkforward section."),
+    set_: list[str] = typer.Option([], "--set", help="Override a config value: section.key=value (repeatable)."),
+    run_name: Optional[str] = typer.Option(None, help="Directory runs/walkforward-NAME (default: the config's stem)."),
+    workers: int = typer.Option(1, min=1, help="Folds at once; > 1 runs them as Ray tasks on a local Ray."),
+    address: Optional[str] = typer.Option(None, help="Run the folds on an existing Ray cluster: auto or HOST:PORT."),
+    blas_threads: Optional[int] = typer.Option(None, min=1, help="BLAS threads per fold (default 1 on Ray)."),
+    force: bool = typer.Option(False, "--force", help="Delete the directory's earlier results and start over."),
+) -> None:
+    """Retrain through time (folds), score each fold's test part, stitch, evaluate and backtest; resumes."""
+    from cryptotrain.config import load_config
+    from cryptotrain.orchestration.walkforward_runner import walkforward_command, walkforward_dir
+
+    cfg = load_config(config, set_)
+    walkforward_command(cfg, walkforward_dir(cfg, config, run_name), workers=workers, address=address,
+                        blas_threads=blas_threads, force=force, console=_console())
+
+
+# ------------------------------------------------------------------------------ runs
+runs_app = typer.Typer(help="List, show and compare the runs in a runs directory (reads only).")
+app.add_typer(runs_app, name="runs")
+_RUNS_DIR = typer.Option(None, "--runs-dir", help="Directory holding the runs (train.runs_dir; default runs).")
+_RUNS_JSON = typer.Option(False, "--json", help="Print one JSON document instead of tables.")
+
+
+def _runs_opts(ctx: typer.Context, runs_dir: Optional[Path], json_: bool) -> tuple[Path, bool]:
+    """A subcommand's --runs-dir / --json, else the ones given before it (`runs --runs-dir X show RUN`)."""
+    parent = (ctx.parent.obj if ctx.parent is not None else None) or {}
+    return runs_dir or parent.get("runs_dir") or Path("runs"), json_ or parent.get("json", False)
+
+
+@runs_app.callback(invoke_without_command=True)
+@_handles_errors
+def runs_root(ctx: typer.Context, runs_dir: Optional[Path] = _RUNS_DIR, json_: bool = _RUNS_JSON) -> None:
+    """One row per run, newest first (the same as `runs list`)."""
+    ctx.obj = {"runs_dir": runs_dir, "json": json_}
+    if ctx.invoked_subcommand is None:
+        runs_list(ctx, runs_dir=runs_dir, json_=json_)
+
+
+@runs_app.command("list")
+@_handles_errors
+def runs_list(ctx: typer.Context, runs_dir: Optional[Path] = _RUNS_DIR, json_: bool = _RUNS_JSON) -> None:
+    """One row per run: model, market, epochs, best val loss, test accuracy, backtest beside buy and hold."""
+    from cryptotrain.report.runs_report import print_json_doc, print_runs_list
+    from cryptotrain.runs.index import list_runs, list_view
+
+    runs_dir, json_ = _runs_opts(ctx, runs_dir, json_)
+    (print_json_doc if json_ else print_runs_list)(_console(), list_view(list_runs(runs_dir)))
+
+
+@runs_app.command("show")
+@_handles_errors
+def runs_show(ctx: typer.Context,
+              run: str = typer.Argument(..., help="Run directory, or a run name in --runs-dir, or latest."),
+              runs_dir: Optional[Path] = _RUNS_DIR, json_: bool = _RUNS_JSON) -> None:
+    """A run's config differences from the defaults, training summary, evaluation, backtest, figures."""
+    from cryptotrain.report.runs_report import print_json_doc, print_run
+    from cryptotrain.runs.compare import show_run
+    from cryptotrain.runs.index import resolve
+
+    runs_dir, json_ = _runs_opts(ctx, runs_dir, json_)
+    (print_json_doc if json_ else print_run)(_console(), show_run(resolve(run, runs_dir)))
+
+
+@runs_app.command("compare")
+@_handles_errors
+def runs_compare(ctx: typer.Context,
+                 runs: list[str] = typer.Argument(..., help="Two or more runs (directories or names in --runs-dir)."),
+                 runs_dir: Optional[Path] = _RUNS_DIR, json_: bool = _RUNS_JSON) -> None:
+    """Config keys that differ and the headline metrics side by side, the better value marked."""
+    from cryptotrain.report.runs_report import print_compare, print_json_doc
+    from cryptotrain.runs.compare import compare_runs
+    from cryptotrain.runs.index import resolve
+
+    runs_dir, json_ = _runs_opts(ctx, runs_dir, json_)
+    doc = compare_runs([resolve(r, runs_dir) for r in runs])
+    (print_json_doc if json_ else print_compare)(_console(), doc)
 
 
 def main() -> None:

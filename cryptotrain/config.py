@@ -1,4 +1,4 @@
-"""The one typed configuration tree: data, features, labels, model, train, backtest.
+"""The one typed configuration tree: data, features, labels, model, train, backtest, walkforward.
 
 Loaded from YAML, validated at the boundary (unknown keys are errors that suggest the
 closest valid name, wrong types name the key, the expected type and the value),
@@ -10,17 +10,41 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import re
+import typing
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cryptotrain.config_yaml import load_yaml, quote
 from cryptotrain.errors import UserError
+from cryptotrain.model_memory import check_fits_in_memory
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field's type is or contains int or float (Optional[int], list[Period], ...)."""
+    if annotation in (int, float):
+        return True
+    return any(_numeric(a) for a in typing.get_args(annotation))
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, raw: Any) -> Any:
+        # pydantic reads true as 1 for an int field; a boolean given for a number is a mistake
+        if isinstance(raw, dict):
+            for name, value in raw.items():
+                field = cls.model_fields.get(name)
+                items = value if isinstance(value, list) else [value]
+                if field is not None and _numeric(field.annotation) and any(isinstance(v, bool) for v in items):
+                    raise ValueError(f"{name} needs a number, not the boolean {str(value).lower()}")
+        return raw
 
 
 Period = Annotated[int, Field(ge=1)]      # a look-back length in candles
@@ -28,9 +52,15 @@ Window2 = Annotated[int, Field(ge=2)]     # a window that needs a standard devia
 
 
 def _iso(value: Any) -> Any:
-    """YAML reads an unquoted 2024-01-01 as a date: accept it as the ISO string it means."""
+    """A UTC date or ISO datetime (or integer ms) as a string; an impossible date is refused here."""
     if isinstance(value, (_dt.date, _dt.datetime)):
         return value.isoformat()
+    if isinstance(value, str) and not re.fullmatch(r"\s*-?\d{10,}\s*", value):
+        try:
+            _dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{quote(value)} is not a valid date; use a UTC date or ISO datetime, "
+                             "e.g. 2024-01-31 or 2024-01-31T12:00") from None
     return value
 
 
@@ -67,9 +97,41 @@ class DataConfig(_Section):
 
     _dates = field_validator("start", "end", mode="before")(_iso)
 
+    @field_validator("exchange", "symbol")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        # both end up in run directory and file names: keep them short and path-safe
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9/:._-]{0,39}", v):
+            raise ValueError(f"{quote(v)} is not a market or exchange name; use at most 40 letters, digits "
+                             "and / : . _ -, e.g. BTC/USDT")
+        return v
+
 
 # ------------------------------------------------------------------------- features
+# Feature groups (formulas in cryptotrain/data/features*.py). A basic group is named after the
+# option that parameterizes it; the alpha158 groups are Qlib's Alpha158 families in its order.
+BASIC_GROUPS = ("returns", "body_range", "volatility", "rsi", "macd", "bollinger", "atr", "volume_zscore",
+                "vwap", "time")
+ALPHA158_ROLLING = ("roc", "ma", "std", "beta", "rsqr", "resi", "max", "min", "qtlu", "qtld", "rank", "rsv",
+                    "imax", "imin", "imxd", "corr", "cord", "cntp", "cntn", "cntd", "sump", "sumn", "sumd",
+                    "vma", "vstd", "wvma", "vsump", "vsumn", "vsumd")
+ALPHA158_GROUPS = ("kbar", "price", *ALPHA158_ROLLING)
+FEATURE_SETS = {"basic": BASIC_GROUPS, "alpha158": ALPHA158_GROUPS}
+TIMEFRAME_RE = r"[1-9][0-9]*[mhd]"  # context timeframes; weeks are left out (epoch weeks start on Thursdays)
+
+
+def _check_names(names: list[str]) -> list[str]:
+    valid = [*FEATURE_SETS, *BASIC_GROUPS, *ALPHA158_GROUPS]
+    for name in names:
+        if name not in valid:
+            close = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.5)
+            hint = f"did you mean '{close[0]}'?" if close else f"use basic, alpha158 or groups of {', '.join(valid[2:])}"
+            raise ValueError(f"unknown feature set or group '{name}'; {hint}")
+    return names
+
+
 class FeaturesConfig(_Section):
+    set: Literal["basic", "alpha158"] | list[str] = "basic"  # a set, or a list of sets and groups
     returns: list[Period] = [1, 2, 4, 8, 24]   # log-return lags: log(close_t / close_{t-k})
     body_range: bool = True                 # candle body and range relative to close
     volatility: list[Window2] = [12, 24, 72]  # rolling std of 1-step log returns, per window
@@ -80,23 +142,83 @@ class FeaturesConfig(_Section):
     volume_zscore: Optional[Window2] = 24   # log volume and its rolling z-score over this window
     vwap: Optional[Period] = 24             # log distance of close to the rolling VWAP
     time: bool = True                       # sin/cos of hour-of-day and day-of-week
+    windows: list[Window2] = [5, 10, 20, 30, 60]  # alpha158 rolling windows (Qlib's)
+    context: list[str] = []                 # higher timeframes joined to every row, e.g. [4h, 1d]
+    context_set: list[str] = ["kbar", "roc", "std", "rsv"]  # groups computed on the context candles
+    context_windows: list[Window2] = [5, 10, 20]  # alpha158 rolling windows on the context candles
     normalizer: Literal["zscore", "robust"] = "zscore"  # fitted on the training split only
+
+    @field_validator("set", mode="before")
+    @classmethod
+    def _set(cls, v: Any) -> Any:
+        if isinstance(v, str) and v not in FEATURE_SETS:
+            _check_names([v])
+            v = [v]  # a single group
+        return _check_names(v) if isinstance(v, list) else v
+
+    @field_validator("context_set")
+    @classmethod
+    def _context_set(cls, v: list[str]) -> list[str]:
+        _check_names(v)
+        if "time" in v:
+            raise ValueError("time is the row's own clock, not a context feature; drop it")
+        return v
+
+    @field_validator("context")
+    @classmethod
+    def _context(cls, v: list[str]) -> list[str]:
+        import re
+
+        for tf in v:
+            if not re.fullmatch(TIMEFRAME_RE, str(tf)):
+                raise ValueError(f"{tf!r} is not a timeframe like 4h or 1d (units m, h, d)")
+        if len(set(v)) != len(v):
+            raise ValueError("a timeframe is named twice")
+        return v
+
+    def groups(self, names: Optional[list[str]] = None) -> list[str]:
+        """The groups `set` (or `names`) resolves to, in order: a set name expands to its groups,
+        of which the basic ones disabled by their option (null, [] or false) are skipped."""
+        raw = [self.set] if isinstance(self.set, str) else self.set
+        raw = raw if names is None else names
+        out: list[str] = []
+        for name in raw:
+            for g in FEATURE_SETS.get(name, (name,)):
+                if g not in out and (name not in FEATURE_SETS or self._enabled(g)):
+                    out.append(g)
+        return out
+
+    def context_groups(self) -> list[str]:
+        """The groups of `context_set`; a set name brings its groups except time (the row's own clock)."""
+        return [g for g in self.groups(self.context_set) if g != "time"]
+
+    def _enabled(self, group: str) -> bool:
+        return group not in BASIC_GROUPS or getattr(self, group) not in (None, [], False)
 
     @model_validator(mode="after")
     def _check(self) -> "FeaturesConfig":
         if self.macd is not None and (len(self.macd) != 3 or self.macd[0] >= self.macd[1]):
             raise ValueError("macd must be [fast, slow, signal] with fast < slow")
-        if not (self.returns or self.volatility or self.body_range or self.time or any(
-                v is not None for v in (self.rsi, self.macd, self.bollinger, self.atr, self.volume_zscore, self.vwap))):
+        for key, names in (("set", None), ("context_set", self.context_set)):
+            raw = ([self.set] if isinstance(self.set, str) else self.set) if names is None else names
+            off = [g for g in raw if g in BASIC_GROUPS and not self._enabled(g)]
+            if off:
+                raise ValueError(f"features.{key} lists {off[0]} but features.{off[0]} disables it; "
+                                 f"give features.{off[0]} a value or drop {off[0]} from the list")
+        if not self.groups():
             raise ValueError("every feature is disabled; enable at least one (e.g. features.returns=[1])")
+        if self.context and not self.context_groups():
+            raise ValueError("features.context is set but features.context_set gives no feature; add a group")
         return self
 
 
 # --------------------------------------------------------------------------- labels
 class LabelsConfig(_Section):
     horizon: int = Field(default=1, ge=1)   # h: r_t = open[t+1+h] / open[t+1] - 1
-    threshold: Literal["fixed", "quantile"] = "quantile"  # how the buy/sell threshold is chosen
+    threshold: Literal["fixed", "quantile", "cost"] = "quantile"  # how the buy/sell threshold is chosen
     threshold_bps: float = Field(default=10.0, ge=0)  # fixed: |r_t| above this is buy/sell
+    # cost: |r_t| above one round trip of the backtest settings, 2 (fee_bps + slippage_bps) / 1e4, plus this
+    cost_margin_bps: float = Field(default=0.0, ge=0)
     confidence_window: int = Field(default=24, ge=2)  # volatility window for the confidence target
 
 
@@ -113,7 +235,7 @@ class ModelConfig(_Section):
     causal: bool = False                         # causal mask in self-attention
     concat_last: bool = True                     # concatenate the last hidden state to the context
     pooling: Literal["last", "mean", "additive"] = "additive"  # after multihead / transformer
-    head_sizes: list[int] = [64]                 # hidden widths of the MLP head stack
+    head_sizes: list[Period] = [64]              # hidden widths of the MLP head stack
     head_activation: Literal["relu", "gelu", "tanh"] = "relu"
     head_dropout: float = Field(default=0.0, ge=0, lt=1)
     # transformer only
@@ -145,7 +267,7 @@ class ModelConfig(_Section):
 
 # ---------------------------------------------------------------------------- train
 class TrainConfig(_Section):
-    seed: int = 0
+    seed: int = Field(default=0, ge=0)            # NumPy seeds are non-negative
     epochs: int = Field(default=20, ge=1)
     batch_size: int = Field(default=64, ge=1)
     max_batches_per_epoch: Optional[int] = Field(default=None, ge=1)  # cap for quick runs
@@ -163,6 +285,27 @@ class TrainConfig(_Section):
     min_delta: float = Field(default=0.0, ge=0)
     runs_dir: str = "runs"
 
+    @field_validator("runs_dir")
+    @classmethod
+    def _runs_dir(cls, v: str) -> str:
+        # the first part of the path that exists must be a directory, or creating the run fails
+        p = Path(v)
+        for q in (p, *p.parents):
+            if q.exists():
+                if not q.is_dir():
+                    raise ValueError(f"{quote(str(q))} is a file, not a directory; point train.runs_dir at a directory")
+                break
+        return v
+
+    @model_validator(mode="after")
+    def _warmup(self) -> "TrainConfig":
+        steps = self.epochs * self.max_batches_per_epoch if self.max_batches_per_epoch else None
+        if steps is not None and self.warmup_steps >= steps:
+            warnings.warn(f"train.warmup_steps ({self.warmup_steps}) is not shorter than the whole run (at most "
+                          f"{steps} steps: epochs x max_batches_per_epoch); the learning rate never leaves the warm-up",
+                          stacklevel=2)
+        return self
+
     @field_validator("betas")
     @classmethod
     def _betas(cls, v: list[float]) -> list[float]:
@@ -175,11 +318,42 @@ class TrainConfig(_Section):
 class BacktestConfig(_Section):
     fee_bps: float = Field(default=10.0, ge=0)      # on traded notional, every fill
     slippage_bps: float = Field(default=2.0, ge=0)  # fills move against the trader
-    cash: float = Field(default=10_000.0, gt=0)
+    cash: float = Field(default=10_000.0, gt=0, le=1e12, allow_inf_nan=False)  # up to $1e12: money stays exact in float64
     mode: Literal["long-only", "long-short"] = "long-short"
     threshold: float = Field(default=0.0, ge=0, le=1)  # minimum confidence to act
     sizing: Literal["fixed", "confidence"] = "fixed"
     max_exposure: float = Field(default=1.0, gt=0, le=1)
+    min_hold: int = Field(default=0, ge=0)  # candles a position is kept before the policy may change it
+
+
+# ---------------------------------------------------------------------- walkforward
+SPAN_RE = r"[1-9][0-9]*[mhd]"   # a duration: minutes, hours, days ("365d", "12h")
+Span = Optional[typing.Union[Annotated[int, Field(ge=1)], str]]  # candles, or a duration
+
+
+def _span(v: Any) -> Any:
+    if isinstance(v, str) and not re.fullmatch(SPAN_RE, v.strip()):
+        raise ValueError(f"{quote(v)} is not a span; give a candle count (e.g. 500) or a duration such as "
+                         "365d, 30d or 12h")
+    return v.strip() if isinstance(v, str) else v
+
+
+class WalkForwardConfig(_Section):
+    """`cryptotrain walkforward`: folds retrained through time (orchestration/walkforward_plan.py)."""
+    train_span: Span = None           # training part of each fold (expanding: of the first fold)
+    val_span: Span = None             # validation part (early stopping, best checkpoint)
+    test_span: Span = None            # test part: the out-of-sample candles each fold scores
+    step: Span = None                 # between test starts; default test_span (must be >= test_span)
+    mode: Literal["expanding", "sliding"] = "expanding"  # expanding keeps the first training candle
+    embargo: Optional[int] = Field(default=None, ge=1)   # candles between parts; default labels.horizon + 1
+    first_test_start: Optional[str] = None   # UTC date: the first fold's test part starts here
+    last_test_end: Optional[str] = None      # UTC date: no test part reaches past this
+    max_folds: Optional[int] = Field(default=None, ge=1)
+    warm_start: bool = False          # fold k starts from fold k-1's best parameters (folds then run in sequence)
+    warm_epochs: Optional[int] = Field(default=None, ge=1)  # epochs of a warm-started fold (default train.epochs)
+
+    _spans = field_validator("train_span", "val_span", "test_span", "step", mode="before")(_span)
+    _dates = field_validator("first_test_start", "last_test_end", mode="before")(_iso)
 
 
 class Config(_Section):
@@ -189,6 +363,12 @@ class Config(_Section):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     backtest: BacktestConfig = BacktestConfig()
+    walkforward: WalkForwardConfig = WalkForwardConfig()
+
+    @model_validator(mode="after")
+    def _fits(self) -> "Config":
+        check_fits_in_memory(self)
+        return self
 
 
 # ------------------------------------------------------------------------ loading
@@ -223,7 +403,7 @@ def validation_message(err: ValidationError, origin: str, cls: type[BaseModel] |
         hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(section.model_fields)}"
         what = f"'{prefix}.{key}'" if prefix else f"'{name}' in {where}"
         return f"{origin}: unknown key {what}; {hint}"
-    got = f" (got {e.get('input')!r})" if show_input else ""
+    got = f" (got {quote(e.get('input'))})" if show_input else ""
     if option:
         return f"--{(str(loc[0]) if loc else origin).replace('_', '-')}: {e['msg'].lower()}{got}"
     key = f"{prefix}.{key}" if prefix and key else key or prefix
@@ -255,10 +435,13 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         origin = str(p)
         if not p.is_file():
             raise UserError(f"config file {p} not found; pass an existing YAML file, e.g. configs/gru_attention_1h.yaml")
-        try:
-            raw = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise UserError(f"{p}: not valid YAML ({str(err).splitlines()[0]}); fix the file") from err
+        raw = load_yaml(p.read_text(), origin)
+        if raw is None:
+            warnings.warn(f"{p} is empty: every setting takes its default", stacklevel=2)
+            raw = {}
+        if not isinstance(raw, dict):
+            raise UserError(f"{p}: the file holds a {type(raw).__name__}, not a mapping; write sections such as "
+                            "'model:' and 'train:' with keys under them")
     raw = apply_overrides(raw, overrides or [])
     if overrides:
         origin += " with --set " + " ".join(overrides)
@@ -278,8 +461,8 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         if len(parts) < 2 or not all(parts):
             raise UserError(f"--set {item!r}: the key needs a section, e.g. model.hidden_size")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
+            value = load_yaml(text, f"--set {item!r}") if text.strip() else None
+        except UserError:
             value = text
         node = out
         for part in parts[:-1]:
@@ -302,4 +485,4 @@ def config_to_yaml(cfg: Config) -> str:
 
 
 def config_from_yaml_text(text: str, origin: str = "config") -> Config:
-    return config_from_dict(yaml.safe_load(text) or {}, origin)
+    return config_from_dict(load_yaml(text, origin) or {}, origin)

@@ -1,6 +1,8 @@
 """Atomic file writes: write to a temporary file beside the target, flush, fsync, rename.
 
 A crash or kill at any moment leaves either the old file or the new one, never half of one.
+The file gets the mode an ordinary `open()` would give it: an existing target keeps its mode,
+a new one gets 0666 minus the umask (mkstemp alone would leave every output 0600).
 Also `to_jsonable`, the one conversion of results to JSON types that every writer uses.
 """
 
@@ -27,7 +29,10 @@ def atomic_path(target: str | Path, suffix: str = "") -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, _mode_for(target))
+    finally:
+        os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -64,6 +69,18 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, (datetime.datetime, datetime.timedelta)):
         return None if obj != obj else (obj.isoformat() if isinstance(obj, datetime.datetime) else str(obj))
     return obj
+
+
+def _mode_for(target: Path) -> int:
+    """The permission bits `open(target, "w")` would leave: the existing file's, else 0666 & ~umask."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        pass
+    # the umask can only be read by setting it; set it straight back
+    umask = os.umask(0o077)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _fsync_dir(path: Path) -> None:

@@ -219,10 +219,12 @@ def _tail_window_features(ck, src: CandleFile, path: Path, t_row: int, first_row
                             f"need {need} contiguous candles ending there, {path} has {have}; use a longer file "
                             "or a later --at")
         seg = df.iloc[seg0:].reset_index(drop=True)
-        X = compute_features(seg, fcfg, tf)[0][-T:]
+        # compared in float64: float32 rounding would hide a last-bit difference that can still
+        # round the other way on the whole file; the cast below is the one compute_features makes
+        X = compute_features(seg, fcfg, tf, dtype=np.float64)[0][-T:]
         if exact:
             break
-        X_short = compute_features(seg.iloc[-L:].reset_index(drop=True), fcfg, tf)[0][-T:]
+        X_short = compute_features(seg.iloc[-L:].reset_index(drop=True), fcfg, tf, dtype=np.float64)[0][-T:]
         if np.array_equal(X, X_short, equal_nan=True):
             break
         L *= 4
@@ -230,4 +232,5 @@ def _tail_window_features(ck, src: CandleFile, path: Path, t_row: int, first_row
         raise UserError(f"too little history for {t_ms}: the window ({T}) and the features' warm-up ({warm}) "
                         f"need {need} contiguous candles ending there; use a longer file or a later --at")
     info = {"rows_processed": int(len(seg)), "window": T, "warmup": warm, "from_evaluate_start": bool(exact)}
+    X = X.astype(np.float64 if cfg.model.dtype == "float64" else np.float32)
     return X, float(seg["close"].iloc[-1]), info, read_s

@@ -144,3 +144,26 @@ def test_short_wiped_out_by_a_rally_ends_at_zero():
     assert r.ruined_at == 2
     np.testing.assert_array_equal(r.equity[2:], 0.0)
     assert r.trades["pnl"].sum() == pytest.approx(-1000.0, rel=1e-9) and not r.trades["open"].any()
+
+
+@pytest.mark.parametrize("fee_bps,slip_bps", [(100, 0), (100, 100), (10, 2), (0, 50)])
+def test_a_flip_pays_fee_and_slippage_on_both_legs(fee_bps, slip_bps):
+    """Long -> short -> long: each flip trades the old units and the new ones, and pays the fee and
+    the slippage on both legs. With slippage 0 a fee charged on one leg can hide behind the
+    rounding of the price; the slipped cases are checked against the explicit cash/units loop."""
+    f, s = fee_bps / 1e4, slip_bps / 1e4
+    open_, close, target = [100.0, 100.0, 120.0, 90.0, 95.0], [100.0, 110.0, 90.0, 96.0, 97.0], [1, -1, 1, 1, 1]
+    r = bt(open_, close, target, fee_bps=fee_bps, slippage_bps=slip_bps)
+    np.testing.assert_allclose(r.equity, oracle(open_, close, target, 1000.0, f, s), rtol=1e-9)
+    u = r.fills.units_after
+    before = np.r_[0.0, u[:-1]]
+    sides = np.sign(u - before)
+    np.testing.assert_allclose(r.fills.price, np.asarray(open_)[r.fills.candle] * (1 + sides * s), rtol=1e-12)
+    np.testing.assert_allclose(r.fills.fee, f * np.abs(u - before) * r.fills.price, rtol=1e-12)
+    assert list(np.sign(u)) == [1, -1, 1] and r.fills.candle.tolist() == [1, 2, 3]
+    # the long closed by the first flip carries the fee of its own leg only
+    first = next(r.trades.itertuples())
+    assert first.fees == pytest.approx(r.fills.fee[0] + f * u[0] * r.fills.price[1], rel=1e-9)
+    assert first.pnl == pytest.approx(u[0] * (r.fills.price[1] - r.fills.price[0]) - first.fees, rel=1e-9)
+    assert r.trades["fees"].sum() == pytest.approx(r.fills.fee.sum(), rel=1e-12)
+    assert r.trades["pnl"].sum() == pytest.approx(r.equity[-1] - 1000.0, rel=1e-9)

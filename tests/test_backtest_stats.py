@@ -61,7 +61,7 @@ def test_stats_on_a_fixed_equity_series_match_hand_values():
     assert s["Max. Trade Duration"] == pd.Timedelta(days=3) and s["Avg. Trade Duration"] == pd.Timedelta(days=1.75)
     assert s["Exposure Time [%]"] == pytest.approx(100 * 4 / 6)
     assert s["Equity Final [$]"] == 110.0 and s["Equity Peak [$]"] == 121.0
-    assert s["Return [%]"] == pytest.approx(10.0) and s["Buy & Hold Return [%]"] == pytest.approx(20.0)
+    assert s["Return [%]"] == pytest.approx(10.0) and s["Buy & Hold Return, no costs [%]"] == pytest.approx(20.0)
     assert s["Fees Paid [$]"] == pytest.approx(2.0) and s["Turnover"] == pytest.approx(200 / np.mean(EQUITY))
     assert s["Duration"] == pd.Timedelta(days=5)
 
@@ -71,7 +71,7 @@ def test_stats_key_order_and_guards():
     res.trades = res.trades.iloc[:0]
     res.equity = np.full(6, 100.0)
     s = compute_stats(res)
-    assert list(s)[:3] == ["Start", "End", "Duration"] and list(s)[-1] == "Turnover" and len(s) == 29
+    assert list(s)[:3] == ["Start", "End", "Duration"] and list(s)[-1] == "Turnover" and len(s) == 31
     for key in ("Sharpe Ratio", "Sortino Ratio", "Calmar Ratio", "Win Rate [%]", "Profit Factor", "SQN"):
         assert math.isnan(s[key]), key
     doc = to_jsonable(s)
@@ -112,20 +112,41 @@ def test_annualized_numbers_of_a_short_profitable_minute_run_do_not_overflow():
     assert s["Return (Ann.) [%]"] == float("inf") and s["CAGR [%]"] == float("inf")
 
 
-@pytest.mark.parametrize("width", [80, 50])
-def test_stats_table_keeps_every_label_with_huge_numbers(width):
+@pytest.mark.parametrize("width", [80, 60, 50])
+def test_stats_table_keeps_every_label_and_header_with_huge_numbers(width):
     from rich.console import Console
 
-    from cryptotrain.report.backtest_report import stats_table
+    from cryptotrain.report.backtest_report import print_stats_table
 
     s = compute_stats(fixed_result())
     huge = {k: (v * 1e30 if isinstance(v, float) and math.isfinite(v) else v) for k, v in s.items()}
     huge["Equity Final [$]"] = 987_654_321.5   # just below scientific notation: full digits
     console = Console(width=width, record=True)
-    console.print(stats_table({"Model": huge, "Buy & Hold": huge, "Persistence": huge}, title="t"))
+    print_stats_table(console, {"Model": huge, "Buy & Hold": huge, "Persistence": huge}, title="t")
     text = console.export_text()
     lines = text.splitlines()
-    for key in s:   # at 50 columns the values are cut, never the labels
-        assert any(line.startswith(f" {key} ") for line in lines), key
-    if width == 80:   # everything fits
+    assert max(map(len, lines)) <= width
+    for key in s:   # narrow terminals print the table in parts: labels and numbers whole
+        assert any(line.lstrip().startswith(f"{key} ") for line in lines), key
+    for header in ("Model", "Buy & Hold", "Persistence"):
+        assert header in text, header
+    if width >= 60:   # at 50 one value column is wider than what the labels leave: values cut, labels whole
         assert "987,654,321.50" in text and "3.287e+34" in text and "…" not in text
+
+
+@pytest.mark.parametrize("tf_ms, periods", [(3_600_000, 8760), (60_000, 525_600), (4 * 3_600_000, 2190)],
+                         ids=["1h", "1m", "4h"])
+def test_annualized_ratios_use_the_candles_per_year_of_the_timeframe(tf_ms, periods):
+    """On daily candles sqrt(365) == sqrt(P), so only other timeframes catch a hard-coded 365."""
+    res = fixed_result()
+    res.timestamps = np.arange(len(EQUITY), dtype=np.int64) * tf_ms
+    res.timeframe_ms = tf_ms
+    s = compute_stats(res)
+    r = [EQUITY[0] / 100 - 1] + [EQUITY[i] / EQUITY[i - 1] - 1 for i in range(1, len(EQUITY))]
+    mean, sd = sum(r) / len(r), statistics.stdev(r)
+    downside = math.sqrt(sum(min(x, 0) ** 2 for x in r) / len(r))
+    assert s["Sharpe Ratio"] == pytest.approx(mean / sd * math.sqrt(periods), rel=1e-9)
+    assert s["Sortino Ratio"] == pytest.approx(mean / downside * math.sqrt(periods), rel=1e-9)
+    assert s["Volatility (Ann.) [%]"] == pytest.approx(100 * sd * math.sqrt(periods), rel=1e-9)
+    log_ann = math.log(110 / 100) * periods / len(r)   # (110/100)^(P/n) - 1 overflows a float for 1m: inf
+    assert s["Return (Ann.) [%]"] == pytest.approx(100 * math.expm1(log_ann) if log_ann < 700 else math.inf, rel=1e-9)

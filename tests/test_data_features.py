@@ -53,7 +53,7 @@ def _ema_loop(x, span):
 def test_indicators_match_loop_references():
     df = synthetic_candles(200, seed=5)
     fcfg = FeaturesConfig(returns=[3], body_range=False, volatility=[10], time=False, volume_zscore=None, vwap=None)
-    X, names = compute_features(df, fcfg, H)
+    X, names = compute_features(df, fcfg, H, dtype=np.float64)
     col = dict(zip(names, X.T))
     o, h, l, c = (df[k].to_numpy() for k in ("open", "high", "low", "close"))
     d = np.r_[np.nan, np.diff(c)]

@@ -63,7 +63,7 @@ BAD_FILES = {
     "negative_volume": ("a.csv", _rows(GOOD[0], f"{T0 + H},1,2,0.5,1,-3"), r"negative volume at line 3"),
     "high_below": ("a.csv", _rows(GOOD[0], f"{T0 + H},1,1.2,0.5,1.5,3"), r"high is below max\(open, close\) at line 3"),
     "low_above": ("a.csv", _rows(GOOD[0], f"{T0 + H},1,2,1.2,1.5,3"), r"low is above min\(open, close\) at line 3"),
-    "conflicting_duplicate": ("a.csv", _rows(GOOD[0], f"{T0},1,2,0.5,1.6,3"), r"2 rows share a timestamp with different values"),
+    "conflicting_duplicate": ("a.csv", _rows(GOOD[0], f"{T0},1,2,0.5,1.6,3"), r"line 2 and line 3 share a timestamp with different values"),
     "empty_file": ("a.csv", "", r"file is empty"),
     "header_only": ("a.csv", _rows(), r"no candle rows"),
     "too_few_rows": ("a.csv", _rows(*GOOD), r"only 3 candle\(s\), need at least 10"),
@@ -185,3 +185,52 @@ def test_time_helpers():
         timeframe_to_ms("1x")
     with pytest.raises(UserError, match="cannot read date"):
         parse_utc("someday")
+
+
+# ----------------------------------------------------------------- issue 16: timestamps and paths
+def _candles_csv(path, stamps) -> None:
+    path.write_text("timestamp,open,high,low,close,volume\n" + "".join(f"{t},1,1,1,1,1\n" for t in stamps))
+
+
+@pytest.mark.parametrize("unit, per_ms", [("seconds", 1 / 1000), ("microseconds", 1000), ("nanoseconds", 1_000_000)])
+def test_timestamps_in_other_units_are_converted_with_a_warning(tmp_path, unit, per_ms):
+    path = tmp_path / "a.csv"
+    _candles_csv(path, [int((T0 + i * H) * per_ms) for i in range(5)])
+    with pytest.warns(UserWarning, match=f"timestamps look like {unit} since the epoch"):
+        df, rep = load_ohlcv(path, timeframe="1h")
+    assert df["timestamp"].tolist() == [T0 + i * H for i in range(5)] and rep.timeframe == "1h"
+
+
+@pytest.mark.parametrize("bad", ["1e308", "99999999999999999999", "1704067200"])
+def test_one_timestamp_far_off_names_its_line(tmp_path, bad):
+    path = tmp_path / "a.csv"
+    _candles_csv(path, [T0, T0 + H, bad, T0 + 3 * H])
+    with pytest.raises(UserError, match=r"timestamp .* at line 4 is not a time in milliseconds like the rest of the file"):
+        load_ohlcv(path)
+    res = CliRunner().invoke(app, ["data", "inspect", str(path)])
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
+
+
+def test_one_iso_timestamp_among_ms_names_the_line_that_differs(tmp_path):
+    path = tmp_path / "a.csv"
+    _candles_csv(path, [T0, T0 + H, "2024-01-01T02:00", T0 + 3 * H])
+    with pytest.raises(UserError, match=r"'2024-01-01T02:00' at line 4 is an ISO datetime but the other timestamps "
+                                        r"are numbers"):
+        load_ohlcv(path)
+    _candles_csv(path, ["2024-01-01T00:00", "2024-01-01T01:00", T0 + 2 * H])
+    with pytest.raises(UserError, match=rf"'{T0 + 2 * H}' at line 4 is a number but the other timestamps are ISO"):
+        load_ohlcv(path)
+
+
+def test_conflicting_duplicates_name_both_file_lines_even_when_unsorted(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("timestamp,open,high,low,close,volume\n"
+                    f"{T0 + 2 * H},1,1,1,1,1\n{T0},1,1,1,1,1\n{T0 + H},1,1,1,1,1\n{T0},1,1,1,1,2\n")
+    with pytest.raises(UserError, match=r"line 3 and line 5 share a timestamp with different values \(2024-01-01T00:00"):
+        load_ohlcv(path)
+
+
+def test_a_directory_named_like_a_candle_file(tmp_path):
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(UserError, match=r"dir.csv is a directory, not a candle file"):
+        load_ohlcv(tmp_path / "dir.csv")

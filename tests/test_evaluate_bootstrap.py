@@ -70,7 +70,7 @@ def test_perfect_model_beats_random_baseline_and_ties_with_itself():
     assert out["baselines"]["noise"]["diff"]["accuracy"]["lo"] > 0.4
     assert "ic_pearson" not in out["baselines"]["noise"]["diff"]  # no return forecast: no IC
     assert verdict("noise", out["baselines"]["noise"]["diff"]).startswith(
-        "Model vs noise: beats it beyond the 95% interval on accuracy and balanced accuracy.")
+        "Model vs noise: beats it beyond the 95% interval on accuracy, balanced accuracy and direction accuracy.")
     assert verdict("same", d).startswith("Model vs same: does not beat it beyond the 95% interval on any metric.")
     assert "worse beyond the interval on accuracy" in verdict("x", {"accuracy": {"value": -0.2, "lo": -0.3, "hi": -0.1}})
 
@@ -114,8 +114,25 @@ def test_evaluation_report_is_complete_and_json_ready():
                             attention=rng.dirichlet(np.ones(8), len(y)), timeframe="1h", n_resamples=50)
     assert rep["n_windows"] == 200 and set(rep["baselines"]) == {"majority", "persistence", "stratified"}
     assert rep["model"]["confidence"]["reliability"] and len(rep["attention"]["by_lag"]) == 8
-    assert set(rep["bootstrap"]["baselines"]["persistence"]["diff"]) == {"accuracy", "balanced_accuracy",
+    assert set(rep["bootstrap"]["baselines"]["persistence"]["diff"]) == {"accuracy", "balanced_accuracy", "direction_accuracy",
                                                                          "ic_pearson", "ic_spearman"}
     assert all(s.startswith("Model vs ") for s in rep["verdicts"].values())
     assert math.isnan(rep["baselines"]["persistence"]["classification"]["log_loss"])
     json.dumps(rep)  # NaN is allowed here; the writer maps it to null
+
+
+def test_intervals_use_blocks_when_hits_come_in_long_runs():
+    """50 right, then 50 wrong, ...: resampling single windows (i.i.d.) would give a far narrower
+    interval than blocks of consecutive windows; the test catches intervals that ignore the block
+    length they report."""
+    n = 1000
+    hit = np.tile(np.r_[np.ones(50, bool), np.zeros(50, bool)], n // 100)
+    y = np.ones(n, dtype=np.int64)
+    model = {"action": np.where(hit, 1, 0), "pred_return": None}
+    out = bootstrap_intervals(y, np.zeros(n), model, {}, n_resamples=400, seed=0)
+    acc = out["model"]["accuracy"]
+    assert out["block_length"] == 10 and acc["value"] == 0.5
+    rng = np.random.default_rng(0)
+    iid = hit[rng.integers(0, n, size=(400, n))].mean(axis=1)
+    iid_width = np.subtract(*np.quantile(iid, [0.975, 0.025]))
+    assert acc["hi"] - acc["lo"] > 2 * iid_width, (acc, iid_width)

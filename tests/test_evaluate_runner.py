@@ -199,8 +199,8 @@ def test_untrained_heads_get_no_metrics_intervals_or_verdicts(tmp_path, run_dir)
     assert "return head not trained (model.w_return = 0)" in text and "confidence head not trained" in text
     m = json.loads((run / "eval" / "test" / "metrics.json").read_text())
     assert "return" not in m["model"] and "confidence" not in m["model"]
-    assert set(m["bootstrap"]["model"]) == {"accuracy", "balanced_accuracy"}
-    assert set(m["bootstrap"]["baselines"]["persistence"]["diff"]) == {"accuracy", "balanced_accuracy"}
+    assert set(m["bootstrap"]["model"]) == {"accuracy", "balanced_accuracy", "direction_accuracy"}
+    assert set(m["bootstrap"]["baselines"]["persistence"]["diff"]) == {"accuracy", "balanced_accuracy", "direction_accuracy"}
     assert "IC" not in m["verdicts"]["persistence"] and "ic_pearson" in m["baselines"]["persistence"]["return"]
     assert len(m["notes"]) == 2
     pred = pd.read_csv(run / "eval" / "test" / "predictions.csv")

@@ -3,7 +3,8 @@
 The layers, lowest first (a module may import its own layer and every layer above it in
 this list, never one below it):
 
-    base           errors, fileio, config           error types, atomic writes, the typed config
+    base           errors, fileio, config,          error types, atomic writes, the typed config
+                   config_yaml, model_memory        (its YAML loader and its memory estimate)
     report         report/                          tables and figures from plain data
     data           data/
     nn             nn/
@@ -33,7 +34,7 @@ import cryptotrain
 PACKAGE = Path(cryptotrain.__file__).resolve().parent
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("errors", "fileio", "config")),
+    ("base", ("errors", "fileio", "config", "config_yaml", "model_memory")),
     ("report", ("report",)),
     ("data", ("data",)),
     ("nn", ("nn",)),

@@ -101,6 +101,26 @@ def test_backward_returns_params_keys_and_input_grad():
     x, t = _batch()
     out, cache = model_forward(params, x, mcfg)
     _, _, dout = model_loss(out, t, mcfg, params)
-    grads, dx = model_backward(params, cache, dout, mcfg, return_dx=True)
+    dx, grads = model_backward(params, cache, dout, mcfg, need_dx=True)
     assert set(grads) == set(params) and dx.shape == x.shape
 
+
+
+def test_l2_false_leaves_the_penalty_out_of_loss_and_grads():
+    """model_loss / model_backward with l2=False give what a config with l2 = 0 gives (the
+    validation loss), and l2=True differs from it by l2 * sum(W^2) and its gradient 2 l2 W."""
+    mcfg = ModelConfig(**BASE)
+    no_l2 = mcfg.model_copy(update={"l2": 0.0})
+    params = init_params(mcfg, 3, 4, np.random.default_rng(0))
+    x, t = _batch()
+    out, cache = model_forward(params, x, mcfg)
+    loss_off, _, dout = model_loss(out, t, mcfg, params, l2=False)
+    loss_zero, _, _ = model_loss(out, t, no_l2, params)
+    loss_on, parts, _ = model_loss(out, t, mcfg, params)
+    assert loss_off == loss_zero and loss_on == pytest.approx(loss_off + 1e-3 * parts["l2"], rel=1e-12)
+    _, g_off = model_backward(params, cache, dout, mcfg, l2=False)
+    _, g_zero = model_backward(params, cache, dout, no_l2)
+    _, g_on = model_backward(params, cache, dout, mcfg)
+    for k, W in params.items():
+        np.testing.assert_array_equal(g_off[k], g_zero[k], err_msg=k)
+        np.testing.assert_allclose(g_on[k] - g_off[k], 2e-3 * W if W.ndim >= 2 else 0.0, atol=1e-15, err_msg=k)

@@ -78,6 +78,20 @@ def test_json_equals_predictions_csv_bit_for_bit(run):
     assert ck["sha256"] == meta["checkpoint_sha256"] and ck["epoch"] == meta["epoch"]
 
 
+def test_alpha158_and_context_features_equal_predictions_csv_bit_for_bit(tmp_path):
+    """alpha158 groups (their sums, means and stds window-local, CORR not: predict's two-start check
+    must fall back to a longer tail for it) and 4h context features, scored alone, give evaluate's bits."""
+    for groups, tail_path in (("[kbar,roc,std,ma,vma,wvma,sump,beta,rsqr,qtlu,returns]", True), ("[kbar,corr]", False)):
+        run_dir = _train(tmp_path / groups.strip("[]").replace(",", "_"), f"features.set={groups}",
+                         "features.windows=[5,10]", "features.context=[4h]", "features.context_windows=[5]")
+        rows = _read_predictions(score(run_dir, split="test").out_dir / "predictions.csv")
+        for i in (0, len(rows) // 2, len(rows) - 1):
+            res, out = _cli("--run", run_dir, "--at", iso_utc(int(rows[i]["timestamp"])), "--json")
+            assert res.exit_code == 0, res.output
+            _assert_same_as_row(out, rows[i])
+            assert out["features"]["from_evaluate_start"] is not tail_path, groups
+
+
 def test_parquet_tail_and_whole_file_start_match_evaluate_data(run, tmp_path):
     """A Parquet file read by row groups; windows near its first row come from evaluate's own start."""
     run_dir, _ = run

@@ -1,6 +1,7 @@
 """The optimized recurrent layers (step-contiguous layout, halved sigmoid rows, reordered LSTM gates,
-pooled buffers) against a straightforward batch-major reference on random inputs, in float64 and
-float32; pooled buffers never shared between live caches; repeated training steps bit-identical."""
+pooled buffers) against the plain batch-major reference (nn/reference.py) on random inputs, in float64 and
+float32; pooled buffers never shared between live caches and never returned by a training step;
+repeated training steps bit-identical."""
 
 import numpy as np
 import pytest
@@ -9,78 +10,11 @@ from cryptotrain.nn import buffers
 from cryptotrain.nn.gru import gru_backward, gru_forward, gru_init
 from cryptotrain.nn.lstm import lstm_backward, lstm_forward, lstm_init
 from cryptotrain.nn.recurrent import rnn_stack_backward, rnn_stack_forward, rnn_stack_init
+from cryptotrain.nn.reference import reference_gru, reference_lstm
 
 
-def sig(a):
-    return 1.0 / (1.0 + np.exp(-a))
-
-
-def ref_gru(p, x, h, mask, dy):
-    """Batch-major, one plain expression per equation; returns y, dx, dh0, grads."""
-    Wx, Wh, b, bhn = p["Wx"], p["Wh"], p["b"], p["bhn"]
-    T, B, _ = x.shape
-    H = Wh.shape[0]
-    hs, steps = [h], []
-    for t in range(T):
-        a, ah = x[t] @ Wx + b, hs[-1] @ Wh
-        r, z = sig(a[:, :H] + ah[:, :H]), sig(a[:, H:2 * H] + ah[:, H:2 * H])
-        hn = ah[:, 2 * H:] + bhn
-        n = np.tanh(a[:, 2 * H:] + r * hn)
-        keep = mask[:, t:t + 1]
-        hs.append(np.where(keep, (1 - z) * n + z * hs[-1], hs[-1]))
-        steps.append((r, z, n, hn, keep))
-    y = np.stack([hs[t + 1] * steps[t][4] for t in range(T)])
-    g = {k: np.zeros_like(v) for k, v in p.items()}
-    dx, dh = np.zeros_like(x), np.zeros_like(h)
-    for t in reversed(range(T)):
-        r, z, n, hn, keep = steps[t]
-        dh = dh + dy[t] * keep
-        dn, dz = dh * (1 - z) * keep, dh * (hs[t] - n) * keep
-        dan = dn * (1 - n * n)
-        da = np.concatenate([dan * hn * r * (1 - r), dz * z * (1 - z), dan], axis=1)
-        dah = np.concatenate([da[:, :2 * H], dan * r], axis=1)
-        g["Wx"] += x[t].T @ da
-        g["b"] += da.sum(0)
-        g["Wh"] += hs[t].T @ dah
-        g["bhn"] += (dan * r).sum(0)
-        dx[t] = da @ Wx.T
-        dh = dah @ Wh.T + dh * np.where(keep, z, 1.0)
-    return y, dx, dh, g
-
-
-def ref_lstm(p, x, state, mask, dy):
-    Wx, Wh, b = p["Wx"], p["Wh"], p["b"]
-    T, B, _ = x.shape
-    H = Wh.shape[0]
-    hs, cs, steps = [state[0]], [state[1]], []
-    for t in range(T):
-        a = x[t] @ Wx + hs[-1] @ Wh + b
-        i, f, gg, o = sig(a[:, :H]), sig(a[:, H:2 * H]), np.tanh(a[:, 2 * H:3 * H]), sig(a[:, 3 * H:])
-        c = f * cs[-1] + i * gg
-        keep = mask[:, t:t + 1]
-        cs.append(np.where(keep, c, cs[-1]))
-        hs.append(np.where(keep, o * np.tanh(c), hs[-1]))
-        steps.append((i, f, gg, o, np.tanh(c), keep))
-    y = np.stack([hs[t + 1] * steps[t][5] for t in range(T)])
-    g = {k: np.zeros_like(v) for k, v in p.items()}
-    dx, dh, dc = np.zeros_like(x), np.zeros_like(state[0]), np.zeros_like(state[1])
-    for t in reversed(range(T)):
-        i, f, gg, o, tc, keep = steps[t]
-        dh = dh + dy[t] * keep
-        dct = (dc + dh * o * (1 - tc * tc)) * keep
-        da = np.concatenate([dct * gg * i * (1 - i), dct * cs[t] * f * (1 - f), dct * i * (1 - gg * gg),
-                             dh * keep * tc * o * (1 - o)], axis=1)
-        g["Wx"] += x[t].T @ da
-        g["Wh"] += hs[t].T @ da
-        g["b"] += da.sum(0)
-        dx[t] = da @ Wx.T
-        dh = da @ Wh.T + dh * (1 - keep)
-        dc = dct * f + dc * (1 - keep)
-    return y, dx, (dh, dc), g
-
-
-LAYERS = {"gru": (gru_init, gru_forward, gru_backward, ref_gru),
-          "lstm": (lstm_init, lstm_forward, lstm_backward, ref_lstm)}
+LAYERS = {"gru": (gru_init, gru_forward, gru_backward, reference_gru),
+          "lstm": (lstm_init, lstm_forward, lstm_backward, reference_lstm)}
 
 
 @pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
@@ -114,18 +48,20 @@ def test_layer_matches_reference(kind, dtype, tol):
         close(g[k], rg[k], k)
 
 
-@pytest.mark.parametrize("kind", ["gru", "lstm"])
-def test_live_caches_never_share_buffers(kind):
-    """Two forwards alive at once, then their backwards in either order: each equals a fresh run."""
+def _check_live_caches(kind):
+    """Inside one buffers.step(): two stack forwards alive at once, then their backwards in either
+    order; each must equal a run outside any step (plain np.empty, nothing pooled)."""
     rng = np.random.default_rng(1)
     params = rnn_stack_init(kind, 5, 8, 2, rng, np.float64)
     xa, xb = rng.normal(size=(2, 4, 6, 5))
     dh = rng.normal(size=(4, 6, 8))
-    ya, ca = rnn_stack_forward(params, xa, kind, 2)
-    yb, cb = rnn_stack_forward(params, xb, kind, 2)
-    assert not np.shares_memory(ya, yb)
-    gb = rnn_stack_backward(params, cb, dh)[1]
-    ga = rnn_stack_backward(params, ca, dh)[1]
+    with buffers.step():
+        ya, ca = rnn_stack_forward(params, xa, kind, 2)
+        yb, cb = rnn_stack_forward(params, xb, kind, 2)
+        assert not np.shares_memory(ya, yb)
+        gb = rnn_stack_backward(params, cb, dh)[1]
+        ga = rnn_stack_backward(params, ca, dh)[1]
+        ya, yb = ya.copy(), yb.copy()
     for x, y, g in ((xa, ya, ga), (xb, yb, gb)):
         y_ref, c_ref = rnn_stack_forward(params, x, kind, 2)
         g_ref = rnn_stack_backward(params, c_ref, dh)[1]
@@ -134,14 +70,58 @@ def test_live_caches_never_share_buffers(kind):
             np.testing.assert_array_equal(g[k], g_ref[k])
 
 
-def test_buffers_reuse_only_free_arrays():
-    a = buffers.empty((3, 5), np.float32)
-    b = buffers.empty((3, 5), np.float32)
-    assert a is not b
-    view = b[1:]
-    del a, b
-    c = buffers.empty((3, 5), np.float32)      # the first array is free again; the second is held by a view
-    assert not np.shares_memory(c, view)
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_live_caches_never_share_buffers(kind):
+    _check_live_caches(kind)
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_live_cache_check_catches_a_pool_that_hands_out_live_buffers(kind, monkeypatch):
+    """The check above fails for a pool that gives an array again while it is still in use (what a
+    pool trusting a miscounted reference count would do): here one array per shape and dtype."""
+    shared = {}
+
+    def one_per_shape(shape, dtype):
+        return shared.setdefault((tuple(shape), np.dtype(dtype).char), np.empty(shape, dtype))
+
+    monkeypatch.setattr(buffers, "empty", one_per_shape)
+    with pytest.raises(AssertionError):
+        _check_live_caches(kind)
+
+
+def test_buffers_step_owns_its_arrays():
+    """Inside a step no two arrays share memory; the next step reuses them; outside a step nothing
+    is pooled."""
+    outside = buffers.empty((3, 5), np.float32)
+    assert not buffers.pooled(outside)
+    with buffers.step():
+        a = buffers.empty((3, 5), np.float32)
+        with buffers.step():                       # a nested step's arrays are its own
+            b = buffers.empty((3, 5), np.float32)
+        c = buffers.empty((3, 5), np.float32)      # b was given back by the inner step: reused
+        assert not np.shares_memory(a, c) and c is b
+    with buffers.step():
+        again = [buffers.empty((3, 5), np.float32) for _ in range(3)]
+    assert any(x is a for x in again) and len({id(x) for x in again}) == 3
+
+
+@pytest.mark.parametrize("model", ["gru_attention", "lstm_attention", "transformer"])
+def test_training_step_returns_no_pooled_array(model):
+    """loss_and_grads owns the step's pooled buffers: nothing it returns may live in them, or the
+    next step would overwrite a caller's gradients."""
+    from cryptotrain.config import ModelConfig
+    from cryptotrain.models import init_params, loss_and_grads
+
+    mcfg = ModelConfig(type=model, hidden_size=8, num_heads=2, num_layers=2, head_sizes=[8], attention="both",
+                       pooling="additive", concat_last=True)
+    rng = np.random.default_rng(0)
+    params = init_params(mcfg, 3, 6, rng)
+    x = rng.normal(size=(1, 6, 3)).astype(np.float32)          # B = 1: transposes that need no copy
+    targets = {"action": np.array([1]), "confidence": np.array([0.5], np.float32),
+               "return": np.array([0.01], np.float32)}
+    _, _, grads, out = loss_and_grads(params, x, targets, mcfg, rng=np.random.default_rng(1))
+    returned = {**{f"grad {k}": v for k, v in grads.items()}, **{f"out {k}": v for k, v in out.items()}}
+    assert [k for k, v in returned.items() if v is not None and buffers.pooled(v)] == []
 
 
 @pytest.mark.parametrize("kind", ["gru", "lstm"])

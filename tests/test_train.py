@@ -94,9 +94,15 @@ def test_same_seed_same_numbers(tmp_path):
     _assert_same_params(ra / "checkpoints/last.npz", rb / "checkpoints/last.npz")
 
 
-def test_resume_after_an_epoch_is_bit_identical(tmp_path, monkeypatch):
+# tiny.yaml has no dropout, so its runs never draw from the dropout generator: a resume that
+# replaced that generator by a fresh one would pass. The second variant draws from it every step.
+DROPOUT = ["--set", "model.dropout=0.3", "--set", "model.head_dropout=0.3", "--set", "model.num_layers=2"]
+
+
+@pytest.mark.parametrize("extra", [[], DROPOUT], ids=["tiny", "dropout-2-layers"])
+def test_resume_after_an_epoch_is_bit_identical(tmp_path, monkeypatch, extra):
     full, cut = tmp_path / "full", tmp_path / "cut"
-    assert _train(full, "--set", "train.epochs=3").exit_code == 0
+    assert _train(full, "--set", "train.epochs=3", *extra).exit_code == 0
 
     import cryptotrain.train.trainer as runner_mod
 
@@ -109,7 +115,7 @@ def test_resume_after_an_epoch_is_bit_identical(tmp_path, monkeypatch):
 
     monkeypatch.setattr(runner_mod, "save_checkpoint", save_then_die)
     with pytest.raises(RuntimeError, match="simulated stop"):
-        _train(cut, "--set", "train.epochs=3")
+        _train(cut, "--set", "train.epochs=3", *extra)
     monkeypatch.setattr(runner_mod, "save_checkpoint", real_save)
     (run,) = _run_dirs(cut)
     assert load_checkpoint(run / "checkpoints/last.npz").epoch == 1
@@ -120,12 +126,13 @@ def test_resume_after_an_epoch_is_bit_identical(tmp_path, monkeypatch):
     assert _numbers(_metrics(run)) == _numbers(_metrics(run_full))
 
 
-def test_kill_9_mid_epoch_then_resume_is_bit_identical(tmp_path):
+@pytest.mark.parametrize("extra", [[], DROPOUT], ids=["tiny", "dropout-2-layers"])
+def test_kill_9_mid_epoch_then_resume_is_bit_identical(tmp_path, extra):
     """A real SIGKILL while an epoch runs; resume redoes that epoch from last.npz."""
     full, cut = tmp_path / "full", tmp_path / "cut"
     # batches of 2, no cap: ~1000 steps per epoch, so an epoch lasts long enough to be killed inside
     common = ["--config", TINY, "--set", "train.epochs=3", "--set", "train.batch_size=2",
-              "--set", "train.max_batches_per_epoch=null"]
+              "--set", "train.max_batches_per_epoch=null", *extra]
     cmd = [sys.executable, "-m", "cryptotrain.cli", "train", *common]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(cmd + ["--set", f"train.runs_dir={cut}"], env=env, cwd=ROOT,

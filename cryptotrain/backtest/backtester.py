@@ -28,13 +28,14 @@ from cryptotrain.backtest import policy
 from cryptotrain.backtest.engine import BacktestResult, run_backtest
 from cryptotrain.backtest.signals import read_signals
 from cryptotrain.backtest.stats import compute_stats, drawdown
+from cryptotrain.backtest.verdict import backtest_verdict
 from cryptotrain.config import BacktestConfig, load_config, validate_section
 from cryptotrain.data.ohlcv import load_ohlcv
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.provenance import describe, read_provenance, stale_reason
 from cryptotrain.evaluate.scorer import EvalResult, score
 from cryptotrain.fileio import atomic_path, atomic_write_text, to_jsonable
-from cryptotrain.report.backtest_report import plot_equity
+from cryptotrain.report.backtest_report import STRATEGY_NAMES, plot_equity, settings_caption
 from cryptotrain.train.rundir import resolve_run
 
 SPLITS = ("test", "val")
@@ -52,6 +53,7 @@ class BacktestReport:
     header: str                          # "Model" or "Signals"
     out_dir: Path
     files: list[Path]
+    verdict: dict[str, Any] | None = None  # verdict.backtest_verdict: returns before / after costs, trades
 
 
 @dataclass
@@ -66,6 +68,7 @@ class _Decisions:
     title: str
     header: str
     provenance: dict | None
+    horizon: int | None = None           # label horizon of the predictions traded (run mode)
 
 
 def run(run_dir: Path | None = None, split: str = "test", *, signals: Path | None = None, data: Path | None = None,
@@ -84,27 +87,34 @@ def run(run_dir: Path | None = None, split: str = "test", *, signals: Path | Non
         d = _run_mode(run_dir, split, overrides, say, on_scored or (lambda result: None))
     out_dir = Path(out) if out is not None else d.out_dir
     results, stats = trade(d.candles, d.timeframe_ms, d.rows, d.actions, d.settings)
-    files = write_outputs(out_dir, results, stats, d.settings, d.title, d.provenance)
-    return BacktestReport(results, stats, d.settings, d.timeframe, d.title, d.header, out_dir, files)
+    verdict = backtest_verdict(stats, results, d.settings, horizon=d.horizon)
+    files = write_outputs(out_dir, results, stats, d.settings, d.title, d.provenance, verdict=verdict,
+                          header=d.header)
+    return BacktestReport(results, stats, d.settings, d.timeframe, d.title, d.header, out_dir, files, verdict)
 
 
 def trade(candles: pd.DataFrame, timeframe_ms: int, rows: np.ndarray, actions: np.ndarray,
           bcfg: BacktestConfig) -> tuple[dict[str, BacktestResult], dict[str, dict[str, Any]]]:
-    """Decisions (`actions` at candle `rows`) and the two baselines on candles rows[0]..rows[-1] + 1."""
+    """Decisions (`actions` at candle `rows`) and the two baselines on candles rows[0]..rows[-1] + 1.
+
+    Each strategy is also traded without costs (fee = slippage = 0), for "Return, no costs [%]"."""
     lo, hi = int(rows[0]), min(int(rows[-1]) + 1, len(candles) - 1)   # candles lo..hi
     raw = np.full(hi - lo + 1, np.nan)
     raw[rows - lo] = actions
     targets = {
-        "model": policy.hold_forward(raw),
+        "model": policy.apply_min_hold(policy.hold_forward(raw), bcfg.min_hold),
         "buy_and_hold": policy.buy_and_hold_targets(hi - lo + 1, bcfg),
         "persistence": policy.persistence_targets(candles["close"].to_numpy(), bcfg)[lo:hi + 1],
     }
     c = candles.iloc[lo:hi + 1]
-    results = {name: run_backtest(c["timestamp"].to_numpy(), c["open"].to_numpy(), c["close"].to_numpy(), t,
-                                  cash=bcfg.cash, fee_bps=bcfg.fee_bps, slippage_bps=bcfg.slippage_bps,
-                                  timeframe_ms=timeframe_ms)
-               for name, t in targets.items()}
-    return results, {name: compute_stats(res) for name, res in results.items()}
+
+    def run_at(t, fee_bps, slippage_bps):
+        return run_backtest(c["timestamp"].to_numpy(), c["open"].to_numpy(), c["close"].to_numpy(), t,
+                            cash=bcfg.cash, fee_bps=fee_bps, slippage_bps=slippage_bps, timeframe_ms=timeframe_ms)
+
+    results = {name: run_at(t, bcfg.fee_bps, bcfg.slippage_bps) for name, t in targets.items()}
+    return results, {name: compute_stats(res, no_costs=run_at(targets[name], 0.0, 0.0))
+                     for name, res in results.items()}
 
 
 def backtest_settings(base: BacktestConfig, overrides: dict[str, Any]) -> BacktestConfig:
@@ -128,7 +138,7 @@ def _run_mode(run: Path | None, split: str, overrides: dict, say, on_scored) -> 
     actions = policy.prediction_actions(preds["pred_action"].to_numpy(), preds["confidence"].to_numpy(), bcfg)
     title = f"{run_dir.name} ({split} split, predictions of the {describe(prov)})"
     return _Decisions(candles, report.timeframe, report.timeframe_ms, rows, actions, bcfg,
-                      run_dir / "backtest" / split, title, "Model", prov)
+                      run_dir / "backtest" / split, title, "Model", prov, cfg.labels.horizon)
 
 
 def _signals_mode(signals: Path, data: Path | None, overrides: dict) -> _Decisions:
@@ -186,12 +196,15 @@ def equity_frame(res: BacktestResult) -> pd.DataFrame:
 
 
 def write_outputs(out_dir: Path, results: dict[str, BacktestResult], stats: dict[str, dict], bcfg: BacktestConfig,
-                  title: str, provenance: dict | None = None) -> list[Path]:
-    """stats.json ({"model", "buy_and_hold", "persistence", "settings"} and, in run mode, "predictions": the
-    provenance of the predictions traded), equity.csv, trades.csv, plots/equity.png."""
+                  title: str, provenance: dict | None = None, *, verdict: dict | None = None,
+                  header: str = "Model") -> list[Path]:
+    """stats.json ({"model", "buy_and_hold", "persistence", "settings"}, "verdict" when given and, in run mode,
+    "predictions": the provenance of the predictions traded), equity.csv, trades.csv, plots/equity.png."""
     model = results["model"]
     doc = {name: to_jsonable(s) for name, s in stats.items()}
     doc["settings"] = bcfg.model_dump(mode="json")
+    if verdict is not None:
+        doc["verdict"] = verdict
     if provenance is not None:
         doc["predictions"] = provenance
     atomic_write_text(out_dir / "stats.json", json.dumps(doc, indent=2) + "\n")
@@ -202,7 +215,8 @@ def write_outputs(out_dir: Path, results: dict[str, BacktestResult], stats: dict
     trades["duration"] = pd.to_timedelta(trades["duration"], unit="ms").astype(str)
     with atomic_path(out_dir / "trades.csv") as tmp:
         trades.to_csv(tmp, index=False)
-    plot = plot_equity(out_dir / "plots" / "equity.png", model.timestamps, model.equity, model.buy_hold,
-                       eq["drawdown"].to_numpy(), model.position,
-                       others={"persistence": results["persistence"].equity}, title=f"Backtest {title}")
+    plot = plot_equity(out_dir / "plots" / "equity.png", model.timestamps, model.equity, eq["drawdown"].to_numpy(),
+                       model.position, name=header,
+                       others={STRATEGY_NAMES[k]: results[k].equity for k in STRATEGIES[1:]},
+                       title=f"Backtest {title}: {settings_caption(bcfg)}")
     return [out_dir / "stats.json", out_dir / "equity.csv", out_dir / "trades.csv", plot]

@@ -62,6 +62,7 @@ class Fills:
     price: np.ndarray         # fill price, slippage included
     notional: np.ndarray      # |units_after - units_before| * price [$]
     fee: np.ndarray           # [$]
+    slippage: np.ndarray | None = None  # [$] |units traded| * |fill price - open|: what slippage cost
 
 
 @dataclass
@@ -115,7 +116,8 @@ def _simulate(open_: np.ndarray, close: np.ndarray, target: np.ndarray, cash: fl
         equity = eplus[seg] * (1.0 + e[seg] * (close / ref[seg] - 1.0))
     price = open_[j] * np.where(buy, 1.0 + s, 1.0 - s)
     notional = np.abs(units_seg[1:] - units_seg[:-1]) * price
-    fills = Fills(j, et, units_seg[:-1], units_seg[1:], price, notional, f * notional)
+    traded = np.abs(units_seg[1:] - units_seg[:-1])
+    fills = Fills(j, et, units_seg[:-1], units_seg[1:], price, notional, f * notional, traded * open_[j] * s)
     return _Sim(held, units_seg[seg], equity, fills, eplus[:-1] * g, eplus[1:])
 
 

@@ -8,6 +8,12 @@ Policy for model predictions (decided at the close of candle t, filled at the op
 - Before the first action the account is flat.
 "Keep the current target" is a forward fill over the candles: an action is a value, "keep" is
 NaN, and `hold_forward` fills every NaN with the last value (0 before the first one).
+- Minimum hold (`min_hold` = m candles, 0 = off): a target that changed at the close of candle
+  j (filled at the open of j+1) is kept through the close of j+m-1, so the position is held at
+  least m candles; the earliest next change is decided at the close of j+m and filled at the
+  open of j+m+1. With m = labels.horizon a position lives at least as long as the move its label
+  described (r_t = open[t+1+h] / open[t+1] - 1). Applied to the traded strategy (model or
+  signals), not to the baselines.
 
 External signals: position * max_exposure; negative positions become 0 in long-only mode; the
 threshold and sizing do not apply. Between signal timestamps the last target is kept.
@@ -32,6 +38,31 @@ def hold_forward(raw: np.ndarray, initial: float = 0.0) -> np.ndarray:
     valid = ~np.isnan(raw)
     last = np.maximum.accumulate(np.where(valid, np.arange(len(raw)), -1))
     return np.where(last >= 0, raw[np.maximum(last, 0)], initial)
+
+
+def apply_min_hold(target: np.ndarray, min_hold: int) -> np.ndarray:
+    """Target (N,) per candle -> the same with every change kept at least `min_hold` candles.
+
+    The loop runs over changes only: after a change at j, the next one is the first candle
+    k >= j + min_hold whose target differs from the one held, which is k = j + min_hold itself or
+    the next change point of `target` after it (target is constant in between)."""
+    target = np.asarray(target, dtype=np.float64)
+    if min_hold <= 1 or len(target) == 0:
+        return target.copy()      # a change can never come sooner than one candle later anyway
+    change_points = np.flatnonzero(np.diff(target) != 0) + 1
+    out = np.empty_like(target)
+    held, start, n = 0.0, 0, len(target)        # flat before the first candle
+    last_change = -min_hold                     # the first change is free
+    while start < n:
+        k = max(start, last_change + min_hold)
+        if k < n and target[k] == held:
+            nxt = np.searchsorted(change_points, k, side="right")
+            k = int(change_points[nxt]) if nxt < len(change_points) else n
+        out[start:k] = held
+        if k >= n:
+            break
+        held, last_change, start = float(target[k]), k, k
+    return out
 
 
 def _side_rules(side: np.ndarray, bcfg: BacktestConfig) -> np.ndarray:

@@ -20,5 +20,5 @@ def backtest_command(run: Path | None, split: str, signals: Path | None, data: P
               on_message=functools.partial(print_message, console),
               on_scored=functools.partial(print_result, console=console))
     print_backtest(console, rep.stats, header=rep.header, title=rep.title, settings=rep.settings,
-                   timeframe=rep.timeframe, out_dir=rep.out_dir)
+                   timeframe=rep.timeframe, out_dir=rep.out_dir, verdict=rep.verdict)
     return rep.stats

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cryptotrain.data.ohlcv import _to_ms, format_utc, read_frame, require_columns
+from cryptotrain.data.ohlcv import format_utc, read_frame, require_columns
+from cryptotrain.data.timestamps import to_ms
 from cryptotrain.errors import UserError
 
 REQUIRED = ("timestamp", "position")
@@ -59,7 +60,7 @@ def read_signals(path: str | Path, candle_ts: np.ndarray) -> tuple[np.ndarray, n
     """-> (row index of each signal in the candle file (S,) int64, position (S,) float64)."""
     path = Path(path)
     df = _read_csv(path)
-    ts = _to_ms(df["timestamp"], str(path), _line)
+    ts = to_ms(df["timestamp"], str(path), _line)
     step = np.diff(ts)
     if (step <= 0).any():
         i = int(np.argmax(step <= 0)) + 1
@@ -72,8 +73,7 @@ def read_signals(path: str | Path, candle_ts: np.ndarray) -> tuple[np.ndarray, n
     absent = candle_ts[idx] != ts
     if absent.any():
         i = int(np.argmax(absent))
-        hint = " (they look like seconds: multiply by 1000)" if ts.max() < 100_000_000_000 else ""
         raise UserError(f"{path}: timestamp {df['timestamp'].iloc[i]} at {_line(i)} ({format_utc(int(ts[i]))}) is not "
-                        f"a candle open time in the candle file{hint}; candles run from {format_utc(int(candle_ts[0]))} "
+                        f"a candle open time in the candle file; candles run from {format_utc(int(candle_ts[0]))} "
                         f"to {format_utc(int(candle_ts[-1]))}")
     return idx.astype(np.int64), pos

@@ -158,7 +158,8 @@ def build_dataset(cfg: Config, *, path: str | None = None, normalizer: Normalize
     ts = df["timestamp"].to_numpy(dtype=np.int64)
     o, c = df["open"].to_numpy(), df["close"].to_numpy()
 
-    X, names = compute_features(df, cfg.features, report.timeframe_ms)
+    dtype = np.float64 if cfg.model.dtype == "float64" else np.float32
+    X, names = compute_features(df, cfg.features, report.timeframe_ms, dtype=dtype)
     seg = segment_ids(ts, report.timeframe_ms)
     filled = filled_candles(ts, report)
     ret = forward_returns(o, h, segment=seg, filled=filled)
@@ -178,10 +179,9 @@ def build_dataset(cfg: Config, *, path: str | None = None, normalizer: Normalize
         raise UserError(f"the normalizer has {len(normalizer.center)} features but the config gives {X.shape[1]} "
                         f"({', '.join(names)}); use the features section the normalizer was fitted with")
     if thresholds is None:
-        thresholds = label_thresholds(ret[ends["train"]], cfg.labels)
+        thresholds = label_thresholds(ret[ends["train"]], cfg.labels, cfg.backtest)
     lo, hi = (float(v) for v in thresholds)
 
-    dtype = np.float64 if cfg.model.dtype == "float64" else np.float32
     fingerprint = {"path": src, "rows": int(len(ts)), "first_ts": int(ts[0]), "last_ts": int(ts[-1]),
                    "sha256": file_sha256(src)}
     return Dataset(

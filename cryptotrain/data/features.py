@@ -1,4 +1,9 @@
-"""Causal features from OHLCV candles, one row per candle.
+"""Causal features from OHLCV candles, one row per candle: the entry point and the basic set.
+
+`features.set` picks groups (config.py: BASIC_GROUPS, ALPHA158_GROUPS, the sets basic and
+alpha158); this module computes each group and, for `features.context`, the same kind of
+groups on higher-timeframe candles (features_context.py). The alpha158 groups and their
+formulas are in features_alpha158.py.
 
 Every feature at row t uses candles <= t only (rolling windows, EMAs and positive lags; no
 centring, no back-fill). Rows where a feature is not yet defined (warm-up) are NaN; the
@@ -9,7 +14,7 @@ feature is computed on each segment on its own, so no indicator ever reads acros
 and each segment has its own warm-up. Windows are further required to lie inside one
 segment (see dataset.py).
 
-Shapes: N candles, F features. Names (with the default FeaturesConfig):
+Shapes: N candles, F features. Basic names (with the default FeaturesConfig):
   ret_k          log(close_t / close_{t-k})
   body, range    (close - open) / close, (high - low) / close
   vol_w          std (ddof 0) of the last w one-step log returns
@@ -24,49 +29,127 @@ Shapes: N candles, F features. Names (with the default FeaturesConfig):
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 import pandas as pd
 
-from cryptotrain.config import FeaturesConfig
+from cryptotrain.config import ALPHA158_GROUPS, ALPHA158_ROLLING, FeaturesConfig
+from cryptotrain.data import features_alpha158 as a158
+from cryptotrain.data.features_context import fill_context
 from cryptotrain.data.ohlcv import segment_ids
 from cryptotrain.data.rolling import rolling_mean, rolling_mean_std, rolling_std, rolling_sum
 
 _DAY_MS = 86_400_000
 _EPS = 1e-12
+_COLS = ("open", "high", "low", "close", "volume")
+# alpha158 columns are computed on blocks of rows (plus the look-back of the longest window
+# before each block): a block's temporaries stay in cache instead of each one faulting in
+# fresh pages, which on 1e6 rows costs more than the arithmetic
+_BLOCK = 1 << 16
+
+
+def group_names(group: str, fcfg: FeaturesConfig, windows: list[int]) -> list[str]:
+    """Column names of one group; `windows` are the alpha158 rolling windows in use."""
+    basic = {
+        "returns": [f"ret_{k}" for k in fcfg.returns],
+        "body_range": ["body", "range"],
+        "volatility": [f"vol_{w}" for w in fcfg.volatility],
+        "rsi": [f"rsi_{fcfg.rsi}"],
+        "macd": ["macd", "macd_signal", "macd_hist"],
+        "bollinger": [f"bb_pctb_{fcfg.bollinger}", f"bb_width_{fcfg.bollinger}"],
+        "atr": [f"atr_{fcfg.atr}"],
+        "volume_zscore": ["log_volume", f"volume_z_{fcfg.volume_zscore}"],
+        "vwap": [f"vwap_dist_{fcfg.vwap}"],
+        "time": ["hour_sin", "hour_cos", "dow_sin", "dow_cos"],
+    }
+    return basic[group] if group in basic else a158.group_names(group, windows)
+
+
+def groups_names(groups: list[str], fcfg: FeaturesConfig, windows: list[int]) -> list[str]:
+    return [name for g in groups for name in group_names(g, fcfg, windows)]
 
 
 def feature_names(fcfg: FeaturesConfig) -> list[str]:
-    """Names of the columns `compute_features` returns, in order."""
-    names = [f"ret_{k}" for k in fcfg.returns]
-    names += ["body", "range"] if fcfg.body_range else []
-    names += [f"vol_{w}" for w in fcfg.volatility]
-    names += [f"rsi_{fcfg.rsi}"] if fcfg.rsi else []
-    names += ["macd", "macd_signal", "macd_hist"] if fcfg.macd else []
-    names += [f"bb_pctb_{fcfg.bollinger}", f"bb_width_{fcfg.bollinger}"] if fcfg.bollinger else []
-    names += [f"atr_{fcfg.atr}"] if fcfg.atr else []
-    names += ["log_volume", f"volume_z_{fcfg.volume_zscore}"] if fcfg.volume_zscore else []
-    names += [f"vwap_dist_{fcfg.vwap}"] if fcfg.vwap else []
-    names += ["hour_sin", "hour_cos", "dow_sin", "dow_cos"] if fcfg.time else []
-    return names
+    """Names of the columns `compute_features` returns, in order: the set, then each context timeframe."""
+    names = groups_names(fcfg.groups(), fcfg, fcfg.windows)
+    ctx = groups_names(fcfg.context_groups(), fcfg, fcfg.context_windows)
+    return names + [f"{tf}_{name}" for tf in fcfg.context for name in ctx]
 
 
-def compute_features(df: pd.DataFrame, fcfg: FeaturesConfig, timeframe_ms: int) -> tuple[np.ndarray, list[str]]:
-    """(N, F) float64 features and their names; NaN during each segment's warm-up."""
+def compute_features(df: pd.DataFrame, fcfg: FeaturesConfig, timeframe_ms: int,
+                     dtype=np.float32) -> tuple[np.ndarray, list[str]]:
+    """(N, F) features of `dtype` and their names; NaN during each segment's warm-up."""
     names = feature_names(fcfg)
-    n = len(df)
-    XT = np.full((len(names), n), np.nan)  # filled row by row (contiguous), returned as the (N, F) view X = XT.T
+    XT = np.empty((len(names), len(df)), dtype=dtype)  # every row written once, returned as the (N, F) view
+    own = groups_names(fcfg.groups(), fcfg, fcfg.windows)
+    fill_groups(XT[:len(own)], df, fcfg.groups(), fcfg, fcfg.windows, timeframe_ms)
+    width = (len(names) - len(own)) // max(len(fcfg.context), 1)
+    for i, tf in enumerate(fcfg.context):
+        a = len(own) + i * width
+        fill_context(XT[a:a + width], df, tf, fcfg, timeframe_ms, fill_groups)
+    return XT.T, names
+
+
+def fill_groups(XT: np.ndarray, df: pd.DataFrame, groups: list[str], fcfg: FeaturesConfig,
+                windows: list[int], timeframe_ms: int) -> None:
+    """Write the columns of `groups` into the rows of XT (F, N), segment by segment."""
+    index = {name: j for j, name in enumerate(groups_names(groups, fcfg, windows))}
+    written = np.zeros(len(index), dtype=bool)
     ts = df["timestamp"].to_numpy(dtype=np.int64)
-    cols = [df[c].to_numpy(dtype=np.float64) for c in ("open", "high", "low", "close", "volume")]
+    cols = [df[c].to_numpy(dtype=np.float64) for c in _COLS]
+    n = len(df)
     seg = segment_ids(ts, timeframe_ms)
     bounds = np.flatnonzero(np.diff(seg)) + 1
     for a, b in zip(np.r_[0, bounds], np.r_[bounds, n]):
-        cols_ab = [c[a:b] for c in cols]
         phase = int(ts[a] // timeframe_ms)   # the candle's index on the time grid: rolling blocks align to it
-        for j, values in enumerate(_segment_features(*cols_ab, fcfg, phase)):
-            XT[j, a:b] = values
-    if fcfg.time:
-        XT[-4:] = time_features(ts).T
-    return XT.T, names
+        for name, start, values in _segment_columns([c[a:b] for c in cols], groups, fcfg, windows, phase):
+            XT[index[name], a + start:a + start + len(values)] = values
+            written[index[name]] = True
+    if "time" in groups:
+        for name, values in zip(group_names("time", fcfg, windows), time_features(ts).T):
+            XT[index[name]] = values
+            written[index[name]] = True
+    assert written.all() or n == 0, "a feature group did not write all its columns"
+
+
+def _segment_columns(cols, groups: list[str], fcfg: FeaturesConfig, windows: list[int],
+                     phase: int = 0) -> Iterator[tuple[str, int, np.ndarray]]:
+    """(name, first row, values) of every per-segment group for one contiguous segment whose first
+    candle has index `phase` on the time grid (data/rolling.py aligns its blocks to it)."""
+    o, h, l, c, v = cols
+    basic = {
+        "returns": lambda: _returns(c, fcfg.returns),
+        "body_range": lambda: (("body", (c - o) / c), ("range", (h - l) / c)),
+        "volatility": lambda: ((f"vol_{w}", rolling_std(log_returns(c), w, phase)) for w in fcfg.volatility),
+        "rsi": lambda: ((f"rsi_{fcfg.rsi}", _rsi(c, fcfg.rsi)),),
+        "macd": lambda: zip(("macd", "macd_signal", "macd_hist"), _macd(c, *fcfg.macd)),
+        "bollinger": lambda: zip(group_names("bollinger", fcfg, windows), _bollinger(c, fcfg.bollinger, phase)),
+        "atr": lambda: ((f"atr_{fcfg.atr}", _atr(h, l, c, fcfg.atr)),),
+        "volume_zscore": lambda: zip(group_names("volume_zscore", fcfg, windows), _volume_z(v, fcfg.volume_zscore, phase)),
+        "vwap": lambda: ((f"vwap_dist_{fcfg.vwap}", _vwap_dist(h, l, c, v, fcfg.vwap, phase)),),
+    }
+    for g in groups:
+        if g in basic:
+            for name, values in basic[g]():
+                yield name, 0, values
+    alpha = [g for g in groups if g in ALPHA158_GROUPS]
+    halo = max(windows) + 1  # the longest look-back: ROC and the c_{t-1} of the oldest window row
+    for a in range(0, len(c) if alpha else 0, _BLOCK):
+        lo = max(a - halo, 0)
+        for name, values in _alpha158([x[lo:a + _BLOCK] for x in cols], alpha, windows, phase + lo):
+            yield name, a, values[a - lo:]
+
+
+def _alpha158(cols, groups: list[str], windows: list[int], phase: int) -> Iterator[tuple[str, np.ndarray]]:
+    o, h, l, c, v = cols
+    if "kbar" in groups:
+        yield from a158.kbar(o, h, l, c)
+    if "price" in groups:
+        yield from a158.price(o, h, l, c)
+    ops = [g for g in groups if g in ALPHA158_ROLLING]
+    if ops:
+        yield from a158.rolling(h, l, c, v, ops, windows, phase)
 
 
 def time_features(ts: np.ndarray) -> np.ndarray:
@@ -85,36 +168,19 @@ def log_returns(close: np.ndarray) -> np.ndarray:
     return r
 
 
-def _segment_features(o, h, l, c, v, fcfg: FeaturesConfig, phase: int = 0):
-    """Yield each non-time feature column for one contiguous segment, in `feature_names` order."""
-    n = len(c)
+def _returns(c: np.ndarray, lags: list[int]) -> Iterator[tuple[str, np.ndarray]]:
     logc = np.log(c)
-    for k in fcfg.returns:
-        r = np.full(n, np.nan)
-        if k < n:
+    for k in lags:
+        r = np.full(len(c), np.nan)
+        if k < len(c):
             r[k:] = logc[k:] - logc[:-k]
-        yield r
-    if fcfg.body_range:
-        yield (c - o) / c
-        yield (h - l) / c
-    r1 = log_returns(c)
-    for w in fcfg.volatility:
-        yield rolling_std(r1, w, phase)
-    if fcfg.rsi:
-        yield _rsi(c, fcfg.rsi)
-    if fcfg.macd:
-        yield from _macd(c, *fcfg.macd)
-    if fcfg.bollinger:
-        yield from _bollinger(c, fcfg.bollinger, phase)
-    if fcfg.atr:
-        yield _atr(h, l, c, fcfg.atr)
-    if fcfg.volume_zscore:
-        lv = np.log1p(v)
-        mean, sd = rolling_mean_std(lv, fcfg.volume_zscore, phase)
-        yield lv
-        yield np.where(sd > _EPS, (lv - mean) / np.where(sd > _EPS, sd, 1.0), np.where(np.isnan(sd), np.nan, 0.0))
-    if fcfg.vwap:
-        yield _vwap_dist(h, l, c, v, fcfg.vwap, phase)
+        yield f"ret_{k}", r
+
+
+def _volume_z(v: np.ndarray, n: int, phase: int):
+    lv = np.log1p(v)
+    mean, sd = rolling_mean_std(lv, n, phase)
+    return lv, np.where(sd > _EPS, (lv - mean) / np.where(sd > _EPS, sd, 1.0), np.where(np.isnan(sd), np.nan, 0.0))
 
 
 def wilder_mean(x: np.ndarray, n: int, first: int) -> np.ndarray:

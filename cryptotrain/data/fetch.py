@@ -34,7 +34,8 @@ from cryptotrain.errors import RunFailure, UserError
 
 @dataclass
 class FetchResult:
-    """What a fetch did. gaps: (last open time before the hole, missing candles) inside the fetched ranges."""
+    """What a fetch did. gaps: (last open time before the hole, missing candles) in the file within the
+    requested range (--since .. --until; the whole file without --since), whichever run fetched them."""
 
     path: Path
     rows: int
@@ -120,11 +121,14 @@ def _check_format(fmt: str, out: Path | None) -> str:
 
 
 def _check_writable(path: Path) -> None:
+    """Refuse an output that cannot be written, creating nothing: directories are made by the first write."""
     if path.is_dir():
         raise UserError(f"--out {path} is a directory; give a file name, e.g. {path / 'BTC_USDT-1h.parquet'}")
+    base = next(p for p in path.absolute().parents if p.exists())  # the directory the first write creates under
+    if not base.is_dir():
+        raise UserError(f"output {path} is not writable: {base} is a file, not a directory; choose another --out")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
+        with tempfile.NamedTemporaryFile(dir=base, prefix=f".{path.name}.", suffix=".probe"):
             pass
     except OSError as err:
         raise UserError(f"output {path} is not writable ({err.strerror or err}); choose another --out") from None
@@ -198,7 +202,9 @@ def _summary(console: Console, path: Path, jobs: list[Job], retrier: Retrier, ad
                       f"nothing written to {path}")
         return res
     ts = final.frame()["timestamp"].to_numpy()
-    res.gaps = [g for g in find_gaps(ts, tf) if any(j.start - tf <= g[0] < j.stop for j in jobs)]
+    # every hole of the requested range as stored, also those a run interrupted earlier downloaded
+    lo = since_ms if since_ms is not None else final.first
+    res.gaps = [(t, n) for t, n in find_gaps(ts, tf) if t + (n + 1) * tf > lo and t < last_job.stop]
     if since_ms is not None and final.first > since_ms + tf - 1 and added:
         notes.append(f"the exchange has no candles from {format_utc(since_ms)} to {format_utc(final.first)} "
                      "(before its history starts, or missing)")

@@ -11,8 +11,14 @@ across a gap), and, when a `filled` mask is given, where open[t+1] or open[t+1+h
 a candle inserted by gap_policy ffill (its open is made up: no trade could fill there).
 
 Action (class index 0 = sell, 1 = hold, 2 = buy): sell if r_t < lo, buy if r_t > hi, else
-hold; -1 where r_t is undefined. Thresholds: fixed (lo, hi = -bps/1e4, +bps/1e4) or quantile
-(lo, hi = 1/3 and 2/3 quantiles of r over the training split: balanced classes).
+hold; -1 where r_t is undefined. Thresholds:
+- fixed: lo, hi = -threshold_bps / 1e4, +threshold_bps / 1e4;
+- quantile: the 1/3 and 2/3 quantiles of r over the training split (balanced classes);
+- cost: the move a position must make to pay its own round trip at the config's backtest
+  settings, plus a margin:  hi = -lo = 2 (fee_bps + slippage_bps) / 1e4 + cost_margin_bps / 1e4.
+  A position pays one entry and one exit fill; a long -> short flip trades twice the notional,
+  but that is the exit of one position and the entry of the next, so per position the cost is
+  still one round trip and the threshold does not double for flips.
 
 Confidence target in [0, 1): how large the move is against recent volatility,
 
@@ -27,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cryptotrain.config import LabelsConfig
+from cryptotrain.config import BacktestConfig, LabelsConfig
 from cryptotrain.data.features import log_returns
 from cryptotrain.data.rolling import rolling_std
 from cryptotrain.errors import UserError
@@ -62,10 +68,18 @@ def action_labels(r: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return a
 
 
-def label_thresholds(r_train: np.ndarray, lcfg: LabelsConfig) -> tuple[float, float]:
-    """(lo, hi): fixed +-threshold_bps, or the 1/3 and 2/3 quantiles of the training returns."""
-    if lcfg.threshold == "fixed":
-        thr = lcfg.threshold_bps / 1e4
+def round_trip_cost(bcfg: BacktestConfig) -> float:
+    """Fraction of the notional one entry plus one exit fill cost: 2 (fee_bps + slippage_bps) / 1e4."""
+    return 2.0 * (bcfg.fee_bps + bcfg.slippage_bps) / 1e4
+
+
+def label_thresholds(r_train: np.ndarray, lcfg: LabelsConfig,
+                     bcfg: BacktestConfig | None = None) -> tuple[float, float]:
+    """(lo, hi): fixed +-threshold_bps, the 1/3 and 2/3 quantiles of the training returns, or
+    +-(round trip cost of `bcfg` + cost_margin_bps) for threshold "cost"."""
+    if lcfg.threshold in ("fixed", "cost"):
+        thr = lcfg.threshold_bps / 1e4 if lcfg.threshold == "fixed" else (
+            round_trip_cost(bcfg or BacktestConfig()) + lcfg.cost_margin_bps / 1e4)
         return -thr, thr
     r = np.asarray(r_train, dtype=np.float64)
     r = r[np.isfinite(r)]

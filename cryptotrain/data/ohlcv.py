@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.errors import UserError
+from cryptotrain.data.timestamps import to_ms
 from cryptotrain.fileio import atomic_path
 
 COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
@@ -104,37 +105,23 @@ def _row_namer(line_numbers: bool):
     return (lambda i: f"line {i + 2}") if line_numbers else (lambda i: f"row {i + 1}")
 
 
-def _to_ms(col: pd.Series, src: str, where) -> np.ndarray:
-    """The timestamp column as int64 ms: integer ms since epoch, or ISO datetimes (UTC)."""
-    if pd.api.types.is_datetime64_any_dtype(col):
-        dt = col.dt.tz_localize("UTC") if col.dt.tz is None else col.dt.tz_convert("UTC")
-        if dt.isna().any():
-            raise UserError(f"{src}: missing timestamp at {where(int(np.argmax(dt.isna().to_numpy())))}; fill or remove that row")
-        return dt.dt.tz_localize(None).astype("datetime64[ms]").astype("int64").to_numpy()
-    num = col if pd.api.types.is_numeric_dtype(col) and col.dtype != bool else pd.to_numeric(col, errors="coerce")
-    if num.notna().all():
-        v = num.to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(v) | (v != np.round(v))
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise UserError(f"{src}: timestamp {col.iloc[i]!r} at {where(i)} is not whole milliseconds; "
-                            "use integer ms since epoch UTC or ISO datetimes")
-        return num.to_numpy(dtype=np.int64)
-    dt = pd.to_datetime(col.astype("string"), utc=True, errors="coerce", format="ISO8601")
-    bad = dt.isna().to_numpy()
-    if bad.any():
-        neither = bad & num.isna().to_numpy()  # rows that are neither ms nor ISO come first in the message
-        i = int(np.argmax(neither if neither.any() else bad))
-        raise UserError(f"{src}: cannot read timestamp {col.iloc[i]!r} at {where(i)}; use integer ms "
-                        "since epoch UTC or ISO datetimes like 2024-01-31T12:00 (one format per file)")
-    return dt.dt.tz_localize(None).astype("datetime64[ms]").astype("int64").to_numpy()
+def normalize_columns(df: pd.DataFrame, src: str) -> pd.DataFrame:
+    """Column names stripped and lower-cased; two names that become one ('close', 'Close ') are an error."""
+    names = [str(c).strip().lower() for c in df.columns]
+    seen: dict[str, object] = {}
+    for raw, name in zip(df.columns, names):
+        if name in seen:
+            raise UserError(f"{src}: columns {str(seen[name])!r} and {str(raw)!r} both mean '{name}'; "
+                            "keep one of them")
+        seen[name] = raw
+    return df.set_axis(names, axis=1)
 
 
 def _clean(df: pd.DataFrame, src: str = "candles", line_numbers: bool = False) -> tuple[pd.DataFrame, int, bool]:
     """Check every value, sort, drop identical duplicates -> (frame, duplicates dropped, was sorted)."""
     where = _row_namer(line_numbers)
     df = require_columns(df, COLUMNS, src, f"need columns {', '.join(COLUMNS)}")
-    out = pd.DataFrame({"timestamp": _to_ms(df["timestamp"], src, where)})
+    out = pd.DataFrame({"timestamp": to_ms(df["timestamp"], src, where)})
     for name in COLUMNS[1:]:
         col = df[name]
         num = col if pd.api.types.is_numeric_dtype(col) and col.dtype != bool else pd.to_numeric(col, errors="coerce")
@@ -155,17 +142,20 @@ def _clean(df: pd.DataFrame, src: str = "candles", line_numbers: bool = False) -
         raise UserError(f"{src}: {what} at {where(i)} (open={o[i]}, high={h[i]}, low={l[i]}, close={c[i]}); "
                         "fix or remove that candle")
     ts = out["timestamp"].to_numpy()
+    # conflicting duplicates, found before sorting so that the message can name the file lines
+    clash = ~out.duplicated().to_numpy() & out["timestamp"].duplicated(keep=False).to_numpy()
+    clash &= pd.Series(ts).where(clash).duplicated(keep=False).to_numpy()  # two different rows, same time
+    if clash.any():
+        t = int(ts[np.argmax(clash)])
+        rows = np.flatnonzero(clash & (ts == t))
+        raise UserError(f"{src}: {where(int(rows[0]))} and {where(int(rows[1]))} share a timestamp with different "
+                        f"values ({format_utc(t)}, {t}; {int(clash.sum())} such rows); keep one candle per timestamp")
     was_sorted = bool(np.all(ts[1:] >= ts[:-1]))
     if not was_sorted:
         out = out.sort_values("timestamp", kind="stable", ignore_index=True)
     n0 = len(out)
     out = out.drop_duplicates(ignore_index=True)
     dupes = n0 - len(out)
-    clash = out["timestamp"].duplicated(keep=False).to_numpy()
-    if clash.any():
-        t = int(out["timestamp"].to_numpy()[np.argmax(clash)])
-        raise UserError(f"{src}: {int(clash.sum())} rows share a timestamp with different values, first at "
-                        f"{format_utc(t)} ({t}); keep one candle per timestamp")
     return out.reset_index(drop=True), dupes, was_sorted
 
 
@@ -217,6 +207,8 @@ def _kind(path: Path) -> str:
 def _read(path: Path) -> tuple[pd.DataFrame, bool]:
     """Raw frame and whether row positions are CSV lines."""
     kind = _kind(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, not a candle file; pass a file, e.g. {path}/BTC_USDT-1h.csv")
     if not path.is_file():
         raise UserError(f"{path}: file not found; check the path or run `cryptotrain fetch` first")
     if kind == "csv":
@@ -239,8 +231,8 @@ def read_frame(path: Path, read, *, kind: str, empty: str, fix: str) -> pd.DataF
 
 
 def require_columns(df: pd.DataFrame, required, src, need: str) -> pd.DataFrame:
-    """`df` with stripped lower-case column names; a UserError naming the missing ones and `need`."""
-    df = df.rename(columns=lambda c: str(c).strip().lower())
+    """`df` with stripped lower-case column names (normalize_columns); a UserError naming the missing ones and `need`."""
+    df = normalize_columns(df, src)
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise UserError(f"{src}: missing column(s) {', '.join(missing)}; {need} "
@@ -291,9 +283,8 @@ def _check_timeframe(ts: np.ndarray, timeframe: str | None, src: str) -> int:
     values, counts = np.unique(diffs, return_counts=True)
     inferred = int(values[np.argmax(counts)])
     if given is not None and inferred != given:
-        hint = "; timestamps look like seconds, convert them to ms" if inferred * 1000 == given else ""
         raise UserError(f"{src}: candles are {ms_to_timeframe(inferred)} apart (most common spacing) but timeframe "
-                        f"{timeframe} was expected; set the timeframe to {ms_to_timeframe(inferred)} (data.timeframe in a config, --timeframe for data inspect) or use the right file{hint}")
+                        f"{timeframe} was expected; set the timeframe to {ms_to_timeframe(inferred)} (data.timeframe in a config, --timeframe for data inspect) or use the right file")
     off = diffs % inferred != 0
     if off.any():
         i = int(np.argmax(off))

@@ -90,8 +90,9 @@ def _part_stats(d: np.ndarray, k: np.ndarray, n: np.ndarray, cum) -> tuple[np.nd
     return k + s / n, q - s * s / n
 
 
-def rolling_mean_std(x: np.ndarray, window: int, phase: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(N,) mean and std (ddof 0) of the last `window` values ending at t (module docstring)."""
+def rolling_mean_std(x: np.ndarray, window: int, phase: int = 0, ddof: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) mean and std (ddof 0, or 1 for the sample std) of the last `window` values ending at t
+    (module docstring)."""
     x = np.asarray(x, dtype=np.float64)
     mean = rolling_mean(x, window, phase)
     if len(x) < window:
@@ -106,9 +107,9 @@ def rolling_mean_std(x: np.ndarray, window: int, phase: int = 0) -> tuple[np.nda
     m2 = _merge(m2_p, m2_s)
     m2[:-1, 1:] += (mean_p[:-1, 1:] - mean_s[1:, :-1]) ** 2 * coef
     np.maximum(m2, 0.0, out=m2)
-    return mean, _unblock(np.sqrt(m2 / w), lead, len(x), w)
+    return mean, _unblock(np.sqrt(m2 / (w - ddof)), lead, len(x), w)
 
 
-def rolling_std(x: np.ndarray, window: int, phase: int = 0) -> np.ndarray:
-    """(N,) std (ddof 0) over the last `window` values ending at t; NaN until `window` finite values."""
-    return rolling_mean_std(x, window, phase)[1]
+def rolling_std(x: np.ndarray, window: int, phase: int = 0, ddof: int = 0) -> np.ndarray:
+    """(N,) std (ddof 0 or 1) over the last `window` values ending at t; NaN until `window` finite values."""
+    return rolling_mean_std(x, window, phase, ddof)[1]

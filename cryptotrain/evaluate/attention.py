@@ -2,11 +2,16 @@
 
 Shapes: N windows, T window length. The model's attention is (N, T) with column T - 1 the
 decision candle t; we report it by lag, lag 0 = t, lag j = t - j, up to lag T - 1.
+
+"About uniform": every lag's mean weight within ABOUT_UNIFORM (relative) of 1/T, i.e.
+max_j |w_j T - 1| <= 0.25: the model averages its window rather than picking candles.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+ABOUT_UNIFORM = 0.25   # largest relative deviation |w_j T - 1| still called "about uniform"
 
 
 def attention_by_lag(att: np.ndarray) -> np.ndarray:
@@ -25,4 +30,6 @@ def attention_summary(att: np.ndarray | None, k: int = 5) -> dict | None:
     if att is None or len(att) == 0:
         return None
     by_lag = attention_by_lag(att)
-    return {"by_lag": by_lag.tolist(), "top_lags": top_lags(by_lag, k), "uniform_weight": 1.0 / att.shape[1]}
+    deviation = float(np.max(np.abs(by_lag * len(by_lag) - 1.0)))
+    return {"by_lag": by_lag.tolist(), "top_lags": top_lags(by_lag, k), "uniform_weight": 1.0 / att.shape[1],
+            "max_relative_deviation": deviation, "about_uniform": deviation <= ABOUT_UNIFORM}

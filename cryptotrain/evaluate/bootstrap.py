@@ -58,6 +58,15 @@ def balanced_accuracy_stat(y_true: np.ndarray, y_pred: np.ndarray, idx: np.ndarr
     return np.where(present > 0, total / np.maximum(present, 1), np.nan)
 
 
+def direction_accuracy_stat(y_pred: np.ndarray, r: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """(C,) share of sign hits among the windows acted on (buy or sell) in each resample; NaN
+    where a resample has none (a predictor that never acts has no direction accuracy)."""
+    acted = y_pred != 1
+    hit = acted & (np.sign(y_pred - 1) == np.sign(r))          # r_t = 0 is a miss, as in metrics.py
+    n = acted[idx].sum(axis=-1)
+    return np.where(n > 0, hit[idx].sum(axis=-1) / np.maximum(n, 1), np.nan)
+
+
 def ic_pearson_stat(pred: np.ndarray, r: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return pearson(pred[idx], r[idx])
 
@@ -94,7 +103,8 @@ def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float
 
 def _stats(y_true, r, pred: dict, idx) -> dict[str, np.ndarray]:
     out = {"accuracy": accuracy_stat(y_true, pred["action"], idx),
-           "balanced_accuracy": balanced_accuracy_stat(y_true, pred["action"], idx)}
+           "balanced_accuracy": balanced_accuracy_stat(y_true, pred["action"], idx),
+           "direction_accuracy": direction_accuracy_stat(np.asarray(pred["action"]), r, idx)}
     if pred.get("pred_return") is not None:
         out["ic_pearson"] = ic_pearson_stat(pred["pred_return"], r, idx)
         out["ic_spearman"] = ic_spearman_stat(pred["pred_return"], r, idx)
@@ -103,7 +113,8 @@ def _stats(y_true, r, pred: dict, idx) -> dict[str, np.ndarray]:
 
 def bootstrap_intervals(y_true: np.ndarray, r: np.ndarray, model: dict, baselines: dict[str, dict], *,
                         horizon: int = 1, n_resamples: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
-    """Intervals for the model's accuracy, balanced accuracy and IC, and for model - baseline.
+    """Intervals for the model's accuracy, balanced accuracy, direction accuracy and IC, and for
+    model - baseline.
 
     `model` and each baseline: {"action": (N,) int, "pred_return": (N,) or None}. The point
     value reported with each interval is the statistic on the original sample.

@@ -43,7 +43,8 @@ def verdict(label: str, diff: dict) -> str:
     ok = {m: d for m, d in diff.items() if np.isfinite(d["lo"]) and np.isfinite(d["hi"])}
 
     def names(ms: list[str]) -> str:
-        return " and ".join(METRIC_LABELS.get(m, m) for m in ms)
+        labels = [METRIC_LABELS.get(m, m) for m in ms]
+        return " and ".join(labels) if len(labels) < 3 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
     better = [m for m, d in ok.items() if d["lo"] > 0]
     worse = [m for m, d in ok.items() if d["hi"] < 0]
@@ -54,6 +55,55 @@ def verdict(label: str, diff: dict) -> str:
     detail = "; ".join(f"{METRIC_LABELS.get(m, m)} {d['value']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]"
                        for m, d in ok.items())
     return f"Model vs {label}: {head}." + (f" Model - baseline [95% CI]: {detail}." if detail else "")
+
+
+def direction_verdict(boot: dict, coverage: float) -> str:
+    """One sentence: is the sign of the model's calls right more often than a coin (0.5), and than
+    each baseline that also calls a sign, beyond the 95% interval?"""
+    d = boot["model"].get("direction_accuracy")
+    if d is None or not (np.isfinite(d["lo"]) and np.isfinite(d["hi"])):
+        return "Direction: the model never says buy or sell, so it has no direction accuracy."
+    where = ("above 0.5 beyond the 95% interval" if d["lo"] > 0.5 else
+             "below 0.5 beyond the 95% interval" if d["hi"] < 0.5 else "not different from 0.5 (a coin) within the 95% interval")
+    out = (f"Direction: on the {coverage:.1%} of windows it acts on, the model calls the sign right "
+           f"{d['value']:.3f} [{d['lo']:.3f}, {d['hi']:.3f}] of the time: {where}")
+    for b, v in boot["baselines"].items():
+        diff = v["diff"].get("direction_accuracy")
+        if diff is None or not (np.isfinite(diff["lo"]) and np.isfinite(diff["hi"])):
+            continue                                  # a baseline that never calls a sign
+        rel = "better than" if diff["lo"] > 0 else "worse than" if diff["hi"] < 0 else "not different from"
+        out += (f"; {rel} {BASELINE_LABELS.get(b, b)} ({diff['value']:+.3f} [{diff['lo']:+.3f}, {diff['hi']:+.3f}])")
+    return out + "."
+
+
+# The baselines that know nothing about the windows (class frequencies only): beating one of them
+# on accuracy shows the model knows something. Rules (persistence) and learned baselines are
+# benchmarks to compare with, not chance.
+CHANCE_BASELINES = ("majority", "stratified")
+
+
+def edge_summary(boot: dict) -> dict:
+    """Which kind of edge the model has, if any, as {"kind": "sign" | "size" | "none", "sentence"}.
+
+    sign: direction accuracy above 0.5 beyond its interval (only the sign pays in a long-short
+    backtest); size: not that, but accuracy or balanced accuracy beats a chance baseline beyond
+    the interval (the model tells hold from move, not up from down); none: neither."""
+    d = boot["model"].get("direction_accuracy", {"value": float("nan"), "lo": float("nan"), "hi": float("nan")})
+    beaten = [BASELINE_LABELS.get(b, b) for b, v in boot["baselines"].items() if b in CHANCE_BASELINES and
+              any(v["diff"].get(m, {}).get("lo", float("nan")) > 0 for m in ("accuracy", "balanced_accuracy"))]
+    ci = f"{d['value']:.3f} [{d['lo']:.3f}, {d['hi']:.3f}]"
+    if d["lo"] > 0.5:
+        return {"kind": "sign", "sentence": f"Edge: the model knows something about the sign of moves (direction "
+                                            f"accuracy {ci}, above 0.5 beyond the interval); a long-short backtest "
+                                            "earns from it only if the moves it gets right outweigh the others "
+                                            "and the costs."}
+    if beaten:
+        return {"kind": "size", "sentence": f"Edge: the model knows the size of moves (hold vs move: it beats "
+                                            f"{' and '.join(beaten)} on accuracy beyond the interval), not their "
+                                            f"sign (direction accuracy {ci}, not above 0.5), and only the sign "
+                                            "pays in a backtest."}
+    return {"kind": "none", "sentence": "Edge: none beyond the 95% intervals, neither in the size of moves "
+                                        "(hold vs move) nor in their sign."}
 
 
 def leakage_warnings(model: dict, timeframe: str, n: int) -> list[str]:
@@ -95,5 +145,7 @@ def evaluation_report(*, y_true, r, conf_target, model: dict, baselines: dict[st
     verdicts = {b: verdict(BASELINE_LABELS.get(b, b), boot["baselines"][b]["diff"]) for b in baselines}
     return {"n_windows": n, "timeframe": timeframe, "horizon": int(horizon),
             "model": model_m, "baselines": base_m, "bootstrap": boot, "verdicts": verdicts,
+            "direction_verdict": direction_verdict(boot, model_m["direction"]["coverage"]),
+            "edge": edge_summary(boot),
             "warnings": leakage_warnings(model_m, timeframe, n), "notes": list(notes or []),
             "attention": attention_summary(attention)}

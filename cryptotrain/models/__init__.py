@@ -2,9 +2,13 @@
 
     init_params(mcfg, n_features, window, rng) -> params
     model_forward(params, x (B, T, F), mcfg, *, mask, train, rng) -> (out, cache)
-    model_loss(out, targets, mcfg, params) -> (loss, parts, dout)
-    model_backward(params, cache, dout, mcfg) -> grads      (same keys as params)
+    model_loss(out, targets, mcfg, params, *, l2=True) -> (loss, parts, dout)
+    model_backward(params, cache, dout, mcfg, *, need_dx=False, l2=True) -> (dx or None, grads)  (keys of params)
     loss_and_grads(params, x, targets, mcfg, *, mask, train, rng) -> (loss, parts, grads, out)
+
+Every model module (recurrent_attention, transformer) has init(mcfg, n_features, window, rng),
+forward(params, x, mcfg, *, mask, train, rng) -> (out, cache) and
+backward(params, cache, dout, mcfg, need_dx) -> (dx, grads), the data part of the loss only.
 
 out = {"logits" (B, 3), "confidence" (B,), "return" (B,), "attention" (B, T) or None}.
 targets = {"action" (B,) int64 in {0, 1, 2}, "confidence" (B,), "return" (B,) raw r_t}.
@@ -15,7 +19,12 @@ Loss (the returned total is weighted; `parts` holds the unweighted terms):
          + w_return * (MSE | Huber(delta))(return, return_scale * r_t)
          + l2 * sum of squared weight matrices (ndim >= 2; not biases, norm gains, attention v)
 A weight of 0 removes the term from the total and sends zero gradient to that head; its part
-is still reported.
+is still reported. The l2 term lives here only: model_loss adds it (unless l2=False, as for a
+validation loss, which excludes the weight penalty) and model_backward adds its gradient.
+
+loss_and_grads is one training step's forward and backward, so it is the owner of the pooled
+buffers of nn/buffers.py: they are taken inside its `buffers.step()` and given back when it
+returns; what it returns is never pooled.
 """
 
 from __future__ import annotations
@@ -25,8 +34,9 @@ import numpy as np
 from cryptotrain.config import ModelConfig
 from cryptotrain.errors import UserError
 from cryptotrain.models import recurrent_attention, transformer
+from cryptotrain.nn import buffers
 from cryptotrain.nn.losses import (cross_entropy_backward, cross_entropy_forward, huber_backward, huber_forward,
-                                   l2_forward, mse_backward, mse_forward)
+                                   l2_backward, l2_forward, mse_backward, mse_forward)
 
 _MODELS = {"gru_attention": recurrent_attention, "lstm_attention": recurrent_attention, "transformer": transformer}
 
@@ -39,15 +49,16 @@ def _module(mcfg: ModelConfig):
 
 def init_params(mcfg: ModelConfig, n_features: int, window: int, rng: np.random.Generator) -> dict:
     """`window` (T) sizes the transformer's learned position table; the recurrent models ignore it."""
-    return _module(mcfg).init(mcfg, n_features, rng, window)
+    return _module(mcfg).init(mcfg, n_features, window, rng)
 
 
 def model_forward(params: dict, x: np.ndarray, mcfg: ModelConfig, *, mask=None, train=False, rng=None):
     return _module(mcfg).forward(params, x, mcfg, mask=mask, train=train, rng=rng)
 
 
-def model_loss(out: dict, targets: dict, mcfg: ModelConfig, params: dict):
-    """-> (loss: float, parts {"action", "confidence", "return", "l2"}: unweighted floats, dout)."""
+def model_loss(out: dict, targets: dict, mcfg: ModelConfig, params: dict, *, l2: bool = True):
+    """-> (loss: float, parts {"action", "confidence", "return", "l2"}: unweighted floats, dout).
+    l2=False leaves the weight penalty out of the loss (a validation loss); its part is still reported."""
     parts, dout = {}, {}
     parts["action"], c_ce = cross_entropy_forward(out["logits"], np.asarray(targets["action"]), mcfg.class_weights)
     parts["confidence"], c_conf = mse_forward(out["confidence"], targets["confidence"])
@@ -70,20 +81,26 @@ def model_loss(out: dict, targets: dict, mcfg: ModelConfig, params: dict):
             dout[key] = grad(w)
         else:
             dout[key] = np.zeros_like(out[key])
-    if mcfg.l2 > 0:
+    if l2 and mcfg.l2 > 0:
         loss += mcfg.l2 * parts["l2"]   # its gradient is added in model_backward
     return float(loss), parts, dout
 
 
-def model_backward(params: dict, cache: dict, dout: dict, mcfg: ModelConfig, *, return_dx: bool = False):
-    """grads with the keys of params (l2 gradient included); with return_dx, (grads, dx (B, T, F))."""
-    dx, grads = _module(mcfg).backward(params, cache, dout, mcfg, need_dx=return_dx)
-    return (grads, dx) if return_dx else grads
+def model_backward(params: dict, cache: dict, dout: dict, mcfg: ModelConfig, *, need_dx: bool = False,
+                   l2: bool = True):
+    """-> (dx (B, T, F) or None unless need_dx, grads with the keys of params, the l2 term's gradient
+    included unless l2=False, as in model_loss). Training leaves need_dx off: the model then skips
+    the gradient of its input."""
+    dx, grads = _module(mcfg).backward(params, cache, dout, mcfg, need_dx=need_dx)
+    if l2:
+        l2_backward(params, mcfg.l2, grads)   # + l2 * sum(W^2) over weight matrices (model_loss)
+    return dx, grads
 
 
 def loss_and_grads(params: dict, x: np.ndarray, targets: dict, mcfg: ModelConfig, *, mask=None, train=True,
                    rng=None):
-    out, cache = model_forward(params, x, mcfg, mask=mask, train=train, rng=rng)
-    loss, parts, dout = model_loss(out, targets, mcfg, params)
-    grads = model_backward(params, cache, dout, mcfg)
+    with buffers.step():
+        out, cache = model_forward(params, x, mcfg, mask=mask, train=train, rng=rng)
+        loss, parts, dout = model_loss(out, targets, mcfg, params)
+        _, grads = model_backward(params, cache, dout, mcfg)
     return loss, parts, grads, out

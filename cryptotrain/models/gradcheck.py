@@ -69,7 +69,7 @@ def check_model_grads(mcfg: ModelConfig, *, B: int = 2, T: int = 5, F: int = 3, 
 
     f = lambda: run()[2]
     _, cache, _, _, dout = run()
-    grads, dx = model_backward(params, cache, dout, mcfg, return_dx=True)
+    dx, grads = model_backward(params, cache, dout, mcfg, need_dx=True)
     results = {}
     for name, tensor, grad in [("x", x, dx), *((k, params[k], grads[k]) for k in params)]:
         abs_err, rel = rel_error(grad, richardson_grad(f, tensor, h), floor=FLOOR)

@@ -17,7 +17,7 @@ import numpy as np
 
 from cryptotrain.nn.layers import (ACTIVATIONS, dropout_backward, dropout_forward, linear_backward,
                                    linear_forward, sigmoid_backward, sigmoid_forward)
-from cryptotrain.nn.rnn_common import glorot_uniform
+from cryptotrain.nn.init import glorot_uniform
 
 N_OUT = 5  # 3 logits + confidence + return
 

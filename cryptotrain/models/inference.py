@@ -6,7 +6,7 @@ importing evaluate. One loop serves both, so the validation loss that evaluate r
 checkpoint is the one training logged, bit for bit: same batches (train.batch_size, split order), same dtype, same
 formula:
 
-    loss = sum_b B_b * model_loss(batch b) / sum_b B_b     (model.l2 set to 0: no weight penalty)
+    loss = sum_b B_b * model_loss(batch b) / sum_b B_b     (model_loss with l2=False: no weight penalty)
 
 and the same sample weighting for each loss part and for the action accuracy (predicted action:
 `predicted_action` below, the argmax with exact ties going to hold).
@@ -58,7 +58,6 @@ def predict_with_loss(params: dict, dataset, split: str | np.ndarray, mcfg: Mode
                       keep_outputs: bool = True) -> tuple[dict | None, tuple[float, dict[str, float], float]]:
     """One eval-mode pass: (predictions or None, (loss, parts, accuracy)); see the module docstring."""
     idx = split_indices(dataset, split)
-    mcfg_eval = mcfg.model_copy(update={"l2": 0.0})  # validation loss excludes the weight penalty
     sums: dict[str, float] = {}
     total = 0.0
     correct = 0
@@ -68,7 +67,7 @@ def predict_with_loss(params: dict, dataset, split: str | np.ndarray, mcfg: Mode
         n = len(bidx)
         x, targets = dataset.batch(bidx)
         out = forward_fixed_batch(params, x, mcfg, batch_size)
-        loss, parts, _ = model_loss(out, targets, mcfg_eval, params)
+        loss, parts, _ = model_loss(out, targets, mcfg, params, l2=False)  # no weight penalty in a validation loss
         total += float(loss) * n
         for k, v in parts.items():
             if k != "l2":

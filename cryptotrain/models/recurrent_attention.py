@@ -17,6 +17,8 @@ Attention weights returned for analysis (out["attention"], (B, T)): the additive
 when the pooling is additive; otherwise (multihead with last/mean pooling) the attention of the
 last query step over all keys, averaged over heads.
 
+Pooling, heads and the reported attention are models/readout.py, shared with the transformer.
+
 Parameter keys: "rnn.*" (nn/recurrent.py), "mha.Wqkv/bq/bv/Wo/bo", "mha_norm.gamma/beta",
 "pool.W/b/v", "head.{i}.W/b", "head.out.W/b" (shapes where each is initialized).
 """
@@ -26,11 +28,10 @@ from __future__ import annotations
 import numpy as np
 
 from cryptotrain.config import ModelConfig
-from cryptotrain.models.heads import head_backward, head_forward, head_init
+from cryptotrain.models.readout import readout_backward, readout_forward, readout_init
 from cryptotrain.nn import recurrent
-from cryptotrain.nn.attention import additive_init, mha_backward, mha_forward, mha_init, pool_backward, pool_forward
+from cryptotrain.nn.attention import mha_backward, mha_forward, mha_init
 from cryptotrain.nn.layers import dropout_backward, dropout_forward, layernorm_backward, layernorm_forward
-from cryptotrain.nn.losses import l2_backward
 
 KINDS = {"gru_attention": "gru", "lstm_attention": "lstm"}
 
@@ -43,12 +44,7 @@ def pooling_kind(mcfg: ModelConfig) -> str:
     return "additive" if mcfg.attention in ("additive", "both") else mcfg.pooling
 
 
-def context_width(mcfg: ModelConfig) -> int:
-    concat = pooling_kind(mcfg) == "additive" and mcfg.concat_last
-    return mcfg.hidden_size * (2 if concat else 1)
-
-
-def init(mcfg: ModelConfig, n_features: int, rng: np.random.Generator, window: int | None = None) -> dict:
+def init(mcfg: ModelConfig, n_features: int, window: int, rng: np.random.Generator) -> dict:
     """Parameters (keys in the module docstring); `window` is unused (no positional table)."""
     dtype = np.dtype(mcfg.dtype)
     H = mcfg.hidden_size
@@ -58,9 +54,7 @@ def init(mcfg: ModelConfig, n_features: int, rng: np.random.Generator, window: i
         params.update(mha_init(H, rng, dtype, prefix="mha"))
         params["mha_norm.gamma"] = np.ones(H, dtype=dtype)    # (H,)
         params["mha_norm.beta"] = np.zeros(H, dtype=dtype)    # (H,)
-    if pooling_kind(mcfg) == "additive":
-        params.update(additive_init(H, rng, dtype, prefix="pool"))
-    params.update(head_init(context_width(mcfg), mcfg.head_sizes, rng, dtype, prefix="head"))
+    params.update(readout_init(mcfg, pooling_kind(mcfg), rng, dtype))
     return params
 
 
@@ -76,35 +70,27 @@ def forward(params: dict, x: np.ndarray, mcfg: ModelConfig, *, mask=None, train=
         params, x, KINDS[mcfg.type], mcfg.num_layers, dropout=mcfg.dropout, layer_norm=mcfg.layer_norm,
         residual=mcfg.residual, mask=mask, train=train, rng=rng, prefix="rnn")
     # 2. self-attention block: h = LayerNorm(h + dropout(MHA(h)))
+    attn = None
     if uses_mha(mcfg):
         a, cache["mha"] = mha_forward(params, h, "mha", mcfg.num_heads, mask=mask, causal=mcfg.causal,
                                       train=train, rng=rng)
         a, cache["mha_drop"] = dropout_forward(a, mcfg.dropout, train, rng)
         h, cache["mha_norm"] = layernorm_forward(params["mha_norm.gamma"], params["mha_norm.beta"], h + a)
-    # 3. pooling over time
-    ctx, cache["pool"] = pool_forward(params, h, pooling_kind(mcfg), mask=mask, concat_last=mcfg.concat_last,
-                                      prefix="pool")
-    # 4. MLP heads
-    out, cache["head"] = head_forward(params, ctx, len(mcfg.head_sizes), mcfg.head_activation,
-                                      mcfg.head_dropout, train=train, rng=rng, prefix="head")
-    if pooling_kind(mcfg) == "additive":
-        out["attention"] = cache["pool"]["c"]["alpha"]
-    else:
-        out["attention"] = cache["mha"]["attn"][:, :, -1, :].mean(axis=1)
+        attn = cache["mha"]["attn"]
+    # 3. pooling over time and MLP heads
+    out, cache["readout"] = readout_forward(params, h, mcfg, pooling_kind(mcfg), attn, mask=mask, train=train,
+                                            rng=rng)
     return out, cache
 
 
 def backward(params: dict, cache: dict, dout: dict, mcfg: ModelConfig, need_dx: bool = True):
-    """Returns (dx (B, T, F), or None unless need_dx, grads with the keys of params, l2 gradient
-    included). Training passes need_dx=False: the first layer then skips its input gradient.
+    """Returns (dx (B, T, F), or None unless need_dx, grads with the keys of params). Training
+    passes need_dx=False: the first layer then skips its input gradient.
 
-    Walks `forward` line by line in reverse: heads, pooling, self-attention block, recurrent stack.
+    Walks `forward` line by line in reverse: heads and pooling, self-attention block, recurrent stack.
     """
-    # 4. MLP heads
-    dctx, grads = head_backward(params, cache["head"], dout)
-    # 3. pooling over time
-    dh, g = pool_backward(params, cache["pool"], dctx)
-    grads.update(g)
+    # 3. MLP heads and pooling over time
+    dh, grads = readout_backward(params, cache["readout"], dout)
     # 2. self-attention block (the residual sum sends dsum to both h and MHA(h))
     if uses_mha(mcfg):
         dsum, grads["mha_norm.gamma"], grads["mha_norm.beta"] = layernorm_backward(cache["mha_norm"], dh)
@@ -115,6 +101,4 @@ def backward(params: dict, cache: dict, dout: dict, mcfg: ModelConfig, need_dx: 
     # 1. recurrent stack
     dx, g, _ = recurrent.rnn_stack_backward(params, cache["rnn"], dh, need_dx=need_dx)
     grads.update(g)
-    # the l2 term of the loss: + l2 * sum(W^2) over weight matrices
-    l2_backward(params, mcfg.l2, grads)
     return dx, grads

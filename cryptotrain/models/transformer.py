@@ -22,7 +22,7 @@ additive, otherwise the last layer's attention of the last query over all keys, 
 
 Parameter keys: "in_proj.W" (F, D), "in_proj.b" (D,), "pos" (P, D) if learned, "enc.{l}.*"
 (nn/transformer.py), "enc_norm.gamma/beta" (D,) if pre-norm, "pool.W/b/v" if additive,
-"head.{i}.W/b", "head.out.W/b" (models/heads.py).
+"head.{i}.W/b", "head.out.W/b" (pooling, heads and reported attention: models/readout.py).
 """
 
 from __future__ import annotations
@@ -30,20 +30,14 @@ from __future__ import annotations
 import numpy as np
 
 from cryptotrain.config import ModelConfig
-from cryptotrain.models.heads import head_backward, head_forward, head_init
-from cryptotrain.nn.attention import additive_init, pool_backward, pool_forward
+from cryptotrain.models.readout import readout_backward, readout_forward, readout_init
+from cryptotrain.nn.init import glorot_uniform
 from cryptotrain.nn.layers import layernorm_backward, layernorm_forward, linear_backward, linear_forward
-from cryptotrain.nn.losses import l2_backward
-from cryptotrain.nn.rnn_common import glorot_uniform
 from cryptotrain.nn.transformer import (encoder_layer_backward, encoder_layer_forward, encoder_layer_init,
                                         sinusoidal_encoding)
 
 
-def context_width(mcfg: ModelConfig) -> int:
-    return mcfg.hidden_size * (2 if mcfg.pooling == "additive" and mcfg.concat_last else 1)
-
-
-def init(mcfg: ModelConfig, n_features: int, rng: np.random.Generator, window: int) -> dict:
+def init(mcfg: ModelConfig, n_features: int, window: int, rng: np.random.Generator) -> dict:
     """`window` sizes the learned position table (P = window)."""
     dtype = np.dtype(mcfg.dtype)
     D = mcfg.hidden_size
@@ -56,9 +50,7 @@ def init(mcfg: ModelConfig, n_features: int, rng: np.random.Generator, window: i
     if mcfg.norm_first:
         params["enc_norm.gamma"] = np.ones(D, dtype=dtype)    # (D,)
         params["enc_norm.beta"] = np.zeros(D, dtype=dtype)    # (D,)
-    if mcfg.pooling == "additive":
-        params.update(additive_init(D, rng, dtype, prefix="pool"))
-    params.update(head_init(context_width(mcfg), mcfg.head_sizes, rng, dtype, prefix="head"))
+    params.update(readout_init(mcfg, mcfg.pooling, rng, dtype))
     return params
 
 
@@ -91,31 +83,21 @@ def forward(params: dict, x: np.ndarray, mcfg: ModelConfig, *, mask=None, train=
         cache["enc"].append(c)
     if mcfg.norm_first:
         h, cache["enc_norm"] = layernorm_forward(params["enc_norm.gamma"], params["enc_norm.beta"], h)
-    # 3. pooling over time
-    ctx, cache["pool"] = pool_forward(params, h, mcfg.pooling, mask=mask, concat_last=mcfg.concat_last,
-                                      prefix="pool")
-    # 4. MLP heads
-    out, cache["head"] = head_forward(params, ctx, len(mcfg.head_sizes), mcfg.head_activation,
-                                      mcfg.head_dropout, train=train, rng=rng, prefix="head")
-    if mcfg.pooling == "additive":
-        out["attention"] = cache["pool"]["c"]["alpha"]
-    else:
-        out["attention"] = cache["enc"][-1]["attn"]["attn"][:, :, -1, :].mean(axis=1)
+    # 3. pooling over time and MLP heads
+    out, cache["readout"] = readout_forward(params, h, mcfg, mcfg.pooling, cache["enc"][-1]["attn"]["attn"],
+                                            mask=mask, train=train, rng=rng)
     return out, cache
 
 
 def backward(params: dict, cache: dict, dout: dict, mcfg: ModelConfig, need_dx: bool = True):
-    """Returns (dx (B, T, F), grads with the keys of params, l2 gradient included). dx is always
+    """Returns (dx (B, T, F), grads with the keys of params). dx is always
     computed (one small GEMM of the input projection); need_dx is accepted for the common signature.
 
-    Walks `forward` in reverse: heads, pooling, final norm, encoder layers last to first,
+    Walks `forward` in reverse: heads and pooling, final norm, encoder layers last to first,
     positions, input projection.
     """
-    # 4. MLP heads
-    dctx, grads = head_backward(params, cache["head"], dout)
-    # 3. pooling over time
-    dh, g = pool_backward(params, cache["pool"], dctx)
-    grads.update(g)
+    # 3. MLP heads and pooling over time
+    dh, grads = readout_backward(params, cache["readout"], dout)
     # 2. encoder stack
     if mcfg.norm_first:
         dh, grads["enc_norm.gamma"], grads["enc_norm.beta"] = layernorm_backward(cache["enc_norm"], dh)
@@ -127,6 +109,4 @@ def backward(params: dict, cache: dict, dout: dict, mcfg: ModelConfig, need_dx: 
         grads["pos"] = np.zeros_like(params["pos"])
         grads["pos"][: cache["T"]] = dh.sum(axis=0)
     dx, grads["in_proj.W"], grads["in_proj.b"] = linear_backward(params["in_proj.W"], cache["in_proj"], dh)
-    # the l2 term of the loss: + l2 * sum(W^2) over weight matrices
-    l2_backward(params, mcfg.l2, grads)
     return dx, grads

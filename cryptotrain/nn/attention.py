@@ -18,7 +18,7 @@ import numpy as np
 from cryptotrain.nn import buffers
 from cryptotrain.nn.layers import (dropout_backward, dropout_forward, linear_backward, linear_forward,
                                    softmax_backward, softmax_forward)
-from cryptotrain.nn.rnn_common import glorot_uniform
+from cryptotrain.nn.init import glorot_uniform
 
 _NEG = -1e30  # finite "minus infinity": exp underflows to 0 in float32 and float64, no inf - inf
 

@@ -1,13 +1,8 @@
 """Helpers shared by the GRU and LSTM sequence layers (nn/gru.py, nn/lstm.py) and the stack.
 
-Initialisation (Glorot uniform input weights, orthogonal recurrent weights, one gate block at a
-time), the step-contiguous layout and its conversions, the [Wh^T | b] weights with their row of
-ones under each state, the chunked weight-gradient sums and the per-step view of a padding mask.
-
-BLAS threads are never switched during a run: OpenBLAS's results with 1 and 2 threads differ in
-the last bits for GEMMs whose inner length K is above 448 and not a multiple of 32 (measured,
-0.3.31 SkylakeX kernels; e.g. the chunked sums with B = 63), so a choice made by timing would
-make runs irreproducible. Use OPENBLAS_NUM_THREADS to set the count for a whole run.
+The step-contiguous layout and its conversions, the [Wh^T | b] weights with their row of ones
+under each state, the chunked weight-gradient sums of the backward loops, the per-step view of a
+padding mask, and the time-major wrappers of both layers. Initializers are in nn/init.py.
 
 STEP-CONTIGUOUS layout (the layers' internal one): a sequence is (T, C, B), one step is the
 contiguous (C, B) block [t]. Why: one step's gates are computed as Wh^T (K*H, H) @ h (H, B), so
@@ -16,8 +11,8 @@ an elementwise op on such a block at full speed, while a per-gate column slice o
 (B, K*H) array costs 4-5x more (one inner loop per batch row), and a step slice [:, t, :] of a
 (C, T, B) array, though made of whole rows, costs 3-6x more in the loop (every row on another
 page: cache and TLB misses; measured). GEMMs over all steps are batched over T (np.matmul), and
-the weight gradients, which sum over (t, b), use (C, n*B) copies of chunks of n steps (`flat_tb`,
-`GradSums`).
+the weight gradients, which sum over (t, b), use (C, n*B) copies of chunks of n steps
+(`GradSums`).
 
 Legend: B batch, T time, F input width, H hidden width, C any width, K gates (GRU 3, LSTM 4).
 """
@@ -27,26 +22,6 @@ from __future__ import annotations
 import numpy as np
 
 from cryptotrain.nn import buffers
-
-
-def glorot_uniform(rng: np.random.Generator, n_in: int, n_out: int, dtype) -> np.ndarray:
-    """U(-a, a) with a = sqrt(6 / (n_in + n_out)), shape (n_in, n_out)."""
-    a = np.sqrt(6.0 / (n_in + n_out))
-    return rng.uniform(-a, a, size=(n_in, n_out)).astype(dtype)
-
-
-def orthogonal(rng: np.random.Generator, n: int, dtype) -> np.ndarray:
-    """A random (n, n) orthogonal matrix (QR of a Gaussian, signs fixed so it is uniform)."""
-    q, r = np.linalg.qr(rng.normal(size=(n, n)))
-    q *= np.sign(np.diag(r))
-    return q.astype(dtype)
-
-
-def fused_weights(rng: np.random.Generator, n_in: int, H: int, K: int, dtype):
-    """Wx (n_in, K*H) Glorot per gate block, Wh (H, K*H) orthogonal per gate block."""
-    Wx = np.concatenate([glorot_uniform(rng, n_in, H, dtype) for _ in range(K)], axis=1)
-    Wh = np.concatenate([orthogonal(rng, H, dtype) for _ in range(K)], axis=1)
-    return Wx, Wh
 
 
 def gate_index(H: int, order) -> np.ndarray:
@@ -100,18 +75,17 @@ def from_step_major(y: np.ndarray) -> np.ndarray:
     return out
 
 
-def flat_tb(X: np.ndarray) -> np.ndarray:
+def flat_tb(X: np.ndarray, buf: np.ndarray | None = None) -> np.ndarray:
     """X (T, C, B), contiguous or a view whose C axis is the innermost (the stack's input
     x (B, T, C) seen as x.transpose(1, 2, 0)) -> M (C, T*B) with M[:, t*B + b] = X[t, :, b], for
-    the weight-gradient GEMMs. One copy of whole rows either way (a view of it for the latter)."""
+    the weight-gradient GEMMs. One copy of whole rows either way (a view of it for the latter),
+    written into the front of the 1-D scratch `buf` when given (size >= X.size)."""
     T, C, B = X.shape
-    if X.strides[1] < X.strides[2]:                # C innermost: copy as (T, B, C), view its transpose
-        out = buffers.empty((T, B, C), X.dtype)
-        np.copyto(out, X.transpose(0, 2, 1))
-        return out.reshape(T * B, C).T
-    out = buffers.empty((C, T, B), X.dtype)
-    np.copyto(out, X.transpose(1, 0, 2))
-    return out.reshape(C, T * B)
+    c_inner = X.strides[1] < X.strides[2]          # C innermost: copy as (T, B, C), view its transpose
+    shape = (T, B, C) if c_inner else (C, T, B)
+    out = buffers.empty(shape, X.dtype) if buf is None else buf[:X.size].reshape(shape)
+    np.copyto(out, X.transpose(0, 2, 1) if c_inner else X.transpose(1, 0, 2))
+    return out.reshape(T * B, C).T if c_inner else out.reshape(C, T * B)
 
 
 def chunk_steps(H: int) -> int:
@@ -121,23 +95,48 @@ def chunk_steps(H: int) -> int:
     return 16 if H >= 256 else 8
 
 
-class GradSums:
-    """Weight gradients summed over the steps of a backward loop, a chunk of steps at a time:
-    sums[name] += D @ M^T with D (K*H, n*B) the chunk's gate gradients and M (C, n*B) its inputs
-    (flat_tb copies). The loop hands a chunk over right after computing it, while its gradients are
-    still in cache, so they never make a round trip through memory as one (T, K*H, B) array, and
-    their copies are small. One chunk sum is a GEMM with n*B = 512..2048 terms per element."""
+def reversed_chunks(T: int, c: int):
+    """The steps of a backward loop, T-1 down to 0, as (t, slot, done): slot = t % c is step t's
+    place in a ring buffer of the last c steps' gate gradients, and done > 0 when steps
+    t .. t+done-1 are all done (t is a chunk start), so their sums are due (GradSums)."""
+    for t in reversed(range(T)):
+        slot = t % c
+        yield t, slot, (min(c, T - t) if slot == 0 else 0)
 
-    def __init__(self):
+
+class GradSums:
+    """Weight gradients summed over the steps of a backward loop, a chunk of at most `steps` steps
+    at a time: sums[name] += D @ M^T with D (K*H, n*B) the chunk's gate gradients and M (C, n*B)
+    its inputs (`flat`). The loop hands a chunk over right after computing it, while its gradients
+    are still in cache, so they never make a round trip through memory as one (T, K*H, B) array.
+    The chunk copies and partial sums live in scratch arrays of this object, one per name, reused
+    by every chunk (a chunk's copy is dead once its sum is added), so they stay small and in cache.
+    One chunk sum is a GEMM with n*B = 512..2048 terms per element."""
+
+    def __init__(self, steps: int):
+        self.steps = steps
         self.sums: dict[str, np.ndarray] = {}
+        self._scratch: dict[str, np.ndarray] = {}
+
+    def _buffer(self, name: str, shape, dtype) -> np.ndarray:
+        if name not in self._scratch:
+            self._scratch[name] = buffers.empty(shape, dtype)
+        return self._scratch[name]
+
+    def flat(self, name: str, X: np.ndarray) -> np.ndarray:
+        """flat_tb(X) of a chunk X (n, C, B), n <= steps, in the scratch copy `name`."""
+        _, C, B = X.shape
+        return flat_tb(X, self._buffer(name, (self.steps * C * B,), X.dtype))
 
     def add(self, name: str, D: np.ndarray, M: np.ndarray) -> None:
-        self._accumulate(name, np.matmul(D, M.T, out=buffers.empty((D.shape[0], M.shape[0]), D.dtype)))
+        shape = (D.shape[0], M.shape[0])
+        if name not in self.sums:
+            self.sums[name] = np.matmul(D, M.T, out=buffers.empty(shape, D.dtype))
+        else:
+            self.sums[name] += np.matmul(D, M.T, out=self._buffer(name + ".part", shape, D.dtype))
 
     def add_rowsum(self, name: str, D: np.ndarray) -> None:
-        self._accumulate(name, D.sum(axis=1))
-
-    def _accumulate(self, name: str, part: np.ndarray) -> None:
+        part = D.sum(axis=1)
         if name in self.sums:
             self.sums[name] += part
         else:
@@ -188,5 +187,29 @@ def states_in(h0, n_states: int, H: int, B: int, dtype):
 
 
 def states_out(dh0, n_states: int):
-    """(H, B) initial-state gradient(s) -> the public form (B, H) (a tuple for LSTM)."""
-    return np.ascontiguousarray(dh0.T) if n_states == 1 else tuple(np.ascontiguousarray(d.T) for d in dh0)
+    """(H, B) initial-state gradient(s) -> the public form (B, H) (a tuple for LSTM), always a copy
+    (the (H, B) arrays may be pooled, nn/buffers.py)."""
+    return np.array(dh0.T, order="C") if n_states == 1 else tuple(np.array(d.T, order="C") for d in dh0)
+
+
+# -------------------------------------------------------------- sequence, time-major
+# The layers' public form, x (T, B, F) -> y (T, B, H), around their step-contiguous functions.
+
+
+def time_major_forward(forward_tcb, n_states: int, p: dict, x: np.ndarray, h0, mask):
+    """x (T, B, F) -> y (T, B, H), cache {"tcb": the layer's cache, "Hs": states (T+1, B, H), a
+    view with Hs[0] = h0}. h0 as states_in, mask (B, T) bool or None. Unmasked, y is a view of Hs."""
+    T, B, F = x.shape
+    dt = p["Wx"].dtype
+    H = p["Wh"].shape[0]
+    m = step_mask(mask, T, B, dt)
+    Hs, cache = forward_tcb(p, np.asarray(x, dt).transpose(0, 2, 1), states_in(h0, n_states, H, B, dt), m)
+    y = Hs[1:] if m is None else Hs[1:] * m["keep"]
+    return y.transpose(0, 2, 1), {"tcb": cache, "Hs": Hs.transpose(0, 2, 1)}
+
+
+def time_major_backward(backward_tcb, n_states: int, p: dict, cache: dict, dy: np.ndarray):
+    """dy (T, B, H) -> dx (T, B, F), the initial-state gradient(s) as states_out, grads."""
+    dY = np.ascontiguousarray(np.asarray(dy, p["Wx"].dtype).transpose(0, 2, 1))
+    dX, dh0, grads = backward_tcb(p, cache["tcb"], dY)
+    return dX.transpose(0, 2, 1), states_out(dh0, n_states), grads

@@ -32,7 +32,7 @@ import numpy as np
 from cryptotrain.nn.attention import mha_backward, mha_forward, mha_init
 from cryptotrain.nn.layers import (ACTIVATIONS, dropout_backward, dropout_forward, layernorm_backward,
                                    layernorm_forward, linear_backward, linear_forward)
-from cryptotrain.nn.rnn_common import glorot_uniform
+from cryptotrain.nn.init import glorot_uniform
 
 # ------------------------------------------------------------- sinusoidal positions
 #   PE[t, 2i] = sin(t / 10000^(2i / D)),   PE[t, 2i + 1] = cos(t / 10000^(2i / D)),   t = 0..T-1

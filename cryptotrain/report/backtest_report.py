@@ -12,12 +12,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from rich import box
 from rich.console import Console
-from rich.table import Table
 
 from cryptotrain.config import BacktestConfig
 from cryptotrain.report.figures import pyplot, save_figure
+from cryptotrain.report.tables import print_fitted_table
 
 _MAX_POINTS = 4000
 
@@ -39,18 +38,20 @@ def format_stat(key: str, v: Any) -> str:
     return f"{v:,.2f}" if key.endswith("[%]") else f"{v:.3f}"
 
 
-def stats_table(columns: dict[str, dict[str, Any]], title: str) -> Table:
-    """columns: header -> stats dict (same keys, display order of the first)."""
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
+# Strategy keys of stats.json -> the names used in the table headers, the figure legend and the verdict.
+STRATEGY_NAMES = {"model": "Model", "buy_and_hold": "Buy & Hold", "persistence": "Persistence"}
+
+
+def settings_caption(b: BacktestConfig) -> str:
+    return (f"{b.mode}, fee {b.fee_bps:g} bps, slippage {b.slippage_bps:g} bps, sizing {b.sizing}, "
+            f"threshold {b.threshold:g}, max exposure {b.max_exposure:g}, min hold {b.min_hold}")
+
+
+def print_stats_table(console: Console, columns: dict[str, dict[str, Any]], title: str) -> None:
+    """columns: header -> stats dict (same keys, display order of the first); labels are never cut."""
     first = next(iter(columns.values()))
-    # The labels keep their full width: when the values are too wide for the terminal, rich
-    # shrinks the other columns (their numbers end in an ellipsis) instead of the labels.
-    table.add_column("Statistic", no_wrap=True, min_width=max(map(len, first), default=9))
-    for header in columns:
-        table.add_column(header, justify="right", no_wrap=True)
-    for key in first:
-        table.add_row(key, *(format_stat(key, col.get(key)) for col in columns.values()))
-    return table
+    print_fitted_table(console, title, "Statistic", list(first),
+                       {h: [format_stat(k, col.get(k)) for k in first] for h, col in columns.items()})
 
 
 def print_message(console: Console, level: str, text: str) -> None:
@@ -58,17 +59,64 @@ def print_message(console: Console, level: str, text: str) -> None:
     console.print(f"[bold yellow]warning:[/] {text}" if level == "warning" else text, soft_wrap=True)
 
 
+def _trades(n: int) -> str:
+    return f"{n:,} trade" + ("" if n == 1 else "s")
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:+.2f}%"
+
+
+def verdict_lines(v: dict[str, Any], name: str = "Model") -> list[str]:
+    """A few sentences from backtest.verdict.backtest_verdict: costs, trading frequency, baselines."""
+    after, before = v["return_pct"], v["return_no_costs_pct"]
+    lines = [f"{name}: {_pct(after)} after costs, {_pct(before)} before; fees cost "
+             f"{v['fees_pct_of_cash']:.2f}% and slippage {v['slippage_pct_of_cash'] or 0:.2f}% of the starting cash."]
+    hold = v["avg_hold_candles"]
+    if v["trades"] == 0 or hold is None:
+        lines.append(f"{name} never traded.")
+    else:
+        trade = f"{_trades(v['trades'])}, held {hold:.1f} candles on average"
+        if v["horizon"] is not None:
+            rel = "shorter than" if hold < v["horizon"] else "at least"
+            trade += f" ({rel} the label horizon of {v['horizon']} candles the model was trained to predict)"
+        lines.append(trade + (f"; min hold {v['min_hold']} candles." if v["min_hold"] else "."))
+    for key, b in v["baselines"].items():
+        label = STRATEGY_NAMES.get(key, key)
+        if after is not None and b["return_pct"] is not None:
+            diff = after - b["return_pct"]
+            lines.append(f"Against {label} ({_pct(b['return_pct'])} after its costs, {_trades(b['trades'])}): "
+                         f"{abs(diff):.2f} points {'ahead' if diff > 0 else 'behind'}.")
+    if before is not None and after is not None:
+        if before <= 0:
+            lines.append("Reading: the positions lose even before costs, so the signal's sign does not pay here.")
+        elif after <= 0:
+            lines.append("Reading: the positions earn before costs, but not enough to pay for trading this often.")
+        else:
+            lines.append("Reading: the positions earn after costs on this split; check another period before trusting it.")
+    return lines
+
+
+# The same for every strategy (one range of candles): said once in the title, not in three columns.
+_COMMON = ("Start", "End", "Duration")
+
+
 def print_backtest(console: Console, stats: dict[str, dict[str, Any]], *, header: str, title: str,
-                   settings: BacktestConfig, timeframe: str, out_dir: Path) -> None:
-    """The statistics table (strategy, buy & hold, persistence) and the files written."""
-    b = settings
-    console.print(stats_table({header: stats["model"], "Buy & Hold": stats["buy_and_hold"],
-                               "Persistence": stats["persistence"]},
-                              title=f"Backtest {title}: {b.mode}, fee {b.fee_bps:g} bps, "
-                                    f"slippage {b.slippage_bps:g} bps, sizing {b.sizing}, "
-                                    f"threshold {b.threshold:g}, max exposure {b.max_exposure:g}, "
-                                    f"{timeframe} candles"))
-    console.print(f"wrote {out_dir}/stats.json, equity.csv, trades.csv, plots/equity.png")
+                   settings: BacktestConfig, timeframe: str, out_dir: Path,
+                   verdict: dict[str, Any] | None = None) -> None:
+    """The statistics table (strategy, buy & hold, persistence), the files written and the verdict."""
+    m = stats["model"]
+    span = (f"{format_stat('Start', m['Start'])} to {format_stat('End', m['End'])} UTC "
+            f"({format_stat('Duration', m['Duration'])})")
+    columns = {(header if k == "model" else STRATEGY_NAMES.get(k, k)): {key: v for key, v in s.items() if key not in _COMMON}
+               for k, s in stats.items()}
+    print_stats_table(console, columns,
+                      title=f"Backtest {title}, {span}: {settings_caption(settings)}, {timeframe} candles. "
+                            "Return [%] is after fees and slippage; the \"no costs\" rows trade the same "
+                            "positions without them.")
+    console.print(f"wrote {out_dir}/stats.json, equity.csv, trades.csv, plots/equity.png", soft_wrap=True)
+    for line in verdict_lines(verdict, header) if verdict else []:
+        console.print(line, soft_wrap=False, highlight=False)
 
 
 def _thin(n: int) -> np.ndarray:
@@ -77,28 +125,37 @@ def _thin(n: int) -> np.ndarray:
     return idx if idx[-1] == n - 1 else np.append(idx, n - 1)
 
 
-def plot_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, buy_hold: np.ndarray,
-                drawdown: np.ndarray, position: np.ndarray, others: dict[str, np.ndarray] | None = None,
-                title: str = "Backtest") -> Path:
-    """Three panels sharing the time axis: equity [$] (and baselines), drawdown [%], position."""
+def plot_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, drawdown: np.ndarray, position: np.ndarray,
+                others: dict[str, np.ndarray] | None = None, title: str = "Backtest", name: str = "Model") -> Path:
+    """Three panels sharing the time axis: equity [$] of the strategy `name` and of `others` (the
+    baselines, by their table names), the strategy's drawdown [%] and its exposure as an area
+    (mean position over a moving window: long above 0, short below)."""
     plt = pyplot()
     i = _thin(len(equity))
     t = np.asarray(timestamps, dtype=np.int64)[i].astype("datetime64[ms]")
     fig, (ax_eq, ax_dd, ax_pos) = plt.subplots(3, 1, figsize=(10, 7.5), sharex=True,
                                               gridspec_kw={"height_ratios": [3, 1.2, 1.2]})
-    ax_eq.plot(t, np.asarray(buy_hold)[i], lw=1.0, label="buy & hold (frictionless)", color="grey")
-    for (name, series), color in zip((others or {}).items(), ("tab:orange", "tab:purple", "tab:brown")):
-        ax_eq.plot(t, np.asarray(series)[i], lw=0.9, ls="--", label=name, color=color)
-    ax_eq.plot(t, np.asarray(equity)[i], lw=1.2, label="strategy", color="tab:blue", zorder=3)
+    for (label, series), color in zip((others or {}).items(), ("grey", "tab:orange", "tab:purple", "tab:brown")):
+        ax_eq.plot(t, np.asarray(series)[i], lw=0.9, ls="--", label=label, color=color)
+    ax_eq.plot(t, np.asarray(equity)[i], lw=1.2, label=name, color="tab:blue", zorder=3)
     ax_eq.set_ylabel("equity [$]")
     ax_eq.set_title(textwrap.fill(title, 110), fontsize=9)
     ax_eq.legend(loc="best", fontsize=8)
     ax_dd.fill_between(t, 100.0 * np.asarray(drawdown)[i], 0.0, color="tab:red", alpha=0.4, lw=0)
-    ax_dd.set_ylabel("drawdown [%]")
-    ax_pos.step(t, np.asarray(position)[i], where="post", lw=0.8, color="tab:green")
+    ax_dd.set_ylabel(f"{name} drawdown [%]", fontsize=8)
+    # Hundreds of flips drawn as a step line make a solid barcode; the mean exposure over a window
+    # of about 1/200 of the range shows when the strategy was net long, short or flat instead.
+    pos = np.asarray(position, dtype=np.float64)
+    w = max(1, len(pos) // 200)
+    mean_pos = np.convolve(pos, np.ones(w) / w, mode="same") if w > 1 else pos
+    ax_pos.fill_between(t, mean_pos[i], 0.0, where=mean_pos[i] >= 0, color="tab:green", alpha=0.45, lw=0,
+                        step="post", label="net long")
+    ax_pos.fill_between(t, mean_pos[i], 0.0, where=mean_pos[i] <= 0, color="tab:red", alpha=0.45, lw=0,
+                        step="post", label="net short")
     ax_pos.axhline(0.0, color="grey", lw=0.6)
     ax_pos.set_ylim(-1.1, 1.1)
-    ax_pos.set_ylabel("position")
+    ax_pos.set_ylabel(f"{name} exposure\n(mean of {w} candles)" if w > 1 else f"{name} exposure", fontsize=8)
+    ax_pos.legend(loc="upper right", fontsize=7, ncol=2)
     ax_pos.set_xlabel("time (UTC)")
     for ax in (ax_eq, ax_dd, ax_pos):
         ax.grid(alpha=0.3)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 
 from rich.console import Console
-from rich.table import Table
 
 from cryptotrain.report.labels import METRIC_LABELS
+from cryptotrain.report.tables import print_fitted_table
 
 # (row label, section, key, format); a missing value prints as "-".
 SUMMARY_ROWS = [
@@ -35,75 +35,77 @@ def _fmt(value, fmt: str) -> str:
     return fmt.format(value)
 
 
-def _interval(d: dict, fmt: str = "{:+.3f}") -> str:
-    return f"{_fmt(d['value'], fmt)}  [{_fmt(d['lo'], fmt)}, {_fmt(d['hi'], fmt)}]"
-
-
-def summary_table(report: dict) -> Table:
+def print_summary_table(console: Console, report: dict) -> None:
     names = list(report["baselines"])
-    t = Table(title=f"Model vs baselines on the same {report['n_windows']} windows", title_justify="left")
-    t.add_column("metric")
-    t.add_column("model", justify="right", style="bold")
-    for b in names:
-        t.add_column(report["baselines"][b]["label"], justify="right")
+    rows, cols = [], {"model": [], **{report["baselines"][b]["label"]: [] for b in names}}
     for label, section, key, fmt in SUMMARY_ROWS:
         cells = [_fmt(report["model"].get(section, {}).get(key), fmt)]
         cells += [_fmt(report["baselines"][b].get(section, {}).get(key), fmt) for b in names]
         if any(c != "-" for c in cells):
-            t.add_row(label, *cells)
-    return t
+            rows.append(label)
+            for col, cell in zip(cols.values(), cells):
+                col.append(cell)
+    print_fitted_table(console, f"Model vs baselines on the same {report['n_windows']} windows", "metric", rows, cols,
+                       styles={"model": "bold"})
 
 
-def bootstrap_table(boot: dict) -> Table:
-    t = Table(title=f"{boot['level']:.0%} intervals: {boot['method']}, block length {boot['block_length']}, "
-                    f"{boot['n_resamples']} resamples", title_justify="left")
-    t.add_column("statistic")
-    t.add_column("value  [CI]", justify="right")
-    for m, d in boot["model"].items():
-        t.add_row(f"model {METRIC_LABELS.get(m, m)}", _interval(d))
-    for b, v in boot["baselines"].items():
-        for m, d in v["diff"].items():
-            t.add_row(f"model - {b}: {METRIC_LABELS.get(m, m)}", _interval(d))
-    return t
+def print_bootstrap_table(console: Console, boot: dict) -> None:
+    rows, values, cis = [], [], []
+    items = [(f"model {METRIC_LABELS.get(m, m)}", d) for m, d in boot["model"].items()]
+    items += [(f"model - {b}: {METRIC_LABELS.get(m, m)}", d) for b, v in boot["baselines"].items()
+              for m, d in v["diff"].items()]
+    for label, d in items:
+        rows.append(label)
+        values.append(_fmt(d["value"], "{:+.3f}"))
+        cis.append(f"[{_fmt(d['lo'], '{:+.3f}')}, {_fmt(d['hi'], '{:+.3f}')}]")
+    print_fitted_table(console, f"{boot['level']:.0%} intervals: {boot['method']}, block length "
+                                f"{boot['block_length']}, {boot['n_resamples']} resamples",
+                       "statistic", rows, {"value": values, f"{boot['level']:.0%} CI": cis})
 
 
-def per_class_table(cls: dict) -> Table:
+def print_per_class_table(console: Console, cls: dict) -> None:
     names = list(cls["per_class"])   # the class names, in class-index order (evaluate/metrics.py)
-    t = Table(title="Per class (model); confusion rows = true, columns = predicted", title_justify="left")
-    for c in ("class", "precision", "recall", "F1", "support", *(f"pred {n}" for n in names)):
-        t.add_column(c, justify="left" if c == "class" else "right")
+    cols: dict[str, list[str]] = {c: [] for c in ("precision", "recall", "F1", "support", *(f"pred {n}" for n in names))}
     for name, row in zip(names, cls["confusion_matrix"]):
         pc = cls["per_class"][name]
-        t.add_row(name, f"{pc['precision']:.3f}", f"{pc['recall']:.3f}", f"{pc['f1']:.3f}", str(pc["support"]),
-                  *(str(v) for v in row))
-    return t
+        cells = [f"{pc['precision']:.3f}", f"{pc['recall']:.3f}", f"{pc['f1']:.3f}", str(pc["support"]),
+                 *(str(v) for v in row)]
+        for col, cell in zip(cols.values(), cells):
+            col.append(cell)
+    print_fitted_table(console, "Per class (model); confusion rows = true, columns = predicted", "class", names, cols)
 
 
-def reliability_table(rows: list[dict]) -> Table:
-    t = Table(title="Confidence reliability (bins of predicted confidence)", title_justify="left")
-    for c in ("bin", "count", "mean predicted", "mean target", "hit rate"):
-        t.add_column(c, justify="right")
-    for r in rows:
-        t.add_row(f"[{r['lo']:.1f}, {r['hi']:.1f})", str(r["count"]), f"{r['mean_predicted']:.3f}",
-                  f"{r['mean_target']:.3f}", f"{r['hit_rate']:.3f}")
-    return t
+def print_reliability_table(console: Console, rows: list[dict]) -> None:
+    cols = {"count": [str(r["count"]) for r in rows], "mean predicted": [f"{r['mean_predicted']:.3f}" for r in rows],
+            "mean target": [f"{r['mean_target']:.3f}" for r in rows], "hit rate": [f"{r['hit_rate']:.3f}" for r in rows]}
+    print_fitted_table(console, "Confidence reliability (bins of predicted confidence)", "bin",
+                       [f"[{r['lo']:.1f}, {r['hi']:.1f})" for r in rows], cols)
 
 
 def print_evaluation(report: dict, console: Console, *, title: str = "", files: list[str] | None = None) -> None:
     """Everything above, then the verdicts, warnings, notes and written files."""
     if title:
         console.print(title, style="bold")
-    console.print(summary_table(report))
-    console.print(bootstrap_table(report["bootstrap"]))
-    console.print(per_class_table(report["model"]["classification"]))
+    print_summary_table(console, report)
+    print_bootstrap_table(console, report["bootstrap"])
+    print_per_class_table(console, report["model"]["classification"])
     if "confidence" in report["model"]:
-        console.print(reliability_table(report["model"]["confidence"]["reliability"]))
+        print_reliability_table(console, report["model"]["confidence"]["reliability"])
     att = report.get("attention")
     if att:
         top = ", ".join(f"lag {d['lag']} ({d['weight']:.3f})" for d in att["top_lags"])
-        console.print(f"Attention top lags: {top}; uniform would be {att['uniform_weight']:.3f}")
+        shape = ("about uniform: the model averages its window" if att.get("about_uniform")
+                 else "not uniform") if "about_uniform" in att else ""
+        console.print(f"Attention top lags: {top}; uniform would be {att['uniform_weight']:.3f}"
+                      + (f" ({shape}; largest deviation {att['max_relative_deviation']:.0%} of it)" if shape else ""),
+                      soft_wrap=True)
     for sentence in report["verdicts"].values():
         console.print(sentence, soft_wrap=True)
+    for key in ("direction_verdict",):
+        if report.get(key):
+            console.print(report[key], soft_wrap=True)
+    if report.get("edge"):
+        console.print(report["edge"]["sentence"], style="bold", soft_wrap=True)
     for w in report["warnings"]:
         console.print(f"[bold yellow]warning:[/] {w}", soft_wrap=True)
     for note in report.get("notes", []):

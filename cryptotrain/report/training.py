@@ -97,7 +97,10 @@ def plot_training(rows: list[dict], path: Path) -> None:
     ax2.set_ylabel("action accuracy")
     ax2.set_title("Accuracy")
     ax2.legend()
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # epochs are whole: no 1.5 tick in short runs
     fig.tight_layout()
     save_figure(fig, path)

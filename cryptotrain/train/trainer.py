@@ -83,17 +83,19 @@ def _no_progress(epoch: int, epochs: int, n_batches: int) -> ContextManager:
 
 
 def fit(cfg: Config | None, run_dir: Path | None = None, *, resume: Path | None = None, run_name: str | None = None,
-        overfit_batch: bool = False, allow_data_change: bool = False,
+        overfit_batch: bool = False, allow_data_change: bool = False, start_params: dict | None = None,
         on_start: Callable[[TrainPlan], None] | None = None,
         on_epoch: Callable[[dict, bool], None] | None = None,
         progress: Callable[[int, int, int], ContextManager] | None = None) -> TrainResult:
     """Train a new run (in `run_dir`, or a fresh directory under cfg.train.runs_dir that
     runs/latest then points at) or resume the run directory `resume`.
 
+    start_params: a new run starts from these parameters (a warm start, e.g. the previous
+    walk-forward fold's best) instead of the seeded initialization; same keys and shapes.
     on_start(plan) before the first epoch; on_epoch(row, first) after each epoch's metrics line;
     progress(epoch, epochs, n_batches) -> a context manager yielding on_batch(i, loss, n) or None.
     """
-    s = _resume(Path(resume), allow_data_change) if resume is not None else _new(cfg, run_dir, run_name, overfit_batch)
+    s = _resume(Path(resume), allow_data_change) if resume is not None else _new(cfg, run_dir, run_name, overfit_batch, start_params)
     cfg, ds, state = s.cfg, s.ds, s.state
     overfit = bool(state.get("overfit_batch"))
     train_idx = ds.splits["train"]
@@ -128,7 +130,8 @@ def fit(cfg: Config | None, run_dir: Path | None = None, *, resume: Path | None 
     return _result(s, state["epoch"] - first_epoch + 1, stopped_early=stopped, already_stopped=False)
 
 
-def _new(cfg: Config | None, run_dir: Path | None, run_name: str | None, overfit_batch: bool) -> _Session:
+def _new(cfg: Config | None, run_dir: Path | None, run_name: str | None, overfit_batch: bool,
+         start_params: dict | None = None) -> _Session:
     if cfg is None:
         raise UserError("train needs --config CONFIG (or --resume RUN_DIR)")
     if overfit_batch:
@@ -148,6 +151,11 @@ def _new(cfg: Config | None, run_dir: Path | None, run_name: str | None, overfit
     atomic_write_text(run_dir / "config.yaml", config_to_yaml(cfg))
     seed = cfg.train.seed
     params = init_params(cfg.model, len(ds.feature_names), cfg.data.window, np.random.default_rng(seed))
+    if start_params is not None:
+        if {k: v.shape for k, v in params.items()} != {k: np.shape(v) for k, v in start_params.items()}:
+            raise UserError("the warm-start parameters do not fit this model (other keys or shapes); "
+                            "use the same model and features section")
+        params = {k: np.array(start_params[k], dtype=params[k].dtype, copy=True) for k in params}
     rngs = {"shuffle": np.random.default_rng([seed, 1]), "dropout": np.random.default_rng([seed, 2])}
     state = {"epoch": 0, "global_step": 0, "best_val_loss": None, "best_epoch": None, "bad_epochs": 0,
              "overfit_batch": overfit_batch}

@@ -1,0 +1,84 @@
+"""Reading a timestamp column (candles, signals) as int64 milliseconds since the epoch, UTC.
+
+Accepted: integer times in seconds, milliseconds, microseconds or nanoseconds, or ISO
+datetimes; one format per file. The unit of integer times is told by magnitude, from the
+file's median: a time between 1973 and 2286 is 1e8..1e11 in seconds, 1e11..1e14 in ms,
+1e14..1e17 in us and 1e17..1e20 in ns. Seconds, us and ns are converted to ms with a warning
+(a seconds file read as ms would be "3600ms candles from 1970"). A value outside its file's
+band (1e308, a seconds value among ms) is refused naming its line. Median times below 1e8 are
+read as ms (early 1970: synthetic data).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from cryptotrain.errors import UserError
+
+# unit -> (lowest value of the 1973..2286 band, ms per unit as a divisor/multiplier)
+_BANDS = (("s", 1e8, 1e11), ("ms", 1e11, 1e14), ("us", 1e14, 1e17), ("ns", 1e17, 1e20))
+_TO_MS = {"s": (1000, 1), "ms": (1, 1), "us": (1, 1000), "ns": (1, 1_000_000)}  # (multiply, divide)
+_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+_FIX = "use integer ms since epoch UTC or ISO datetimes like 2024-01-31T12:00 (one format per file)"
+
+
+def _unit(median: float) -> tuple[str, float, float]:
+    for unit, lo, hi in _BANDS:
+        if lo <= median < hi:
+            return unit, lo, hi
+    return "ms", -np.inf, _BANDS[1][2]   # below 1e8: early-1970 ms (or an out-of-range median, refused below)
+
+
+def _integers_to_ms(v: np.ndarray, col: pd.Series, src: str, where) -> np.ndarray:
+    bad = ~np.isfinite(v) | (v != np.round(v))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise UserError(f"{src}: timestamp {col.iloc[i]!r} at {where(i)} is not a whole number; {_FIX}")
+    unit, lo, hi = _unit(float(np.median(np.abs(v))))
+    outside = (np.abs(v) >= hi) | (np.abs(v) < lo)
+    if outside.any():
+        i = int(np.argmax(outside))
+        raise UserError(f"{src}: timestamp {col.iloc[i]!r} at {where(i)} is not a time in {_NAMES[unit]} like the rest of "
+                        f"the file (between 1973 and 2286); fix or remove that row")
+    mul, div = _TO_MS[unit]
+    ints = v.astype(np.int64)
+    if div > 1 and (ints % div).any():
+        i = int(np.argmax(ints % div != 0))
+        raise UserError(f"{src}: timestamps look like {_NAMES[unit]} since the epoch, and {col.iloc[i]!r} at {where(i)} is "
+                        f"not a whole millisecond; round the times to ms, {_FIX}")
+    if unit != "ms":
+        warnings.warn(f"{src}: timestamps look like {_NAMES[unit]} since the epoch (not ms); converted to milliseconds",
+                      stacklevel=4)
+    return ints * mul // div
+
+
+def to_ms(col: pd.Series, src: str, where) -> np.ndarray:
+    """The timestamp column as int64 ms (see the module docstring); `where(i)` names row i."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        dt = col.dt.tz_localize("UTC") if col.dt.tz is None else col.dt.tz_convert("UTC")
+        if dt.isna().any():
+            raise UserError(f"{src}: missing timestamp at {where(int(np.argmax(dt.isna().to_numpy())))}; fill or remove that row")
+        return dt.dt.tz_localize(None).astype("datetime64[ms]").astype("int64").to_numpy()
+    num = col if pd.api.types.is_numeric_dtype(col) and col.dtype != bool else pd.to_numeric(col, errors="coerce")
+    is_num = num.notna().to_numpy()
+    if is_num.all():
+        return _integers_to_ms(num.to_numpy(dtype=np.float64), col, src, where)
+    if col.isna().any():
+        raise UserError(f"{src}: missing timestamp at {where(int(np.argmax(col.isna().to_numpy())))}; "
+                        "fill or remove that row")
+    dt = pd.to_datetime(col.astype("string"), utc=True, errors="coerce", format="ISO8601")
+    is_iso = dt.notna().to_numpy() & ~is_num
+    if is_iso.all():
+        return dt.dt.tz_localize(None).astype("datetime64[ms]").astype("int64").to_numpy()
+    neither = ~is_num & ~is_iso
+    if neither.any():
+        i = int(np.argmax(neither))
+        raise UserError(f"{src}: cannot read timestamp {str(col.iloc[i])[:40]!r} at {where(i)}; {_FIX}")
+    # a mix of numbers and ISO datetimes: name the first row of the minority format
+    i = int(np.argmax(~is_num if is_num.sum() >= is_iso.sum() else is_num))
+    kind, others = ("an ISO datetime", "numbers") if not is_num[i] else ("a number", "ISO datetimes")
+    raise UserError(f"{src}: timestamp {str(col.iloc[i])[:40]!r} at {where(i)} is {kind} but the other timestamps "
+                    f"are {others}; {_FIX}")

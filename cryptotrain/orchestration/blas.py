@@ -1,0 +1,47 @@
+"""BLAS thread pinning for jobs, and the thread count a job actually ran with.
+
+OpenBLAS rounds some matrix products differently with 1 and 2 threads (inner length above 448
+and not a multiple of 32), so "same config, same numbers" needs the same thread count. A Ray
+worker gets its count through environment variables set when the process starts, before NumPy
+loads its BLAS (`env_vars`); every job, in a worker or in this process, also runs under
+threadpoolctl's `threadpool_limits` (`limited`), and records what threadpoolctl reports as in
+force while it runs (`threads_in_force`).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+# OpenBLAS, OpenMP (used by some BLAS builds and by LightGBM) and MKL each read their own variable.
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def env_vars(threads: int) -> dict[str, str]:
+    """Environment variables that pin a fresh process's BLAS pools to `threads`."""
+    return {name: str(threads) for name in THREAD_VARIABLES}
+
+
+@contextmanager
+def limited(threads: int | None) -> Iterator[None]:
+    """Run the body with every BLAS/OpenMP pool limited to `threads`; None leaves them as they are."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        yield
+
+
+def threads_in_force() -> int | None:
+    """The BLAS thread count now in force (the largest over the loaded BLAS libraries).
+
+    NumPy is imported first: a worker that has not loaded it yet has no BLAS to report.
+    None when no BLAS library is loaded at all.
+    """
+    import numpy  # noqa: F401  (loads the BLAS that threadpoolctl inspects)
+    from threadpoolctl import threadpool_info
+
+    counts = [int(lib["num_threads"]) for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    return max(counts) if counts else None

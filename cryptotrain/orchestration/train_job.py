@@ -1,0 +1,71 @@
+"""The generic job "train this config into this directory" for the executor (walk-forward folds,
+sweep trials).
+
+Payload: {"config": the config as a dict (config_to_dict)}, and optionally "allow_data_change"
+(resume although the whole file's sha256 changed: the caller checked the rows it uses) and
+"start_from" (a checkpoint file whose parameters a new run starts from: a warm start).
+Idempotent, as the executor asks: a directory with checkpoints/last.npz is resumed by `fit`
+(bit-identical to an uninterrupted run; a run that already stopped early does nothing), one
+without is started afresh (whatever a run killed before its first epoch left is removed first).
+Each epoch is reported through ctx.report (epoch, epochs, val_loss, train_loss, time_s, best);
+True from the driver stops the run after that epoch's metrics line (its checkpoint is then not
+written: a resume re-runs that epoch). The BLAS thread count in force and the attempt are
+recorded in DIR/worker.json.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from cryptotrain.config import config_from_dict
+from cryptotrain.fileio import atomic_write_text
+from cryptotrain.orchestration.jobs import JobContext
+from cryptotrain.train.checkpoint import load_checkpoint
+from cryptotrain.train.trainer import fit
+
+WORKER_FILE = "worker.json"
+
+
+class _Stop(Exception):
+    """The driver asked the job to stop (a pruned trial)."""
+
+
+def train_run(ctx: JobContext) -> dict:
+    """Train (or resume) ctx.payload["config"] in ctx.directory; -> a summary of the run."""
+    cfg = config_from_dict(dict(ctx.payload["config"]), "job config")
+    run_dir = Path(ctx.directory)
+    resumable = (run_dir / "checkpoints" / "last.npz").is_file()
+    if not resumable and run_dir.exists():
+        shutil.rmtree(run_dir)           # killed before its first checkpoint: nothing to keep
+    run_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+
+    def on_epoch(row: dict, first: bool) -> None:
+        stop = ctx.report({"epoch": row["epoch"], "epochs": cfg.train.epochs, "val_loss": row["val_loss"],
+                           "train_loss": row["train_loss"], "time_s": row["time_s"], "best": row["note"] == "best"})
+        if stop:
+            raise _Stop
+
+    def on_start(plan) -> None:          # fit refuses a non-empty new directory: write once it exists
+        atomic_write_text(run_dir / WORKER_FILE, json.dumps({"blas_threads": ctx.blas_threads,
+                                                            "attempt": ctx.attempt}) + "\n")
+
+    stopped = False
+    try:
+        if resumable:
+            res = fit(None, resume=run_dir, allow_data_change=bool(ctx.payload.get("allow_data_change")),
+                      on_start=on_start, on_epoch=on_epoch)
+        else:
+            start = ctx.payload.get("start_from")
+            res = fit(cfg, run_dir, on_start=on_start, on_epoch=on_epoch,
+                      start_params=load_checkpoint(Path(start)).params if start else None)
+    except _Stop:
+        stopped, res = True, None
+    if res is None:
+        return {"stopped": stopped, "seconds": time.perf_counter() - t0}
+    return {"best_epoch": res.best_epoch, "best_val_loss": res.best_val_loss, "last_epoch": res.last_epoch,
+            "epochs_run": res.epochs_run, "stopped_early": res.stopped_early, "stopped": False,
+            "seconds": time.perf_counter() - t0}

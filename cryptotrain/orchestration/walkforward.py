@@ -1,0 +1,163 @@
+"""`walk_forward`: retrain through time and score only what each model could not have seen, quietly.
+
+WF_DIR/
+    config.yaml          the base config (with its walkforward section)
+    plan.json            the folds (walkforward_plan.py): rows, dates and windows of each part
+    walkforward.json     what a rerun checks: the config and each fold's dates and data sha256
+    folds/<k>/           a normal run directory per fold (fit), scored on its test part by `score`
+                         with its best checkpoint; fold.json marks it finished and scored
+    predictions.csv      the folds' test predictions stitched in time, a column fold
+    metrics.json         evaluate's report on them plus the per-fold table and missing folds
+    backtest/            the stitched signals traded by `backtest.trade` (stats.json, equity.csv, ...)
+    plots/               equity with fold boundaries, per-fold accuracy, the folds' timeline
+
+A rerun of the same command resumes: a fold whose fold.json matches its planned config, dates and
+data is reused, an unfinished fold resumes from its last checkpoint (train_job.py), and a changed
+config or changed candles in a fold are refused (a new run name, or force=True to start over).
+Folds are executor jobs (run_jobs: in process, local Ray or a cluster).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from cryptotrain.config import Config, config_to_dict, config_to_yaml
+from cryptotrain.errors import UserError
+from cryptotrain.evaluate.scorer import score
+from cryptotrain.fileio import atomic_write_text
+from cryptotrain.orchestration.executor import run_jobs
+from cryptotrain.orchestration.jobs import Event, Job, JobContext
+from cryptotrain.orchestration.train_job import train_run
+from cryptotrain.orchestration.walkforward_plan import make_plan
+from cryptotrain.orchestration.walkforward_stitch import PLAN_FILE, STATE_FILE, backtest_stitched, write_stitched
+from cryptotrain.report.walkforward_plots import plot_fold_accuracy, plot_timeline, plot_wf_equity
+
+FOLD_FN = "cryptotrain.orchestration.walkforward:train_fold"
+FOLD_FILE = "fold.json"
+
+
+def train_fold(ctx: JobContext) -> dict:
+    """The fold's job: train (or resume) it, score its test part with the best checkpoint, mark it done."""
+    out = train_run(ctx)
+    score(ctx.directory, split="test", checkpoint="best")
+    atomic_write_text(ctx.directory / FOLD_FILE, json.dumps(ctx.payload["marker"], indent=2) + "\n")
+    return out
+
+
+@dataclass
+class WalkForwardResult:
+    wf_dir: Path
+    plan: dict
+    metrics: dict | None
+    backtest: dict | None                 # stats of model, buy_and_hold, persistence
+    failed: dict[int, str]                # fold -> one-line error
+    reused: list[int]                     # folds finished by an earlier run
+    files: list[Path] = field(default_factory=list)
+
+
+def fold_key(k: int) -> str:
+    return f"fold-{k}"
+
+
+def _check_state(wf_dir: Path, state: dict, force: bool) -> None:
+    path = wf_dir / STATE_FILE
+    if not path.is_file():
+        if (wf_dir / "folds").exists() and not force:
+            raise UserError(f"{wf_dir} holds folds but no {STATE_FILE}; pass --force to start over or another --run-name")
+        return
+    old = json.loads(path.read_text())
+    fix = "use a new --run-name, or --force to start over in this directory"
+    if old["config"] != state["config"]:
+        keys = sorted(f"{s}.{k}" for s in state["config"] for k in state["config"][s]
+                      if old["config"].get(s, {}).get(k) != state["config"][s][k])
+        raise UserError(f"{wf_dir} was run with another config (differs at {', '.join(keys) or 'sections'}); {fix}")
+    for k, f in state["folds"].items():
+        if k in old["folds"] and old["folds"][k] != f:
+            raise UserError(f"{wf_dir}: the candles of fold {k} changed since it was trained (data sha256 or dates "
+                            "differ: the file was edited, or the fold was cut short by the end of the data and has "
+                            f"grown since); restore the data file, or {fix}")
+
+
+def walk_forward(cfg: Config, wf_dir: Path, *, workers: int = 1, address: str | None = None,
+                 blas_threads: int | None = None, force: bool = False,
+                 on_plan: Callable[[dict], None] | None = None,
+                 on_event: Callable[[Event], Any] | None = None) -> WalkForwardResult:
+    """Plan, train every fold (resuming), score, stitch, backtest and draw; see the module docstring."""
+    folds, configs, header = make_plan(cfg)
+    plan = {**header, "folds": [f.as_dict() for f in folds]}
+    wf_dir = Path(wf_dir)
+    fold_dicts = {str(f.fold): config_to_dict(c) for f, c in zip(folds, configs)}
+    state = {"config": config_to_dict(cfg),
+             "folds": {str(f.fold): {"dates": f.dates, "rows": f.rows, "data_sha256": f.data_sha256} for f in folds}}
+    if force and wf_dir.exists():
+        shutil.rmtree(wf_dir)
+    _check_state(wf_dir, state, force)
+    (wf_dir / "folds").mkdir(parents=True, exist_ok=True)
+    atomic_write_text(wf_dir / "config.yaml", config_to_yaml(cfg))
+    atomic_write_text(wf_dir / PLAN_FILE, json.dumps(plan, indent=2) + "\n")
+    atomic_write_text(wf_dir / STATE_FILE, json.dumps(state, indent=2) + "\n")
+    if on_plan is not None:
+        on_plan(plan)
+
+    def marker(k: int) -> dict:
+        return {"config": fold_dicts[str(k)], **state["folds"][str(k)]}
+
+    reused, jobs = [], []
+    warm = cfg.walkforward.warm_start
+    for f in folds:
+        d = wf_dir / "folds" / str(f.fold)
+        mk = d / FOLD_FILE
+        if mk.is_file() and json.loads(mk.read_text()) == marker(f.fold) and (d / "eval" / "test" / "metrics.json").is_file():
+            reused.append(f.fold)
+            continue
+        # allow_data_change: the file's sha256 may change (candles appended); the fold's own rows were checked
+        payload = {"config": fold_dicts[str(f.fold)], "allow_data_change": True, "marker": marker(f.fold)}
+        after: tuple[str, ...] = ()
+        if warm and f.fold > 1:   # from the previous fold's best parameters, so after it
+            payload["start_from"] = str(wf_dir / "folds" / str(f.fold - 1) / "checkpoints" / "best.npz")
+            after = (fold_key(f.fold - 1),) if any(j.key == fold_key(f.fold - 1) for j in jobs) else ()
+        jobs.append(Job(fold_key(f.fold), d, payload, after=after))
+    results = run_jobs(jobs, FOLD_FN, workers=workers, address=address, blas_threads=blas_threads,
+                       on_event=on_event) if jobs else []
+    failed: dict[int, str] = {}
+    for r in results:
+        k = int(r.key.split("-")[1])
+        if not r.ok:
+            failed[k] = r.error or "failed"
+    done = sorted(reused + [int(r.key.split("-")[1]) for r in results if r.ok])
+    metrics = write_stitched(wf_dir, cfg, plan, done, failed) if done else None
+    stats = backtest_stitched(wf_dir)[0] if done else None
+    files = write_plots(wf_dir, plan, metrics) if done else []
+    return WalkForwardResult(wf_dir, plan, metrics, stats, failed, reused, files)
+
+
+def fold_returns(eq: pd.DataFrame, plan: dict, done: list[int]) -> list[dict]:
+    """Each finished fold's return [%]: equity at its last test candle over equity before its first."""
+    ts, equity = eq["timestamp"].to_numpy(), eq["equity"].to_numpy()
+    out = []
+    for f in plan["folds"]:
+        if f["fold"] not in done:
+            continue
+        a = int(np.searchsorted(ts, f["first_ts"]["test"]))
+        b = min(int(np.searchsorted(ts, f["last_ts"]["test"], side="right")), len(ts) - 1)
+        start = equity[a - 1] if a > 0 else equity[0]
+        out.append({"fold": f["fold"], "start_ts": int(f["first_ts"]["test"]),
+                    "return_pct": 100.0 * (equity[b] / start - 1.0)})
+    return out
+
+
+def write_plots(wf_dir: Path, plan: dict, metrics: dict) -> list[Path]:
+    eq = pd.read_csv(wf_dir / "backtest" / "equity.csv")
+    done = [r["fold"] for r in metrics["folds"]]
+    plots = wf_dir / "plots"
+    return [plot_wf_equity(plots / "equity_folds.png", eq["timestamp"].to_numpy(), eq["equity"].to_numpy(),
+                           eq["buy_hold_equity"].to_numpy(), fold_returns(eq, plan, done)),
+            plot_fold_accuracy(plots / "fold_accuracy.png", metrics["folds"]),
+            plot_timeline(plots / "timeline.png", plan["folds"])]

@@ -1,0 +1,212 @@
+"""What `cryptotrain runs` prints: the list of runs, one run's details, several runs side by side.
+
+Input is the plain data of cryptotrain/runs/ (dicts of numbers and strings). Run names and
+row labels are never cut: when the one-line-per-run table is wider than the terminal, each
+run's name goes on its own line above its numbers, and compare names its runs A, B, ... in
+a legend so that the columns stay narrow.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Table
+
+NA = "-"
+# the headers of the seven cells of a run; every header and cell has two lines
+_LIST_COLUMNS = ["model\nparams", "market", "epochs\nstate", "best val\nloss", "test acc\nbeats",
+                 "return [%]\nB&H [%]", "Sharpe\nB&H"]
+_WRAPS = {"epochs\nstate": 13, "test acc\nbeats": 12}   # columns whose words may wrap (max width)
+_LEFT = ("", "run", "model\nparams", "market", "epochs\nstate")
+
+
+def fmt(v: Any, spec: str = ".4f") -> str:
+    if v is None:
+        return NA
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return format(v, spec)
+    return str(v)
+
+
+def _state(rec: dict) -> str:
+    return rec["state"] + (" (overfit-batch)" if rec.get("overfit_batch") else "")
+
+
+def list_cells(rec: dict) -> list[str]:
+    """The seven two-line cells of one run (or walk-forward / sweep directory) in the list."""
+    if rec["kind"] != "run" or rec["state"] == "not a run":
+        return [rec["kind"] if rec["kind"] != "run" else NA, NA, rec["state"], NA, NA, NA, NA]
+    ev, bt = rec.get("evaluation"), rec.get("backtest")
+    ep = rec["epochs"]
+    beats = (", ".join(ev["beats"]) or "none") if ev else NA
+    model, bh = (bt or {}).get("model", {}), (bt or {}).get("buy_and_hold", {})
+    market = f"{rec['symbol'] or NA}\n{rec['timeframe'] or NA}"
+    return [f"{rec['model']['type'] or NA}\n{fmt(rec['model']['params'])}", market,
+            f"{fmt(ep['done'])}/{fmt(ep['planned'])}\n{_state(rec)}", fmt(rec.get("best_val_loss")),
+            f"{fmt(ev and ev['accuracy'], '.3f')}\n{beats}",
+            f"{fmt(bt and model.get('return_pct'), '+.2f')}\n{fmt(bt and bh.get('return_pct'), '+.2f')}",
+            f"{fmt(bt and model.get('sharpe'), '.2f')}\n{fmt(bt and bh.get('sharpe'), '.2f')}"]
+
+
+def _table(headers: list[str], widths: list[int] | None, show_header: bool) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_header=show_header, pad_edge=False, padding=(0, 1), collapse_padding=True,
+                  show_edge=False, header_style="bold")
+    for i, h in enumerate(headers):
+        wrap = h in _WRAPS
+        table.add_column(h, justify="left" if h in _LEFT else "right", no_wrap=not wrap,
+                         width=None if widths is None else widths[i], max_width=_WRAPS.get(h))
+    return table
+
+
+def _widths(rows: list[list[str]], headers: list[str]) -> list[int]:
+    out = []
+    for i, h in enumerate(headers):
+        longest = max(len(line) for text in [h, *(r[i] for r in rows)] for line in text.split("\n"))
+        words = max(len(w) for text in [h, *(r[i] for r in rows)] for w in text.split())
+        out.append(min(longest, max(_WRAPS[h], words)) if h in _WRAPS else longest)
+    return out
+
+
+def print_runs_list(console: Console, doc: dict) -> None:
+    runs = doc["runs"]
+    if not runs:
+        console.print(f"no runs in {escape(doc['runs_dir'])}; train one: cryptotrain train --config configs/tiny.yaml",
+                      highlight=False)
+        return
+    console.print(escape(f"{len(runs)} run(s) in {doc['runs_dir']}, newest first; * = {doc['runs_dir']}/latest; "
+                         "return and Sharpe of the test backtest above buy and hold (B&H)"), soft_wrap=True,
+                  highlight=False)
+    rows = [list_cells(r) for r in runs]
+    wide = _table(["", "run", *_LIST_COLUMNS], None, True)
+    for rec, cells in zip(runs, rows):
+        wide.add_row("*" if rec.get("latest") else "", escape(rec["name"]), *map(escape, cells))
+    natural = Measurement.get(console, console.options.update_width(10_000), wide).maximum
+    if natural <= console.width:
+        console.print(wide)
+    else:   # too wide for the terminal: each name on its own line, the numbers in fixed columns below it
+        widths = _widths(rows, _LIST_COLUMNS)
+        console.print(_table(_LIST_COLUMNS, widths, True))
+        for rec, cells in zip(runs, rows):
+            console.print(("* " if rec.get("latest") else "") + escape(rec["name"]), style="bold", soft_wrap=True,
+                          highlight=False)
+            t = _table(_LIST_COLUMNS, widths, False)
+            t.add_row(*map(escape, cells))
+            console.print(t)
+    for rec in runs:
+        for p in rec["problems"]:
+            console.print(f"[yellow]{escape(rec['name'])}:[/] {escape(p)}", soft_wrap=True, highlight=False)
+
+
+def _pairs_table(rows: list[tuple[str, str]], title: str) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_header=False, pad_edge=False,
+                  show_edge=False)
+    table.add_column("key", no_wrap=True, style="bold")
+    table.add_column("value", overflow="fold")
+    for k, v in rows:
+        table.add_row(escape(k), escape(v))
+    return table
+
+
+def _value(v: Any) -> str:
+    return json.dumps(v) if isinstance(v, (list, dict, bool)) or v is None else str(v)
+
+
+def print_run(console: Console, rec: dict) -> None:
+    latest = "  (runs/latest)" if rec.get("latest") else ""
+    console.print(f"[bold]{escape(rec['name'])}[/]{latest}: {rec['kind']}, {_state(rec)}", soft_wrap=True,
+                  highlight=False)
+    console.print(f"path: {escape(rec['path'])}", soft_wrap=True, highlight=False)
+    if rec["kind"] == "run":
+        _print_run_details(console, rec)
+    for p in rec["problems"]:
+        console.print(f"[yellow]problem:[/] {escape(p)}", soft_wrap=True, highlight=False)
+
+
+def _print_run_details(console: Console, rec: dict) -> None:
+    m, ep, tr = rec["model"], rec["epochs"], rec["training"]
+    console.print(escape(f"model {m['type'] or NA}, {fmt(m['params'])} parameters, {rec['symbol'] or NA} "
+                         f"{rec['timeframe'] or NA}"), soft_wrap=True, highlight=False)
+    diff = rec.get("config_vs_defaults") or {}
+    table = Table(title=f"Config differences from the defaults ({len(diff)})", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("key", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    table.add_column("default", overflow="fold")
+    for k, d in diff.items():
+        table.add_row(escape(k), escape(_value(d["value"])), escape(_value(d["default"])))
+    console.print(table)
+    console.print(_pairs_table([
+        ("epochs", f"{fmt(ep['done'])} of {fmt(ep['planned'])} ({_state(rec)})"),
+        ("best epoch", fmt(ep["best"])), ("best val loss", fmt(rec.get("best_val_loss"))),
+        ("train loss", f"{fmt(tr.get('first_train_loss'))} -> {fmt(tr.get('last_train_loss'))}"),
+        ("last val loss / accuracy", f"{fmt(tr.get('last_val_loss'))} / {fmt(tr.get('last_val_accuracy'), '.3f')}"),
+        ("epochs logged", fmt(tr.get("epochs_logged"))), ("steps", fmt(tr.get("steps"))),
+        ("training time [s]", fmt(tr.get("train_time_s"), ".1f"))], "Training"))
+    for name, ev in rec["evaluations"].items():
+        rows = [("checkpoint", f"{ev['checkpoint'] or NA} (epoch {fmt(ev['epoch'])})"),
+                ("windows", fmt(ev["n_windows"])), ("accuracy", fmt(ev["accuracy"], ".3f")),
+                ("balanced accuracy", fmt(ev["balanced_accuracy"], ".3f")), ("log loss", fmt(ev["log_loss"])),
+                ("beats beyond 95% interval", ", ".join(ev["beats"]) or "none")]
+        rows += [("verdict", v) for v in ev["verdicts"].values()]
+        rows += [("warning", w) for w in ev["warnings"]]
+        console.print(_pairs_table(rows, escape(f"Evaluation eval/{name}")))
+    for name, bt in rec["backtests"].items():
+        table = Table(title=escape(f"Backtest backtest/{name} ({bt['checkpoint'] or 'unknown'} checkpoint)"),
+                      title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        table.add_column("Statistic", no_wrap=True)
+        table.add_column("Model", justify="right")
+        table.add_column("Buy & Hold", justify="right")
+        for key, label, spec in (("return_pct", "Return [%]", "+.2f"), ("sharpe", "Sharpe Ratio", ".3f"),
+                                 ("max_drawdown_pct", "Max. Drawdown [%]", ".2f"), ("trades", "# Trades", "d")):
+            table.add_row(escape(label), fmt(bt["model"][key], spec), fmt(bt["buy_and_hold"][key], spec))
+        console.print(table)
+    console.print("figures: " + escape(", ".join(rec["figures"]) or "none"), soft_wrap=True, highlight=False)
+
+
+_COMPARE_FORMATS = {"test_accuracy": ".3f", "test_balanced_accuracy": ".3f", "return_pct": "+.2f",
+                    "buy_hold_return_pct": "+.2f", "max_drawdown_pct": ".2f", "sharpe": ".3f", "buy_hold_sharpe": ".3f"}
+
+
+def _letters(n: int) -> list[str]:
+    return [chr(ord("A") + i) if i < 26 else f"R{i + 1}" for i in range(n)]
+
+
+def print_compare(console: Console, doc: dict) -> None:
+    letters = _letters(len(doc["runs"]))
+    for letter, name, state in zip(letters, doc["runs"], doc["states"]):
+        console.print(escape(f"{letter} = {name} ({state})"), soft_wrap=True, highlight=False)
+    diff = doc["config_diff"]
+    table = Table(title=f"Config keys that differ ({len(diff)})", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False, show_edge=False)
+    table.add_column("key", no_wrap=True)
+    for letter in letters:
+        table.add_column(letter, overflow="fold")
+    for key, values in diff.items():
+        table.add_row(escape(key), *(escape(_value(v)) if v is not None else NA for v in values))
+    console.print(table)
+    table = Table(title="Headline metrics (* = better)", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False, show_edge=False)
+    table.add_column("metric", no_wrap=True)
+    for letter in letters:
+        table.add_column(letter, justify="right", no_wrap=True)
+    for key, m in doc["metrics"].items():
+        best = set(m["best_index"])
+        spec = _COMPARE_FORMATS.get(key, ".4f")
+        cells = [fmt(v, spec) + (" *" if i in best else "") for i, v in enumerate(m["values"])]
+        table.add_row(escape(m["label"]), *cells)
+    console.print(table)
+    for name, problems in doc["problems"].items():
+        for p in problems:
+            console.print(f"[yellow]{escape(name)}:[/] {escape(p)}", soft_wrap=True, highlight=False)
+
+
+def print_json_doc(console: Console, doc: Any) -> None:
+    """One JSON document (NaN was already mapped to null by the reader)."""
+    console.print_json(json.dumps(doc, allow_nan=False))

@@ -1,0 +1,66 @@
+"""The backtest ends with a verdict: returns before and after costs, fees and slippage in % of
+the starting cash, trades and holding time against the label horizon, each baseline; and its
+table keeps every label and header whole at 60 and 80 columns."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from cryptotrain.cli import app
+from tests.test_backtest_cli import H, T0, candles, make_run  # noqa: F401  (candles is a fixture)
+
+
+def invoke(*args, columns=200):
+    return CliRunner().invoke(app, ["backtest", *map(str, args)], env={"COLUMNS": str(columns)})
+
+
+def test_verdict_numbers_are_the_stats_and_a_cost_free_rerun(tmp_path, candles):  # noqa: F811
+    run = make_run(tmp_path, candles)
+    res = invoke("--run", run, "--slippage-bps", 3)
+    assert res.exit_code == 0, res.output
+    doc = json.loads((run / "backtest" / "test" / "stats.json").read_text())
+    v, m = doc["verdict"], doc["model"]
+    assert v["return_pct"] == pytest.approx(m["Return [%]"])
+    assert v["fees_pct_of_cash"] == pytest.approx(100 * m["Fees Paid [$]"] / 10_000)
+    assert v["slippage_pct_of_cash"] > 0 and v["trades"] == m["# Trades"] > 0
+    assert v["horizon"] == 1 and set(v["baselines"]) == {"buy_and_hold", "persistence"}
+    before = v["return_no_costs_pct"]
+    assert before > v["return_pct"]                          # costs only take away
+    res = invoke("--run", run, "--fee-bps", 0, "--slippage-bps", 0)
+    free = json.loads((run / "backtest" / "test" / "stats.json").read_text())["model"]
+    assert free["Return [%]"] == pytest.approx(before) and free["Fees Paid [$]"] == 0
+    text = " ".join(invoke("--run", run).output.split())
+    for needle in ("after costs", "before; fees cost", "% of the starting cash", "held", "label horizon of 1 candles",
+                   "Against Buy & Hold", "Against Persistence", "Reading:"):
+        assert needle in text, needle
+
+
+def test_signals_verdict_has_no_horizon(tmp_path, candles):  # noqa: F811
+    sig = tmp_path / "rule.csv"
+    pd.DataFrame({"timestamp": T0 + np.arange(5, 30) * H, "position": np.tile([1, 0, -1, 0, 1], 5)}).to_csv(sig, index=False)
+    res = invoke("--signals", sig, "--data", candles)
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "rule_backtest" / "stats.json").read_text())
+    assert doc["verdict"]["horizon"] is None and "label horizon" not in res.output
+    assert "Signals:" in res.output
+
+
+@pytest.mark.parametrize("columns", [60, 80])
+def test_backtest_output_never_cuts_a_label_or_header(tmp_path, candles, columns):  # noqa: F811
+    run = make_run(tmp_path, candles)
+    res = invoke("--run", run, columns=columns)
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert "…" not in res.output
+    table = [line for line in lines if line.startswith(" ") and len(line.strip()) > 0]
+    assert table and max(len(line) for line in table) <= columns
+    for label in ("Buy & Hold Return, no costs [%]", "Return, no costs [%]", "Slippage Paid [$]", "Persistence",
+                  "Buy & Hold", "Model", "Avg. Trade Duration", "Max. Drawdown Duration"):
+        assert any(label in line for line in table), label
+    caption = " ".join(res.output.split())
+    assert "fee 7 bps, slippage 2 bps" in caption and "min hold 0" in caption
