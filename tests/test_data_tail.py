@@ -11,7 +11,7 @@ import pytest
 from cryptotrain.config import FeaturesConfig
 from cryptotrain.data.features import compute_features
 from cryptotrain.data.ohlcv import load_ohlcv, write_ohlcv
-from cryptotrain.data.rolling import rolling_mean_std, rolling_sum
+from cryptotrain.data.rolling import rolling_comoments, rolling_mean_std, rolling_sum
 from cryptotrain.data.synthetic import synthetic_candles
 from cryptotrain.data.tail import CandleFile, ema_memory_rows, warmup_rows
 
@@ -49,6 +49,24 @@ def test_rolling_values_depend_on_the_window_only():
         np.testing.assert_allclose(s[w - 1:], [np.std(v) for v in windows], rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(rolling_sum(x, w, 3)[w - 1:], [np.sum(v) for v in windows], rtol=1e-14)
         assert np.isnan(s[: w - 1]).all() and np.isnan(s[100:100 + w]).all() and np.isfinite(s[100 + w:2500]).all()
+
+
+def test_rolling_comoments_depend_on_the_window_only():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(6e4, 30.0, 3000), rng.normal(3.0, 0.5, 3000)
+    x[700] = np.nan
+    for w in (2, 5, 60):
+        whole = rolling_comoments(x, y, w, phase=11)
+        for start in (1, 701, 2222):
+            tail = rolling_comoments(x[start:], y[start:], w, phase=11 + start)
+            assert all(np.array_equal(a[-50:], b[-50:]) for a, b in zip(whole, tail))
+        mx, my, m2x, m2y, cxy = whole
+        for i in (w - 1, 699, 701 + w - 1, 2999):                                     # each window on its own
+            a, b = x[i - w + 1:i + 1], y[i - w + 1:i + 1]
+            np.testing.assert_allclose([mx[i], my[i], m2x[i], m2y[i], cxy[i]],
+                                       [a.mean(), b.mean(), ((a - a.mean()) ** 2).sum(), ((b - b.mean()) ** 2).sum(),
+                                        ((a - a.mean()) * (b - b.mean())).sum()], rtol=1e-9, atol=1e-9)
+        assert np.isnan(m2x[:w - 1]).all() and np.isnan(cxy[700:700 + w]).all() and np.isfinite(cxy[700 + w:]).all()
 
 
 @pytest.mark.parametrize("fcfg", CONFIGS[:3])

@@ -79,17 +79,21 @@ def test_json_equals_predictions_csv_bit_for_bit(run):
 
 
 def test_alpha158_and_context_features_equal_predictions_csv_bit_for_bit(tmp_path):
-    """alpha158 groups (their sums, means and stds window-local, CORR not: predict's two-start check
-    must fall back to a longer tail for it) and 4h context features, scored alone, give evaluate's bits."""
-    for groups, tail_path in (("[kbar,roc,std,ma,vma,wvma,sump,beta,rsqr,qtlu,returns]", True), ("[kbar,corr]", False)):
+    """alpha158 groups (sums, means, stds and correlations window-local: the short-tail path) and 4h context
+    features, scored alone, give evaluate's bits; a 4h RSI remembers more 1h candles than ema_memory_rows
+    counts, which predict's two-start check must catch (a longer tail or evaluate's start)."""
+    for groups, context_set in (("[kbar,roc,std,ma,vma,wvma,sump,beta,rsqr,qtlu,corr,cord,returns]", "[kbar,roc,std,rsv]"),
+                                ("[kbar,corr]", "[rsi]")):
         run_dir = _train(tmp_path / groups.strip("[]").replace(",", "_"), f"features.set={groups}",
-                         "features.windows=[5,10]", "features.context=[4h]", "features.context_windows=[5]")
+                         "features.windows=[5,10]", "features.context=[4h]", "features.context_windows=[5]",
+                         f"features.context_set={context_set}")
         rows = _read_predictions(score(run_dir, split="test").out_dir / "predictions.csv")
         for i in (0, len(rows) // 2, len(rows) - 1):
             res, out = _cli("--run", run_dir, "--at", iso_utc(int(rows[i]["timestamp"])), "--json")
             assert res.exit_code == 0, res.output
             _assert_same_as_row(out, rows[i])
-            assert out["features"]["from_evaluate_start"] is not tail_path, groups
+            if context_set == "[kbar,roc,std,rsv]":
+                assert out["features"]["from_evaluate_start"] is False, groups   # no EMA: the short tail
 
 
 def test_parquet_tail_and_whole_file_start_match_evaluate_data(run, tmp_path):

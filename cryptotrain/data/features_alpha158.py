@@ -42,7 +42,7 @@ from typing import Iterator
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from cryptotrain.data.rolling import rolling_mean, rolling_mean_std, rolling_sum
+from cryptotrain.data.rolling import rolling_comoments, rolling_mean, rolling_mean_std, rolling_sum
 
 VOLUME_RATIO_CAP = 1e3
 CONSTANT_STD = 1e-9   # relative std below which a window counts as constant (Corr)
@@ -184,30 +184,22 @@ def window_argmax(x: np.ndarray, windows: list[int]) -> dict[int, tuple[np.ndarr
     return out
 
 
-def rolling_corr(x: np.ndarray, y: np.ndarray, windows: list[int]) -> dict[int, np.ndarray]:
-    """{d: Pearson correlation over the last d values}; 0 where either series is constant there.
+def rolling_corr(x: np.ndarray, y: np.ndarray, windows: list[int], phase: int = 0) -> dict[int, np.ndarray]:
+    """{d: Pearson correlation over the last d values}; 0 where either series is constant there
+    (a std below CONSTANT_STD of the window's mean).
 
-    From window sums of x, y, x^2, y^2, xy; x and y are first shifted by their first finite value
-    (corr does not change, the one-pass variance cancels less, and that row is <= t for every t).
+    From the window's co-moments (data/rolling.rolling_comoments: each window from its own values,
+    around values inside it, so little cancels and nothing depends on where the rows start).
     """
-    x, y = x - _first_finite(x), y - _first_finite(y)
-    s = {k: window_sums(z, windows) for k, z in (("x", x), ("y", y), ("xx", x * x), ("yy", y * y), ("xy", x * y))}
     out = {}
     for d in windows:
-        mx, my = s["x"][d] / d, s["y"][d] / d
-        vx, vy = s["xx"][d] / d - mx * mx, s["yy"][d] / d - my * my
-        cov = s["xy"][d] / d - mx * my
-        const = (vx <= (CONSTANT_STD * np.sqrt(s["xx"][d] / d)) ** 2) | (vy <= (CONSTANT_STD * np.sqrt(s["yy"][d] / d)) ** 2)
-        r = np.clip(cov / np.sqrt(np.where(const, 1.0, vx * vy)), -1.0, 1.0)
+        mx, my, m2x, m2y, cxy = rolling_comoments(x, y, d, phase)
+        const = (m2x / d <= (CONSTANT_STD * mx) ** 2) | (m2y / d <= (CONSTANT_STD * my) ** 2)
+        r = np.clip(cxy / np.sqrt(np.where(const, 1.0, m2x * m2y)), -1.0, 1.0)
         r[const] = 0.0
-        r[np.isnan(vx) | np.isnan(vy)] = np.nan
+        r[np.isnan(m2x) | np.isnan(m2y)] = np.nan
         out[d] = r
     return out
-
-
-def _first_finite(x: np.ndarray) -> float:
-    ok = np.isfinite(x)
-    return float(x[np.argmax(ok)]) if ok.any() else 0.0
 
 
 def _lag1(x: np.ndarray) -> np.ndarray:
@@ -232,8 +224,8 @@ def rolling(h, l, c, v, ops: list[str], windows: list[int], phase: int = 0) -> I
     n = len(c)
     c1, v1 = _lag1(c), _lag1(v)
     dc, dv = c - c1, v - v1
-    corr = rolling_corr(c, np.log1p(v), windows) if "corr" in want else None
-    cord = rolling_corr(c / c1, np.log1p(ratio(v, v1, VOLUME_RATIO_CAP)), windows) if "cord" in want else None
+    corr = rolling_corr(c, np.log1p(v), windows, phase) if "corr" in want else None
+    cord = rolling_corr(c / c1, np.log1p(ratio(v, v1, VOLUME_RATIO_CAP)), windows, phase) if "cord" in want else None
     if want & {"max", "min", "rsv", "imax", "imin", "imxd"}:
         hmax, lmin = window_argmax(h, windows), window_argmax(-l, windows)
     wv = np.abs(c / c1 - 1.0) * v if "wvma" in want else None

@@ -113,3 +113,41 @@ def rolling_mean_std(x: np.ndarray, window: int, phase: int = 0, ddof: int = 0) 
 def rolling_std(x: np.ndarray, window: int, phase: int = 0, ddof: int = 0) -> np.ndarray:
     """(N,) std (ddof 0 or 1) over the last `window` values ending at t; NaN until `window` finite values."""
     return rolling_mean_std(x, window, phase, ddof)[1]
+
+
+def _part_comoments(bx: np.ndarray, by: np.ndarray, edge: slice, n: np.ndarray, cum):
+    """Means of x and y, M2 of x and y and the co-moment C_xy of each prefix (or suffix) of the blocks,
+    from deviations around the part's edge values (bx[edge], by[edge], inside every part)."""
+    kx, ky = bx[edge], by[edge]
+    dx, dy = bx - kx, by - ky
+    sx, sy = cum(dx), cum(dy)
+    mx, my = kx + sx / n, ky + sy / n
+    return mx, my, cum(dx * dx) - sx * sx / n, cum(dy * dy) - sy * sy / n, cum(dx * dy) - sx * sy / n
+
+
+def rolling_comoments(x: np.ndarray, y: np.ndarray, window: int,
+                      phase: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(N,) means of x and y, M2_x, M2_y and C_xy = sum (x - mean_x)(y - mean_y) over the last `window`
+    rows ending at t, each from its window alone: the two parts merged as in Chan et al.,
+    C = C_A + C_B + (mx_B - mx_A)(my_B - my_A) n_A n_B / w. NaN for the first window - 1 rows."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    w, n = window, len(x)
+    if n < w:
+        nan = np.full(n, np.nan)
+        return nan, nan.copy(), nan.copy(), nan.copy(), nan.copy()
+    bx, lead = _blocks(x, w, phase)
+    by, _ = _blocks(y, w, phase)
+    n_pre = np.arange(1, w + 1, dtype=np.float64)[:, None]
+    n_suf = n_pre[::-1].copy()
+    pre = _part_comoments(bx, by, slice(0, 1), n_pre, _prefix_cumsum)
+    suf = _part_comoments(bx, by, slice(w - 1, w), n_suf, _suffix_cumsum)
+    coef = n_pre[:-1] * n_suf[1:] / w
+    dmx, dmy = pre[0][:-1, 1:] - suf[0][1:, :-1], pre[1][:-1, 1:] - suf[1][1:, :-1]
+    m2x, m2y, cxy = (_merge(p, q) for p, q in zip(pre[2:], suf[2:]))
+    m2x[:-1, 1:] += dmx * dmx * coef
+    m2y[:-1, 1:] += dmy * dmy * coef
+    cxy[:-1, 1:] += dmx * dmy * coef
+    np.maximum(m2x, 0.0, out=m2x)
+    np.maximum(m2y, 0.0, out=m2y)
+    means = (_merge(p * n_pre, q * n_suf) / w for p, q in ((pre[0], suf[0]), (pre[1], suf[1])))  # n_A m_A + n_B m_B
+    return tuple(_unblock(b, lead, n, w) for b in (*means, m2x, m2y, cxy))
