@@ -192,7 +192,7 @@ def _tail_window_features(ck, src: CandleFile, path: Path, t_row: int, first_row
     T, fcfg, tf = cfg.data.window, cfg.features, src.timeframe_ms
     warm = warmup_rows(fcfg, tf)
     need = warm + T
-    L, read_s = need + ema_memory_rows(fcfg), 0.0
+    L, read_s = need + ema_memory_rows(fcfg, tf), 0.0
     t_ms = format_utc(int(src.timestamps[t_row]))
     while True:
         a = max(first_row, t_row - 2 * L + 1)

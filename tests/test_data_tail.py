@@ -13,9 +13,10 @@ from cryptotrain.data.features import compute_features
 from cryptotrain.data.ohlcv import load_ohlcv, write_ohlcv
 from cryptotrain.data.rolling import rolling_comoments, rolling_mean_std, rolling_sum
 from cryptotrain.data.synthetic import synthetic_candles
-from cryptotrain.data.tail import CandleFile, ema_memory_rows, warmup_rows
+from cryptotrain.data.tail import CandleFile, ema_memory_rows, ema_rows, warmup_rows
 
 REPO = Path(__file__).resolve().parents[1]
+HOUR = 3_600_000
 CONFIGS = [FeaturesConfig(),
            FeaturesConfig(returns=[1, 2, 4], volatility=[12], macd=[6, 13, 5], volume_zscore=12, vwap=12),
            FeaturesConfig(returns=[30], volatility=[5], rsi=None, macd=[3, 40, 20], bollinger=None, atr=50),
@@ -82,6 +83,23 @@ def test_a_tail_of_warmup_plus_ema_memory_gives_the_bits_of_the_whole_file(fcfg)
                                  rep.timeframe_ms)[0]
         if fcfg.macd or fcfg.rsi or fcfg.atr:   # a short tail is not enough for an EMA: the check is not vacuous
             assert not np.array_equal(short[-T:], full[end - T:end])
+
+
+def test_alpha158_and_context_ema_memory_give_the_bits_of_the_whole_file():
+    """alpha158 groups are window-local; a 4h RSI remembers 600 4h candles, counted in 1h candles."""
+    fcfg = FeaturesConfig(set=["kbar", "corr", "std", "sump", "rsqr"], windows=[5, 10], context=["4h"],
+                          context_set=["rsi", "roc"], context_windows=[5])
+    assert ema_memory_rows(fcfg) == 0 and ema_memory_rows(fcfg, HOUR) == (ema_rows(1 / 14) + 1) * 4
+    df, rep = load_ohlcv(REPO / "data/sample/BTC_USDT-1h.csv.gz")
+    T, warm = 48, warmup_rows(fcfg, HOUR)
+    full, _ = compute_features(df, fcfg, HOUR, dtype=np.float64)
+    for end in (len(df), len(df) - 777, 20_001):
+        X = compute_features(df.iloc[end - (T + warm + ema_memory_rows(fcfg, HOUR)):end].reset_index(drop=True),
+                             fcfg, HOUR, dtype=np.float64)[0]
+        assert np.array_equal(X[-T:], full[end - T:end])
+        short = compute_features(df.iloc[end - (T + warm + 50):end].reset_index(drop=True), fcfg, HOUR,
+                                 dtype=np.float64)[0]
+        assert not np.array_equal(short[-T:], full[end - T:end])   # the context EMA does need its memory
 
 
 def test_parquet_rows_are_read_by_row_groups_and_match_the_loader(tmp_path):

@@ -80,8 +80,8 @@ def test_json_equals_predictions_csv_bit_for_bit(run):
 
 def test_alpha158_and_context_features_equal_predictions_csv_bit_for_bit(tmp_path):
     """alpha158 groups (sums, means, stds and correlations window-local: the short-tail path) and 4h context
-    features, scored alone, give evaluate's bits; a 4h RSI remembers more 1h candles than ema_memory_rows
-    counts, which predict's two-start check must catch (a longer tail or evaluate's start)."""
+    features, scored alone, give evaluate's bits from a short tail; so does a 4h RSI (its memory, ~2400 1h
+    candles, reaches back to evaluate's start in this short file)."""
     for groups, context_set in (("[kbar,roc,std,ma,vma,wvma,sump,beta,rsqr,qtlu,corr,cord,returns]", "[kbar,roc,std,rsv]"),
                                 ("[kbar,corr]", "[rsi]")):
         run_dir = _train(tmp_path / groups.strip("[]").replace(",", "_"), f"features.set={groups}",

@@ -15,7 +15,9 @@ bits, and the difference shrinks by (1 - alpha) per candle. After
 candles an O(1) relative difference has shrunk below 2^-64, under a quarter of the last bit, and
 from then on both starts round to the same value (measured on the 1h sample: 800 candles suffice
 for the default spans, 400 do not). MACD's signal EMA starts converging only once the line has,
-so its K adds up. The rolling windows forget everything older than the window (data/rolling.py).
+so its K adds up. An EMA on context candles (features.context, period P) needs K of them, each
+P / p base candles, plus one bucket (a tail's first one may be incomplete). The rolling windows
+forget everything older than the window (data/rolling.py).
 
 Shapes: N rows of the file.
 """
@@ -30,7 +32,7 @@ import pandas as pd
 
 from cryptotrain.config import FeaturesConfig
 from cryptotrain.data.features import compute_features
-from cryptotrain.data.ohlcv import COLUMNS, _check_timeframe, _clean, _kind, load_ohlcv
+from cryptotrain.data.ohlcv import COLUMNS, _check_timeframe, _clean, _kind, load_ohlcv, timeframe_to_ms
 from cryptotrain.data.synthetic import synthetic_candles
 from cryptotrain.errors import UserError
 
@@ -55,13 +57,23 @@ def ema_rows(alpha: float) -> int:
     return math.ceil(64 * math.log(2) / -math.log1p(-alpha))
 
 
-def ema_memory_rows(fcfg: FeaturesConfig) -> int:
-    """History beyond the warm-up that makes every EMA of the features independent of where it started."""
+def ema_memory_rows(fcfg: FeaturesConfig, timeframe_ms: int | None = None) -> int:
+    """History beyond the warm-up that makes every EMA of the features independent of where it started;
+    with `timeframe_ms`, also of the EMAs on context candles (features.context), each P / p base candles."""
+    rows = [_ema_memory(fcfg, fcfg.groups())]
+    ctx = _ema_memory(fcfg, fcfg.context_groups())
+    for tf in (fcfg.context if timeframe_ms and ctx else []):
+        ratio = timeframe_to_ms(tf) // timeframe_ms
+        rows.append((ctx + 1) * ratio)   # + 1 bucket: the first one of a tail may be incomplete (missing)
+    return max(rows)
+
+
+def _ema_memory(fcfg: FeaturesConfig, groups: list[str]) -> int:
     rows = [0]
-    if fcfg.macd:
+    if fcfg.macd and "macd" in groups:
         fast, slow, signal = fcfg.macd
         rows.append(ema_rows(2 / (slow + 1)) + ema_rows(2 / (signal + 1)))   # slow converges slower than fast
-    rows += [ema_rows(1 / n) for n in (fcfg.rsi, fcfg.atr) if n]
+    rows += [ema_rows(1 / n) for g, n in (("rsi", fcfg.rsi), ("atr", fcfg.atr)) if n and g in groups]
     return max(rows)
 
 
