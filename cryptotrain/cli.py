@@ -246,6 +246,25 @@ def evaluate(
                      importance=importance, importance_repeats=importance_repeats)
 
 
+# --------------------------------------------------------------------------- predict
+@app.command()
+@_handles_errors
+def predict(
+    run: Optional[Path] = typer.Option(None, help="Run directory; default: runs/latest."),
+    checkpoint: str = typer.Option("best", help="best or last."),
+    data: Optional[Path] = typer.Option(None, help="Candle file (same symbol and timeframe); default: the run's data.path."),
+    at: Optional[str] = typer.Option(None, help="Decision candle (its open time, UTC) instead of the last closed one."),
+    json_: bool = typer.Option(False, "--json", help="Print one JSON object instead of lines."),
+    allow_stale: bool = typer.Option(False, "--allow-stale", help="Score the last candle even if newer ones are missing."),
+) -> None:
+    """Say what the run's model would do at the last closed candle: probabilities, action, target position."""
+    from cryptotrain.predict import predict as predict_candle
+    from cryptotrain.report.predict import print_prediction
+
+    result = predict_candle(run, checkpoint=checkpoint, data=data, at=at, allow_stale=allow_stale).result
+    print_prediction(result, _console(), as_json=json_)
+
+
 # -------------------------------------------------------------------------- backtest
 # The defaults of BacktestConfig, written out so that `--help` needs no pydantic import (start-up
 # time); tests/test_cli_help.py checks them against the config class.

@@ -198,11 +198,12 @@ def test_training_step_is_the_same_call_after_call(model):
 def test_eval_pass_in_pooled_batches_is_the_plain_forward_bit_for_bit(model):
     """predict_with_loss runs each batch inside a buffers.step(): its predictions and loss must be
     those of the plain eval forward (fresh memory per batch), bit for bit. Three full batches
-    (same shapes, so each reuses the previous one's arrays) and a short last one. (No model output
+    (same shapes, so each reuses the previous one's arrays) and a short last one (padded to B by
+    forward_fixed_batch in both passes). (No model output
     is pooled memory today; predict_with_loss copies what it keeps so that none ever can be.)"""
     from cryptotrain.config import ModelConfig
     from cryptotrain.models import init_params, model_forward, model_loss
-    from cryptotrain.models.inference import predict_with_loss
+    from cryptotrain.models.inference import forward_fixed_batch, predict_with_loss
 
     B, T, F, H = 8, 6, 3, 8
     mcfg = ModelConfig(type=model, hidden_size=H, num_layers=2, head_sizes=[H], w_confidence=0.1, w_return=0.5,
@@ -219,7 +220,8 @@ def test_eval_pass_in_pooled_batches_is_the_plain_forward_bit_for_bit(model):
             return xs[idx], {k: v[idx] for k, v in tg.items()}
 
     pred, (loss, parts, acc) = predict_with_loss(params, Data(), np.arange(n), mcfg, B)
-    plain = [model_forward(params, xs[s:s + B], mcfg, train=False)[0] for s in range(0, n, B)]
+    # the plain pass: the same fixed-size (padded) batches, fresh memory, no buffers.step()
+    plain = [forward_fixed_batch(params, xs[s:s + B], mcfg, B) for s in range(0, n, B)]
     for k, key in (("logits", "logits"), ("confidence", "confidence"), ("attention", "attention")):
         assert np.array_equal(pred[k], np.concatenate([o[key] for o in plain]).astype(np.float64)), k
     mc = mcfg.model_copy(update={"l2": 0.0})

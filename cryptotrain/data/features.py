@@ -38,6 +38,7 @@ from cryptotrain.config import ALPHA158_GROUPS, ALPHA158_ROLLING, FeaturesConfig
 from cryptotrain.data import features_alpha158 as a158
 from cryptotrain.data.features_context import fill_context
 from cryptotrain.data.ohlcv import segment_ids
+from cryptotrain.data.rolling import rolling_mean, rolling_mean_std, rolling_std, rolling_sum
 
 _DAY_MS = 86_400_000
 _EPS = 1e-12
@@ -111,7 +112,8 @@ def fill_groups(XT: np.ndarray, df: pd.DataFrame, groups: list[str], fcfg: Featu
     seg = segment_ids(ts, timeframe_ms)
     bounds = np.flatnonzero(np.diff(seg)) + 1
     for a, b in zip(np.r_[0, bounds], np.r_[bounds, n]):
-        for name, start, values in _segment_columns([c[a:b] for c in cols], groups, fcfg, windows):
+        phase = int(ts[a] // timeframe_ms)   # the candle's index on the time grid: rolling blocks align to it
+        for name, start, values in _segment_columns([c[a:b] for c in cols], groups, fcfg, windows, phase):
             XT[index[name], a + start:a + start + len(values)] = values
             written[index[name]] = True
     if "time" in groups:
@@ -121,20 +123,21 @@ def fill_groups(XT: np.ndarray, df: pd.DataFrame, groups: list[str], fcfg: Featu
     assert written.all() or n == 0, "a feature group did not write all its columns"
 
 
-def _segment_columns(cols, groups: list[str], fcfg: FeaturesConfig,
-                     windows: list[int]) -> Iterator[tuple[str, int, np.ndarray]]:
-    """(name, first row, values) of every per-segment group for one contiguous segment."""
+def _segment_columns(cols, groups: list[str], fcfg: FeaturesConfig, windows: list[int],
+                     phase: int = 0) -> Iterator[tuple[str, int, np.ndarray]]:
+    """(name, first row, values) of every per-segment group for one contiguous segment whose first
+    candle has index `phase` on the time grid (data/rolling.py aligns its blocks to it)."""
     o, h, l, c, v = cols
     basic = {
         "returns": lambda: _returns(c, fcfg.returns),
         "body_range": lambda: (("body", (c - o) / c), ("range", (h - l) / c)),
-        "volatility": lambda: ((f"vol_{w}", rolling_std(log_returns(c), w)) for w in fcfg.volatility),
+        "volatility": lambda: ((f"vol_{w}", rolling_std(log_returns(c), w, phase)) for w in fcfg.volatility),
         "rsi": lambda: ((f"rsi_{fcfg.rsi}", _rsi(c, fcfg.rsi)),),
         "macd": lambda: zip(("macd", "macd_signal", "macd_hist"), _macd(c, *fcfg.macd)),
-        "bollinger": lambda: zip(group_names("bollinger", fcfg, windows), _bollinger(c, fcfg.bollinger)),
+        "bollinger": lambda: zip(group_names("bollinger", fcfg, windows), _bollinger(c, fcfg.bollinger, phase)),
         "atr": lambda: ((f"atr_{fcfg.atr}", _atr(h, l, c, fcfg.atr)),),
-        "volume_zscore": lambda: zip(group_names("volume_zscore", fcfg, windows), _volume_z(v, fcfg.volume_zscore)),
-        "vwap": lambda: ((f"vwap_dist_{fcfg.vwap}", _vwap_dist(h, l, c, v, fcfg.vwap)),),
+        "volume_zscore": lambda: zip(group_names("volume_zscore", fcfg, windows), _volume_z(v, fcfg.volume_zscore, phase)),
+        "vwap": lambda: ((f"vwap_dist_{fcfg.vwap}", _vwap_dist(h, l, c, v, fcfg.vwap, phase)),),
     }
     for g in groups:
         if g in basic:
@@ -144,11 +147,11 @@ def _segment_columns(cols, groups: list[str], fcfg: FeaturesConfig,
     halo = max(windows) + 1  # the longest look-back: ROC and the c_{t-1} of the oldest window row
     for a in range(0, len(c) if alpha else 0, _BLOCK):
         lo = max(a - halo, 0)
-        for name, values in _alpha158([x[lo:a + _BLOCK] for x in cols], alpha, windows):
+        for name, values in _alpha158([x[lo:a + _BLOCK] for x in cols], alpha, windows, phase + lo):
             yield name, a, values[a - lo:]
 
 
-def _alpha158(cols, groups: list[str], windows: list[int]) -> Iterator[tuple[str, np.ndarray]]:
+def _alpha158(cols, groups: list[str], windows: list[int], phase: int) -> Iterator[tuple[str, np.ndarray]]:
     o, h, l, c, v = cols
     if "kbar" in groups:
         yield from a158.kbar(o, h, l, c)
@@ -156,7 +159,7 @@ def _alpha158(cols, groups: list[str], windows: list[int]) -> Iterator[tuple[str
         yield from a158.price(o, h, l, c)
     ops = [g for g in groups if g in ALPHA158_ROLLING]
     if ops:
-        yield from a158.rolling(h, l, c, v, ops, windows)
+        yield from a158.rolling(h, l, c, v, ops, windows, phase)
 
 
 def time_features(ts: np.ndarray) -> np.ndarray:
@@ -175,11 +178,6 @@ def log_returns(close: np.ndarray) -> np.ndarray:
     return r
 
 
-def rolling_std(x: np.ndarray, window: int) -> np.ndarray:
-    """Std (ddof 0) over the last `window` values ending at t; NaN until `window` finite values."""
-    return pd.Series(x).rolling(window, min_periods=window).std(ddof=0).to_numpy()
-
-
 def _returns(c: np.ndarray, lags: list[int]) -> Iterator[tuple[str, np.ndarray]]:
     logc = np.log(c)
     for k in lags:
@@ -189,10 +187,9 @@ def _returns(c: np.ndarray, lags: list[int]) -> Iterator[tuple[str, np.ndarray]]
         yield f"ret_{k}", r
 
 
-def _volume_z(v: np.ndarray, n: int):
+def _volume_z(v: np.ndarray, n: int, phase: int):
     lv = np.log1p(v)
-    s = pd.Series(lv).rolling(n, min_periods=n)
-    mean, sd = s.mean().to_numpy(), s.std(ddof=0).to_numpy()
+    mean, sd = rolling_mean_std(lv, n, phase)
     return lv, np.where(sd > _EPS, (lv - mean) / np.where(sd > _EPS, sd, 1.0), np.where(np.isnan(sd), np.nan, 0.0))
 
 
@@ -228,9 +225,8 @@ def _macd(c: np.ndarray, fast: int, slow: int, signal: int):
     return line, sig, line - sig
 
 
-def _bollinger(c: np.ndarray, n: int):
-    s = pd.Series(c).rolling(n, min_periods=n)
-    mid, sd = s.mean().to_numpy(), s.std(ddof=0).to_numpy()
+def _bollinger(c: np.ndarray, n: int, phase: int):
+    mid, sd = rolling_mean_std(c, n, phase)
     width = 4.0 * sd  # upper - lower with bands at mid +- 2 std
     ok = width > _EPS * mid
     pctb = np.where(ok, (c - (mid - 2.0 * sd)) / np.where(ok, width, 1.0), 0.5)  # flat prices: middle
@@ -245,15 +241,14 @@ def _atr(h: np.ndarray, l: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
     return wilder_mean(tr, n, first=0) / c
 
 
-def _vwap_dist(h, l, c, v, n: int) -> np.ndarray:
+def _vwap_dist(h, l, c, v, n: int, phase: int) -> np.ndarray:
     tp = (h + l + c) / 3.0
-    num = pd.Series(tp * v).rolling(n, min_periods=n).sum().to_numpy()
-    den = pd.Series(v).rolling(n, min_periods=n).sum().to_numpy()
+    num, den = rolling_sum(tp * v, n, phase), rolling_sum(v, n, phase)
     # a window without any volume (e.g. forward-filled candles) falls back to the plain mean price;
     # counting traded candles (exact in float) avoids trusting the rounding residue of `den`
-    traded = pd.Series((v > 0).astype(np.float64)).rolling(n, min_periods=n).sum().to_numpy()
+    traded = rolling_sum((v > 0).astype(np.float64), n, phase)
     vwap = num / np.where(traded > 0, den, 1.0)
     if np.any(traded == 0):
-        plain = pd.Series(tp).rolling(n, min_periods=n).mean().to_numpy()
+        plain = rolling_mean(tp, n, phase)
         vwap = np.where(traded > 0, vwap, plain)
     return np.log(c / vwap)

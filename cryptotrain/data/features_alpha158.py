@@ -40,8 +40,9 @@ from __future__ import annotations
 from typing import Iterator
 
 import numpy as np
-import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
+
+from cryptotrain.data.rolling import rolling_comoments, rolling_mean, rolling_mean_std, rolling_sum
 
 VOLUME_RATIO_CAP = 1e3
 CONSTANT_STD = 1e-9   # relative std below which a window counts as constant (Corr)
@@ -183,30 +184,22 @@ def window_argmax(x: np.ndarray, windows: list[int]) -> dict[int, tuple[np.ndarr
     return out
 
 
-def rolling_corr(x: np.ndarray, y: np.ndarray, windows: list[int]) -> dict[int, np.ndarray]:
-    """{d: Pearson correlation over the last d values}; 0 where either series is constant there.
+def rolling_corr(x: np.ndarray, y: np.ndarray, windows: list[int], phase: int = 0) -> dict[int, np.ndarray]:
+    """{d: Pearson correlation over the last d values}; 0 where either series is constant there
+    (a std below CONSTANT_STD of the window's mean).
 
-    From window sums of x, y, x^2, y^2, xy; x and y are first shifted by their first finite value
-    (corr does not change, the one-pass variance cancels less, and that row is <= t for every t).
+    From the window's co-moments (data/rolling.rolling_comoments: each window from its own values,
+    around values inside it, so little cancels and nothing depends on where the rows start).
     """
-    x, y = x - _first_finite(x), y - _first_finite(y)
-    s = {k: window_sums(z, windows) for k, z in (("x", x), ("y", y), ("xx", x * x), ("yy", y * y), ("xy", x * y))}
     out = {}
     for d in windows:
-        mx, my = s["x"][d] / d, s["y"][d] / d
-        vx, vy = s["xx"][d] / d - mx * mx, s["yy"][d] / d - my * my
-        cov = s["xy"][d] / d - mx * my
-        const = (vx <= (CONSTANT_STD * np.sqrt(s["xx"][d] / d)) ** 2) | (vy <= (CONSTANT_STD * np.sqrt(s["yy"][d] / d)) ** 2)
-        r = np.clip(cov / np.sqrt(np.where(const, 1.0, vx * vy)), -1.0, 1.0)
+        mx, my, m2x, m2y, cxy = rolling_comoments(x, y, d, phase)
+        const = (m2x / d <= (CONSTANT_STD * mx) ** 2) | (m2y / d <= (CONSTANT_STD * my) ** 2)
+        r = np.clip(cxy / np.sqrt(np.where(const, 1.0, m2x * m2y)), -1.0, 1.0)
         r[const] = 0.0
-        r[np.isnan(vx) | np.isnan(vy)] = np.nan
+        r[np.isnan(m2x) | np.isnan(m2y)] = np.nan
         out[d] = r
     return out
-
-
-def _first_finite(x: np.ndarray) -> float:
-    ok = np.isfinite(x)
-    return float(x[np.argmax(ok)]) if ok.any() else 0.0
 
 
 def _lag1(x: np.ndarray) -> np.ndarray:
@@ -222,33 +215,36 @@ def _window_counts(flag: np.ndarray, d: int) -> np.ndarray:
     return out
 
 
-def rolling(h, l, c, v, ops: list[str], windows: list[int]) -> Iterator[tuple[str, np.ndarray]]:
-    """The rolling groups `ops` (lower-case Qlib names) over each window d, as (name, column)."""
+def rolling(h, l, c, v, ops: list[str], windows: list[int], phase: int = 0) -> Iterator[tuple[str, np.ndarray]]:
+    """The rolling groups `ops` (lower-case Qlib names) over each window d, as (name, column).
+
+    Means, sums and stds come from data/rolling.py (`phase`: the time-grid index of row 0), so
+    they depend on their window only, not on where the rows start."""
     want = set(ops)
     n = len(c)
     c1, v1 = _lag1(c), _lag1(v)
     dc, dv = c - c1, v - v1
-    corr = rolling_corr(c, np.log1p(v), windows) if "corr" in want else None
-    cord = rolling_corr(c / c1, np.log1p(ratio(v, v1, VOLUME_RATIO_CAP)), windows) if "cord" in want else None
+    corr = rolling_corr(c, np.log1p(v), windows, phase) if "corr" in want else None
+    cord = rolling_corr(c / c1, np.log1p(ratio(v, v1, VOLUME_RATIO_CAP)), windows, phase) if "cord" in want else None
     if want & {"max", "min", "rsv", "imax", "imin", "imxd"}:
         hmax, lmin = window_argmax(h, windows), window_argmax(-l, windows)
     wv = np.abs(c / c1 - 1.0) * v if "wvma" in want else None
     for d in windows:
-        roll = lambda x: pd.Series(x).rolling(d, min_periods=d)  # noqa: E731
-        sum_ = lambda x: roll(x).sum().to_numpy()  # noqa: E731
+        sum_ = lambda x: rolling_sum(x, d, phase)  # noqa: E731
         if "roc" in want:
             r = np.full(n, np.nan)
             if d < n:
                 r[d:] = c[:-d] / c[d:]
             yield f"ROC{d}", r
         if want & {"ma", "resi"}:
-            mean_c = roll(c).mean().to_numpy()
+            mean_c = rolling_mean(c, d, phase)
         if "ma" in want:
             yield f"MA{d}", mean_c / c
         if want & {"std", "rsqr"}:
-            var_c = roll(c).var(ddof=1).to_numpy()
+            std_c = rolling_mean_std(c, d, phase, ddof=1)[1]
+            var_c = std_c * std_c
             if "std" in want:
-                yield f"STD{d}", np.sqrt(var_c) / c
+                yield f"STD{d}", std_c / c
         if want & {"beta", "rsqr", "resi"}:
             (sxy,) = window_pass(c, d, _slope_num(d), 1)
             suu = d * (d * d - 1) / 12.0
@@ -289,11 +285,11 @@ def rolling(h, l, c, v, ops: list[str], windows: list[int]) -> Iterator[tuple[st
                     if prefix + s in want:
                         yield f"{prefix.upper()}{s.upper()}{d}", ratio(num, total)
         if want & {"vma", "vstd"}:
-            rv = roll(v)
+            mean_v, std_v = rolling_mean_std(v, d, phase, ddof=1)
             if "vma" in want:
-                yield f"VMA{d}", ratio(rv.mean().to_numpy(), v, VOLUME_RATIO_CAP)
+                yield f"VMA{d}", ratio(mean_v, v, VOLUME_RATIO_CAP)
             if "vstd" in want:
-                yield f"VSTD{d}", ratio(rv.std(ddof=1).to_numpy(), v, VOLUME_RATIO_CAP)
+                yield f"VSTD{d}", ratio(std_v, v, VOLUME_RATIO_CAP)
         if "wvma" in want:
-            rw = roll(wv)
-            yield f"WVMA{d}", ratio(rw.std(ddof=1).to_numpy(), rw.mean().to_numpy())
+            mean_w, std_w = rolling_mean_std(wv, d, phase, ddof=1)
+            yield f"WVMA{d}", ratio(std_w, mean_w)

@@ -27,6 +27,7 @@ from cryptotrain.fileio import atomic_path
 COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
 PRICES = ["open", "high", "low", "close"]
 GAP_POLICIES = ("keep", "ffill", "error")
+PARQUET_ROW_GROUP = 1 << 16   # candles per Parquet row group written
 
 _UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
@@ -338,7 +339,8 @@ def write_ohlcv(df: pd.DataFrame, path: str | Path, fmt: str | None = None) -> P
                         **{c: df[c].to_numpy(dtype=np.float64) for c in COLUMNS[1:]}})
     with atomic_path(path) as tmp:
         if fmt == "parquet":
-            out.to_parquet(tmp, engine="pyarrow", index=False)
+            # row groups of 2^16 candles: `cryptotrain predict` reads only the last ones (data/tail.py)
+            out.to_parquet(tmp, engine="pyarrow", index=False, row_group_size=PARQUET_ROW_GROUP)
         else:
             gz = path.name.lower().endswith(".gz")
             out.to_csv(tmp, index=False, compression="gzip" if gz else None)

@@ -32,6 +32,22 @@ def predicted_action(scores: np.ndarray) -> np.ndarray:
     return np.where(scores[:, 1] >= scores.max(axis=1), 1, scores.argmax(axis=1)).astype(np.int64)
 
 
+def forward_fixed_batch(params: dict, x: np.ndarray, mcfg: ModelConfig, batch_size: int) -> dict:
+    """Eval-mode outputs for the B <= batch_size windows x (B, T, F), always computed as one batch of
+    exactly `batch_size` (a short batch is padded with copies of its last window, cut off after).
+
+    BLAS picks its kernel by the matrix sizes (a batch of 1 goes through a matrix-vector product,
+    small batches through other kernels), and each kernel rounds the last bits its own way; in a
+    batch of a fixed size a window's outputs do not depend on where it sits or what is beside it.
+    So a window gets the same bits in evaluate's last, short batch and alone in `cryptotrain predict`.
+    """
+    n = len(x)
+    if n < batch_size:
+        x = np.concatenate([x, np.repeat(x[-1:], batch_size - n, axis=0)])
+    out, _ = model_forward(params, x, mcfg, train=False)
+    return {k: (v[:n] if v is not None else None) for k, v in out.items()}
+
+
 def split_indices(dataset, split: str | np.ndarray) -> np.ndarray:
     """Window-end rows of a named split ("train", "val", "test") or an explicit index array."""
     if isinstance(split, str):
@@ -53,7 +69,7 @@ def predict_with_loss(params: dict, dataset, split: str | np.ndarray, mcfg: Mode
         # one batch = one buffers.step(): its arrays reuse the previous batch's memory (no fresh
         # pages to fault in); what is kept past the block is copied out of the pool
         with buffers.step():
-            out, _ = model_forward(params, x, mcfg, train=False)
+            out = forward_fixed_batch(params, x, mcfg, batch_size)
             loss, parts, _ = model_loss(out, targets, mcfg, params, l2=False)  # no weight penalty in a validation loss
             n = len(bidx)
             total += float(loss) * n

@@ -1,0 +1,27 @@
+"""Printing one `cryptotrain predict` result (the dict of cryptotrain/predict.py): a few lines, or
+the JSON object with --json (floats as repr, so they read back to the same bits)."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+
+
+def print_prediction(result: dict, console: Console, *, as_json: bool = False) -> None:
+    if as_json:
+        console.print_json(json.dumps(result))
+        return
+    d, ck, pos = result["decision"], result["checkpoint"], result["position"]
+    console.print(f"{result['run']}: {ck['name']} checkpoint (epoch {ck['epoch']}, sha256 {ck['sha256'][:12]}), "
+                  f"{result['data']['path']}")
+    console.print(f"decision candle  {d['time']} (closed {d['close_time']}), close {d['close']}")
+    console.print(f"order would fill {result['fill']['time']} ({result['fill']['price']})")
+    console.print(f"p_sell {result['p_sell']:.4f}  p_hold {result['p_hold']:.4f}  p_buy {result['p_buy']:.4f}"
+                  f"  -> [bold]{result['action']}[/], confidence {result['confidence']:.4f}"
+                  + ("" if result["confidence_trained"] else " (head not trained: model.w_confidence = 0)"))
+    if result["pred_return"] is not None:
+        console.print(f"predicted return {100 * result['pred_return']:+.3f}% over the label horizon")
+    pol = pos["policy"]
+    console.print(f"position         {pos['rule']} (policy: {pol['mode']}, threshold {pol['threshold']}, "
+                  f"sizing {pol['sizing']}, max exposure {pol['max_exposure']})")
