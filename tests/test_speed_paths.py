@@ -202,7 +202,7 @@ def test_eval_pass_in_pooled_batches_is_the_plain_forward_bit_for_bit(model):
     forward_fixed_batch in both passes). (No model output
     is pooled memory today; predict_with_loss copies what it keeps so that none ever can be.)"""
     from cryptotrain.config import ModelConfig
-    from cryptotrain.models import init_params, model_forward, model_loss
+    from cryptotrain.models import init_params, model_loss
     from cryptotrain.models.inference import forward_fixed_batch, predict_with_loss
 
     B, T, F, H = 8, 6, 3, 8
