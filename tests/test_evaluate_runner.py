@@ -248,3 +248,16 @@ def test_data_inside_the_training_period_is_flagged_in_sample(tmp_path):
     assert res.exit_code == 0, res.output
     warnings = json.loads(res.stdout)["warnings"]
     assert any("in-sample" in w and "end inside the run's training period" in w for w in warnings), warnings
+
+
+def test_an_untrained_action_head_is_named_so_its_accuracy_is_not_read_as_skill(tmp_path):
+    """A return-only regression (w_action = 0, as configs/lstm_attention_95f.yaml) must not present
+    the accuracy of its untrained action head as skill without a word."""
+    run = make_run(tmp_path, tiny_config(tmp_path, w_action=0.0, w_return=1.0))
+    res = _cli(["--run", str(run)])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "action head not trained (model.w_action = 0)" in text
+    m = json.loads((run / "eval" / "test" / "metrics.json").read_text())
+    assert any("action head not trained" in n for n in m["notes"])
+    assert not any("return head not trained" in n for n in m["notes"])

@@ -42,11 +42,15 @@ def load_eval_dataset(ck, data: Path | None, split: str = "train"):
 
 def trained_heads(mcfg) -> dict[str, bool]:
     """Which output heads the loss trained: a head with loss weight 0 only ever saw its initialization."""
-    return {"return": mcfg.w_return > 0, "confidence": mcfg.w_confidence > 0}
+    return {"action": mcfg.w_action > 0, "return": mcfg.w_return > 0, "confidence": mcfg.w_confidence > 0}
 
 
 def untrained_head_notes(trained: dict[str, bool]) -> list[str]:
     notes = []
+    if not trained["action"]:
+        notes.append("action head not trained (model.w_action = 0): accuracy, log loss, direction accuracy, the "
+                     "per-class table and the classification verdicts describe its initialization, not skill; "
+                     "judge this run by the return head's RMSE and IC")
     if not trained["return"]:
         notes.append("return head not trained (model.w_return = 0): its RMSE, MAE and IC, their intervals and "
                      "verdicts are left out, and pred_return in predictions.csv is empty")
