@@ -67,3 +67,12 @@ def test_thin_keeps_each_buckets_min_and_max_of_every_series():
             assert s[kept].max() == s[lo:lo + step].max() and s[kept].min() == s[lo:lo + step].min()
     assert 77_777 in idx
     np.testing.assert_array_equal(thin([a[:4000]]), np.arange(4000))   # short series: every point
+
+
+@pytest.mark.parametrize("n,w", [(1, 1), (7, 3), (50, 4), (1000, 5), (1000, 200), (333, 333)])
+def test_moving_mean_is_the_centred_convolution(n, w):
+    """The equity figure's mean exposure: the O(n) cumulative-sum form equals np.convolve(..., "same")."""
+    from cryptotrain.report.backtest_report import moving_mean
+
+    x = np.random.default_rng(n + w).choice([-1.0, 0.0, 0.5, 1.0], size=n)
+    assert np.allclose(moving_mean(x, w), np.convolve(x, np.ones(w) / w, mode="same"), rtol=0, atol=1e-12)

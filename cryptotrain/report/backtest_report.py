@@ -141,6 +141,18 @@ def thin(series: list[np.ndarray], buckets: int = _BUCKETS) -> np.ndarray:
     return np.unique(np.minimum(np.concatenate(keep), n - 1))
 
 
+def moving_mean(x: np.ndarray, w: int) -> np.ndarray:
+    """np.convolve(x, np.ones(w) / w, mode="same") from a cumulative sum: O(n), not O(n w) (a 1M-candle
+    equity figure has w = 5000, where the convolution alone took 0.9 s). Output i averages
+    x[i + (w - 1) // 2 - w + 1 .. i + (w - 1) // 2], cut at the ends, divided by w as the convolution does."""
+    n = len(x)
+    c = np.concatenate([[0.0], np.cumsum(x, dtype=np.float64)])
+    i = np.arange(n)
+    hi = np.minimum(i + (w - 1) // 2, n - 1) + 1
+    lo = np.maximum(i + (w - 1) // 2 - w + 1, 0)
+    return (c[hi] - c[lo]) / w
+
+
 def plot_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, drawdown: np.ndarray, position: np.ndarray,
                 others: dict[str, np.ndarray] | None = None, title: str = "Backtest", name: str = "Model") -> Path:
     """Three panels sharing the time axis: equity [$] of the strategy `name` and of `others` (the
@@ -151,7 +163,7 @@ def plot_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, drawdown
     # of about 1/200 of the range shows when the strategy was net long, short or flat instead.
     pos = np.asarray(position, dtype=np.float64)
     w = max(1, len(pos) // 200)
-    mean_pos = np.convolve(pos, np.ones(w) / w, mode="same") if w > 1 else pos
+    mean_pos = moving_mean(pos, w) if w > 1 else pos
     i = thin([equity, drawdown, mean_pos, *(others or {}).values()])
     t = np.asarray(timestamps, dtype=np.int64)[i].astype("datetime64[ms]")
     fig, (ax_eq, ax_dd, ax_pos) = plt.subplots(3, 1, figsize=(10, 7.5), sharex=True,
