@@ -127,36 +127,6 @@ def _shift(x: np.ndarray, k: int, fill=np.nan) -> np.ndarray:
     return y
 
 
-def window_sums(x: np.ndarray, windows: list[int]) -> dict[int, np.ndarray]:
-    """{d: sum of x over rows t-d+1..t} (NaN before row d-1) from power-of-two block sums.
-
-    Block k ending at t sums rows t-2^k+1..t and is built from two blocks k-1; a window of d is
-    the sum of the blocks of d's binary digits placed end to end. Each output adds at most
-    log2(d) blocks, so its rounding does not grow with the length of x (a prefix-sum
-    difference would), and every row reads only rows <= t.
-    """
-    n = len(x)
-    levels = [x]
-    while 2 ** len(levels) <= max(windows):
-        half = 2 ** (len(levels) - 1)
-        nxt = np.full(n, np.nan)
-        np.add(levels[-1][half:], levels[-1][:n - half], out=nxt[half:])
-        levels.append(nxt)
-    out = {}
-    for d in windows:
-        total, offset = np.full(n, np.nan), 0
-        for k in reversed(range(len(levels))):
-            if d - offset >= 2 ** k:
-                if offset == 0:
-                    total[:] = levels[k]
-                elif offset < n:
-                    total[offset:] += levels[k][:n - offset]
-                offset += 2 ** k
-        total[:min(d - 1, n)] = np.nan
-        out[d] = total
-    return out
-
-
 def window_argmax(x: np.ndarray, windows: list[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """{d: (max of x over rows t-d+1..t, its first position 0..d-1 from the oldest row)}, NaN before row d-1.
 
