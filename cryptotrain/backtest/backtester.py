@@ -133,10 +133,11 @@ def trade(candles: pd.DataFrame, timeframe_ms: int, rows: np.ndarray, actions: n
         **{name: held(a) for name, a in (baselines or {}).items()},
     }
     c = candles.iloc[lo:hi + 1]
+    ts, op, cl = (c[k].to_numpy() for k in ("timestamp", "open", "close"))   # once, for every run below
 
     def run_at(t, fee_bps, slippage_bps):
-        return run_backtest(c["timestamp"].to_numpy(), c["open"].to_numpy(), c["close"].to_numpy(), t,
-                            cash=bcfg.cash, fee_bps=fee_bps, slippage_bps=slippage_bps, timeframe_ms=timeframe_ms)
+        return run_backtest(ts, op, cl, t, cash=bcfg.cash, fee_bps=fee_bps, slippage_bps=slippage_bps,
+                            timeframe_ms=timeframe_ms)
 
     results = {name: run_at(t, bcfg.fee_bps, bcfg.slippage_bps) for name, t in targets.items()}
     return results, {name: compute_stats(res, no_costs=run_at(targets[name], 0.0, 0.0))
