@@ -69,7 +69,7 @@ def permuted_probs(params: dict, ds, idx: np.ndarray, mcfg, batch_size: int, col
         if cols:
             xs, _ = ds.batch(source[start:start + batch_size])
             x[:, :, cols] = xs[:, :, cols]
-        o, _ = model_forward(params, x, mcfg, train=False)
+        o, _ = model_forward(params, x, mcfg, train=False, keep_cache=False)
         out.append(softmax_forward(np.asarray(o["logits"], dtype=np.float64))[0])
     return np.concatenate(out) if out else np.zeros((0, 3))
 

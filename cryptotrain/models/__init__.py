@@ -1,7 +1,7 @@
 """Assembled models: one entry point per operation, dispatching on `mcfg.type`.
 
     init_params(mcfg, n_features, window, rng) -> params
-    model_forward(params, x (B, T, F), mcfg, *, mask, train, rng) -> (out, cache)
+    model_forward(params, x (B, T, F), mcfg, *, mask, train, rng, keep_cache) -> (out, cache)
     model_loss(out, targets, mcfg, params, *, l2=True) -> (loss, parts, dout)
     model_backward(params, cache, dout, mcfg, *, need_dx=False, l2=True) -> (dx or None, grads)  (keys of params)
     loss_and_grads(params, x, targets, mcfg, *, mask, train, rng) -> (loss, parts, grads, out)
@@ -52,8 +52,11 @@ def init_params(mcfg: ModelConfig, n_features: int, window: int, rng: np.random.
     return _module(mcfg).init(mcfg, n_features, window, rng)
 
 
-def model_forward(params: dict, x: np.ndarray, mcfg: ModelConfig, *, mask=None, train=False, rng=None):
-    return _module(mcfg).forward(params, x, mcfg, mask=mask, train=train, rng=rng)
+def model_forward(params: dict, x: np.ndarray, mcfg: ModelConfig, *, mask=None, train=False, rng=None,
+                  keep_cache=True):
+    """keep_cache=False: an eval pass that will not be differentiated; same outputs, and the recurrent
+    models return cache None and keep only a few steps of gates (the transformer keeps its cache)."""
+    return _module(mcfg).forward(params, x, mcfg, mask=mask, train=train, rng=rng, keep_cache=keep_cache)
 
 
 def model_loss(out: dict, targets: dict, mcfg: ModelConfig, params: dict, *, l2: bool = True):

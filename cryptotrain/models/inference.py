@@ -44,7 +44,7 @@ def forward_fixed_batch(params: dict, x: np.ndarray, mcfg: ModelConfig, batch_si
     n = len(x)
     if n < batch_size:
         x = np.concatenate([x, np.repeat(x[-1:], batch_size - n, axis=0)])
-    out, _ = model_forward(params, x, mcfg, train=False)
+    out, _ = model_forward(params, x, mcfg, train=False, keep_cache=False)
     return {k: (v[:n] if v is not None else None) for k, v in out.items()}
 
 

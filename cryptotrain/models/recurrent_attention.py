@@ -58,8 +58,10 @@ def init(mcfg: ModelConfig, n_features: int, window: int, rng: np.random.Generat
     return params
 
 
-def forward(params: dict, x: np.ndarray, mcfg: ModelConfig, *, mask=None, train=False, rng=None):
-    """x (B, T, F) -> (out, cache); out = logits, confidence, return, attention (see module doc)."""
+def forward(params: dict, x: np.ndarray, mcfg: ModelConfig, *, mask=None, train=False, rng=None, keep_cache=True):
+    """x (B, T, F) -> (out, cache); out = logits, confidence, return, attention (see module doc).
+    keep_cache=False (eval passes: evaluate, predict, validation loss): the same outputs, bit for
+    bit, and cache None; the recurrent layers then skip what only the backward needs."""
     x = np.asarray(x, dtype=params["head.out.W"].dtype)
     if mask is not None:
         mask = np.asarray(mask, dtype=bool)
@@ -68,7 +70,7 @@ def forward(params: dict, x: np.ndarray, mcfg: ModelConfig, *, mask=None, train=
     # 1. recurrent stack
     h, cache["rnn"] = recurrent.rnn_stack_forward(
         params, x, KINDS[mcfg.type], mcfg.num_layers, dropout=mcfg.dropout, layer_norm=mcfg.layer_norm,
-        residual=mcfg.residual, mask=mask, train=train, rng=rng, prefix="rnn")
+        residual=mcfg.residual, mask=mask, train=train, rng=rng, prefix="rnn", keep_cache=keep_cache)
     # 2. self-attention block: h = LayerNorm(h + dropout(MHA(h)))
     attn = None
     if uses_mha(mcfg):
@@ -80,7 +82,7 @@ def forward(params: dict, x: np.ndarray, mcfg: ModelConfig, *, mask=None, train=
     # 3. pooling over time and MLP heads
     out, cache["readout"] = readout_forward(params, h, mcfg, pooling_kind(mcfg), attn, mask=mask, train=train,
                                             rng=rng)
-    return out, cache
+    return out, (cache if keep_cache else None)
 
 
 def backward(params: dict, cache: dict, dout: dict, mcfg: ModelConfig, need_dx: bool = True):

@@ -64,8 +64,9 @@ def _positions(params: dict, mcfg: ModelConfig, T: int, dtype) -> np.ndarray:
     return params["pos"][:T]
 
 
-def forward(params: dict, x: np.ndarray, mcfg: ModelConfig, *, mask=None, train=False, rng=None):
-    """x (B, T, F) -> (out, cache); out = logits, confidence, return, attention (see module doc)."""
+def forward(params: dict, x: np.ndarray, mcfg: ModelConfig, *, mask=None, train=False, rng=None, keep_cache=True):
+    """x (B, T, F) -> (out, cache); out = logits, confidence, return, attention (see module doc).
+    keep_cache is accepted for the common signature (models.model_forward); the cache is always kept."""
     x = np.asarray(x, dtype=params["head.out.W"].dtype)
     if mask is not None:
         mask = np.asarray(mask, dtype=bool)

@@ -35,9 +35,10 @@ Layout, chosen for speed (nn/rnn_common.py): STEP-CONTIGUOUS inside, X (T, F, B)
 (T+1, H, B); one step is a contiguous (C, B) block, so the equations above hold with every
 array transposed: a (3H, B) = Wx^T x + ... . `gru_forward_tcb` / `gru_backward_tcb` are what the
 stack (nn/recurrent.py) runs; `gru_forward` / `gru_backward` wrap them time-major,
-x (T, B, F) -> y (T, B, H). Before the loop, one batched GEMM writes the input projections of
-all steps into the gate buffer A (T, 4H, B); a step adds Wh^T h and leaves [r, z, n, hn] in
-place. The backward stores the gate gradients per step and sums dWx, dWh with one GEMM each
+x (T, B, F) -> y (T, B, H). Every `chunk_steps` steps, one batched GEMM writes the input
+projections of the next chunk into the gate buffer A (T, 4H, B), so they are still in cache when
+the steps read them; a step adds Wh^T h and leaves [r, z, n, hn] in place. In eval mode
+(keep_cache=False) A is a ring of one chunk, [r, z, n] only. The backward stores the gate gradients per step and sums dWx, dWh with one GEMM each
 per chunk of steps. The r and z rows of Wx^T, Wh^T and b are halved (exactly) so that
 sig(a) = 0.5 tanh(a/2) + 0.5 needs no separate halving.
 
@@ -72,18 +73,20 @@ def gru_init(n_in: int, H: int, rng: np.random.Generator, dtype=np.float32) -> d
 
 
 def gru_cell_forward(a, h_prev, WhT, ah, tmp, h):
-    """One step. a (4H, B): rows [0, 3H) hold Wx^T x_t + [0, 0, b_n] on entry (r, z rows halved),
-    and the gates [r, z, n, hn] on exit. WhT (3H, H+1) = [Wh^T | b_r, b_z, bhn], r and z rows
+    """One step. a: rows [0, 3H) hold Wx^T x_t + [0, 0, b_n] on entry (r, z rows halved), and the
+    gates [r, z, n] on exit; a (4H, B) (training) also gets hn in rows [3H, 4H) for the backward,
+    a (3H, B) (no cache kept) does not. WhT (3H, H+1) = [Wh^T | b_r, b_z, bhn], r and z rows
     halved, and h_prev (H+1, B) = [h; 1] (rnn_common.recurrent_weights). Writes h (H, B), the new
     state. ah (3H, B) holds the recurrent side [Wh_rz^T h + b_rz (halved), hn]; tmp (H, B) scratch."""
     H = h.shape[0]
     np.matmul(WhT, h_prev, out=ah)
-    rz, n, hn = a[:2 * H], a[2 * H:3 * H], a[3 * H:]
+    rz, n, hn = a[:2 * H], a[2 * H:3 * H], ah[2 * H:]   # hn = h Wh_n + bhn
     rz += ah[:2 * H]                               # [a_r, a_z] / 2
     np.tanh(rz, out=rz)                            # [r, z] = sig(a) = 0.5 tanh(a / 2) + 0.5
     rz *= 0.5
     rz += 0.5
-    np.copyto(hn, ah[2 * H:])                      # hn = h Wh_n + bhn
+    if len(a) > 3 * H:                             # training: keep hn beside the gates
+        np.copyto(a[3 * H:], hn)
     np.multiply(rz[:H], hn, out=tmp)               # tmp = r hn
     n += tmp                                       # a_n = x Wx_n + b_n + r hn
     np.tanh(n, out=n)                              # n = tanh(a_n)
@@ -122,26 +125,33 @@ def gru_cell_backward(dh, h_prev, a, Wh, da, dan, dh_prev, scratch):
 # ------------------------------------------------------------ sequence, step-contiguous
 
 
-def gru_forward_tcb(p: dict, X: np.ndarray, h0: np.ndarray, m: dict | None = None):
-    """X (T, F, B) -> Hs (T+1, H, B) with Hs[0] = h0 (H, B) and Hs[t+1] = h_t (a view), and the cache.
-    X may be any view whose (F, B) items BLAS reads (the stack passes x (B, T, F) as a view).
-    m: rnn_common.step_mask or None. Padded steps carry the state (the caller zeroes outputs)."""
+def gru_forward_tcb(p: dict, X: np.ndarray, h0: np.ndarray, m: dict | None = None, keep_cache: bool = True):
+    """X (T, F, B) -> Hs (T+1, H, B) with Hs[0] = h0 (H, B) and Hs[t+1] = h_t (a view), and the cache
+    (None unless keep_cache). X may be any view whose (F, B) items BLAS reads (the stack passes x (B, T, F)
+    as a view). m: rnn_common.step_mask or None. Padded steps carry the state (the caller zeroes
+    outputs). keep_cache=False (eval mode, nothing to differentiate): the same arithmetic, bit for bit,
+    with the gate buffer a ring of a few steps instead of all T, and hn not stored."""
     Wx, Wh, b, bhn = p["Wx"], p["Wh"], p["b"], p["bhn"]
     T, F, B = X.shape
     H = Wh.shape[0]
     dt = Wx.dtype
     WhT = recurrent_weights(Wh, np.concatenate([b[:2 * H], bhn]), 2 * H)   # (3H, H+1), adds b_rz, bhn
-    A = buffers.empty((T, 4 * H, B), dt)           # input projections, then per step [r, z, n, hn]
-    np.matmul(half_rows(Wx, 2 * H), X, out=A[:, :3 * H])
-    A[:, 2 * H:3 * H] += b[2 * H:, None]           # b_n, the input-side bias of n (outside r * ...)
+    WxT = half_rows(Wx, 2 * H)
+    steps = min(chunk_steps(H), T)
+    A = buffers.empty((T, 4 * H, B) if keep_cache else (steps, 3 * H, B), dt)   # per step [r, z, n, hn] / [r, z, n]
     Hs = states_buffer(T, H, B, dt)                # Hs[t+1] = [h_t; 1]
     Hs[0, :H] = h0
     ah, tmp = buffers.empty((3 * H, B), dt), buffers.empty((H, B), dt)
     for t in range(T):
-        gru_cell_forward(A[t], Hs[t], WhT, ah, tmp, Hs[t + 1, :H])
+        s = t % len(A)                             # step t's slot in A
+        if t % steps == 0:                         # input projections of the next n steps (in cache for them;
+            n = min(steps, T - t)                  # one GEMM per step however they are chunked)
+            np.matmul(WxT, X[t:t + n], out=A[s:s + n, :3 * H])
+            A[s:s + n, 2 * H:3 * H] += b[2 * H:, None]   # b_n, the input-side bias of n (outside r * ...)
+        gru_cell_forward(A[s], Hs[t], WhT, ah, tmp, Hs[t + 1, :H])
         if m is not None and m["any"][t]:
             np.copyto(Hs[t + 1], Hs[t], where=m["pad"][t])
-    return Hs[:, :H], {"X": X, "A": A, "Hs": Hs, "mask": m}
+    return Hs[:, :H], ({"X": X, "A": A, "Hs": Hs, "mask": m} if keep_cache else None)
 
 
 def gru_backward_tcb(p: dict, cache: dict, dY: np.ndarray, need_dx: bool = True):

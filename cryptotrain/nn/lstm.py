@@ -119,28 +119,35 @@ def lstm_cell_backward(dh, dc, c_prev, a, tc, Wh, da, dh_prev, dc_prev, scratch,
 # ------------------------------------------------------------ sequence, step-contiguous
 
 
-def lstm_forward_tcb(p: dict, X: np.ndarray, h0: tuple, m: dict | None = None):
-    """X (T, F, B) -> Hs (T+1, H, B) with Hs[0] = h0 and Hs[t+1] = h_t (a view), and the cache.
-    h0 = (h0, c0), each (H, B). X as in gru_forward_tcb. m: rnn_common.step_mask or None."""
+def lstm_forward_tcb(p: dict, X: np.ndarray, h0: tuple, m: dict | None = None, keep_cache: bool = True):
+    """X (T, F, B) -> Hs (T+1, H, B) with Hs[0] = h0 and Hs[t+1] = h_t (a view), and the cache (None
+    unless keep_cache). h0 = (h0, c0), each (H, B). X as in gru_forward_tcb. m: rnn_common.step_mask or
+    None. keep_cache=False (eval mode): the same arithmetic, bit for bit, with the gates in a ring of a
+    few steps, and only the current c and tanh(c) instead of every step's."""
     Wx, Wh, b = p["Wx"], p["Wh"], p["b"]
     T, F, B = X.shape
     H = Wh.shape[0]
     dt = Wx.dtype
     idx = gate_index(H, ORDER)
     WhT = recurrent_weights(Wh, b, 3 * H, idx)     # (4H, H+1) [Wh^T | b]: the step GEMM adds b
-    A = buffers.empty((T, 4 * H, B), dt)           # input projections, then the gates
-    np.matmul(half_rows(Wx, 3 * H, idx), X, out=A)
+    WxT = half_rows(Wx, 3 * H, idx)
+    steps = min(chunk_steps(H), T)
+    A = buffers.empty((T if keep_cache else steps, 4 * H, B), dt)   # input projections, then the gates
     Hs = states_buffer(T, H, B, dt)                # Hs[t+1] = [h_t; 1]
-    Cs = buffers.empty((T + 1, H, B), dt)          # Cs[t+1] = c_t
-    TC = buffers.empty((T, H, B), dt)              # tanh(c_t)
+    Cs = buffers.empty((T + 1 if keep_cache else 2, H, B), dt)      # Cs[t+1] = c_t (keep=False: a ring of 2)
+    TC = buffers.empty((T if keep_cache else 1, H, B), dt)          # tanh(c_t)
     Hs[0, :H], Cs[0] = h0
     ah = buffers.empty((4 * H, B), dt)
     for t in range(T):
-        lstm_cell_forward(A[t], Hs[t], Cs[t], WhT, ah, Cs[t + 1], TC[t], Hs[t + 1, :H])
+        s, c_prev, c = t % len(A), Cs[t % len(Cs)], Cs[(t + 1) % len(Cs)]
+        if t % steps == 0:                         # input projections of the next n steps (as in nn/gru.py)
+            n = min(steps, T - t)
+            np.matmul(WxT, X[t:t + n], out=A[s:s + n])
+        lstm_cell_forward(A[s], Hs[t], c_prev, WhT, ah, c, TC[t % len(TC)], Hs[t + 1, :H])
         if m is not None and m["any"][t]:
             np.copyto(Hs[t + 1], Hs[t], where=m["pad"][t])
-            np.copyto(Cs[t + 1], Cs[t], where=m["pad"][t])
-    return Hs[:, :H], {"X": X, "A": A, "Hs": Hs, "Cs": Cs, "TC": TC, "mask": m}
+            np.copyto(c, c_prev, where=m["pad"][t])
+    return Hs[:, :H], ({"X": X, "A": A, "Hs": Hs, "Cs": Cs, "TC": TC, "mask": m} if keep_cache else None)
 
 
 def lstm_backward_tcb(p: dict, cache: dict, dY: np.ndarray, need_dx: bool = True):

@@ -76,8 +76,10 @@ def rnn_stack_init(kind: str, n_in: int, hidden: int, num_layers: int, rng: np.r
 
 def rnn_stack_forward(params, x, kind, num_layers, *, dropout: float = 0.0, layer_norm: bool = False,
                       residual: bool = False, mask=None, train: bool = False, rng=None, h0=None,
-                      prefix: str = "rnn", dropout_masks=None):
-    """x (B, T, F) -> h_seq (B, T, H) contiguous, cache. mask (B, T) bool, True = valid step."""
+                      prefix: str = "rnn", dropout_masks=None, keep_cache: bool = True):
+    """x (B, T, F) -> h_seq (B, T, H) contiguous, cache. mask (B, T) bool, True = valid step.
+    keep_cache=False: eval mode with nothing to differentiate; the same numbers, and the cache is None
+    (the layers then keep only a few steps of gates, nn/gru.py)."""
     _, fwd, _, n_states = _kind(kind)
     dt = params[f"{prefix}.0.Wx"].dtype
     x = np.asarray(x, dtype=dt)
@@ -89,7 +91,7 @@ def rnn_stack_forward(params, x, kind, num_layers, *, dropout: float = 0.0, laye
     for l in range(num_layers):
         p = _layer_params(params, prefix, l)
         H = p["Wh"].shape[0]
-        Hs, rnn_cache = fwd(p, inp, states_in(None if h0 is None else h0[l], n_states, H, B, dt), m)
+        Hs, rnn_cache = fwd(p, inp, states_in(None if h0 is None else h0[l], n_states, H, B, dt), m, keep_cache)
         y = Hs[1:] if keep is None else Hs[1:] * keep  # (T, H, B), zero at padded steps
         c = {"rnn": rnn_cache, "ln": None, "drop": None}
         if layer_norm:
@@ -110,7 +112,7 @@ def rnn_stack_forward(params, x, kind, num_layers, *, dropout: float = 0.0, laye
     cache = {"kind": kind, "num_layers": num_layers, "layer_norm": layer_norm, "residual": residual,
              "keep": keep, "layers": layers, "h0_given": h0 is not None, "prefix": prefix,
              "dropout_masks": masks_out}
-    return from_step_major(inp), cache
+    return from_step_major(inp), (cache if keep_cache else None)
 
 
 def rnn_stack_backward(params, cache, dh_seq, *, need_dx: bool = True):
