@@ -13,7 +13,8 @@ open of t+1. The numbers are the bits `evaluate` writes to predictions.csv for t
   computation. Otherwise the last window is computed from two starts, L and 2L candles back; the
   two must agree to the bit, else L grows (x4) until they do or evaluate's start is reached.
 - model: one eval-mode batch of exactly train.batch_size (models/inference.forward_fixed_batch),
-  as evaluate runs every batch.
+  as evaluate runs every batch, the window in the column its candle's time names (`window_slots`),
+  where evaluate puts it too.
 
 Refused with a UserError: another timeframe than the run's; a last candle older than one
 timeframe (a newer candle has closed and is not in the file; `allow_stale` scores it anyway);
@@ -41,7 +42,7 @@ from cryptotrain.errors import UserError
 from cryptotrain.evaluate.eval_data import pinned, trained_heads
 from cryptotrain.evaluate.guards import check_finite_outputs, check_finite_params
 from cryptotrain.evaluate.scorer import CHECKPOINT_CHOICES
-from cryptotrain.models.inference import forward_fixed_batch, predicted_action
+from cryptotrain.models.inference import forward_fixed_batch, predicted_action, window_slots
 from cryptotrain.nn.layers import softmax_forward
 from cryptotrain.train.checkpoint import load_checkpoint
 from cryptotrain.train.rundir import resolve_run
@@ -95,9 +96,10 @@ def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | 
 
     dtype = np.float64 if cfg.model.dtype == "float64" else np.float32
     x = np.ascontiguousarray(ck.normalizer.transform(X), dtype=dtype)[None]   # (1, T, F)
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = forward_fixed_batch(ck.params, x, cfg.model, cfg.train.batch_size)
     ts = int(src.timestamps[t_row])
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = forward_fixed_batch(ck.params, x, cfg.model, cfg.train.batch_size,
+                                  window_slots(np.array([ts]), tf, cfg.train.batch_size))
     check_finite_outputs({"logits": out["logits"], "confidence": out["confidence"], "pred_return": out["return"]},
                          np.array([ts]), f"{ck_path} on {path}")
     probs = softmax_forward(out["logits"].astype(np.float64))[0][0]

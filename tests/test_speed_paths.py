@@ -216,6 +216,8 @@ def test_eval_pass_in_pooled_batches_is_the_plain_forward_bit_for_bit(model):
           "return": (0.01 * rng.normal(size=n)).astype(np.float32)}
 
     class Data:
+        timestamps, timeframe = np.arange(n) * 3_600_000, "1h"   # window i in batch column i mod B
+
         def batch(self, idx):
             return xs[idx], {k: v[idx] for k, v in tg.items()}
 
@@ -228,3 +230,60 @@ def test_eval_pass_in_pooled_batches_is_the_plain_forward_bit_for_bit(model):
     want = sum(model_loss(o, {k: v[s:s + B] for k, v in tg.items()}, mc, params)[0] * len(o["logits"])
                for o, s in zip(plain, range(0, n, B))) / n
     assert loss == want
+
+
+@pytest.mark.parametrize("model", ["gru_attention", "lstm_attention", "transformer"])
+def test_a_window_in_a_fixed_batch_depends_on_its_column_only(model):
+    """What evaluate / predict bit-equality rests on (models/inference.window_slots): in a batch of
+    fixed size, a window's outputs are the same whatever the other columns hold, when it sits in
+    the same column. (Which columns round alike is the BLAS kernel's business: with OpenBLAS's
+    Haswell kernels columns 8 to B-9 differ from column 0, with its SkylakeX kernels none do.)"""
+    from cryptotrain.config import ModelConfig
+    from cryptotrain.models import init_params
+    from cryptotrain.models.inference import forward_fixed_batch
+
+    B, T, F, H = 32, 10, 6, 16
+    extra = {"num_heads": 2, "d_ff": 32} if model == "transformer" else {}
+    mcfg = ModelConfig(type=model, hidden_size=H, num_layers=2, head_sizes=[H], attention="additive",
+                       concat_last=True, **extra)
+    rng = np.random.default_rng(3)
+    params = init_params(mcfg, F, T, rng)
+    x = rng.normal(size=(B, T, F)).astype(np.float32)
+    full = forward_fixed_batch(params, x, mcfg, B)
+    for c in range(B):
+        alone = forward_fixed_batch(params, x[c:c + 1], mcfg, B, slots=np.array([c]))   # copies around it
+        for k in ("logits", "confidence", "return"):
+            assert np.array_equal(alone[k][0], full[k][c]), (k, c)
+
+
+def test_eval_batches_put_each_window_in_the_column_of_its_time():
+    """predict_with_loss: window -> column (open time // timeframe) mod B, batches end where a column
+    would repeat (a gap), and the outputs are forward_fixed_batch's at those columns."""
+    from cryptotrain.config import ModelConfig
+    from cryptotrain.models import init_params
+    from cryptotrain.models.inference import forward_fixed_batch, predict_with_loss, slot_batches, window_slots
+
+    hour = 3_600_000
+    ts = np.concatenate([np.arange(5, 15), np.arange(19, 30)]) * hour      # a gap of 4 candles
+    assert window_slots(ts, hour, 8).tolist() == [5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5]
+    assert [(s.start, s.stop) for s in slot_batches(window_slots(ts, hour, 8))] == [(0, 8), (8, 12), (12, 20),
+                                                                                     (20, 21)]
+    B, T, F, H = 8, 5, 3, 8
+    mcfg = ModelConfig(type="gru_attention", hidden_size=H, num_layers=1, head_sizes=[H], attention="additive")
+    rng = np.random.default_rng(4)
+    params = init_params(mcfg, F, T, rng)
+    n = len(ts)
+    xs = rng.normal(size=(n, T, F)).astype(np.float32)
+    tg = {"action": rng.integers(0, 3, n), "confidence": rng.random(n).astype(np.float32),
+          "return": (0.01 * rng.normal(size=n)).astype(np.float32)}
+
+    class Data:
+        timestamps, timeframe = ts, "1h"
+
+        def batch(self, idx):
+            return xs[idx], {k: v[idx] for k, v in tg.items()}
+
+    pred, _ = predict_with_loss(params, Data(), np.arange(n), mcfg, B)
+    for i in range(n):
+        one = forward_fixed_batch(params, xs[i:i + 1], mcfg, B, slots=window_slots(ts[i:i + 1], hour, B))
+        assert np.array_equal(pred["logits"][i], one["logits"][0].astype(np.float64)), i

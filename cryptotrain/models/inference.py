@@ -3,7 +3,8 @@
 Model use, not evaluation: this sits with the models so that training (`split_loss`, its
 validation) and `evaluate` (`predict_split`, `predict_with_loss`) share it without training
 importing evaluate. One loop serves both, so the validation loss that evaluate reports for a
-checkpoint is the one training logged, bit for bit: same batches (train.batch_size, split order), same dtype, same
+checkpoint is the one training logged, bit for bit: same batches (train.batch_size windows in split
+order, each in the batch column its decision candle's time names: `window_slots`), same dtype, same
 formula:
 
     loss = sum_b B_b * model_loss(batch b) / sum_b B_b     (model_loss with l2=False: no weight penalty)
@@ -19,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from cryptotrain.config import ModelConfig
+from cryptotrain.data.ohlcv import timeframe_to_ms
 from cryptotrain.models import model_forward, model_loss
 from cryptotrain.nn import buffers
 from cryptotrain.nn.layers import softmax_forward
@@ -32,20 +34,47 @@ def predicted_action(scores: np.ndarray) -> np.ndarray:
     return np.where(scores[:, 1] >= scores.max(axis=1), 1, scores.argmax(axis=1)).astype(np.int64)
 
 
-def forward_fixed_batch(params: dict, x: np.ndarray, mcfg: ModelConfig, batch_size: int) -> dict:
-    """Eval-mode outputs for the B <= batch_size windows x (B, T, F), always computed as one batch of
-    exactly `batch_size` (a short batch is padded with copies of its last window, cut off after).
+def window_slots(timestamps: np.ndarray, timeframe_ms: int, batch_size: int) -> np.ndarray:
+    """(N,) the batch column of each window: (open time of its decision candle // timeframe) mod B.
+
+    BLAS rounds a GEMM's columns by where they sit: with OpenBLAS's Haswell kernels a batch
+    column at position 8 gets other bits than the same column at position 0 (the neighbours do
+    not matter; tests/test_speed_paths.py). So every pass puts a candle's window in the column
+    its time names, and `cryptotrain predict` scoring that candle alone gets evaluate's bits."""
+    return (np.asarray(timestamps, dtype=np.int64) // int(timeframe_ms)) % batch_size
+
+
+def forward_fixed_batch(params: dict, x: np.ndarray, mcfg: ModelConfig, batch_size: int,
+                        slots: np.ndarray | None = None) -> dict:
+    """Eval-mode outputs for the n <= batch_size windows x (n, T, F), always computed as one batch of
+    exactly `batch_size`, window i in column slots[i] (distinct; default i); the other columns
+    hold copies of the last window. Outputs come back in the order of x.
 
     BLAS picks its kernel by the matrix sizes (a batch of 1 goes through a matrix-vector product,
-    small batches through other kernels), and each kernel rounds the last bits its own way; in a
-    batch of a fixed size a window's outputs do not depend on where it sits or what is beside it.
-    So a window gets the same bits in evaluate's last, short batch and alone in `cryptotrain predict`.
+    small batches through other kernels) and rounds a column by its position (`window_slots`); in
+    a batch of a fixed size, at a fixed column, a window's outputs do not depend on what is beside
+    it. So a window gets the same bits in evaluate's batches and alone in `cryptotrain predict`.
     """
     n = len(x)
-    if n < batch_size:
-        x = np.concatenate([x, np.repeat(x[-1:], batch_size - n, axis=0)])
-    out, _ = model_forward(params, x, mcfg, train=False, keep_cache=False)
-    return {k: (v[:n] if v is not None else None) for k, v in out.items()}
+    slots = np.arange(n) if slots is None else np.asarray(slots, dtype=np.int64)
+    full = np.repeat(x[-1:], batch_size, axis=0)
+    full[slots] = x
+    out, _ = model_forward(params, full, mcfg, train=False, keep_cache=False)
+    return {k: (v[slots] if v is not None else None) for k, v in out.items()}
+
+
+def slot_batches(slots: np.ndarray) -> list[slice]:
+    """Consecutive runs of windows with distinct slots, in order: a batch ends where a slot would
+    repeat (it has batch_size windows, or the candles have a gap)."""
+    out, start, seen = [], 0, set()
+    for i, s in enumerate(slots.tolist()):
+        if s in seen:
+            out.append(slice(start, i))
+            start, seen = i, set()
+        seen.add(s)
+    if start < len(slots):
+        out.append(slice(start, len(slots)))
+    return out
 
 
 def split_indices(dataset, split: str | np.ndarray) -> np.ndarray:
@@ -59,17 +88,18 @@ def predict_with_loss(params: dict, dataset, split: str | np.ndarray, mcfg: Mode
                       keep_outputs: bool = True) -> tuple[dict | None, tuple[float, dict[str, float], float]]:
     """One eval-mode pass: (predictions or None, (loss, parts, accuracy)); see the module docstring."""
     idx = split_indices(dataset, split)
+    slots = window_slots(dataset.timestamps[idx], timeframe_to_ms(dataset.timeframe), batch_size)
     sums: dict[str, float] = {}
     total = 0.0
     correct = 0
     outs: dict[str, list] = {"logits": [], "confidence": [], "return": [], "attention": []}
-    for start in range(0, len(idx), batch_size):
-        bidx = idx[start:start + batch_size]
+    for part in slot_batches(slots):
+        bidx = idx[part]
         x, targets = dataset.batch(bidx)
         # one batch = one buffers.step(): its arrays reuse the previous batch's memory (no fresh
         # pages to fault in); what is kept past the block is copied out of the pool
         with buffers.step():
-            out = forward_fixed_batch(params, x, mcfg, batch_size)
+            out = forward_fixed_batch(params, x, mcfg, batch_size, slots[part])
             loss, parts, _ = model_loss(out, targets, mcfg, params, l2=False)  # no weight penalty in a validation loss
             n = len(bidx)
             total += float(loss) * n
