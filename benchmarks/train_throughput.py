@@ -209,10 +209,15 @@ def bench_row(model, cfg_name, with_torch, rounds, round_s, gemm_args, mode="tra
     flops = step_flops(forward_shapes(MODELS[model], *CONFIGS[cfg_name]) if mode == "infer" else shapes)
     t_ours = statistics.median(per_step["ours"])
     t_torch = statistics.median(per_step["torch"]) if "torch" in per_step else None
+    gemm_gflops = statistics.median(gemm)
+    torch_gflops = None if t_torch is None else flops / t_torch / 1e9
     return {"model": model, "config": cfg_name, "ours_sps": B / t_ours,
             "torch_sps": None if t_torch is None else B / t_torch,
             "ratio": None if t_torch is None else t_torch / t_ours,
-            "gflops": flops / t_ours / 1e9, "gemm_gflops": statistics.median(gemm),
+            # torch's step at our FLOP count, and the ratio we would reach if every FLOP of our step
+            # ran at the GEMM's rate (no elementwise work, no overhead): a ceiling for "ratio"
+            "torch_gflops": torch_gflops, "ceiling": None if t_torch is None else gemm_gflops / torch_gflops,
+            "gflops": flops / t_ours / 1e9, "gemm_gflops": gemm_gflops,
             "peak_rss_mb": None, "gflop_per_step": flops / 1e9, "rounds": rounds, "steps_per_round": steps,
             "mode": mode, "threads": blas_threads(), "kernel": blas_kernel()}
 
@@ -266,12 +271,16 @@ def blas_threads() -> int:
 
 def print_table(rows, out=print) -> None:
     out(f"{'model':<15} {'config':<7} {'mode':<5} {'thr':>3} {'ours [samples/s]':>16} {'torch [samples/s]':>17} {'ratio':>6} "
-        f"{'GFLOP/step':>10} {'GFLOP/s':>8} {'GEMM GFLOP/s':>12} {'% GEMM':>6} {'peak RSS [MB]':>13}")
+        f"{'ceiling':>7} {'GFLOP/step':>10} {'GFLOP/s':>8} {'torch GFLOP/s':>13} {'GEMM GFLOP/s':>12} {'% GEMM':>6} "
+        f"{'peak RSS [MB]':>13}")
     for r in rows:
         fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
         out(f"{r['model']:<15} {r['config']:<7} {r['mode']:<5} {r['threads']:>3} {r['ours_sps']:>16.0f} {fmt(r['torch_sps'], '>17.0f')} "
-            f"{fmt(r['ratio'], '>6.2f')} {r['gflop_per_step']:>10.2f} {r['gflops']:>8.1f} {r['gemm_gflops']:>12.1f} "
-            f"{100 * r['gflops'] / r['gemm_gflops']:>5.0f}% {fmt(r['peak_rss_mb'], '>13.0f')}")
+            f"{fmt(r['ratio'], '>6.2f')} {fmt(r['ceiling'], '>7.2f')} {r['gflop_per_step']:>10.2f} {r['gflops']:>8.1f} "
+            f"{fmt(r['torch_gflops'], '>13.1f')} {r['gemm_gflops']:>12.1f} {100 * r['gflops'] / r['gemm_gflops']:>5.0f}% "
+            f"{fmt(r['peak_rss_mb'], '>13.0f')}")
+    out("ceiling = GEMM GFLOP/s / torch GFLOP/s: the ratio our step would reach if all of its FLOPs ran at the GEMM's "
+        "rate (torch GFLOP/s = our FLOP count / torch's step time)")
 
 
 def main() -> None:
@@ -334,8 +343,8 @@ def main() -> None:
                     log(f"  {m} {c} {mode} threads={row['threads']}: ours {row['ours_sps']:.0f} samples/s" +
                         ("" if row["ratio"] is None else f", torch {row['torch_sps']:.0f}, ratio {row['ratio']:.2f}"))
     if args.json:
-        keys = ("model", "config", "mode", "threads", "kernel", "ours_sps", "torch_sps", "ratio", "gflops",
-                "gemm_gflops", "peak_rss_mb")
+        keys = ("model", "config", "mode", "threads", "kernel", "ours_sps", "torch_sps", "ratio", "ceiling", "gflops",
+                "torch_gflops", "gemm_gflops", "peak_rss_mb")
         print(json.dumps([{k: r[k] for k in keys} for r in rows], indent=1))
         return
     print()
