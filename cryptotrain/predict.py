@@ -14,7 +14,7 @@ open of t+1. The numbers are the bits `evaluate` writes to predictions.csv for t
   two must agree to the bit, else L grows (x4) until they do or evaluate's start is reached.
 - model: one eval-mode batch of exactly train.batch_size (models/inference.forward_fixed_batch),
   as evaluate runs every batch, the window in the column its candle's time names (`window_slots`),
-  where evaluate puts it too.
+  where evaluate puts it too, with the BLAS thread count training recorded (OpenBLAS rounds by it).
 
 Refused with a UserError: another timeframe than the run's; a last candle older than one
 timeframe (a newer candle has closed and is not in the file; `allow_stale` scores it anyway);
@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cryptotrain import blas
 from cryptotrain.backtest.policy import prediction_actions
 from cryptotrain.data.dataset import file_sha256, iso_utc
 from cryptotrain.data.features import compute_features, feature_names
@@ -97,7 +98,8 @@ def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | 
     dtype = np.float64 if cfg.model.dtype == "float64" else np.float32
     x = np.ascontiguousarray(ck.normalizer.transform(X), dtype=dtype)[None]   # (1, T, F)
     ts = int(src.timestamps[t_row])
-    with np.errstate(over="ignore", invalid="ignore"):
+    # the batch column evaluate gives this candle, at training's BLAS thread count: evaluate's bits
+    with np.errstate(over="ignore", invalid="ignore"), blas.limited(ck.train_state.get("blas_threads")):
         out = forward_fixed_batch(ck.params, x, cfg.model, cfg.train.batch_size,
                                   window_slots(np.array([ts]), tf, cfg.train.batch_size))
     check_finite_outputs({"logits": out["logits"], "confidence": out["confidence"], "pred_return": out["return"]},

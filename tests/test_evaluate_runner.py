@@ -13,7 +13,7 @@ from cryptotrain.cli import app
 from cryptotrain.config import config_from_dict, config_to_yaml
 from cryptotrain.data.dataset import build_dataset
 from cryptotrain.data.ohlcv import parse_utc
-from cryptotrain.models.inference import predict_split, split_loss
+from cryptotrain.models.inference import EVAL_COLUMNS, predict_split, split_loss
 from cryptotrain.evaluate.runner import evaluate_command
 from cryptotrain.evaluate.scorer import PREDICTION_COLUMNS
 from cryptotrain.models import init_params
@@ -39,7 +39,7 @@ def run_dir(tmp_path_factory):
     return make_run(tmp, tiny_config(tmp))
 
 
-def make_run(tmp, cfg, name="20240101T000000Z-tiny"):
+def make_run(tmp, cfg, name="20240101T000000Z-tiny", train_state=None):
     ds = build_dataset(cfg)
     params = init_params(cfg.model, ds.n_features, cfg.data.window, np.random.default_rng(0))
     run = tmp / "runs" / name
@@ -47,7 +47,8 @@ def make_run(tmp, cfg, name="20240101T000000Z-tiny"):
     (run / "config.yaml").write_text(config_to_yaml(cfg))
     ck = Checkpoint(params=params, opt_state={"step": 0, "m": params, "v": params}, config=cfg, normalizer=ds.normalizer,
                     thresholds=ds.thresholds,
-                    feature_names=ds.feature_names, fingerprint=ds.fingerprint, data_range=ds.data_range, epoch=1)
+                    feature_names=ds.feature_names, fingerprint=ds.fingerprint, data_range=ds.data_range, epoch=1,
+                    train_state={"eval_columns": EVAL_COLUMNS} if train_state is None else train_state)
     for name in ("best", "last"):
         save_checkpoint(run / "checkpoints" / f"{name}.npz", ck)
     val_loss = split_loss(params, ds, "val", cfg.model, cfg.train.batch_size)[0]
@@ -89,6 +90,15 @@ def test_outputs_and_same_windows_for_model_and_baselines(run_dir):
 def test_val_loss_matches_the_logged_one(run_dir):
     m = evaluate_command(run=run_dir, split="val", checkpoint="last", data=None, as_json=True, console=None)
     assert m["loss"]["matches_training_log"] is True
+
+
+def test_a_run_logged_before_the_time_columns_is_not_compared(tmp_path):
+    """A checkpoint without eval_columns (trained before eval batches put windows in the column of
+    their time) logged its val_loss from other batch columns: no bit-for-bit verdict, a note instead."""
+    run = make_run(tmp_path, tiny_config(tmp_path), train_state={})
+    m = evaluate_command(run=run, split="val", checkpoint="last", data=None, as_json=True, console=None)
+    assert m["loss"]["matches_training_log"] is None and m["loss"]["training_log_val_loss"] is None
+    assert any("not compared bit for bit" in n for n in m["notes"])
 
 
 def test_predict_split_is_eval_mode_and_batch_independent(run_dir):

@@ -36,7 +36,7 @@ import cryptotrain
 PACKAGE = Path(cryptotrain.__file__).resolve().parent
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("errors", "fileio", "dirlock", "outdir", "config", "config_yaml", "model_memory")),
+    ("base", ("errors", "fileio", "dirlock", "outdir", "config", "config_yaml", "model_memory", "blas")),
     ("report", ("report",)),
     ("data", ("data",)),
     ("nn", ("nn",)),

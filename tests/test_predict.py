@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cryptotrain import fit, load_config
+from cryptotrain import blas, fit, load_config
 from cryptotrain.cli import app
 from cryptotrain.config import BacktestConfig
 from cryptotrain.data.dataset import iso_utc
@@ -19,6 +19,7 @@ from cryptotrain.data.ohlcv import load_ohlcv, write_ohlcv
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.scorer import score
 from cryptotrain.predict import predict, target_position
+from cryptotrain.train.checkpoint import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_1H = REPO / "data/sample/BTC_USDT-1h.csv.gz"
@@ -58,6 +59,28 @@ def _assert_same_as_row(out: dict, row: dict) -> None:
     for key in ("p_sell", "p_hold", "p_buy", "confidence", "pred_return"):
         assert out[key] == row[key], (key, out[key], row[key])     # bit for bit (repr round trip)
     assert out["pred_action"] == int(row["pred_action"])
+
+
+def test_evaluate_and_predict_run_at_the_thread_count_training_recorded(tmp_path):
+    """OpenBLAS rounds by the thread count (with its Haswell kernels, H = 64 and B = 64 products
+    differ between 1 and 2 threads in most batch columns): a run trained with one count is scored
+    and predicted with it (blas.limited), whatever count the scoring process has."""
+    from threadpoolctl import threadpool_limits
+
+    default = blas.threads_in_force()
+    other = 2 if default == 1 else 1
+    with threadpool_limits(limits=other):      # as a walk-forward fold on a 1-thread Ray worker
+        run_dir = _train(tmp_path, "model.hidden_size=64", "model.head_sizes=[64]", "train.batch_size=64",
+                         "train.epochs=1")
+        score(run_dir, split="test")
+    assert load_checkpoint(run_dir / "checkpoints" / "best.npz").train_state["blas_threads"] == other
+    rows = _read_predictions(run_dir / "eval" / "test" / "predictions.csv")
+    again = score(run_dir, split="test")       # at the default count: the same file
+    assert _read_predictions(again.out_dir / "predictions.csv") == rows
+    for i in range(len(rows) // 2, len(rows) // 2 + 12):
+        res, out = _cli("--run", run_dir, "--at", iso_utc(int(rows[i]["timestamp"])), "--json")
+        assert res.exit_code == 0, res.output
+        _assert_same_as_row(out, rows[i])
 
 
 def test_json_equals_predictions_csv_bit_for_bit(run):

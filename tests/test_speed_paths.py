@@ -237,7 +237,8 @@ def test_a_window_in_a_fixed_batch_depends_on_its_column_only(model):
     """What evaluate / predict bit-equality rests on (models/inference.window_slots): in a batch of
     fixed size, a window's outputs are the same whatever the other columns hold, when it sits in
     the same column. (Which columns round alike is the BLAS kernel's business: with OpenBLAS's
-    Haswell kernels columns 8 to B-9 differ from column 0, with its SkylakeX kernels none do.)"""
+    Haswell kernels some do not, e.g. 6-11 and 18-31 of 32 at 1 thread; with its SkylakeX kernels
+    all do.)"""
     from cryptotrain.config import ModelConfig
     from cryptotrain.models import init_params
     from cryptotrain.models.inference import forward_fixed_batch
@@ -287,3 +288,36 @@ def test_eval_batches_put_each_window_in_the_column_of_its_time():
     for i in range(n):
         one = forward_fixed_batch(params, xs[i:i + 1], mcfg, B, slots=window_slots(ts[i:i + 1], hour, B))
         assert np.array_equal(pred["logits"][i], one["logits"][0].astype(np.float64)), i
+
+
+def test_eval_batches_place_every_window_by_its_time_whatever_the_kernel(monkeypatch):
+    """The placement itself, seen through a stand-in forward whose outputs name each column and the
+    window in it (so this fails on a regression even where the BLAS rounds every column alike)."""
+    from cryptotrain.config import ModelConfig
+    from cryptotrain.models import inference
+
+    B, hour = 8, 3_600_000
+    ts = np.concatenate([np.arange(5, 15), np.arange(19, 30), [41]]) * hour     # two gaps
+    n = len(ts)
+    xs = np.arange(n, dtype=np.float32)[:, None, None] * np.ones((1, 2, 1), np.float32)   # window id in x
+
+    def fake_forward(params, x, mcfg, **kw):
+        assert len(x) == B
+        col = np.arange(B, dtype=np.float32)
+        return {"logits": np.stack([col, x[:, 0, 0], col], 1), "confidence": col, "return": col,
+                "attention": None}, None
+
+    monkeypatch.setattr(inference, "model_forward", fake_forward)
+    monkeypatch.setattr(inference, "model_loss", lambda out, t, m, p, l2: (0.0, {}, None))
+
+    class Data:
+        timestamps, timeframe = ts, "1h"
+
+        def batch(self, idx):
+            return xs[idx], {"action": np.zeros(len(idx), np.int64)}
+
+    pred, _ = inference.predict_with_loss({}, Data(), np.arange(n), ModelConfig(), B)
+    assert pred["logits"][:, 0].tolist() == ((ts // hour) % B).tolist()   # the column of its time
+    assert pred["logits"][:, 1].tolist() == list(range(n))                 # holding its own window
+    with pytest.raises(ValueError, match="distinct batch columns"):
+        inference.forward_fixed_batch({}, xs[:2], ModelConfig(), B, slots=np.array([3, 3]))

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from cryptotrain.cli import app
 from cryptotrain.config import load_config
 from cryptotrain.errors import RunFailure, UserError
-from cryptotrain.orchestration import blas
+from cryptotrain import blas
 from cryptotrain.orchestration.sweep import SweepSettings, run_sweep
 from cryptotrain.orchestration.sweep_results import final_test, write_outputs
 from cryptotrain.orchestration.sweep_space import check_keys, load_space

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cryptotrain import blas
 from cryptotrain.data.changes import describe_data_change, window_counts
 from cryptotrain.data.dataset import iso_utc
 from cryptotrain.data.features import feature_groups
@@ -46,7 +47,7 @@ from cryptotrain.evaluate.importance import IMPORTANCE_CHOICES, permutation_impo
 from cryptotrain.evaluate.provenance import predictions_provenance
 from cryptotrain.evaluate.summary import evaluation_report
 from cryptotrain.fileio import atomic_write_text, to_jsonable, write_csv
-from cryptotrain.models.inference import predict_with_loss, predicted_action
+from cryptotrain.models.inference import EVAL_COLUMNS, predict_with_loss, predicted_action
 from cryptotrain.outdir import output_unit
 from cryptotrain.report.eval_plots import plot_importance, write_eval_plots
 from cryptotrain.train.checkpoint import check_matches_run, load_checkpoint
@@ -101,7 +102,8 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
     if len(idx) == 0:
         raise UserError(f"the {split} split of {ds.fingerprint['path']} has no complete window; use a longer file")
 
-    with np.errstate(over="ignore", invalid="ignore"):   # non-finite outputs get one clear line below
+    # the model at training's BLAS thread count (OpenBLAS rounds by it): training's numbers, predict's too
+    with np.errstate(over="ignore", invalid="ignore"), blas.limited(ck.train_state.get("blas_threads")):
         pred, (loss, parts, acc) = predict_with_loss(ck.params, ds, idx, cfg.model, cfg.train.batch_size)
     check_finite_outputs(pred, ds.timestamps[idx], f"{ck_path} on the {split} split of {ds.fingerprint['path']}")
     trained = trained_heads(cfg.model)
@@ -130,6 +132,10 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
     # an --overfit-batch run logs the loss of its one training batch as val_loss: nothing to compare
     comparable = split == "val" and data is None and not ck.train_state.get("overfit_batch")
     logged = logged_val_loss(run_dir, ck.epoch) if comparable else None
+    if logged is not None and ck.train_state.get("eval_columns") != EVAL_COLUMNS:
+        logged = None   # trained before eval passes put windows in the column of their time: other last bits
+        report["notes"].append("this run's validation loss was logged before evaluation put each window in the "
+                               "batch column of its time; it is not compared bit for bit (retrain to compare)")
     metrics = {"run": str(run_dir), "checkpoint": checkpoint, "epoch": ck.epoch, "split": split,
                "data": ds.fingerprint, "data_changed_since_training": changed,
                "data_range": ds.data_range, "splits_pinned_to_training": data is None and pinned(ck),

@@ -3,9 +3,10 @@
 Model use, not evaluation: this sits with the models so that training (`split_loss`, its
 validation) and `evaluate` (`predict_split`, `predict_with_loss`) share it without training
 importing evaluate. One loop serves both, so the validation loss that evaluate reports for a
-checkpoint is the one training logged, bit for bit: same batches (train.batch_size windows in split
-order, each in the batch column its decision candle's time names: `window_slots`), same dtype, same
-formula:
+checkpoint is the one training logged, bit for bit: same batches (up to train.batch_size windows in
+split order, each in the batch column its decision candle's time names, `window_slots`; a batch
+ends where a column would repeat: after batch_size windows, or at a gap), same dtype, same
+formula, and (evaluate, predict) training's BLAS thread count:
 
     loss = sum_b B_b * model_loss(batch b) / sum_b B_b     (model_loss with l2=False: no weight penalty)
 
@@ -34,12 +35,18 @@ def predicted_action(scores: np.ndarray) -> np.ndarray:
     return np.where(scores[:, 1] >= scores.max(axis=1), 1, scores.argmax(axis=1)).astype(np.int64)
 
 
+# How the eval passes lay out their batches; training records it in its checkpoints, so evaluate
+# knows whether the validation loss in the training log came from the same batches.
+EVAL_COLUMNS = "time"
+
+
 def window_slots(timestamps: np.ndarray, timeframe_ms: int, batch_size: int) -> np.ndarray:
     """(N,) the batch column of each window: (open time of its decision candle // timeframe) mod B.
 
-    BLAS rounds a GEMM's columns by where they sit: with OpenBLAS's Haswell kernels a batch
-    column at position 8 gets other bits than the same column at position 0 (the neighbours do
-    not matter; tests/test_speed_paths.py). So every pass puts a candle's window in the column
+    BLAS rounds a GEMM's columns by where they sit: with OpenBLAS's Haswell kernels some batch
+    columns (which ones depends on B and the thread count; e.g. 6-11 and 18-31 of 32 at 1 thread)
+    get other bits than the same window in column 0; the neighbours do not matter
+    (tests/test_speed_paths.py). So every pass puts a candle's window in the column
     its time names, and `cryptotrain predict` scoring that candle alone gets evaluate's bits."""
     return (np.asarray(timestamps, dtype=np.int64) // int(timeframe_ms)) % batch_size
 
@@ -57,6 +64,8 @@ def forward_fixed_batch(params: dict, x: np.ndarray, mcfg: ModelConfig, batch_si
     """
     n = len(x)
     slots = np.arange(n) if slots is None else np.asarray(slots, dtype=np.int64)
+    if len(np.unique(slots)) != n or n > batch_size:
+        raise ValueError(f"{n} windows need {n} distinct batch columns below {batch_size}, got {slots.tolist()}")
     full = np.repeat(x[-1:], batch_size, axis=0)
     full[slots] = x
     out, _ = model_forward(params, full, mcfg, train=False, keep_cache=False)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from cryptotrain.orchestration import blas
+from cryptotrain import blas
 
 # Event kinds, in the order a job produces them (retry only after a lost worker).
 START, PROGRESS, RETRY, FINISH, FAIL = "start", "progress", "retry", "finish", "fail"

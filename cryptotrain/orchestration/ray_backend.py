@@ -19,7 +19,7 @@ from typing import Any, Mapping
 import ray
 from ray.exceptions import NodeDiedError, ObjectLostError, OutOfMemoryError, RayError, WorkerCrashedError
 
-from cryptotrain.orchestration import blas
+from cryptotrain import blas
 from cryptotrain.orchestration.jobs import Job, JobResult, execute, one_line
 from cryptotrain.orchestration.schedule import Driver
 

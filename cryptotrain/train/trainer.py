@@ -20,6 +20,7 @@ from typing import Any, Callable, ContextManager
 
 import numpy as np
 
+from cryptotrain import blas
 from cryptotrain.config import Config, config_to_yaml
 from cryptotrain.data.changes import data_changed, describe_data_change, window_counts
 from cryptotrain.data.dataset import build_dataset
@@ -27,7 +28,7 @@ from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
 from cryptotrain.fileio import atomic_write_text
 from cryptotrain.models import init_params
-from cryptotrain.models.inference import split_loss
+from cryptotrain.models.inference import EVAL_COLUMNS, split_loss
 from cryptotrain.optim import adam_init
 from cryptotrain.report.training import plot_training
 from cryptotrain.train import metrics_log
@@ -261,7 +262,8 @@ def _write_checkpoints(s: _Session, improved: bool) -> None:
                     thresholds=ds.thresholds, feature_names=ds.feature_names, fingerprint=ds.fingerprint,
                     data_range=ds.data_range, windows=window_counts(ds), epoch=state["epoch"], global_step=state["global_step"],
                     rng_states={k: r.bit_generator.state for k, r in s.rngs.items()},
-                    train_state={k: state[k] for k in TRAIN_STATE_KEYS})
+                    train_state={**{k: state[k] for k in TRAIN_STATE_KEYS}, "eval_columns": EVAL_COLUMNS,
+                                 "blas_threads": blas.threads_in_force()})   # evaluate and predict run with it
     if improved:
         save_checkpoint(s.run_dir / "checkpoints" / "best.npz", ck)
     save_checkpoint(s.run_dir / "checkpoints" / "last.npz", ck)

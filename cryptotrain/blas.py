@@ -1,11 +1,13 @@
-"""BLAS thread pinning for jobs, and the thread count a job actually ran with.
+"""BLAS thread pinning, and the thread count a computation actually ran with.
 
-OpenBLAS rounds some matrix products differently with 1 and 2 threads (inner length above 448
-and not a multiple of 32), so "same config, same numbers" needs the same thread count. A Ray
-worker gets its count through environment variables set when the process starts, before NumPy
-loads its BLAS (`env_vars`); every job, in a worker or in this process, also runs under
-threadpoolctl's `threadpool_limits` (`limited`), and records what threadpoolctl reports as in
-force while it runs (`threads_in_force`).
+OpenBLAS rounds some matrix products differently with 1 and 2 threads (with its SkylakeX kernels:
+inner length above 448 and not a multiple of 32; with its Haswell kernels also many small
+products, differently per batch column), so "same config, same numbers" needs the same thread
+count. A Ray worker gets its count through environment variables set when the process starts,
+before NumPy loads its BLAS (`env_vars`); every job, in a worker or in this process, also runs
+under threadpoolctl's `threadpool_limits` (`limited`), and records what threadpoolctl reports as
+in force while it runs (`threads_in_force`). Training records the count in its checkpoints, and
+evaluate and predict run the model with it (`limited`), so they reproduce training's numbers.
 """
 
 from __future__ import annotations
