@@ -37,10 +37,12 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
+# About 13 minutes on the 2-core machine (README, Speed); every timing in a fresh process.
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/backtest.py
-	$(BIN)/python benchmarks/train_throughput.py
+	$(BIN)/python benchmarks/train_throughput.py --models gru_attention,lstm_attention --threads 1,2 --modes train,infer --rounds 4
+	$(BIN)/python benchmarks/train_throughput.py --models transformer --no-memory --rounds 3
 	$(BIN)/python benchmarks/executor_overhead.py
 
 clean-venv:

@@ -124,9 +124,10 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
         val = split_rows(ds, "val")
         if len(val) == 0:
             raise UserError(f"--importance: the validation split of {ds.fingerprint['path']} has no complete window")
-        report["importance"] = permutation_importance(ck.params, ds, val, cfg.model, cfg.train.batch_size,
-                                                      by=importance, repeats=importance_repeats, seed=cfg.train.seed,
-                                                      groups=feature_groups(cfg.features))
+        with blas.limited(ck.train_state.get("blas_threads")):   # the same model numbers as the pass above
+            report["importance"] = permutation_importance(ck.params, ds, val, cfg.model, cfg.train.batch_size,
+                                                          by=importance, repeats=importance_repeats,
+                                                          seed=cfg.train.seed, groups=feature_groups(cfg.features))
     changed = data is None and ds.fingerprint.get("sha256") != ck.fingerprint.get("sha256")
     report["warnings"][:0] = _data_warnings(ck, ds, idx, data, changed)
     # an --overfit-batch run logs the loss of its one training batch as val_loss: nothing to compare
