@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.backtest import policy
-from cryptotrain.backtest.engine import BacktestResult, run_backtest
+from cryptotrain.backtest.engine import BacktestResult, final_equity, run_backtest
 from cryptotrain.backtest.signals import read_signals
 from cryptotrain.backtest.stats import compute_stats, drawdown
 from cryptotrain.backtest.verdict import backtest_verdict
@@ -132,15 +132,13 @@ def trade(candles: pd.DataFrame, timeframe_ms: int, rows: np.ndarray, actions: n
         "persistence": policy.persistence_targets(candles["close"].to_numpy(), bcfg)[lo:hi + 1],
         **{name: held(a) for name, a in (baselines or {}).items()},
     }
-    c = candles.iloc[lo:hi + 1]
-    ts, op, cl = (c[k].to_numpy() for k in ("timestamp", "open", "close"))   # once, for every run below
-
-    def run_at(t, fee_bps, slippage_bps):
-        return run_backtest(ts, op, cl, t, cash=bcfg.cash, fee_bps=fee_bps, slippage_bps=slippage_bps,
-                            timeframe_ms=timeframe_ms)
-
-    results = {name: run_at(t, bcfg.fee_bps, bcfg.slippage_bps) for name, t in targets.items()}
-    return results, {name: compute_stats(res, no_costs=run_at(targets[name], 0.0, 0.0))
+    # views of candles lo..hi, taken once for every run below
+    ts, op, cl = (candles[k].to_numpy()[lo:hi + 1] for k in ("timestamp", "open", "close"))
+    results = {name: run_backtest(ts, op, cl, t, cash=bcfg.cash, fee_bps=bcfg.fee_bps,
+                                  slippage_bps=bcfg.slippage_bps, timeframe_ms=timeframe_ms)
+               for name, t in targets.items()}
+    return results, {name: compute_stats(res, no_costs=final_equity(op, cl, targets[name], cash=bcfg.cash,
+                                                                    fee_bps=0.0, slippage_bps=0.0))
                      for name, res in results.items()}
 
 
