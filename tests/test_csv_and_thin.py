@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cryptotrain import fileio
 from cryptotrain.fileio import write_csv
 from cryptotrain.report.backtest_report import thin
 
@@ -21,10 +22,9 @@ def _both(tmp_path, frame: pd.DataFrame) -> tuple[bytes, bytes]:
     return (tmp_path / "fast.csv").read_bytes(), (tmp_path / "pandas.csv").read_bytes()
 
 
-def test_float_text_is_pandas_text_on_every_magnitude(tmp_path):
+def _mixed_frame(n: int) -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    n = 20_000
-    frame = pd.DataFrame({
+    return pd.DataFrame({
         "any_magnitude": rng.uniform(1, 10, n) * 10.0 ** rng.integers(-320, 308, n) * rng.choice([-1, 1], n),
         "near_switches": rng.uniform(1, 10, n) * 10.0 ** rng.integers(-8, 18, n),   # where the notations change
         "whole": np.round(rng.normal(0, 1, n) * 10.0 ** rng.integers(0, 18, n)),
@@ -34,7 +34,10 @@ def test_float_text_is_pandas_text_on_every_magnitude(tmp_path):
         "flags": rng.random(n) < 0.5,
         "side": rng.choice(["long", "short", "0 days 01:44:00"], n),
     })
-    fast, slow = _both(tmp_path, frame)
+
+
+def test_float_text_is_pandas_text_on_every_magnitude(tmp_path):
+    fast, slow = _both(tmp_path, _mixed_frame(20_000))
     assert fast == slow, next(f"line {i + 1}: {a!r} != pandas {b!r}" for i, (a, b) in
                               enumerate(zip(fast.splitlines(), slow.splitlines())) if a != b)
 
@@ -76,3 +79,13 @@ def test_moving_mean_is_the_centred_convolution(n, w):
 
     x = np.random.default_rng(n + w).choice([-1.0, 0.0, 0.5, 1.0], size=n)
     assert np.allclose(moving_mean(x, w), np.convolve(x, np.ones(w) / w, mode="same"), rtol=0, atol=1e-12)
+
+
+def test_rows_written_in_chunks_on_threads_are_the_bytes_in_order(tmp_path, monkeypatch):
+    """A frame longer than a chunk is formatted chunk by chunk on worker threads: the same bytes
+    as pandas, the chunks in order (20,000 rows in chunks of 777: 26 of them, the last one short)."""
+    monkeypatch.setattr(fileio, "_CHUNK_ROWS", 777)
+    fast, slow = _both(tmp_path, _mixed_frame(20_000))
+    assert fast == slow
+    fast, slow = _both(tmp_path, _mixed_frame(777))   # exactly one chunk
+    assert fast == slow
