@@ -64,6 +64,11 @@ def atomic_write_text(target: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
+def atomic_write_bytes(target: str | Path, data: bytes) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
 def remove_leftovers(target: str | Path, kind: str = ".tmp") -> list[Path]:
     """Remove the temporary files (or directories) `.<target name>.<pid>.*<kind>` beside `target`
     whose writer is no longer running, and the pid-less ones of older versions; -> what was removed."""

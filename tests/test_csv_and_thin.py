@@ -1,5 +1,5 @@
 """fileio.write_csv writes what pandas' to_csv writes, byte for byte (it is only faster), and
-report.backtest_report.thin keeps every bucket's extremes of every series it thins."""
+report.equity_figure.thin keeps every bucket's extremes of every series it thins."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from cryptotrain import fileio
 from cryptotrain.fileio import write_csv
-from cryptotrain.report.backtest_report import thin
+from cryptotrain.report.equity_figure import thin
 
 SPECIAL = [0.0, -0.0, 1.0, -3.0, 1e-5, 1e-4, 9.999e-5, 1e-7, 5e-324, -1e-300, 123456.0, 999999.0, 1e6, 1e14,
            8.877672825940878e14, 1e15, 9.99e15, 1e16, 2.0 ** 53, 1e22, 1.7976931348623157e308, 0.1, np.nan,
@@ -75,7 +75,7 @@ def test_thin_keeps_each_buckets_min_and_max_of_every_series():
 @pytest.mark.parametrize("n,w", [(1, 1), (7, 3), (50, 4), (1000, 5), (1000, 200), (333, 333)])
 def test_moving_mean_is_the_centred_convolution(n, w):
     """The equity figure's mean exposure: the O(n) cumulative-sum form equals np.convolve(..., "same")."""
-    from cryptotrain.report.backtest_report import moving_mean
+    from cryptotrain.report.equity_figure import moving_mean
 
     x = np.random.default_rng(n + w).choice([-1.0, 0.0, 0.5, 1.0], size=n)
     assert np.allclose(moving_mean(x, w), np.convolve(x, np.ones(w) / w, mode="same"), rtol=0, atol=1e-12)
