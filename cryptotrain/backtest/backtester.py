@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -34,14 +34,14 @@ from cryptotrain.config import BacktestConfig, load_config, validate_section
 from cryptotrain.data.ohlcv import load_ohlcv
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
-from cryptotrain.evaluate.provenance import describe, read_provenance, stale_reason
-from cryptotrain.evaluate.scorer import BASELINE_ACTION_COLUMNS, EvalResult, score
 from cryptotrain.fileio import atomic_write_bytes, atomic_write_text, to_jsonable, write_csv
 from cryptotrain.outdir import check_target, output_unit
 from cryptotrain.report.backtest_report import STRATEGY_NAMES, settings_caption
 from cryptotrain.report.equity_figure import equity_panels, equity_png
 from cryptotrain.report.figure_process import FigureProcess
-from cryptotrain.train.rundir import resolve_run
+
+if TYPE_CHECKING:
+    from cryptotrain.evaluate.scorer import EvalResult
 
 SPLITS = ("test", "val")
 PRED_COLUMNS = ("timestamp", "pred_action", "confidence")
@@ -91,6 +91,9 @@ def run(run_dir: Path | None = None, split: str = "test", *, signals: Path | Non
     with FigureProcess(equity_png) as figure:
         if signals is not None:
             return _trade_and_write(_signals_mode(Path(signals), data, overrides), out, figure)
+        # run mode only: train and evaluate (their models, fitted baselines: ~0.1 s of imports)
+        from cryptotrain.train.rundir import resolve_run
+
         if run_dir is None:
             run_dir = resolve_run(None)
             say("info", f"run {run_dir} (from runs/latest; pass --run RUN_DIR for another)")
@@ -153,6 +156,9 @@ def backtest_settings(base: BacktestConfig, overrides: dict[str, Any]) -> Backte
 
 
 def _run_mode(run_dir: Path, split: str, overrides: dict, say, on_scored) -> _Decisions:
+    from cryptotrain.evaluate.provenance import describe
+    from cryptotrain.evaluate.scorer import BASELINE_ACTION_COLUMNS
+
     if split not in SPLITS:
         raise UserError(f"--split {split!r}: use test or val")
     cfg = load_config(run_dir / "config.yaml")
@@ -184,6 +190,9 @@ def _signals_mode(signals: Path, data: Path | None, overrides: dict) -> _Decisio
 
 def _predictions(run_dir: Path, split: str, say, on_scored) -> tuple[pd.DataFrame, dict | None]:
     """predictions.csv of the split and its provenance, re-running evaluate when missing or stale."""
+    from cryptotrain.evaluate.provenance import read_provenance, stale_reason
+    from cryptotrain.evaluate.scorer import score
+
     eval_dir = run_dir / "eval" / split
     path = eval_dir / "predictions.csv"
 
@@ -223,7 +232,7 @@ def _rows_of(ts: np.ndarray, candle_ts: np.ndarray, src: str, data: str) -> np.n
 def equity_frame(res: BacktestResult) -> pd.DataFrame:
     return pd.DataFrame({"timestamp": res.timestamps, "price": res.close, "position": res.position,
                          "equity": res.equity, "drawdown": drawdown(res.equity, res.cash),
-                         "buy_hold_equity": res.buy_hold})
+                         "buy_hold_equity": res.buy_hold}, copy=False)   # the arrays as they are
 
 
 def write_outputs(out_dir: Path, results: dict[str, BacktestResult], stats: dict[str, dict], bcfg: BacktestConfig,
