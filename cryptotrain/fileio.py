@@ -252,7 +252,22 @@ def _csv_rows(names: list[str], columns: list[np.ndarray]):
 
 
 def float_text(x: np.ndarray):
-    """(N,) float64 -> pyarrow string array of the text pandas writes: repr digits, NaN empty (null)."""
+    """(N,) float64 -> pyarrow string array of the text pandas writes: repr digits, NaN empty (null).
+
+    A column of a few values (a position: -1, 0, 0.5, 1) is written as the text of each distinct
+    value taken by index, 4x faster; the first 64 values tell whether to try. Values are told
+    apart by their bits (np.unique on floats would merge -0.0 into 0.0, which pandas writes apart)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    bits = x.view(np.int64)
+    if len(x) > 64 and len(np.unique(bits[:64])) <= 8:
+        values, index = np.unique(bits, return_inverse=True)
+        return pc.take(_float_text(values.view(np.float64)), pa.array(index.ravel()))
+    return _float_text(x)
+
+
+def _float_text(x: np.ndarray):
     import pyarrow as pa
     import pyarrow.compute as pc
 

@@ -42,6 +42,16 @@ def test_float_text_is_pandas_text_on_every_magnitude(tmp_path):
                               enumerate(zip(fast.splitlines(), slow.splitlines())) if a != b)
 
 
+def test_a_column_of_few_values_is_pandas_text(tmp_path):
+    """float_text writes a column of a few distinct values (a position) through their dictionary:
+    -0.0 stays apart from 0.0, NaN stays empty, exponents as pandas writes them."""
+    rng = np.random.default_rng(3)
+    few = np.array([-1.0, 0.0, -0.0, 0.5, 1.0, np.nan, 1e-05, 1e16])
+    frame = pd.DataFrame({"position": rng.choice(few, 5_000), "flips": rng.choice([-1.0, 1.0], 5_000)})
+    fast, slow = _both(tmp_path, frame)
+    assert fast == slow and b"-0.0" in fast
+
+
 @pytest.mark.parametrize("frame", [
     pd.DataFrame({"x": [1.0, 2.0], "y": [np.nan, 3.0]}).iloc[:0],                       # header only
     pd.DataFrame({"x": [np.nan, 1.0]}),                                                  # one column: pandas path
