@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -62,15 +60,11 @@ def command_files(n: int, folder: Path) -> tuple[Path, Path]:
 
 def command_seconds(n: int, repeats: int) -> list[float]:
     """Wall seconds of each fresh `cryptotrain backtest --signals` process (after one warm-up run)."""
+    from commands import CLI, fresh_seconds   # benchmarks/commands.py, beside this file
+
     with tempfile.TemporaryDirectory() as d:
         data, signals = command_files(n, Path(d))
-        cmd = [sys.executable, "-m", "cryptotrain.cli", "backtest", "--signals", str(signals), "--data", str(data)]
-        times = []
-        for _ in range(repeats + 1):
-            t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-            times.append(time.perf_counter() - t0)
-        return times[1:]
+        return fresh_seconds(CLI + ["backtest", "--signals", str(signals), "--data", str(data)], repeats)
 
 
 def best_of(repeats: int, fn) -> tuple[float, object]:

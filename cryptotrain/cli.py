@@ -304,13 +304,14 @@ def backtest(
                                        threshold=threshold, sizing=sizing, max_exposure=max_exposure,
                                        min_hold=min_hold).items()
                  if v is not None}
-    from cryptotrain.orchestration.walkforward_stitch import is_walkforward_dir
+    if signals is None:   # (signals mode needs neither import: evaluate's modules come with them)
+        from cryptotrain.orchestration.walkforward_stitch import is_walkforward_dir
 
-    if is_walkforward_dir(run) and signals is None:  # a walk-forward run: its stitched test signals
-        from cryptotrain.orchestration.walkforward_runner import backtest_walkforward
+        if is_walkforward_dir(run):   # a walk-forward run: its stitched test signals
+            from cryptotrain.orchestration.walkforward_runner import backtest_walkforward
 
-        backtest_walkforward(run, overrides, console=_console())
-        return
+            backtest_walkforward(run, overrides, console=_console())
+            return
     backtest_command(run=run, split=split, signals=signals, data=data, out=out, overrides=overrides,
                      console=_console())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cryptotrain.backtest.engine import run_backtest
+from cryptotrain.backtest.engine import final_equity, run_backtest
 
 H = 3_600_000
 
@@ -167,3 +167,19 @@ def test_a_flip_pays_fee_and_slippage_on_both_legs(fee_bps, slip_bps):
     assert first.pnl == pytest.approx(u[0] * (r.fills.price[1] - r.fills.price[0]) - first.fees, rel=1e-9)
     assert r.trades["fees"].sum() == pytest.approx(r.fills.fee.sum(), rel=1e-12)
     assert r.trades["pnl"].sum() == pytest.approx(r.equity[-1] - 1000.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_final_equity_is_the_last_equity_of_the_full_run(seed):
+    """engine.final_equity (the "no costs" return of every strategy) gives the same bits as
+    run_backtest's last equity, also when a short is wiped out (and when the ruin is at a fill)."""
+    open_, close, rng = walk(300, seed)
+    target = np.repeat(rng.choice([-1.0, -0.5, 0.0, 0.3, 1.0], 300), rng.integers(1, 6, 300))[:300]
+    cases = [(open_, close, target, 10, 2), (open_, close, target, 0, 0),
+             ([100, 100, 150, 250, 260], [100, 140, 240, 255, 270], [-1, -1, -1, -1, -1], 10, 0),
+             ([100, 100, 300, 310], [100, 100, 305, 320], [-1, 0.5, 0.5, 0.5], 0, 0)]
+    for o, c, t, fee, slip in cases:
+        full = bt(o, c, t, cash=1000.0, fee_bps=fee, slippage_bps=slip)
+        last = final_equity(np.asarray(o, float), np.asarray(c, float), np.asarray(t, float), cash=1000.0,
+                            fee_bps=fee, slippage_bps=slip)
+        assert last == full.equity[-1] and (full.ruined_at is None) == (last > 0)

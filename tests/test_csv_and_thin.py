@@ -1,5 +1,5 @@
 """fileio.write_csv writes what pandas' to_csv writes, byte for byte (it is only faster), and
-report.backtest_report.thin keeps every bucket's extremes of every series it thins."""
+report.equity_figure.thin keeps every bucket's extremes of every series it thins."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cryptotrain import fileio
 from cryptotrain.fileio import write_csv
-from cryptotrain.report.backtest_report import thin
+from cryptotrain.report.equity_figure import thin
 
 SPECIAL = [0.0, -0.0, 1.0, -3.0, 1e-5, 1e-4, 9.999e-5, 1e-7, 5e-324, -1e-300, 123456.0, 999999.0, 1e6, 1e14,
            8.877672825940878e14, 1e15, 9.99e15, 1e16, 2.0 ** 53, 1e22, 1.7976931348623157e308, 0.1, np.nan,
@@ -21,10 +22,9 @@ def _both(tmp_path, frame: pd.DataFrame) -> tuple[bytes, bytes]:
     return (tmp_path / "fast.csv").read_bytes(), (tmp_path / "pandas.csv").read_bytes()
 
 
-def test_float_text_is_pandas_text_on_every_magnitude(tmp_path):
+def _mixed_frame(n: int) -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    n = 20_000
-    frame = pd.DataFrame({
+    return pd.DataFrame({
         "any_magnitude": rng.uniform(1, 10, n) * 10.0 ** rng.integers(-320, 308, n) * rng.choice([-1, 1], n),
         "near_switches": rng.uniform(1, 10, n) * 10.0 ** rng.integers(-8, 18, n),   # where the notations change
         "whole": np.round(rng.normal(0, 1, n) * 10.0 ** rng.integers(0, 18, n)),
@@ -34,9 +34,22 @@ def test_float_text_is_pandas_text_on_every_magnitude(tmp_path):
         "flags": rng.random(n) < 0.5,
         "side": rng.choice(["long", "short", "0 days 01:44:00"], n),
     })
-    fast, slow = _both(tmp_path, frame)
+
+
+def test_float_text_is_pandas_text_on_every_magnitude(tmp_path):
+    fast, slow = _both(tmp_path, _mixed_frame(20_000))
     assert fast == slow, next(f"line {i + 1}: {a!r} != pandas {b!r}" for i, (a, b) in
                               enumerate(zip(fast.splitlines(), slow.splitlines())) if a != b)
+
+
+def test_a_column_of_few_values_is_pandas_text(tmp_path):
+    """float_text writes a column of a few distinct values (a position) through their dictionary:
+    -0.0 stays apart from 0.0, NaN stays empty, exponents as pandas writes them."""
+    rng = np.random.default_rng(3)
+    few = np.array([-1.0, 0.0, -0.0, 0.5, 1.0, np.nan, 1e-05, 1e16])
+    frame = pd.DataFrame({"position": rng.choice(few, 5_000), "flips": rng.choice([-1.0, 1.0], 5_000)})
+    fast, slow = _both(tmp_path, frame)
+    assert fast == slow and b"-0.0" in fast
 
 
 @pytest.mark.parametrize("frame", [
@@ -72,7 +85,17 @@ def test_thin_keeps_each_buckets_min_and_max_of_every_series():
 @pytest.mark.parametrize("n,w", [(1, 1), (7, 3), (50, 4), (1000, 5), (1000, 200), (333, 333)])
 def test_moving_mean_is_the_centred_convolution(n, w):
     """The equity figure's mean exposure: the O(n) cumulative-sum form equals np.convolve(..., "same")."""
-    from cryptotrain.report.backtest_report import moving_mean
+    from cryptotrain.report.equity_figure import moving_mean
 
     x = np.random.default_rng(n + w).choice([-1.0, 0.0, 0.5, 1.0], size=n)
     assert np.allclose(moving_mean(x, w), np.convolve(x, np.ones(w) / w, mode="same"), rtol=0, atol=1e-12)
+
+
+def test_rows_written_in_chunks_on_threads_are_the_bytes_in_order(tmp_path, monkeypatch):
+    """A frame longer than a chunk is formatted chunk by chunk on worker threads: the same bytes
+    as pandas, the chunks in order (20,000 rows in chunks of 777: 26 of them, the last one short)."""
+    monkeypatch.setattr(fileio, "_CHUNK_ROWS", 777)
+    fast, slow = _both(tmp_path, _mixed_frame(20_000))
+    assert fast == slow
+    fast, slow = _both(tmp_path, _mixed_frame(777))   # exactly one chunk
+    assert fast == slow

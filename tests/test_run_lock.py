@@ -126,8 +126,9 @@ def test_a_backtest_killed_between_its_files_leaves_the_old_outputs_whole(run):
     out = run / "backtest" / "test"
     assert runner.invoke(app, ["backtest", "--run", str(run), "--fee-bps", "10"]).exit_code == 0
     before = {p.name: p.read_bytes() for p in (out / "stats.json", out / "equity.csv", out / "plots" / "equity.png")}
-    # the figure is drawn after stats.json, equity.csv and trades.csv: kill there with new settings
-    res = _kill_inside("cryptotrain.backtest.backtester.plot_equity", ["backtest", "--run", str(run), "--fee-bps", "50"])
+    # the figure is written after stats.json, equity.csv and trades.csv: kill there with new settings
+    res = _kill_inside("cryptotrain.backtest.backtester.atomic_write_bytes",
+                       ["backtest", "--run", str(run), "--fee-bps", "50"])
     assert res.returncode == -signal.SIGKILL, res.stderr
     after = {p.name: p.read_bytes() for p in (out / "stats.json", out / "equity.csv", out / "plots" / "equity.png")}
     assert after == before     # old settings everywhere, nothing of the killed run mixed in

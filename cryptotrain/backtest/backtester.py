@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
 
 from cryptotrain.backtest import policy
-from cryptotrain.backtest.engine import BacktestResult, run_backtest
+from cryptotrain.backtest.engine import BacktestResult, final_equity, run_backtest
 from cryptotrain.backtest.signals import read_signals
 from cryptotrain.backtest.stats import compute_stats, drawdown
 from cryptotrain.backtest.verdict import backtest_verdict
@@ -34,12 +34,14 @@ from cryptotrain.config import BacktestConfig, load_config, validate_section
 from cryptotrain.data.ohlcv import load_ohlcv
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
-from cryptotrain.evaluate.provenance import describe, read_provenance, stale_reason
-from cryptotrain.evaluate.scorer import BASELINE_ACTION_COLUMNS, EvalResult, score
-from cryptotrain.fileio import atomic_write_text, to_jsonable, write_csv
+from cryptotrain.fileio import atomic_write_bytes, atomic_write_text, to_jsonable, write_csv
 from cryptotrain.outdir import check_target, output_unit
-from cryptotrain.report.backtest_report import STRATEGY_NAMES, plot_equity, settings_caption
-from cryptotrain.train.rundir import resolve_run
+from cryptotrain.report.backtest_report import STRATEGY_NAMES, settings_caption
+from cryptotrain.report.equity_figure import equity_panels, equity_png
+from cryptotrain.report.figure_process import FigureProcess
+
+if TYPE_CHECKING:
+    from cryptotrain.evaluate.scorer import EvalResult
 
 SPLITS = ("test", "val")
 PRED_COLUMNS = ("timestamp", "pred_action", "confidence")
@@ -83,19 +85,25 @@ def run(run_dir: Path | None = None, split: str = "test", *, signals: Path | Non
     user should know; on_scored(result) follows each evaluation run first for fresh predictions."""
     say = on_message or (lambda level, text: None)
     overrides = overrides or {}
-    if signals is not None:
-        return _trade_and_write(_signals_mode(Path(signals), data, overrides), out)
-    if data is not None:
+    if data is not None and signals is None:
         raise UserError("--data is only used with --signals; a run backtests the candle file of its config")
-    if run_dir is None:
-        run_dir = resolve_run(None)
-        say("info", f"run {run_dir} (from runs/latest; pass --run RUN_DIR for another)")
-    run_dir = resolve_run(run_dir)
-    with dir_lock(run_dir, "backtest"):   # it may run evaluate, and writes backtest/ into the run
-        return _trade_and_write(_run_mode(run_dir, split, overrides, say, on_scored or (lambda result: None)), out)
+    # the figure's renderer imports matplotlib on another core while the candles load and trade
+    with FigureProcess(equity_png) as figure:
+        if signals is not None:
+            return _trade_and_write(_signals_mode(Path(signals), data, overrides), out, figure)
+        # run mode only: train and evaluate (their models, fitted baselines: ~0.1 s of imports)
+        from cryptotrain.train.rundir import resolve_run
+
+        if run_dir is None:
+            run_dir = resolve_run(None)
+            say("info", f"run {run_dir} (from runs/latest; pass --run RUN_DIR for another)")
+        run_dir = resolve_run(run_dir)
+        with dir_lock(run_dir, "backtest"):   # it may run evaluate, and writes backtest/ into the run
+            decisions = _run_mode(run_dir, split, overrides, say, on_scored or (lambda result: None))
+            return _trade_and_write(decisions, out, figure)
 
 
-def _trade_and_write(d: "_Decisions", out: Path | None) -> BacktestReport:
+def _trade_and_write(d: "_Decisions", out: Path | None, figure: FigureProcess) -> BacktestReport:
     """Trade and write the outputs as one unit (outdir.py): into the default directory, which the
     command owns, or into `out`, which must be new, empty or an earlier backtest's."""
     out_dir = Path(out) if out is not None else d.out_dir
@@ -107,7 +115,7 @@ def _trade_and_write(d: "_Decisions", out: Path | None) -> BacktestReport:
     verdict = backtest_verdict(stats, results, d.settings, horizon=d.horizon)
     with output_unit(out_dir, "backtest", **how) as tmp:
         files = write_outputs(tmp, results, stats, d.settings, d.title, d.provenance, verdict=verdict,
-                              header=d.header)
+                              header=d.header, figure=figure)
     files = [out_dir / f.relative_to(tmp) for f in files]
     return BacktestReport(results, stats, d.settings, d.timeframe, d.title, d.header, out_dir, files, verdict)
 
@@ -132,15 +140,13 @@ def trade(candles: pd.DataFrame, timeframe_ms: int, rows: np.ndarray, actions: n
         "persistence": policy.persistence_targets(candles["close"].to_numpy(), bcfg)[lo:hi + 1],
         **{name: held(a) for name, a in (baselines or {}).items()},
     }
-    c = candles.iloc[lo:hi + 1]
-    ts, op, cl = (c[k].to_numpy() for k in ("timestamp", "open", "close"))   # once, for every run below
-
-    def run_at(t, fee_bps, slippage_bps):
-        return run_backtest(ts, op, cl, t, cash=bcfg.cash, fee_bps=fee_bps, slippage_bps=slippage_bps,
-                            timeframe_ms=timeframe_ms)
-
-    results = {name: run_at(t, bcfg.fee_bps, bcfg.slippage_bps) for name, t in targets.items()}
-    return results, {name: compute_stats(res, no_costs=run_at(targets[name], 0.0, 0.0))
+    # views of candles lo..hi, taken once for every run below
+    ts, op, cl = (candles[k].to_numpy()[lo:hi + 1] for k in ("timestamp", "open", "close"))
+    results = {name: run_backtest(ts, op, cl, t, cash=bcfg.cash, fee_bps=bcfg.fee_bps,
+                                  slippage_bps=bcfg.slippage_bps, timeframe_ms=timeframe_ms)
+               for name, t in targets.items()}
+    return results, {name: compute_stats(res, no_costs=final_equity(op, cl, targets[name], cash=bcfg.cash,
+                                                                    fee_bps=0.0, slippage_bps=0.0))
                      for name, res in results.items()}
 
 
@@ -150,6 +156,9 @@ def backtest_settings(base: BacktestConfig, overrides: dict[str, Any]) -> Backte
 
 
 def _run_mode(run_dir: Path, split: str, overrides: dict, say, on_scored) -> _Decisions:
+    from cryptotrain.evaluate.provenance import describe
+    from cryptotrain.evaluate.scorer import BASELINE_ACTION_COLUMNS
+
     if split not in SPLITS:
         raise UserError(f"--split {split!r}: use test or val")
     cfg = load_config(run_dir / "config.yaml")
@@ -181,6 +190,9 @@ def _signals_mode(signals: Path, data: Path | None, overrides: dict) -> _Decisio
 
 def _predictions(run_dir: Path, split: str, say, on_scored) -> tuple[pd.DataFrame, dict | None]:
     """predictions.csv of the split and its provenance, re-running evaluate when missing or stale."""
+    from cryptotrain.evaluate.provenance import read_provenance, stale_reason
+    from cryptotrain.evaluate.scorer import score
+
     eval_dir = run_dir / "eval" / split
     path = eval_dir / "predictions.csv"
 
@@ -220,15 +232,16 @@ def _rows_of(ts: np.ndarray, candle_ts: np.ndarray, src: str, data: str) -> np.n
 def equity_frame(res: BacktestResult) -> pd.DataFrame:
     return pd.DataFrame({"timestamp": res.timestamps, "price": res.close, "position": res.position,
                          "equity": res.equity, "drawdown": drawdown(res.equity, res.cash),
-                         "buy_hold_equity": res.buy_hold})
+                         "buy_hold_equity": res.buy_hold}, copy=False)   # the arrays as they are
 
 
 def write_outputs(out_dir: Path, results: dict[str, BacktestResult], stats: dict[str, dict], bcfg: BacktestConfig,
                   title: str, provenance: dict | None = None, *, verdict: dict | None = None,
-                  header: str = "Model") -> list[Path]:
+                  header: str = "Model", figure: FigureProcess | None = None) -> list[Path]:
     """stats.json ({"model", "buy_and_hold", "persistence", the fitted baselines traded, "settings"},
     "verdict" when given and, in run mode, "predictions": the provenance of the predictions traded),
-    equity.csv, trades.csv, plots/equity.png."""
+    equity.csv, trades.csv, plots/equity.png (rendered by `figure`, a FigureProcess(equity_png), while
+    the CSV files are written; in this process without it)."""
     model = results["model"]
     doc = {name: to_jsonable(s) for name, s in stats.items()}
     doc["settings"] = bcfg.model_dump(mode="json")
@@ -238,12 +251,13 @@ def write_outputs(out_dir: Path, results: dict[str, BacktestResult], stats: dict
         doc["predictions"] = provenance
     atomic_write_text(out_dir / "stats.json", json.dumps(doc, indent=2) + "\n")
     eq = equity_frame(model)
+    panels = equity_panels(model.timestamps, model.equity, eq["drawdown"].to_numpy(), model.position,
+                           others={STRATEGY_NAMES.get(k, k): r.equity for k, r in results.items() if k != "model"})
+    png = (figure or FigureProcess(equity_png, spawn=False)).submit(
+        panels, f"Backtest {title}: {settings_caption(bcfg)}", header)
     write_csv(eq, out_dir / "equity.csv")
     trades = model.trades.copy()
     trades["duration"] = pd.to_timedelta(trades["duration"], unit="ms").astype(str)
     write_csv(trades, out_dir / "trades.csv")
-    plot = plot_equity(out_dir / "plots" / "equity.png", model.timestamps, model.equity, eq["drawdown"].to_numpy(),
-                       model.position, name=header,
-                       others={STRATEGY_NAMES.get(k, k): r.equity for k, r in results.items() if k != "model"},
-                       title=f"Backtest {title}: {settings_caption(bcfg)}")
-    return [out_dir / "stats.json", out_dir / "equity.csv", out_dir / "trades.csv", plot]
+    atomic_write_bytes(out_dir / "plots" / "equity.png", png.result())
+    return [out_dir / "stats.json", out_dir / "equity.csv", out_dir / "trades.csv", out_dir / "plots" / "equity.png"]

@@ -179,3 +179,13 @@ def run_backtest(timestamps: np.ndarray, open_: np.ndarray, close: np.ndarray, t
         buy_hold[1:] = cash * close[1:] / open_[1]
     return BacktestResult(timestamps, close, held, units, equity, buy_hold, sim.fills, trades, float(cash),
                           int(timeframe_ms), None if ruin is None else ruin[0])
+
+
+def final_equity(open_: np.ndarray, close: np.ndarray, target: np.ndarray, *, cash: float, fee_bps: float,
+                 slippage_bps: float) -> float:
+    """`run_backtest(...).equity[-1]` (the same bits) without the per-candle state and the trades:
+    all that the "no costs" return needs. A ruined account ends at 0."""
+    open_, close, target = (np.asarray(v, dtype=np.float64) for v in (open_, close, target))
+    _check_inputs(open_, close, target, cash, fee_bps, slippage_bps)
+    sim = _simulate(open_, close, target, cash, fee_bps / 1e4, slippage_bps / 1e4)
+    return 0.0 if _ruin(sim) is not None else float(sim.equity[-1])

@@ -9,7 +9,6 @@ from typing import Any
 from rich.console import Console
 
 from cryptotrain.backtest import backtester
-from cryptotrain.evaluate.runner import print_result
 from cryptotrain.report.backtest_report import print_backtest, print_message
 
 
@@ -18,7 +17,14 @@ def backtest_command(run: Path | None, split: str, signals: Path | None, data: P
     """Run the backtest, write the outputs, print the table; returns {"model"|...: stats}."""
     rep = backtester.run(run, split, signals=signals, data=data, out=out, overrides=overrides,
               on_message=functools.partial(print_message, console),
-              on_scored=functools.partial(print_result, console=console))
+              on_scored=functools.partial(_print_scored, console=console))
     print_backtest(console, rep.stats, header=rep.header, title=rep.title, settings=rep.settings,
                    timeframe=rep.timeframe, out_dir=rep.out_dir, verdict=rep.verdict)
     return rep.stats
+
+
+def _print_scored(result, console: Console) -> None:
+    """evaluate's report, when run mode ran it first (imported here: signals mode never needs it)."""
+    from cryptotrain.evaluate.runner import print_result
+
+    print_result(result, console=console)

@@ -54,11 +54,11 @@ def _annualize(growth: float, power: float) -> float:
         return float(np.expm1(power * np.log(growth)))
 
 
-def compute_stats(res, no_costs=None) -> dict[str, Any]:
+def compute_stats(res, no_costs: float | None = None) -> dict[str, Any]:
     """engine.BacktestResult -> ordered dict of statistics (units in the key names).
 
-    `no_costs`: the same targets traded with fee and slippage 0 (its final equity gives the
-    return before costs; NaN without it)."""
+    `no_costs`: the final equity [$] of the same targets traded with fee and slippage 0
+    (engine.final_equity), for the return before costs; NaN without it."""
     eq, cash, tf = np.asarray(res.equity, dtype=float), float(res.cash), int(res.timeframe_ms)
     ts = np.asarray(res.timestamps, dtype=np.int64)
     trades = res.trades
@@ -90,7 +90,7 @@ def compute_stats(res, no_costs=None) -> dict[str, Any]:
     slip = res.fills.slippage
     s["Slippage Paid [$]"] = float(np.sum(slip)) if slip is not None else float("nan")  # |units| * |price - open|
     s["Return [%]"] = 100.0 * (final / cash - 1.0)                        # after fees and slippage
-    s["Return, no costs [%]"] = (100.0 * (float(no_costs.equity[-1]) / cash - 1.0) if no_costs is not None
+    s["Return, no costs [%]"] = (100.0 * (float(no_costs) / cash - 1.0) if no_costs is not None
                                  else float("nan"))                        # same targets, fee = slippage = 0
     s["Buy & Hold Return, no costs [%]"] = 100.0 * (float(res.buy_hold[-1]) / cash - 1.0)  # from the first fill's open
     # geometric, per candle: (prod(1 + r))^(P / n) - 1, as backtesting.py (CAGR uses calendar years)

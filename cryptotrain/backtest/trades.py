@@ -66,16 +66,18 @@ def extract_trades(fills, timestamps: np.ndarray, close: np.ndarray, timeframe_m
         exit_price = np.append(exit_price, close[-1])
     size = np.abs(ua[opens])
     entry_price = price[opens]
+    # copy=False: the arrays become the frame's columns; the side names are taken by code
+    # (500,000 strings converted to pandas' string type one by one took 0.06 s)
     return pd.DataFrame({
         "entry_time": entry_time.astype(np.int64),
         "exit_time": exit_time.astype(np.int64),
         "entry_price": entry_price,
         "exit_price": exit_price,
-        "side": np.where(sa[opens] > 0, "long", "short"),
+        "side": pd.Series(["short", "long"]).take((sa[opens] > 0).astype(np.intp)).array,
         "size": size,
         "pnl": pnl,
         "return": np.divide(pnl, size * entry_price, out=np.full(m, np.nan), where=size > 0),
         "fees": fees,
         "duration": (exit_time - entry_time).astype(np.int64),
         "open": np.arange(m) == m - 1 if still_open else np.zeros(m, dtype=bool),
-    }, columns=COLUMNS)
+    }, columns=COLUMNS, copy=False)

@@ -33,18 +33,21 @@ def _unit(median: float) -> tuple[str, float, float]:
 
 
 def _integers_to_ms(v: np.ndarray, col: pd.Series, src: str, where) -> np.ndarray:
-    bad = ~np.isfinite(v) | (v != np.round(v))
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise UserError(f"{src}: timestamp {col.iloc[i]!r} at {where(i)} is not a whole number; {_FIX}")
-    unit, lo, hi = _unit(float(np.median(np.abs(v))))
-    outside = (np.abs(v) >= hi) | (np.abs(v) < lo)
+    """v: (N,) the column's numbers, int64 (then whole by type) or float64."""
+    if v.dtype.kind == "f":
+        bad = ~np.isfinite(v) | (v != np.round(v))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise UserError(f"{src}: timestamp {col.iloc[i]!r} at {where(i)} is not a whole number; {_FIX}")
+    magnitude = np.abs(v)
+    unit, lo, hi = _unit(float(np.median(magnitude)))
+    outside = (magnitude >= hi) | (magnitude < lo)
     if outside.any():
         i = int(np.argmax(outside))
         raise UserError(f"{src}: timestamp {col.iloc[i]!r} at {where(i)} is not a time in {_NAMES[unit]} like the rest of "
                         f"the file (between 1973 and 2286); fix or remove that row")
     mul, div = _TO_MS[unit]
-    ints = v.astype(np.int64)
+    ints = v.astype(np.int64, copy=False)
     if div > 1 and (ints % div).any():
         i = int(np.argmax(ints % div != 0))
         raise UserError(f"{src}: timestamps look like {_NAMES[unit]} since the epoch, and {col.iloc[i]!r} at {where(i)} is "
@@ -52,7 +55,7 @@ def _integers_to_ms(v: np.ndarray, col: pd.Series, src: str, where) -> np.ndarra
     if unit != "ms":
         warnings.warn(f"{src}: timestamps look like {_NAMES[unit]} since the epoch (not ms); converted to milliseconds",
                       stacklevel=4)
-    return ints * mul // div
+    return ints if mul == div == 1 else ints * mul // div
 
 
 def to_ms(col: pd.Series, src: str, where) -> np.ndarray:
@@ -64,8 +67,9 @@ def to_ms(col: pd.Series, src: str, where) -> np.ndarray:
         return dt.dt.tz_localize(None).astype("datetime64[ms]").astype("int64").to_numpy()
     num = col if pd.api.types.is_numeric_dtype(col) and col.dtype != bool else pd.to_numeric(col, errors="coerce")
     is_num = num.notna().to_numpy()
-    if is_num.all():
-        return _integers_to_ms(num.to_numpy(dtype=np.float64), col, src, where)
+    if is_num.all():   # int64 columns (the usual file) as they are: no float copy, whole by type
+        whole = num.dtype.kind == "i" and isinstance(num.dtype, np.dtype)
+        return _integers_to_ms(num.to_numpy() if whole else num.to_numpy(dtype=np.float64), col, src, where)
     if col.isna().any():
         raise UserError(f"{src}: missing timestamp at {where(int(np.argmax(col.isna().to_numpy())))}; "
                         "fill or remove that row")

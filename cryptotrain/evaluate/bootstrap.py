@@ -87,8 +87,9 @@ def resampled_ranks(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return np.take_along_axis(rank, rc, axis=1)
 
 
-def ic_spearman_stat(pred: np.ndarray, r: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    return pearson(resampled_ranks(pred, idx), resampled_ranks(r, idx))
+def ic_spearman_stat(pred: np.ndarray, r: np.ndarray, idx: np.ndarray, r_ranks: np.ndarray | None = None) -> np.ndarray:
+    """r_ranks: resampled_ranks(r, idx) when already at hand (the same for every predictor of a resample)."""
+    return pearson(resampled_ranks(pred, idx), resampled_ranks(r, idx) if r_ranks is None else r_ranks)
 
 
 def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
@@ -110,7 +111,7 @@ def rmse_stat(pred: np.ndarray, r: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return np.sqrt(((pred - r) ** 2)[idx].mean(axis=-1))
 
 
-def _stats(y_true, r, pred: dict, idx) -> dict[str, np.ndarray]:
+def _stats(y_true, r, pred: dict, idx, r_ranks: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Resampled statistics of one predictor: log loss needs probabilities, IC and RMSE a return forecast."""
     out = {"accuracy": accuracy_stat(y_true, pred["action"], idx),
            "balanced_accuracy": balanced_accuracy_stat(y_true, pred["action"], idx),
@@ -119,7 +120,7 @@ def _stats(y_true, r, pred: dict, idx) -> dict[str, np.ndarray]:
         out["log_loss"] = log_loss_stat(y_true, pred["probs"], idx)
     if pred.get("pred_return") is not None:
         out["ic_pearson"] = ic_pearson_stat(pred["pred_return"], r, idx)
-        out["ic_spearman"] = ic_spearman_stat(pred["pred_return"], r, idx)
+        out["ic_spearman"] = ic_spearman_stat(pred["pred_return"], r, idx, r_ranks)
         out["rmse"] = rmse_stat(pred["pred_return"], r, idx)
     return out
 
@@ -146,8 +147,11 @@ def bootstrap_intervals(y_true: np.ndarray, r: np.ndarray, model: dict, baseline
     while done < n_resamples and n > 0:
         c = min(chunk, n_resamples - done)
         idx = circular_block_indices(n, c, L, rng)
-        for name, p in [("model", model), *baselines.items()]:
-            for m, v in _stats(y_true, r, p, idx).items():
+        predictors = [("model", model), *baselines.items()]
+        # the ranks of the resampled returns, once for all the predictors' Spearman ICs
+        r_ranks = resampled_ranks(r, idx) if any(p.get("pred_return") is not None for _, p in predictors) else None
+        for name, p in predictors:
+            for m, v in _stats(y_true, r, p, idx, r_ranks).items():
                 draws[name][m].append(v)
         done += c
     samples = {k: {m: np.concatenate(v) if v else np.array([]) for m, v in d.items()} for k, d in draws.items()}

@@ -1,12 +1,8 @@
 """What the user sees after a backtest: the statistics table (strategy and baselines side by
-side) and the figure plots/equity.png (equity vs buy-and-hold, drawdown, position).
-
-Shapes: N candles. Long series are thinned for drawing only, keeping every bucket's minimum and maximum (`thin`).
-"""
+side), the files written and the verdict. The figure plots/equity.png is report/equity_figure.py."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +11,7 @@ import pandas as pd
 from rich.console import Console
 
 from cryptotrain.config import BacktestConfig
-from cryptotrain.report.figures import pyplot, save_figure
 from cryptotrain.report.tables import print_fitted_table
-
-_MAX_POINTS = 4000   # drawn as they are up to this length
-_BUCKETS = 1000      # else thinned to the extremes of this many buckets (~1 per pixel column)
 
 
 def format_stat(key: str, v: Any) -> str:
@@ -120,73 +112,3 @@ def print_backtest(console: Console, stats: dict[str, dict[str, Any]], *, header
     console.print(f"wrote {out_dir}/stats.json, equity.csv, trades.csv, plots/equity.png", soft_wrap=True)
     for line in verdict_lines(verdict, header) if verdict else []:
         console.print(line, soft_wrap=False, highlight=False)
-
-
-def thin(series: list[np.ndarray], buckets: int = _BUCKETS) -> np.ndarray:
-    """Sorted indices of the points to draw: all of a short series; of a long one, per bucket of
-    n / buckets candles (about one pixel column) its first point and the minimum and maximum of
-    every series, so that no peak or trough is lost. The last point is always kept."""
-    n = len(series[0])
-    if n <= _MAX_POINTS:
-        return np.arange(n)
-    step = -(-n // buckets)
-    nb = -(-n // step)
-    start = np.arange(nb) * step
-    keep = [start, np.array([n - 1])]
-    for s in series:
-        a = np.asarray(s, dtype=np.float64)
-        # pad the last bucket with its final value: a tie picks the first index, a real one
-        grid = np.concatenate([a, np.full(nb * step - n, a[-1])]).reshape(nb, step)
-        keep += [start + grid.argmin(axis=1), start + grid.argmax(axis=1)]
-    return np.unique(np.minimum(np.concatenate(keep), n - 1))
-
-
-def moving_mean(x: np.ndarray, w: int) -> np.ndarray:
-    """np.convolve(x, np.ones(w) / w, mode="same") from a cumulative sum: O(n), not O(n w) (a 1M-candle
-    equity figure has w = 5000, where the convolution alone took 0.9 s). Output i averages
-    x[i + (w - 1) // 2 - w + 1 .. i + (w - 1) // 2], cut at the ends, divided by w as the convolution does."""
-    n = len(x)
-    c = np.concatenate([[0.0], np.cumsum(x, dtype=np.float64)])
-    i = np.arange(n)
-    hi = np.minimum(i + (w - 1) // 2, n - 1) + 1
-    lo = np.maximum(i + (w - 1) // 2 - w + 1, 0)
-    return (c[hi] - c[lo]) / w
-
-
-def plot_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, drawdown: np.ndarray, position: np.ndarray,
-                others: dict[str, np.ndarray] | None = None, title: str = "Backtest", name: str = "Model") -> Path:
-    """Three panels sharing the time axis: equity [$] of the strategy `name` and of `others` (the
-    baselines, by their table names), the strategy's drawdown [%] and its exposure as an area
-    (mean position over a moving window: long above 0, short below)."""
-    plt = pyplot()
-    # Hundreds of flips drawn as a step line make a solid barcode; the mean exposure over a window
-    # of about 1/200 of the range shows when the strategy was net long, short or flat instead.
-    pos = np.asarray(position, dtype=np.float64)
-    w = max(1, len(pos) // 200)
-    mean_pos = moving_mean(pos, w) if w > 1 else pos
-    i = thin([equity, drawdown, mean_pos, *(others or {}).values()])
-    t = np.asarray(timestamps, dtype=np.int64)[i].astype("datetime64[ms]")
-    fig, (ax_eq, ax_dd, ax_pos) = plt.subplots(3, 1, figsize=(10, 7.5), sharex=True,
-                                              gridspec_kw={"height_ratios": [3, 1.2, 1.2]})
-    for (label, series), color in zip((others or {}).items(), ("grey", "tab:orange", "tab:purple", "tab:brown")):
-        ax_eq.plot(t, np.asarray(series)[i], lw=0.9, ls="--", label=label, color=color)
-    ax_eq.plot(t, np.asarray(equity)[i], lw=1.2, label=name, color="tab:blue", zorder=3)
-    ax_eq.set_ylabel("equity [$]")
-    ax_eq.set_title(textwrap.fill(title, 110), fontsize=9)
-    ax_eq.legend(loc="best", fontsize=8)
-    ax_dd.fill_between(t, 100.0 * np.asarray(drawdown)[i], 0.0, color="tab:red", alpha=0.4, lw=0)
-    ax_dd.set_ylabel(f"{name} drawdown [%]", fontsize=8)
-    ax_pos.fill_between(t, mean_pos[i], 0.0, where=mean_pos[i] >= 0, color="tab:green", alpha=0.45, lw=0,
-                        step="post", label="net long")
-    ax_pos.fill_between(t, mean_pos[i], 0.0, where=mean_pos[i] <= 0, color="tab:red", alpha=0.45, lw=0,
-                        step="post", label="net short")
-    ax_pos.axhline(0.0, color="grey", lw=0.6)
-    ax_pos.set_ylim(-1.1, 1.1)
-    ax_pos.set_ylabel(f"{name} exposure\n(mean of {w} candles)" if w > 1 else f"{name} exposure", fontsize=8)
-    ax_pos.legend(loc="upper right", fontsize=7, ncol=2)
-    ax_pos.set_xlabel("time (UTC)")
-    for ax in (ax_eq, ax_dd, ax_pos):
-        ax.grid(alpha=0.3)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    return save_figure(fig, path)

@@ -3,9 +3,10 @@ so the same code runs in a terminal, a notebook kernel or a Ray worker), PNG wri
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
-from cryptotrain.fileio import atomic_path
+from cryptotrain.fileio import atomic_write_bytes
 
 
 def pyplot():
@@ -18,9 +19,17 @@ def pyplot():
     return plt
 
 
+def figure_png(fig) -> bytes:
+    """`fig` as PNG (dpi 110); the figure is closed."""
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=110)
+    finally:
+        pyplot().close(fig)
+    return buf.getvalue()
+
+
 def save_figure(fig, path: Path) -> Path:
-    """Write `fig` as PNG (dpi 110) through a temporary file and close it; returns `path`."""
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    pyplot().close(fig)
+    """Write `fig` as PNG (figure_png) through a temporary file and close it; returns `path`."""
+    atomic_write_bytes(path, figure_png(fig))
     return path
