@@ -29,9 +29,10 @@ b = bias_ih_l{k} + bias_hh_l{k}.
 
 Layout as in nn/gru.py: STEP-CONTIGUOUS inside (`lstm_forward_tcb` / `lstm_backward_tcb`, used by
 the stack; every array transposed, (rows, B)), time-major wrappers `lstm_forward` /
-`lstm_backward`. Inside, the gate blocks are reordered to [i, f, o, g] and the i, f, o rows
-halved, so one tanh over the whole (4H, B) block and two ops on its first 3H rows give all four
-gates (sig(a) = 0.5 tanh(a/2) + 0.5). The gradients are put back in the params' order
+`lstm_backward`. Inside, the gate blocks are reordered to [i, f, o, g], the i, f, o rows
+negated and the g rows multiplied by -2 (exact), so one sigmoid over the whole (4H, B) block,
+sig(a) = 1 / (1 + exp(-a)) (rnn_common.sigmoid_of_negated), and two ops on its last H rows give
+all four gates (g = tanh(a_g) = 2 sig(2 a_g) - 1). The gradients are put back in the params' order
 [i, f, g, o] after the loop.
 
 Padding (mask (B, T), False = padded step): a padded step keeps h and c unchanged, outputs ZERO
@@ -46,11 +47,12 @@ import numpy as np
 
 from cryptotrain.nn import buffers
 from cryptotrain.nn.init import fused_weights
-from cryptotrain.nn.rnn_common import (GradSums, chunk_steps, gate_index, half_rows, output_grad_into,
-                                       recurrent_weights, reversed_chunks, states_buffer, time_major_backward,
-                                       time_major_forward)
+from cryptotrain.nn.rnn_common import (GradSums, chunk_steps, gate_index, output_grad_into, recurrent_weights,
+                                       reversed_chunks, scaled_rows, sigmoid_of_negated, states_buffer,
+                                       time_major_backward, time_major_forward)
 
 ORDER = (0, 1, 3, 2)   # internal gate blocks [i, f, o, g] from the params' [i, f, g, o]
+SCALES = (-1, -1, -1, -2)   # internal blocks' factors: -a for sig(a), -2a for tanh(a) = 2 sig(2a) - 1
 
 
 def lstm_init(n_in: int, H: int, rng: np.random.Generator, dtype=np.float32) -> dict[str, np.ndarray]:
@@ -69,18 +71,17 @@ def lstm_init(n_in: int, H: int, rng: np.random.Generator, dtype=np.float32) -> 
 
 
 def lstm_cell_forward(a, h_prev, c_prev, WhT, ah, c, tc, h):
-    """One step. a (4H, B): Wx^T x_t on entry, rows [i, f, o, g] with i, f, o halved, the gates on
+    """One step. a (4H, B): Wx^T x_t on entry, rows [i, f, o, g] scaled by SCALES, the gates on
     exit; WhT (4H, H+1) = [Wh^T | b] likewise and h_prev (H+1, B) = [h; 1]
     (rnn_common.recurrent_weights). Writes c (H, B), tc = tanh(c) (H, B) and h (H, B).
     ah (4H, B) holds the recurrent side Wh^T h + b."""
     H = h.shape[0]
     np.matmul(WhT, h_prev, out=ah)
-    a += ah                                        # a = x Wx + h Wh + b (i, f, o rows halved)
-    np.tanh(a, out=a)                              # g = tanh(a_g); i, f, o = 0.5 tanh(a / 2) + 0.5
-    ifo = a[:3 * H]
-    ifo *= 0.5
-    ifo += 0.5
+    a += ah                                        # -[a_i, a_f, a_o], -2 a_g  (a = x Wx + h Wh + b)
+    sigmoid_of_negated(a)                          # i, f, o = sig(a); the g rows hold sig(2 a_g)
     i, f, o, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+    g *= 2.0                                       # g = tanh(a_g) = 2 sig(2 a_g) - 1
+    g -= 1.0
     np.multiply(f, c_prev, out=c)                  # c' = f c + i g
     np.multiply(i, g, out=tc)                      # (tc holds i g until it takes tanh(c'))
     c += tc
@@ -129,8 +130,8 @@ def lstm_forward_tcb(p: dict, X: np.ndarray, h0: tuple, m: dict | None = None, k
     H = Wh.shape[0]
     dt = Wx.dtype
     idx = gate_index(H, ORDER)
-    WhT = recurrent_weights(Wh, b, 3 * H, idx)     # (4H, H+1) [Wh^T | b]: the step GEMM adds b
-    WxT = half_rows(Wx, 3 * H, idx)
+    WhT = recurrent_weights(Wh, b, SCALES, idx)    # (4H, H+1) [Wh^T | b]: the step GEMM adds b
+    WxT = scaled_rows(Wx, SCALES, idx)
     steps = min(chunk_steps(H), T)
     A = buffers.empty((T if keep_cache else steps, 4 * H, B), dt)   # input projections, then the gates
     Hs = states_buffer(T, H, B, dt)                # Hs[t+1] = [h_t; 1]
@@ -138,15 +139,16 @@ def lstm_forward_tcb(p: dict, X: np.ndarray, h0: tuple, m: dict | None = None, k
     TC = buffers.empty((T if keep_cache else 1, H, B), dt)          # tanh(c_t)
     Hs[0, :H], Cs[0] = h0
     ah = buffers.empty((4 * H, B), dt)
-    for t in range(T):
-        s, c_prev, c = t % len(A), Cs[t % len(Cs)], Cs[(t + 1) % len(Cs)]
-        if t % steps == 0:                         # input projections of the next n steps (as in nn/gru.py)
-            n = min(steps, T - t)
-            np.matmul(WxT, X[t:t + n], out=A[s:s + n])
-        lstm_cell_forward(A[s], Hs[t], c_prev, WhT, ah, c, TC[t % len(TC)], Hs[t + 1, :H])
-        if m is not None and m["any"][t]:
-            np.copyto(Hs[t + 1], Hs[t], where=m["pad"][t])
-            np.copyto(c, c_prev, where=m["pad"][t])
+    with np.errstate(over="ignore"):                  # exp(-a) = inf for a < -88: sigmoid 0, exact
+        for t in range(T):
+            s, c_prev, c = t % len(A), Cs[t % len(Cs)], Cs[(t + 1) % len(Cs)]
+            if t % steps == 0:                     # input projections of the next n steps (as in nn/gru.py)
+                n = min(steps, T - t)
+                np.matmul(WxT, X[t:t + n], out=A[s:s + n])
+            lstm_cell_forward(A[s], Hs[t], c_prev, WhT, ah, c, TC[t % len(TC)], Hs[t + 1, :H])
+            if m is not None and m["any"][t]:
+                np.copyto(Hs[t + 1], Hs[t], where=m["pad"][t])
+                np.copyto(c, c_prev, where=m["pad"][t])
     return Hs[:, :H], ({"X": X, "A": A, "Hs": Hs, "Cs": Cs, "TC": TC, "mask": m} if keep_cache else None)
 
 
