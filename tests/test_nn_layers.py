@@ -85,3 +85,34 @@ def test_dropout_mask_scaling_grad_and_eval_identity():
     # same seed, same mask
     _, mask2 = L.dropout_forward(x, 0.25, True, np.random.default_rng(1))
     np.testing.assert_array_equal(mask, mask2)
+
+
+def test_activations_of_scaled_inputs_match_numpy_and_saturate_exactly():
+    """sigmoid_of_negated and tanh_of_scaled (the hot loops' activations, inputs pre-scaled by -1 and
+    -2 in the GEMMs) against float64 np.tanh and the stable sigmoid: absolute error within a few
+    float32 ulps of 1, the exact limits 0, 1, -1 where exp overflows or underflows, no NaN."""
+    from cryptotrain.nn.layers import sigmoid, sigmoid_of_negated, tanh_of_scaled
+
+    a = np.concatenate([np.linspace(-12, 12, 20001), [-1e4, -100.0, -45.0, 45.0, 100.0, 1e4, 0.0, 1e-30]])
+    for dt, tol in ((np.float32, 3e-7), (np.float64, 1e-15)):
+        x = a.astype(dt)
+        with np.errstate(over="ignore"):
+            s = sigmoid_of_negated(-x)
+            t = tanh_of_scaled(-2 * x)
+        assert s.dtype == dt and t.dtype == dt
+        np.testing.assert_allclose(s, sigmoid(x.astype(np.float64)), rtol=0, atol=tol)
+        np.testing.assert_allclose(t, np.tanh(x.astype(np.float64)), rtol=0, atol=2 * tol)
+        assert s[-8] == 0.0 and s[-3] == 1.0 and t[-8] == -1.0 and t[-3] == 1.0 and t[-2] == 0.0
+
+
+def test_additive_pooling_saturated_scores_are_silent_and_finite():
+    from cryptotrain.nn.attention import additive_forward, additive_init
+
+    rng = np.random.default_rng(0)
+    params = {k: (500.0 * (v + 0.1)).astype(np.float32) for k, v in additive_init(6, rng).items()}
+    h = rng.normal(size=(3, 5, 6)).astype(np.float32)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        y, cache = additive_forward(params, h, mask=None)
+    assert np.isfinite(y).all() and np.abs(cache["u"]).max() == 1.0
+    np.testing.assert_allclose(cache["u"], np.tanh(h.reshape(15, 6).astype(np.float64) @ params["pool.W"]
+                                                  + params["pool.b"]), atol=1e-4)

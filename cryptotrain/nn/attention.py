@@ -17,7 +17,7 @@ import numpy as np
 
 from cryptotrain.nn import buffers
 from cryptotrain.nn.layers import (dropout_backward, dropout_forward, linear_backward, linear_forward,
-                                   softmax_backward, softmax_forward)
+                                   softmax_backward, softmax_forward, tanh_of_scaled)
 from cryptotrain.nn.init import glorot_uniform
 
 _NEG = -1e30  # finite "minus infinity": exp underflows to 0 in float32 and float64, no inf - inf
@@ -63,9 +63,11 @@ def additive_forward(params: dict, h: np.ndarray, prefix: str = "pool", *, mask=
     W, b, v = params[f"{prefix}.W"], params[f"{prefix}.b"], params[f"{prefix}.v"]
     B, T, D = h.shape
     h2 = h.reshape(B * T, D)
-    u = np.matmul(h2, W, out=buffers.empty((B * T, W.shape[1]), W.dtype))   # (B*T, A)
-    u += b
-    np.tanh(u, out=u)
+    W2 = np.multiply(W, -2.0, out=buffers.empty(W.shape, W.dtype))   # -2 W, -2 b: exact, so u holds
+    u = np.matmul(h2, W2, out=buffers.empty((B * T, W.shape[1]), W.dtype))   # -2 (h W + b) to the bit
+    u += -2.0 * b                                           # (B*T, A)
+    with np.errstate(over="ignore"):
+        tanh_of_scaled(u)                                   # u = tanh(h W + b)
     s = (u @ v).reshape(B, T)
     alpha, c_sm = masked_softmax_forward(s, mask)           # (B, T)
     ctx = (alpha[:, None, :] @ h)[:, 0, :]                  # (B, D)

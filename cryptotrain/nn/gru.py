@@ -40,7 +40,7 @@ projections of the next chunk into the gate buffer A (T, 4H, B), so they are sti
 the steps read them; a step adds Wh^T h and leaves [r, z, n, hn] in place. In eval mode
 (keep_cache=False) A is a ring of one chunk, [r, z, n] only. The backward stores the gate gradients per step and sums dWx, dWh with one GEMM each
 per chunk of steps. The r and z rows of Wx^T, Wh^T and b are negated (exactly) so that
-sig(a) = 1 / (1 + exp(-a)) is exp, +1 and a reciprocal (rnn_common.sigmoid_of_negated).
+sig(a) = 1 / (1 + exp(-a)) is exp, +1 and a reciprocal (nn/layers.py sigmoid_of_negated).
 
 Padding (mask (B, T), False = padded step, left padding in practice): a padded step keeps the
 state (h_t = h_{t-1}), outputs ZERO, and gets zero gradient (its gates do not contribute).
@@ -54,8 +54,9 @@ import numpy as np
 
 from cryptotrain.nn import buffers
 from cryptotrain.nn.init import fused_weights
+from cryptotrain.nn.layers import sigmoid_of_negated
 from cryptotrain.nn.rnn_common import (GradSums, chunk_steps, output_grad_into, recurrent_weights, reversed_chunks,
-                                       scaled_rows, sigmoid_of_negated, states_buffer, time_major_backward,
+                                       scaled_rows, states_buffer, time_major_backward,
                                        time_major_forward)
 
 SCALES = (-1, -1, 1)   # r, z rows negated (sigmoid_of_negated), n rows as they are

@@ -31,7 +31,7 @@ Layout as in nn/gru.py: STEP-CONTIGUOUS inside (`lstm_forward_tcb` / `lstm_backw
 the stack; every array transposed, (rows, B)), time-major wrappers `lstm_forward` /
 `lstm_backward`. Inside, the gate blocks are reordered to [i, f, o, g], the i, f, o rows
 negated and the g rows multiplied by -2 (exact), so one sigmoid over the whole (4H, B) block,
-sig(a) = 1 / (1 + exp(-a)) (rnn_common.sigmoid_of_negated), and two ops on its last H rows give
+sig(a) = 1 / (1 + exp(-a)) (nn/layers.py sigmoid_of_negated), and two ops on its last H rows give
 all four gates (g = tanh(a_g) = 2 sig(2 a_g) - 1). The gradients are put back in the params' order
 [i, f, g, o] after the loop.
 
@@ -47,8 +47,9 @@ import numpy as np
 
 from cryptotrain.nn import buffers
 from cryptotrain.nn.init import fused_weights
+from cryptotrain.nn.layers import sigmoid_of_negated
 from cryptotrain.nn.rnn_common import (GradSums, chunk_steps, gate_index, output_grad_into, recurrent_weights,
-                                       reversed_chunks, scaled_rows, sigmoid_of_negated, states_buffer,
+                                       reversed_chunks, scaled_rows, states_buffer,
                                        time_major_backward, time_major_forward)
 
 ORDER = (0, 1, 3, 2)   # internal gate blocks [i, f, o, g] from the params' [i, f, g, o]
