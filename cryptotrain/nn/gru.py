@@ -39,8 +39,10 @@ x (T, B, F) -> y (T, B, H). Every `chunk_steps` steps, one batched GEMM writes t
 projections of the next chunk into the gate buffer A (T, 4H, B), so they are still in cache when
 the steps read them; a step adds Wh^T h and leaves [r, z, n, hn] in place. In eval mode
 (keep_cache=False) A is a ring of one chunk, [r, z, n] only. The backward stores the gate gradients per step and sums dWx, dWh with one GEMM each
-per chunk of steps. The r and z rows of Wx^T, Wh^T and b are negated (exactly) so that
-sig(a) = 1 / (1 + exp(-a)) is exp, +1 and a reciprocal (nn/layers.py sigmoid_of_negated).
+per chunk of steps. The r and z rows of Wx^T, Wh^T and b are negated and the n rows (with b_n
+and bhn) multiplied by -2, exactly, so that sig(a) = 1 / (1 + exp(-a)) is exp, +1 and a
+reciprocal and tanh(a) = 2 sig(2a) - 1 two ops more (nn/layers.py sigmoid_of_negated,
+tanh_of_scaled); a_n comes out as -2 a_n to the bit, since scaling by -2 commutes with rounding.
 
 Padding (mask (B, T), False = padded step, left padding in practice): a padded step keeps the
 state (h_t = h_{t-1}), outputs ZERO, and gets zero gradient (its gates do not contribute).
@@ -54,12 +56,12 @@ import numpy as np
 
 from cryptotrain.nn import buffers
 from cryptotrain.nn.init import fused_weights
-from cryptotrain.nn.layers import sigmoid_of_negated
+from cryptotrain.nn.layers import sigmoid_of_negated, tanh_of_scaled
 from cryptotrain.nn.rnn_common import (GradSums, chunk_steps, output_grad_into, recurrent_weights, reversed_chunks,
                                        scaled_rows, states_buffer, time_major_backward,
                                        time_major_forward)
 
-SCALES = (-1, -1, 1)   # r, z rows negated (sigmoid_of_negated), n rows as they are
+SCALES = (-1, -1, -2)   # r, z rows negated (sigmoid_of_negated), n rows times -2 (tanh_of_scaled)
 
 
 def gru_init(n_in: int, H: int, rng: np.random.Generator, dtype=np.float32) -> dict[str, np.ndarray]:
@@ -77,21 +79,22 @@ def gru_init(n_in: int, H: int, rng: np.random.Generator, dtype=np.float32) -> d
 
 
 def gru_cell_forward(a, h_prev, WhT, ah, tmp, h):
-    """One step. a: rows [0, 3H) hold Wx^T x_t + [0, 0, b_n] on entry (r, z rows negated), and the
-    gates [r, z, n] on exit; a (4H, B) (training) also gets hn in rows [3H, 4H) for the backward,
-    a (3H, B) (no cache kept) does not. WhT (3H, H+1) = [Wh^T | b_r, b_z, bhn], r and z rows
-    negated, and h_prev (H+1, B) = [h; 1] (rnn_common.recurrent_weights). Writes h (H, B), the new
-    state. ah (3H, B) holds the recurrent side [-(Wh_rz^T h + b_rz), hn]; tmp (H, B) scratch."""
+    """One step. a: rows [0, 3H) hold Wx^T x_t + [0, 0, b_n] on entry, scaled by SCALES (r, z rows
+    negated, n rows times -2), and the gates [r, z, n] on exit; a (4H, B) (training) also gets hn
+    in rows [3H, 4H) for the backward, a (3H, B) (no cache kept) does not. WhT (3H, H+1) =
+    [Wh^T | b_r, b_z, bhn] scaled likewise, and h_prev (H+1, B) = [h; 1]
+    (rnn_common.recurrent_weights). Writes h (H, B), the new state. ah (3H, B) holds the recurrent
+    side [-(Wh_rz^T h + b_rz), -2 hn]; tmp (H, B) scratch."""
     H = h.shape[0]
     np.matmul(WhT, h_prev, out=ah)
-    rz, n, hn = a[:2 * H], a[2 * H:3 * H], ah[2 * H:]   # hn = h Wh_n + bhn
+    rz, n, hn2 = a[:2 * H], a[2 * H:3 * H], ah[2 * H:]   # hn2 = -2 hn, hn = h Wh_n + bhn
     rz += ah[:2 * H]                               # -[a_r, a_z]
     sigmoid_of_negated(rz)                         # [r, z] = sig(a) = 1 / (1 + exp(-a))
     if len(a) > 3 * H:                             # training: keep hn beside the gates
-        np.copyto(a[3 * H:], hn)
-    np.multiply(rz[:H], hn, out=tmp)               # tmp = r hn
-    n += tmp                                       # a_n = x Wx_n + b_n + r hn
-    np.tanh(n, out=n)                              # n = tanh(a_n)
+        np.multiply(hn2, -0.5, out=a[3 * H:])
+    np.multiply(rz[:H], hn2, out=tmp)              # tmp = -2 r hn
+    n += tmp                                       # -2 a_n = -2 (x Wx_n + b_n + r hn)
+    tanh_of_scaled(n)                              # n = tanh(a_n)
     np.subtract(h_prev[:H], n, out=tmp)            # tmp = h - n
     tmp *= rz[H:]
     np.add(tmp, n, out=h)                          # h' = n + z (h - n)
@@ -139,6 +142,7 @@ def gru_forward_tcb(p: dict, X: np.ndarray, h0: np.ndarray, m: dict | None = Non
     dt = Wx.dtype
     WhT = recurrent_weights(Wh, np.concatenate([b[:2 * H], bhn]), SCALES)   # (3H, H+1), adds b_rz, bhn
     WxT = scaled_rows(Wx, SCALES)
+    bn2 = (-2.0 * b[2 * H:])[:, None]              # b_n scaled as the n rows (exact)
     steps = min(chunk_steps(H), T)
     A = buffers.empty((T, 4 * H, B) if keep_cache else (steps, 3 * H, B), dt)   # per step [r, z, n, hn] / [r, z, n]
     Hs = states_buffer(T, H, B, dt)                # Hs[t+1] = [h_t; 1]
@@ -150,7 +154,7 @@ def gru_forward_tcb(p: dict, X: np.ndarray, h0: np.ndarray, m: dict | None = Non
             if t % steps == 0:                     # input projections of the next n steps (in cache for them;
                 n = min(steps, T - t)              # one GEMM per step however they are chunked)
                 np.matmul(WxT, X[t:t + n], out=A[s:s + n, :3 * H])
-                A[s:s + n, 2 * H:3 * H] += b[2 * H:, None]   # b_n, the input-side bias of n (outside r * ...)
+                A[s:s + n, 2 * H:3 * H] += bn2             # -2 b_n, the input-side bias of n (outside r * ...)
             gru_cell_forward(A[s], Hs[t], WhT, ah, tmp, Hs[t + 1, :H])
             if m is not None and m["any"][t]:
                 np.copyto(Hs[t + 1], Hs[t], where=m["pad"][t])

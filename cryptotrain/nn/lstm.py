@@ -47,7 +47,7 @@ import numpy as np
 
 from cryptotrain.nn import buffers
 from cryptotrain.nn.init import fused_weights
-from cryptotrain.nn.layers import sigmoid_of_negated
+from cryptotrain.nn.layers import sigmoid_of_negated, tanh_of_scaled
 from cryptotrain.nn.rnn_common import (GradSums, chunk_steps, gate_index, output_grad_into, recurrent_weights,
                                        reversed_chunks, scaled_rows, states_buffer,
                                        time_major_backward, time_major_forward)
@@ -86,7 +86,8 @@ def lstm_cell_forward(a, h_prev, c_prev, WhT, ah, c, tc, h):
     np.multiply(f, c_prev, out=c)                  # c' = f c + i g
     np.multiply(i, g, out=tc)                      # (tc holds i g until it takes tanh(c'))
     c += tc
-    np.tanh(c, out=tc)                             # tc = tanh(c')
+    np.multiply(c, -2.0, out=tc)                   # tc = tanh(c') = 2 sig(2 c') - 1
+    tanh_of_scaled(tc)
     np.multiply(o, tc, out=h)                      # h' = o tanh(c')
 
 
