@@ -41,9 +41,10 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/backtest.py
-	$(BIN)/python benchmarks/train_throughput.py --models gru_attention,lstm_attention --threads 1,2 --modes train,infer --rounds 4
+	$(BIN)/python benchmarks/train_throughput.py --models gru_attention,lstm_attention --threads 1,2 --modes train,infer --rounds 3 --round-seconds 0.6
 	$(BIN)/python benchmarks/train_throughput.py --models transformer --no-memory --rounds 3
 	$(BIN)/python benchmarks/executor_overhead.py
+	$(BIN)/python benchmarks/commands.py --repeats 3
 
 clean-venv:
 	rm -rf $(VENV)
