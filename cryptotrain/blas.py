@@ -12,11 +12,21 @@ evaluate and predict run the model with it (`limited`), so they reproduce traini
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from typing import Iterator
 
 # OpenBLAS, OpenMP (used by some BLAS builds and by LightGBM) and MKL each read their own variable.
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a container or `taskset` may narrow
+    below os.cpu_count()), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:   # not on Linux
+        return os.cpu_count() or 1
 
 
 def env_vars(threads: int) -> dict[str, str]:

@@ -26,6 +26,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from cryptotrain.blas import usable_cores
 from cryptotrain.errors import RunFailure, UserError
 
 
@@ -209,7 +210,7 @@ def write_csv(frame, target: str | Path) -> None:
         def rows(start: int):
             return _csv_rows(names, [c[start:start + _CHUNK_ROWS] for c in columns])
 
-        with pa.OSFile(str(tmp), "wb") as sink, ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        with pa.OSFile(str(tmp), "wb") as sink, ThreadPoolExecutor(max_workers=min(4, usable_cores())) as pool:
             sink.write((",".join(names) + "\n").encode())   # the header unquoted, as pandas writes it
             for text in pool.map(rows, range(0, len(frame), _CHUNK_ROWS)):
                 sink.write(text)

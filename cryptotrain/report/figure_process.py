@@ -25,14 +25,9 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
+from cryptotrain.blas import usable_cores
+
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])   # the directory holding cryptotrain/
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:   # not on Linux
-        return os.cpu_count() or 1
 
 
 class FigureProcess:
