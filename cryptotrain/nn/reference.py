@@ -1,5 +1,5 @@
 """The plain version of the GRU and LSTM math: batch-major, one NumPy expression per equation, no
-buffers, no fused or halved rows, no reordered gates. It is what nn/gru.py and nn/lstm.py compute
+buffers, no fused or scaled rows, no reordered gates. It is what nn/gru.py and nn/lstm.py compute
 (their docstrings carry the same equations, forward and backward), written for reading and used
 by the tests as an oracle for the fast step-contiguous layers (tests/test_speed_paths.py). It is
 slow; nothing in training calls it.
