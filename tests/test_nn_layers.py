@@ -106,6 +106,8 @@ def test_activations_of_scaled_inputs_match_numpy_and_saturate_exactly():
 
 
 def test_additive_pooling_saturated_scores_are_silent_and_finite():
+    """Scores 500x beyond tanh's range: catches additive_forward losing its errstate around
+    tanh_of_scaled (raises here) or a -2 scaling of W and b that no longer gives tanh(h W + b)."""
     from cryptotrain.nn.attention import additive_forward, additive_init
 
     rng = np.random.default_rng(0)

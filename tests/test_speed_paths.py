@@ -326,8 +326,10 @@ def test_eval_batches_place_every_window_by_its_time_whatever_the_kernel(monkeyp
 @pytest.mark.parametrize("kind", ["gru", "lstm"])
 def test_saturated_gates_are_exact_and_silent(kind):
     """Gate pre-activations far beyond float32's exp range (|a| up to ~1e3): the sigmoids through
-    exp (rnn_common.sigmoid_of_negated) reach exactly 0 and 1 and tanh exactly -1 and 1 without an
-    overflow warning or a NaN, and the layer still equals the float64 reference."""
+    exp (nn/layers.py sigmoid_of_negated, tanh_of_scaled) reach exactly 0 and 1 and tanh exactly -1
+    and 1 without an overflow warning or a NaN, and the layer still equals the float64 reference.
+    Catches: a layer loop that lost its np.errstate(over="ignore") (raises here), or an activation
+    that turns exp's inf into NaN."""
     init, fwd, bwd, ref = LAYERS[kind]
     T, B, F, H = 5, 6, 4, 8
     rng = np.random.default_rng(5)
@@ -336,13 +338,13 @@ def test_saturated_gates_are_exact_and_silent(kind):
     dy = rng.normal(size=(T, B, H)).astype(np.float32)
     with np.errstate(over="raise", invalid="raise", divide="raise"):   # (underflow is ignored by default)
         y, cache = fwd(p, x, None, None)
-        dx, _, g = bwd(p, cache, dy)
+        dx, _, _ = bwd(p, cache, dy)
     gates = cache["tcb"]["A"][:, :(3 if kind == "gru" else 4) * H]   # the GRU's cache also holds hn
     assert np.abs(gates).max() == 1.0 and {0.0, 1.0} <= set(np.unique(gates[:, :H]))   # saturated, exactly
     f64 = lambda a: np.asarray(a, np.float64)  # noqa: E731
     state = np.zeros((B, H)) if kind == "gru" else (np.zeros((B, H)), np.zeros((B, H)))
     with np.errstate(over="ignore"):
-        ry, rdx, _, rg = ref({k: f64(v) for k, v in p.items()}, f64(x), state, np.ones((B, T), bool), f64(dy))
+        ry, rdx, _, _ = ref({k: f64(v) for k, v in p.items()}, f64(x), state, np.ones((B, T), bool), f64(dy))
     assert np.isfinite(y).all() and np.isfinite(dx).all()
     np.testing.assert_allclose(y, ry, rtol=0, atol=1e-4)       # float32 rounding of |a| ~ 300 is 3e-5
     np.testing.assert_allclose(dx, rdx, rtol=0, atol=1e-3 * np.abs(rdx).max())

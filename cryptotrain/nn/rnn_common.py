@@ -32,7 +32,7 @@ def gate_index(H: int, order) -> np.ndarray:
 def scaled_rows(W: np.ndarray, scales, index: np.ndarray | None = None) -> np.ndarray:
     """A contiguous (K*H, n) copy of W^T (W (n, K*H); its columns W[:, index] first reordered
     when an index is given) with gate block k's rows multiplied by scales[k], one factor per block
-    of H rows: -1 or -2, exact in binary floating point. The layers use it so that the gate
+    of H rows: 1, -1 or -2, exact in binary floating point. The layers use it so that the gate
     activations come out of the GEMMs already negated (nn/layers.py `sigmoid_of_negated`; the LSTM's
     g as 2 sigmoid(2a) - 1), with no separate scaling op per step."""
     WT = np.array((W if index is None else W[:, index]).T, order="C")
