@@ -98,14 +98,18 @@ def last_valid(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def fill_mask(has: np.ndarray, want: np.ndarray, rebalance: int) -> np.ndarray:
-    """(T, N) bool: pair i fills at the open of row t. `want[t]` = the target held from that open."""
+def fill_mask(has: np.ndarray, want: np.ndarray, rebalance: int | np.ndarray) -> np.ndarray:
+    """(T, N) bool: pair i fills at the open of row t. `want[t]` = the target held from that open;
+    `rebalance`: every N rows (0 = never) or a (T,) bool mask of the rebalance rows."""
     prev_row = last_valid(np.where(has, np.arange(len(has))[:, None], np.nan).astype(float))
     prev = np.vstack([np.full((1, has.shape[1]), np.nan), prev_row[:-1]])            # previous candle's row
     prev_want = np.where(np.isfinite(prev), want[np.nan_to_num(prev).astype(np.int64), np.arange(has.shape[1])], 0.0)
     fills = has & (want != prev_want)
-    if rebalance > 0:
-        reb = (np.arange(len(has)) % rebalance == 0) & (np.arange(len(has)) > 0)
+    if np.ndim(rebalance):
+        reb = np.asarray(rebalance, dtype=bool)
+    else:
+        reb = (np.arange(len(has)) % rebalance == 0) & (np.arange(len(has)) > 0) if rebalance > 0 else None
+    if reb is not None:
         fills |= has & reb[:, None] & (want != 0)
     return fills
 
@@ -135,9 +139,14 @@ def _check(open_, close, weights, cash, fee_bps, slippage_bps) -> None:
 
 
 def run_portfolio(timestamps: np.ndarray, open_: np.ndarray, close: np.ndarray, weights: np.ndarray, *,
-                  cash: float, fee_bps: float, slippage_bps: float, timeframe_ms: int, rebalance: int = 0,
-                  symbols: list[str] | None = None) -> PortfolioResult:
-    """Trade `weights` (T, N) (NaN = keep) on the pairs' candles (T, N) under the rule above."""
+                  cash: float, fee_bps: float, slippage_bps: float, timeframe_ms: int,
+                  rebalance: int | np.ndarray = 0, symbols: list[str] | None = None,
+                  data_end: np.ndarray | None = None) -> PortfolioResult:
+    """Trade `weights` (T, N) (NaN = keep) on the pairs' candles (T, N) under the rule above.
+
+    `rebalance`: every N rows or a (T,) bool mask of rows. `data_end` (N,): open time [ms] of each
+    pair's last candle in its data (default: its last candle here); a pair ends in this run when
+    that is before the last row, so a gap at the end of a window taken from longer data is no end."""
     ts = np.asarray(timestamps, dtype=np.int64)
     open_, close, weights = (np.asarray(v, dtype=np.float64) for v in (open_, close, weights))
     _check(open_, close, weights, cash, fee_bps, slippage_bps)
@@ -154,6 +163,8 @@ def run_portfolio(timestamps: np.ndarray, open_: np.ndarray, close: np.ndarray, 
     val_open = np.where(has, open_, np.vstack([np.full((1, N), np.nan), last_close[:-1]]))
     last_row = np.where(has.any(axis=0), T - 1 - np.argmax(has[::-1], axis=0), -1)
     ending = (last_row < T - 1) & (last_row >= 0)
+    if data_end is not None:
+        ending &= ts[np.maximum(last_row, 0)] >= np.asarray(data_end, dtype=np.int64)
     end_rows = {int(r): np.flatnonzero(ending & (last_row == r)) for r in np.unique(last_row[ending])}
     rows = np.union1d(np.flatnonzero(fills.any(axis=1)), np.array(sorted(end_rows), dtype=np.int64))
 
