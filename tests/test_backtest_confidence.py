@@ -9,6 +9,7 @@ from scipy.stats import norm
 
 from cryptotrain.backtest.stats import BOOTSTRAP_RESAMPLES, annual_return_interval, compute_stats, span_warning
 from cryptotrain.evaluate.bootstrap import block_length, percentile_interval
+from tests.test_backtest_cli import candles  # noqa: F401  (a fixture)
 from tests.test_backtest_stats import fixed_result
 
 H = 3_600_000
@@ -58,3 +59,19 @@ def test_short_span_warns_with_its_dates_and_a_long_one_does_not():
     assert text is not None and "18.0 days" in text and "1970-01-01 00:00" in text
     long = compute_stats(with_equity(np.full(24 * 91, 10_000.0)))
     assert long["Duration"] > pd.Timedelta(days=90) and span_warning(long) is None
+
+
+def test_a_single_pair_backtest_reports_psr_the_interval_and_warns_of_its_short_span(tmp_path, candles):  # noqa: F811
+    """Catches the single-pair command left without the new rows or the warning (the issue asks for
+    them on every backtest)."""
+    import json
+
+    from tests.test_backtest_cli import T0 as T0_, invoke, write_signals
+
+    sig = write_signals(tmp_path / "rule.csv", T0_ + np.arange(5, 30) * H, np.tile([1, 1, -1, 0, 0.5], 5))
+    res = invoke("--signals", sig, "--data", candles)
+    assert res.exit_code == 0, res.output
+    assert "PSR(0) [%]" in res.output and "Return (Ann.) CI Low [%]" in res.output
+    assert "warning:" in res.output and "shorter than 90 days" in " ".join(res.output.split())
+    model = json.loads((tmp_path / "rule_backtest" / "stats.json").read_text())["model"]
+    assert model["PSR(0) [%]"] is not None and model["Return (Ann.) CI High [%]"] is not None

@@ -102,9 +102,8 @@ def test_matches_per_candle_loop_with_gaps_late_listing_and_early_end(fee_bps, s
     assert not ((r.fills.pair == 3) & np.isin(r.fills.candle, [20, 21, 33])).any()
 
 
-def test_three_pairs_ten_candles_without_costs_by_hand():
-    """Catches sizing on the wrong equity, a waiting change filled at a gap or before listing, and an
-    ended pair left in the book: the equity below is worked out by hand in the comments."""
+def hand_case():
+    """Three pairs, ten candles, no costs: A throughout, B listed at row 3, C ending at row 6."""
     A_o = [10, 10, 10, 12, 12, 12, 6, 6, 6, 6]
     A_c = [10, 10, 12, 12, 12, 6, 6, 6, 6, 12]
     B_o = [nan, nan, nan, 20, 20, 25, 25, 25, 20, 20]     # listed at row 3
@@ -117,7 +116,13 @@ def test_three_pairs_ten_candles_without_costs_by_hand():
     #                          open 3: E = 500 + 100 * 5 = 1000 -> B 25 units at 20, cash 0
     w[6] = [0.25, nan, nan]  # C ends at row 6 held: sold at its close 10 -> cash 1000
     #                          open 7: E = 1000 + 25 * 25 = 1625 -> A 0.25 * 1625 / 6 = 67.7083 units
-    r = pf(np.array([A_o, B_o, C_o]).T, np.array([A_c, B_c, C_c]).T, w, symbols=["A", "B", "C"])
+    return pf(np.array([A_o, B_o, C_o]).T, np.array([A_c, B_c, C_c]).T, w, symbols=["A", "B", "C"])
+
+
+def test_three_pairs_ten_candles_without_costs_by_hand():
+    """Catches sizing on the wrong equity, a waiting change filled at a gap or before listing, and an
+    ended pair left in the book: the equity below is worked out by hand in the comments of hand_case."""
+    r = hand_case()
     hand = [1000,                  # flat
             50 * 10 + 100 * 5,     # 1000
             500 + 100 * 5,         # 1000 (A sold at the open of 2)
