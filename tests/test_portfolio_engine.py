@@ -196,3 +196,15 @@ def test_sells_are_recorded_before_buys_and_a_rebalanced_long_book_of_gross_one_
         assert not np.any(np.diff((du > 0).astype(int)) < 0)   # no sell after a buy
     cash = r.equity - r.value.sum(axis=1)
     assert cash.min() > -1e-9 and cash[3:].min() < 1e-6       # fully invested, never overdrawn
+
+
+def test_ruin_wipes_the_account_out_as_the_single_pair_engine_does():
+    """Catches equity going negative after a short's rally of more than 100%, or trading on after it."""
+    o = np.array([100, 100, 100, 150, 250, 260, 100.0])
+    c = np.array([100, 100, 140, 240, 255, 200, 90.0])
+    t = np.full(7, -1.0)
+    a = run_backtest(np.arange(7) * H, o, c, t, cash=1000.0, fee_bps=10, slippage_bps=2, timeframe_ms=H)
+    b = pf(o[:, None], c[:, None], t[:, None], fee_bps=10, slippage_bps=2)
+    assert a.ruined_at == b.ruined_at == 3
+    np.testing.assert_allclose(b.equity, a.equity, rtol=1e-12)
+    assert (b.equity[3:] == 0).all() and (b.units[3:] == 0).all()

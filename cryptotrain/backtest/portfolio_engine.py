@@ -26,7 +26,8 @@ section repeats it). Shapes: T candles of the common grid, N pairs, K fills.
 - A pair whose data ends before the last row while held is sold at its last close (-/+
   slippage, fee) at that close; its name and time are in `PortfolioResult.ended`.
 - Ruin (only shorts or gross > 1 can get there): from the first row where equity at an open or a
-  close is <= 0 the account is wiped out (equity 0, no more fills), `ruined_at` names the row.
+  close is <= 0 the account is wiped out (equity 0, no more fills), `ruined_at` names the row; its
+  open trades are marked at that row's close (their P&L then stops short of the loss to zero).
 
 Solving the sizing equation (one scalar, piecewise linear)
 ----------------------------------------------------------
@@ -114,13 +115,13 @@ def fill_mask(has: np.ndarray, want: np.ndarray, rebalance: int | np.ndarray) ->
     return fills
 
 
-def solve_sizing(E: float, w: np.ndarray, a: np.ndarray, kb: float, ks: float) -> float:
+def solve_sizing(E: float, w: list[float], a: list[float], kb: float, ks: float) -> float:
     """x with x + sum_i kappa_i |w_i x - a_i| = E (module docstring: Newton on a convex piecewise-linear h)."""
     x = E
     for _ in range(len(w) + 2):
-        k = np.where(w * x > a, kb, -ks)               # kappa_i * sg_i of the piece at x
-        x_new = (E + float(k @ a)) / (1.0 + float(k @ w))
-        if (k * (w * x_new - a)).min() >= 0:           # the sides at x_new are those used: exact
+        k = [kb if wi * x > ai else -ks for wi, ai in zip(w, a)]   # kappa_i * sg_i of the piece at x
+        x_new = (E + sum(ki * ai for ki, ai in zip(k, a))) / (1.0 + sum(ki * wi for ki, wi in zip(k, w)))
+        if all(ki * (wi * x_new - ai) >= 0 for ki, wi, ai in zip(k, w, a)):   # the sides used: exact
             return x_new
         x = x_new
     raise AssertionError("portfolio sizing did not converge")   # unreachable: one step per kink
@@ -170,33 +171,38 @@ def run_portfolio(timestamps: np.ndarray, open_: np.ndarray, close: np.ndarray, 
 
     fr, fp = np.nonzero(fills)                         # row-major: the fills of each row are contiguous
     bounds = np.searchsorted(fr, rows, side="left"), np.searchsorted(fr, rows, side="right")
-    fw, fprice = want[fr, fp], val_open[fr, fp]
+    fp_l, fw_l, fprice_l = fp.tolist(), want[fr, fp].tolist(), val_open[fr, fp].tolist()
     p_open = np.nan_to_num(val_open)
-    u, c = np.zeros(N), float(cash)
-    seg_units, seg_cash = [u.copy()], [c]
-    rec: list[tuple] = []                              # per fill row: (row, pairs, target, before, after, at_close)
+    # Python floats from here: a fill row touches a few pairs, where NumPy's per-call cost dominates
+    u, c = [0.0] * N, float(cash)
+    seg_units, seg_cash = [list(u)], [c]
+    rec: list[tuple] = []                              # per fill: (row, pair, target, before, after, at_close)
     ruined = None
     for t, lo, hi in zip(rows.tolist(), *(b.tolist() for b in bounds)):
         if hi > lo:
-            idx, w, p = fp[lo:hi], fw[lo:hi], fprice[lo:hi]
-            E = c + float(u @ p_open[t])
-            a = u[idx] * p
+            idx, w, p = fp_l[lo:hi], fw_l[lo:hi], fprice_l[lo:hi]
+            E = c + sum(ui * pi for ui, pi in zip(u, p_open[t].tolist()) if ui != 0.0)
+            a = [u[i] * pi for i, pi in zip(idx, p)]
             x = solve_sizing(E, w, a, kb, ks) if E > 0 else 0.0
             if not (E > 0 and x > 0):
                 ruined = t
                 break
-            new = w * x / p
-            du = new - u[idx]
-            c -= float(du @ p) + float(np.abs(du) @ p) * (s + f) + s * f * float(du @ p)
-            rec.append((t, idx, w, u[idx], new, False))
-            u[idx] = new
+            flow = traded = 0.0
+            for i, wi, pi in zip(idx, w, p):
+                new = wi * x / pi
+                du = new - u[i]
+                flow += du * pi
+                traded += abs(du) * pi
+                rec.append((t, i, wi, u[i], new, False))
+                u[i] = new
+            c -= flow + traded * (s + f) + s * f * flow   # sum du (p (1 +- s)) (1 + f), +- the side of du
         for i in end_rows.get(t, ()):
             if u[i] != 0:
                 price = close[t, i] * (1.0 - s if u[i] > 0 else 1.0 + s)
                 c += u[i] * price - f * abs(u[i]) * price
-                rec.append((t, np.array([i]), np.zeros(1), u[i:i + 1].copy(), np.zeros(1), True))
+                rec.append((t, i, 0.0, u[i], 0.0, True))
                 u[i] = 0.0
-        seg_units.append(u.copy()), seg_cash.append(c)
+        seg_units.append(list(u)), seg_cash.append(c)
     seg_start = np.concatenate(([0], rows[: len(seg_units) - 1]))
 
     seg = np.searchsorted(seg_start, np.arange(T), side="right") - 1   # (T,) segment of each row
@@ -211,21 +217,17 @@ def run_portfolio(timestamps: np.ndarray, open_: np.ndarray, close: np.ndarray, 
         units[b:], value[b:], equity[b:] = 0.0, 0.0, 0.0
     fl = _fills(rec, val_open, close, s, f)
     ended = {symbols[i]: int(ts[last_row[i]]) for i in np.unique(fl.pair[fl.at_close])}
-    trades = _trades(fl, ts, last_close, timeframe_ms, symbols)
+    end = T if ruined is None else ruined + 1          # a ruined account's open trades: marked at that close
+    trades = _trades(fl, ts[:end], last_close[:end], timeframe_ms, symbols)
     return PortfolioResult(ts, symbols, np.where(has, close, np.nan), want, units, value, equity, fl, trades,
                            float(cash), int(timeframe_ms), ended, ruined)
 
 
 def _fills(rec: list[tuple], val_open: np.ndarray, close: np.ndarray, s: float, f: float) -> PortfolioFills:
-    """The recorded fill rows -> one entry per fill, ordered by row, opens before close-outs, sells first."""
-    if not rec:
-        z = np.zeros(0)
-        return PortfolioFills(np.zeros(0, dtype=np.int64), z, z, z, z, z, z, z, np.zeros(0, dtype=np.int64),
-                              np.zeros(0, dtype=bool))
-    counts = [len(r[1]) for r in rec]
-    row = np.repeat(np.array([r[0] for r in rec], dtype=np.int64), counts)
-    at_close = np.repeat(np.array([r[5] for r in rec], dtype=bool), counts)
-    pair, target, before, after = (np.concatenate([r[k] for r in rec]) for k in (1, 2, 3, 4))
+    """The recorded fills -> arrays, ordered by row, opens before close-outs, sells first."""
+    m = np.array(rec, dtype=np.float64).reshape(-1, 6)
+    row, pair = m[:, 0].astype(np.int64), m[:, 1].astype(np.int64)
+    target, before, after, at_close = m[:, 2], m[:, 3], m[:, 4], m[:, 5].astype(bool)
     buy = after > before
     order = np.lexsort((buy, at_close, row))
     row, pair, target, before, after, at_close, buy = (v[order] for v in (row, pair, target, before, after,
@@ -234,7 +236,7 @@ def _fills(rec: list[tuple], val_open: np.ndarray, close: np.ndarray, s: float, 
     price = ref * np.where(buy, 1.0 + s, 1.0 - s)
     traded = np.abs(after - before)
     return PortfolioFills(row, target, before, after, price, traded * price, f * traded * price,
-                          traded * ref * s, pair.astype(np.int64), at_close)
+                          traded * ref * s, pair, at_close)
 
 
 def _trades(fl: PortfolioFills, ts: np.ndarray, last_close: np.ndarray, timeframe_ms: int,
