@@ -308,12 +308,17 @@ def backtest(
                                                                 "candles, 0 = never", "rebalance")),
     target_vol: Optional[float] = typer.Option(None, help=_bt_help("Portfolio: annual volatility to scale the book "
                                                                    "to, 0 = off", "target_vol")),
+    set_: list[str] = typer.Option([], "--set", help="Override a backtest setting: backtest.key=value (repeatable; "
+                                                     "an option given too wins)."),
 ) -> None:
     """Trade a run's predictions, an external signal file or a portfolio of weights (--weights) with next-open
     fills, fees and slippage."""
     from cryptotrain.backtest.runner import backtest_command
 
-    overrides = {k: v for k, v in dict(fee_bps=fee_bps, slippage_bps=slippage_bps, cash=cash, mode=mode,
+    from cryptotrain.backtest.backtester import set_overrides
+
+    overrides = set_overrides(set_) if set_ else {}
+    overrides |= {k: v for k, v in dict(fee_bps=fee_bps, slippage_bps=slippage_bps, cash=cash, mode=mode,
                                        threshold=threshold, sizing=sizing, max_exposure=max_exposure,
                                        min_hold=min_hold, gross=gross, rebalance=rebalance,
                                        target_vol=target_vol).items()

@@ -127,3 +127,19 @@ def test_allow_leverage_and_option_errors(tmp_path, data_dir):
     assert res.exit_code == 2 and "--weights and --data-dir go together" in res.output
     res = invoke("--weights", path, "--data-dir", tmp_path / "nowhere")
     assert res.exit_code == 2 and "is not a directory" in res.output
+
+
+def test_set_overrides_backtest_keys_type_checked(tmp_path, data_dir):
+    """Catches --set values taken untyped or unchecked, a misspelt key accepted silently, another
+    section's key accepted, and --set beating an explicit option."""
+    path = tmp_path / "w.csv"
+    path.write_text(f"timestamp,symbol,weight\n{T0 + 10 * H},BTC_USDT,0.8\n{T0 + 10 * H},SOL_USDT,-0.7\n")
+    res = invoke("--weights", path, "--data-dir", data_dir, "--set", "backtest.gross=1.5", "--set",
+                 "backtest.fee_bps=3", "--fee-bps", 4)
+    assert res.exit_code == 0, res.output
+    settings = json.loads((tmp_path / "w_backtest" / "stats.json").read_text())["settings"]
+    assert settings["gross"] == 1.5 and settings["fee_bps"] == 4.0
+    for item, needle in (("backtest.gross=lots", "backtest.gross"), ("backtest.gros=1", "did you mean 'gross'"),
+                         ("model.hidden_size=8", "backtest.KEY=VALUE only"), ("backtest.rebalance=-1", "rebalance")):
+        res = invoke("--weights", path, "--data-dir", data_dir, "--set", item)
+        assert res.exit_code == 2 and needle in res.output and "Traceback" not in res.output, (item, res.output)
