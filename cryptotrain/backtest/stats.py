@@ -13,7 +13,8 @@ Conventions (all in one place, like backtesting.py's `_stats.py`):
 - PSR(0): the probability that the true per-candle Sharpe ratio is above 0 given the n returns,
   their skewness and kurtosis (Bailey and Lopez de Prado; orchestration/sweep_dsr.py).
 - The interval of "Return (Ann.)": a circular block bootstrap of the candle returns (blocks of
-  evaluate.bootstrap.block_length(n) = ceil(n^(1/3)) candles, BOOTSTRAP_RESAMPLES resamples, seed 0),
+  evaluate.bootstrap.block_length(n) = ceil(n^(1/3)) candles, BOOTSTRAP_RESAMPLES resamples (fewer,
+  down to 200, on very long series: see annual_return_interval), seed 0),
   each resample's exp(P mean(log(1 + r))) - 1, 2.5% and 97.5% percentiles. Only the order of the
   returns within blocks is kept: it says how much the annualized figure owes to which candles came.
 - `span_warning`: a test span shorter than MIN_SPAN_DAYS makes every annualized figure (Return
@@ -33,6 +34,7 @@ from cryptotrain.orchestration.sweep_dsr import candle_stats, psr
 
 YEAR_MS = 365 * 24 * 3600 * 1000
 BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_DRAWS = 2_000_000   # R * k cap: the interval costs ~0.05 s at most
 MIN_SPAN_DAYS = 90
 
 
@@ -70,8 +72,9 @@ def _annualize(growth: float, power: float) -> float:
 
 def annual_return_interval(r: np.ndarray, periods: float, level: float = 0.95) -> tuple[float, float]:
     """Block-bootstrap interval of exp(P mean(log(1 + r))) - 1 (module docstring). Each resample is
-    ceil(n / b) blocks of b candles from random circular starts; a block's sum of log returns comes
-    from one prefix sum, so the cost is R * n / b, not R * n."""
+    k = ceil(n / b) blocks of b candles from random circular starts, its sum the sum of k of the n
+    circular block sums (one prefix sum), so the cost is R * k draws, not R * n; R = BOOTSTRAP_RESAMPLES,
+    fewer (down to 200) where that would pass BOOTSTRAP_DRAWS (a million one-minute candles)."""
     n = len(r)
     if n < 3:
         return float("nan"), float("nan")
@@ -80,9 +83,12 @@ def annual_return_interval(r: np.ndarray, periods: float, level: float = 0.95) -
     b = block_length(n)
     k = -(-n // b)
     prefix = np.concatenate(([0.0], np.cumsum(np.concatenate((lr, lr[:b])))))
-    starts = np.random.default_rng(0).integers(0, n, size=(BOOTSTRAP_RESAMPLES, k))
+    with np.errstate(invalid="ignore"):
+        block_sum = prefix[b:b + n] - prefix[:n]                     # (n,) the block starting at each candle
+    R = min(BOOTSTRAP_RESAMPLES, max(200, BOOTSTRAP_DRAWS // k))
+    starts = np.random.default_rng(0).integers(0, n, size=(R, k), dtype=np.int32 if n < 2**31 else np.int64)
     with np.errstate(invalid="ignore", over="ignore"):
-        total = (prefix[starts + b] - prefix[starts]).sum(axis=1)   # k * b >= n candles: scaled to n
+        total = block_sum[starts].sum(axis=1)                       # k * b >= n candles: scaled to n
         ann = np.expm1(periods * total / (k * b))
     return percentile_interval(ann, level)
 
