@@ -43,6 +43,7 @@ from cryptotrain.fileio import atomic_write_bytes, atomic_write_text, to_jsonabl
 from cryptotrain.outdir import check_target, output_unit
 from cryptotrain.report.equity_figure import equity_panels, equity_png
 from cryptotrain.report.portfolio_figures import contribution_png, weights_png
+from cryptotrain.report.portfolio_report import portfolio_caption
 
 BTC = "BTC_USDT"
 
@@ -199,8 +200,7 @@ def write_outputs(out_dir: Path, rep: PortfolioReport) -> list[Path]:
     panels = equity_panels(p.timestamps, p.equity, dd, net,
                            others={names[k]: r.equity for k, r in rep.results.items() if k != "portfolio"})
     plots = out_dir / "plots"
-    caption = f"Portfolio {rep.title}: {rep.settings.mode}, fee {rep.settings.fee_bps:g} bps, " \
-              f"slippage {rep.settings.slippage_bps:g} bps, gross {rep.settings.gross:g}"
+    caption = f"Portfolio {rep.title}: {portfolio_caption(rep.settings)}"
     atomic_write_bytes(plots / "equity.png", equity_png(panels, caption, "Portfolio"))
     atomic_write_bytes(plots / "weights.png", weights_png(p.timestamps, p.value, p.equity, p.symbols, caption))
     contrib = {s: v["P&L Contribution [$]"] for s, v in rep.per_pair.items()}

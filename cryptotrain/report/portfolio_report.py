@@ -18,11 +18,9 @@ _COMMON = ("Start", "End", "Duration")
 
 
 def portfolio_caption(b: BacktestConfig) -> str:
+    vol = f", target vol {b.target_vol:g}" if b.target_vol else ""
     return (f"{b.mode}, fee {b.fee_bps:g} bps, slippage {b.slippage_bps:g} bps, gross {b.gross:g}, "
-            f"max exposure {b.max_exposure:g}, rebalance {b.rebalance or 'never'}, "
-            f"target vol {b.target_vol:g}" if b.target_vol else
-            f"{b.mode}, fee {b.fee_bps:g} bps, slippage {b.slippage_bps:g} bps, gross {b.gross:g}, "
-            f"max exposure {b.max_exposure:g}, rebalance {b.rebalance or 'never'}")
+            f"max exposure {b.max_exposure:g}, rebalance {b.rebalance or 'never'}{vol}")
 
 
 def print_portfolio(console: Console, stats: dict[str, dict[str, Any]], per_pair: dict[str, dict[str, Any]], *,
