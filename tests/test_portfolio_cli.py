@@ -29,6 +29,8 @@ def data_dir(tmp_path):
         df = pd.DataFrame({"timestamp": T0 + np.arange(N) * H, "open": open_, "high": np.maximum(open_, close) * 1.001,
                            "low": np.minimum(open_, close) * 0.999, "close": close, "volume": 1.0}).iloc[rows]
         df.to_csv(d / f"{sym}-1h.csv.gz", index=False)
+    btc = pd.read_csv(d / "BTC_USDT-1h.csv.gz")
+    btc.assign(timestamp=T0 + np.arange(N) * 60_000).to_csv(d / "BTC_USDT-1m.csv", index=False)
     return d
 
 
@@ -98,7 +100,7 @@ BAD = {
     "NaN weight": ("timestamp,symbol,weight\n{t},BTC_USDT,nan\n", "not a finite number"),
     "missing weight": ("timestamp,symbol,weight\n{t},BTC_USDT,\n", "weight missing at line 2"),
     "inf in wide": ("timestamp,BTC_USDT,ETH_USDT\n{t},inf,\n", "not a finite number"),
-    "off the grid": ("timestamp,symbol,weight\n{off},BTC_USDT,0.5\n", "is not a 1h candle"),
+    "off the grid": ("timestamp,symbol,weight\n{off},SOL_USDT,0.5\n", "is not a 1h candle"),
     "gross": ("timestamp,symbol,weight\n{t},BTC_USDT,0.8\n{t},SOL_USDT,-0.7\n", "gross of 1.5, above the cap 1"),
     "no pairs": ("timestamp\n{t}\n", "no timestamp column and pair columns"),
 }
@@ -117,7 +119,8 @@ def test_bad_weight_files_are_one_line_and_exit_2_writing_nothing(tmp_path, data
 
 
 def test_allow_leverage_and_option_errors(tmp_path, data_dir):
-    """Catches --allow-leverage not lifting the cap, and the options that need each other."""
+    """Catches --allow-leverage not lifting the cap, the options that need each other, and a timeframe
+    guessed when the directory holds two for a pair."""
     path = tmp_path / "w.csv"
     path.write_text(f"timestamp,symbol,weight\n{T0 + 10 * H},BTC_USDT,0.8\n{T0 + 10 * H},SOL_USDT,-0.7\n")
     res = invoke("--weights", path, "--data-dir", data_dir, "--allow-leverage")
@@ -127,6 +130,11 @@ def test_allow_leverage_and_option_errors(tmp_path, data_dir):
     assert res.exit_code == 2 and "--weights and --data-dir go together" in res.output
     res = invoke("--weights", path, "--data-dir", tmp_path / "nowhere")
     assert res.exit_code == 2 and "is not a directory" in res.output
+    btc = tmp_path / "btc.csv"
+    btc.write_text(f"timestamp,BTC_USDT\n{T0 + 10 * H},1\n")
+    res = invoke("--weights", btc, "--data-dir", data_dir)
+    assert res.exit_code == 2 and "several timeframes (1h, 1m); pass --timeframe" in res.output
+    assert invoke("--weights", btc, "--data-dir", data_dir, "--timeframe", "1h").exit_code == 0
 
 
 def test_set_overrides_backtest_keys_type_checked(tmp_path, data_dir):
