@@ -42,8 +42,11 @@ For one pair this is engine.py's rho = (1 + kappa a) / (1 + kappa e) exactly.
 
 What is vectorized: which (row, pair) fill (from the targets and the candle mask, no state
 needed: a pair's filled target is the target of its previous candle), and the equity of every
-close from the units and cash held in each segment between fill rows. The loop runs over fill
-rows only (sizing depends on the equity reached).
+close from the units and cash held in each segment between fill rows, and the trades (per pair,
+trades.extract_trades). The loop runs over fill rows only (sizing depends on the equity reached),
+in Python floats: a row touches a few pairs, where NumPy's per-call cost dominated (nine pairs x
+47,914 hourly rows, 19,327 fills: engine and statistics 1.0 s with NumPy in the loop, 0.54 s so;
+benchmarks/portfolio.py).
 """
 
 from __future__ import annotations
