@@ -208,3 +208,22 @@ def test_ruin_wipes_the_account_out_as_the_single_pair_engine_does():
     assert a.ruined_at == b.ruined_at == 3
     np.testing.assert_allclose(b.equity, a.equity, rtol=1e-12)
     assert (b.equity[3:] == 0).all() and (b.units[3:] == 0).all()
+
+
+def test_the_future_does_not_change_the_past():
+    """Catches look-ahead: a target filled at the open of its own decision candle, or equity valued
+    with a later price. Weights decided from the close of c on and prices from the open of c + 1 on
+    are perturbed; the equity and fills through the close of c stay the same to the bit."""
+    T, N, c = 80, 3, 45
+    open_, close, rng = market(T, N, seed=7)
+    open_[20:30, 1] = close[20:30, 1] = nan
+    w = np.where(rng.random((T, N)) < 0.3, np.round(rng.uniform(-0.3, 0.3, (T, N)), 2), nan)
+    r = pf(open_, close, w, fee_bps=10, slippage_bps=2, rebalance=6)
+    o2, c2, w2 = open_.copy(), close.copy(), w.copy()
+    o2[c + 1:] *= 1.3
+    c2[c + 1:] *= 0.7
+    w2[c:] = np.round(rng.uniform(-0.3, 0.3, (T - c, N)), 2)
+    r2 = pf(o2, c2, w2, fee_bps=10, slippage_bps=2, rebalance=6)
+    np.testing.assert_array_equal(r2.equity[: c + 1], r.equity[: c + 1])
+    np.testing.assert_array_equal(r2.fills.candle[r2.fills.candle <= c], r.fills.candle[r.fills.candle <= c])
+    assert not np.array_equal(r2.equity[c + 1:], r.equity[c + 1:])
