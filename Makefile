@@ -41,6 +41,7 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/backtest.py
+	$(BIN)/python benchmarks/portfolio.py
 	$(BIN)/python benchmarks/train_throughput.py --models gru_attention,lstm_attention --threads 1,2 --modes train,infer --rounds 3 --round-seconds 0.6
 	$(BIN)/python benchmarks/train_throughput.py --models transformer --no-memory --rounds 3
 	$(BIN)/python benchmarks/executor_overhead.py

@@ -269,7 +269,8 @@ def predict(
 # The defaults of BacktestConfig, written out so that `--help` needs no pydantic import (start-up
 # time); tests/test_cli_help.py checks them against the config class.
 BACKTEST_DEFAULTS = {"fee_bps": "10", "slippage_bps": "2", "cash": "10000", "mode": "long-short",
-                     "threshold": "0", "sizing": "fixed", "max_exposure": "1", "min_hold": "0"}
+                     "threshold": "0", "sizing": "fixed", "max_exposure": "1", "min_hold": "0",
+                     "gross": "1", "rebalance": "0", "target_vol": "0"}
 
 
 def _bt_help(text: str, key: str) -> str:
@@ -296,14 +297,38 @@ def backtest(
                                                                      "max_exposure")),
     min_hold: Optional[int] = typer.Option(None, help=_bt_help("Candles a position is kept before it may change",
                                                                "min_hold")),
+    weights: Optional[Path] = typer.Option(None, help="Portfolio: target weights CSV (timestamp,symbol,weight, or "
+                                                      "one column per pair); needs --data-dir."),
+    data_dir: Optional[Path] = typer.Option(None, help="Directory of candle files SYMBOL-TIMEFRAME.csv.gz for --weights."),
+    timeframe: Optional[str] = typer.Option(None, help="Candle timeframe for --weights when --data-dir holds several."),
+    allow_leverage: bool = _flag(False, "--allow-leverage", "Let --weights exceed the gross cap (the cap is raised "
+                                                            "to the file's largest gross)."),
+    gross: Optional[float] = typer.Option(None, help=_bt_help("Portfolio: cap on the sum of |weights|", "gross")),
+    rebalance: Optional[int] = typer.Option(None, help=_bt_help("Portfolio: trade held pairs back to target every N "
+                                                                "candles, 0 = never", "rebalance")),
+    target_vol: Optional[float] = typer.Option(None, help=_bt_help("Portfolio: annual volatility to scale the book "
+                                                                   "to, 0 = off", "target_vol")),
+    set_: list[str] = typer.Option([], "--set", help="Override a backtest setting: backtest.key=value (repeatable; "
+                                                     "an option given too wins)."),
 ) -> None:
-    """Trade a run's predictions (or an external signal file) with next-open fills, fees and slippage."""
+    """Trade a run's predictions, an external signal file or a portfolio of weights (--weights) with next-open
+    fills, fees and slippage."""
     from cryptotrain.backtest.runner import backtest_command
 
-    overrides = {k: v for k, v in dict(fee_bps=fee_bps, slippage_bps=slippage_bps, cash=cash, mode=mode,
+    from cryptotrain.backtest.backtester import set_overrides
+
+    overrides = set_overrides(set_) if set_ else {}
+    overrides |= {k: v for k, v in dict(fee_bps=fee_bps, slippage_bps=slippage_bps, cash=cash, mode=mode,
                                        threshold=threshold, sizing=sizing, max_exposure=max_exposure,
-                                       min_hold=min_hold).items()
+                                       min_hold=min_hold, gross=gross, rebalance=rebalance,
+                                       target_vol=target_vol).items()
                  if v is not None}
+    if weights is not None or data_dir is not None:
+        from cryptotrain.backtest.portfolio_runner import portfolio_command
+
+        portfolio_command(weights, data_dir, out, overrides, timeframe=timeframe, allow_leverage=allow_leverage,
+                          console=_console())
+        return
     if signals is None:   # (signals mode needs neither import: evaluate's modules come with them)
         from cryptotrain.orchestration.walkforward_stitch import is_walkforward_dir
 

@@ -325,6 +325,9 @@ class BacktestConfig(_Section):
     sizing: Literal["fixed", "confidence"] = "fixed"
     max_exposure: float = Field(default=1.0, gt=0, le=1)
     min_hold: int = Field(default=0, ge=0)  # candles a position is kept before the policy may change it
+    gross: float = Field(default=1.0, gt=0, le=100)  # portfolio (--weights): cap on sum_i |weight_i|
+    rebalance: int = Field(default=0, ge=0)  # portfolio: every N candles trade held pairs back to target; 0 = never
+    target_vol: float = Field(default=0.0, ge=0, le=100)  # portfolio: annual volatility the book aims at; 0 = off
 
 
 # ---------------------------------------------------------------------- walkforward

@@ -71,7 +71,8 @@ def test_stats_key_order_and_guards():
     res.trades = res.trades.iloc[:0]
     res.equity = np.full(6, 100.0)
     s = compute_stats(res)
-    assert list(s)[:3] == ["Start", "End", "Duration"] and list(s)[-1] == "Turnover" and len(s) == 31
+    assert list(s)[:3] == ["Start", "End", "Duration"] and list(s)[-1] == "Return (Ann.) CI High [%]"
+    assert len(s) == 34
     for key in ("Sharpe Ratio", "Sortino Ratio", "Calmar Ratio", "Win Rate [%]", "Profit Factor", "SQN"):
         assert math.isnan(s[key]), key
     doc = to_jsonable(s)

@@ -8,6 +8,9 @@ fees and slippage -> equity, trades and statistics.
 - `stats.py`    `compute_stats`: every reported number and its formula
 - `backtester.py` `run`: a run's predictions or a signal file -> outputs on disk (`trade`: no files)
 - `runner.py`   `backtest_command`: the CLI entry point, printing through report/
+Portfolio (`backtest --weights`): `weights_file.py` (reading a weight file), `portfolio_weights.py`
+(constraints), `portfolio_engine.py` (N pairs, one cash account), `portfolio_stats.py`,
+`portfolio_backtest.py` (`run`: files in, outputs written) and `portfolio_runner.py` (the command).
 """
 
 from cryptotrain.backtest.backtester import BacktestReport, run, trade  # noqa: F401

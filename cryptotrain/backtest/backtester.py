@@ -30,7 +30,7 @@ from cryptotrain.backtest.engine import BacktestResult, final_equity, run_backte
 from cryptotrain.backtest.signals import read_signals
 from cryptotrain.backtest.stats import compute_stats, drawdown
 from cryptotrain.backtest.verdict import backtest_verdict
-from cryptotrain.config import BacktestConfig, load_config, validate_section
+from cryptotrain.config import BacktestConfig, apply_overrides, load_config, validate_section
 from cryptotrain.data.ohlcv import load_ohlcv
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
@@ -153,6 +153,20 @@ def trade(candles: pd.DataFrame, timeframe_ms: int, rows: np.ndarray, actions: n
 def backtest_settings(base: BacktestConfig, overrides: dict[str, Any]) -> BacktestConfig:
     """`base` updated with command-line values, type-checked (a bad value names its option)."""
     return validate_section(BacktestConfig, {**base.model_dump(), **overrides}, "backtest", option=True)
+
+
+def set_overrides(items: list[str]) -> dict[str, Any]:
+    """`--set backtest.KEY=VALUE` items -> {KEY: value}, type-checked as `train --set` is (values read
+    as YAML; an unknown key names the closest one). Only the backtest section: it is all a backtest uses."""
+    raw = apply_overrides({}, items)
+    other = next((k for k in raw if k != "backtest"), None)
+    if other is not None:
+        raise UserError(f"--set {other}.…: backtest takes backtest.KEY=VALUE only (e.g. --set backtest.gross=0.5); "
+                        "other sections belong to train")
+    given = raw.get("backtest", {})
+    checked = validate_section(BacktestConfig, {**BacktestConfig().model_dump(), **given},
+                               "--set " + " ".join(items), prefix="backtest")
+    return {k: getattr(checked, k) for k in given}
 
 
 def _run_mode(run_dir: Path, split: str, overrides: dict, say, on_scored) -> _Decisions:

@@ -141,6 +141,11 @@ def _check_inputs(open_, close, target, cash, fee_bps, slippage_bps) -> None:
         raise UserError("backtest needs finite, positive open and close prices; check the candle file")
     if not np.all(np.abs(target) <= 1.0):
         raise UserError("target positions must be finite and within [-1, 1]")
+    check_costs(cash, fee_bps, slippage_bps)
+
+
+def check_costs(cash: float, fee_bps: float, slippage_bps: float) -> None:
+    """Cash and costs that the fill rule can work with (also the portfolio engine's)."""
     s, f = slippage_bps / 1e4, fee_bps / 1e4
     if not (cash > 0 and 0 <= s < 1 and 0 <= f and s + f * (1 + s) < 1):
         raise UserError(f"backtest needs cash > 0 and fee + slippage below 100% (cash {cash}, fee {fee_bps} bps, "

@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 
 from cryptotrain.backtest import backtester
+from cryptotrain.backtest.stats import span_warning
 from cryptotrain.report.backtest_report import print_backtest, print_message
 
 
@@ -20,6 +21,9 @@ def backtest_command(run: Path | None, split: str, signals: Path | None, data: P
               on_scored=functools.partial(_print_scored, console=console))
     print_backtest(console, rep.stats, header=rep.header, title=rep.title, settings=rep.settings,
                    timeframe=rep.timeframe, out_dir=rep.out_dir, verdict=rep.verdict)
+    short = span_warning(rep.stats["model"])
+    if short:
+        print_message(console, "warning", short)
     return rep.stats
 
 

@@ -10,6 +10,15 @@ Conventions (all in one place, like backtesting.py's `_stats.py`):
   ends at the candle that regains the peak, or at the last candle if it never does.
 - Ratios use risk-free rate 0. Undefined values (no trades, zero deviation, no losing trade...)
   are NaN, never a division error.
+- PSR(0): the probability that the true per-candle Sharpe ratio is above 0 given the n returns,
+  their skewness and kurtosis (Bailey and Lopez de Prado; orchestration/sweep_dsr.py).
+- The interval of "Return (Ann.)": a circular block bootstrap of the candle returns (blocks of
+  evaluate.bootstrap.block_length(n) = ceil(n^(1/3)) candles, BOOTSTRAP_RESAMPLES resamples (fewer,
+  down to 200, on very long series: see annual_return_interval), seed 0),
+  each resample's exp(P mean(log(1 + r))) - 1, 2.5% and 97.5% percentiles. Only the order of the
+  returns within blocks is kept: it says how much the annualized figure owes to which candles came.
+- `span_warning`: a test span shorter than MIN_SPAN_DAYS makes every annualized figure (Return
+  (Ann.), CAGR, Sharpe, Sortino, Calmar) an extrapolation of a few weeks to a year.
 """
 
 from __future__ import annotations
@@ -19,7 +28,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cryptotrain.evaluate.bootstrap import block_length, percentile_interval
+# the lead moves sweep_dsr into backtest/ at the merge of issue 24; imported from where it is now
+from cryptotrain.orchestration.sweep_dsr import candle_stats, psr
+
 YEAR_MS = 365 * 24 * 3600 * 1000
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_DRAWS = 2_000_000   # R * k cap: the interval costs ~0.05 s at most
+MIN_SPAN_DAYS = 90
 
 
 def _div(a: float, b: float) -> float:
@@ -52,6 +68,39 @@ def _annualize(growth: float, power: float) -> float:
         return -1.0
     with np.errstate(over="ignore"):
         return float(np.expm1(power * np.log(growth)))
+
+
+def annual_return_interval(r: np.ndarray, periods: float, level: float = 0.95) -> tuple[float, float]:
+    """Block-bootstrap interval of exp(P mean(log(1 + r))) - 1 (module docstring). Each resample is
+    k = ceil(n / b) blocks of b candles from random circular starts, its sum the sum of k of the n
+    circular block sums (one prefix sum), so the cost is R * k draws, not R * n; R = BOOTSTRAP_RESAMPLES,
+    fewer (down to 200) where that would pass BOOTSTRAP_DRAWS (a million one-minute candles)."""
+    n = len(r)
+    if n < 3:
+        return float("nan"), float("nan")
+    with np.errstate(divide="ignore"):
+        lr = np.log(np.maximum(1.0 + r, 0.0))                       # -inf once equity is 0
+    b = block_length(n)
+    k = -(-n // b)
+    prefix = np.concatenate(([0.0], np.cumsum(np.concatenate((lr, lr[:b])))))
+    with np.errstate(invalid="ignore"):
+        block_sum = prefix[b:b + n] - prefix[:n]                     # (n,) the block starting at each candle
+    R = min(BOOTSTRAP_RESAMPLES, max(200, BOOTSTRAP_DRAWS // k))
+    starts = np.random.default_rng(0).integers(0, n, size=(R, k), dtype=np.int32 if n < 2**31 else np.int64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        total = block_sum[starts].sum(axis=1)                       # k * b >= n candles: scaled to n
+        ann = np.expm1(periods * total / (k * b))
+    return percentile_interval(ann, level)
+
+
+def span_warning(stats: dict[str, Any]) -> str | None:
+    """A sentence naming the span when it is too short for annualized figures to mean much."""
+    days = stats["Duration"] / pd.Timedelta(days=1)
+    if days >= MIN_SPAN_DAYS:
+        return None
+    return (f"the span is {days:.1f} days ({stats['Start']:%Y-%m-%d %H:%M} to {stats['End']:%Y-%m-%d %H:%M} UTC), "
+            f"shorter than {MIN_SPAN_DAYS} days: the annualized figures (Return (Ann.), CAGR, Sharpe, Sortino, "
+            "Calmar) extrapolate it to a year and mean little; read Return [%] and backtest a longer span")
 
 
 def compute_stats(res, no_costs: float | None = None) -> dict[str, Any]:
@@ -115,4 +164,9 @@ def compute_stats(res, no_costs: float | None = None) -> dict[str, Any]:
     s["Expectancy [%]"] = 100.0 * float(ret.mean()) if m else float("nan")
     s["SQN"] = np.sqrt(m) * _div(pnl.mean(), pnl.std(ddof=1)) if m > 1 else float("nan")  # sqrt(M) mean/std of pnl
     s["Turnover"] = _div(np.sum(res.fills.notional), eq.mean())           # traded notional [$] / mean equity [$]
+    c = candle_stats(r)
+    s["PSR(0) [%]"] = 100.0 * psr(c["sharpe"], 0.0, c["n"], c["skew"], c["kurtosis"])  # P(true Sharpe > 0)
+    lo, hi = annual_return_interval(r, periods)
+    s["Return (Ann.) CI Low [%]"] = 100.0 * lo                        # block bootstrap, see the docstring
+    s["Return (Ann.) CI High [%]"] = 100.0 * hi
     return s

@@ -45,7 +45,7 @@ def print_fitted_table(console: Console, title: str, label: str, rows: list[str]
     for header, cells in columns.items():
         trial = {**parts[-1], header: cells}
         width = _natural_width(_table(label, rows, trial, styles))
-        if parts[-1] and width > console.width:
+        if parts[-1] and width >= console.width:   # a table as wide as the console is cut by one
             parts.append({header: cells})
         else:
             parts[-1] = trial
