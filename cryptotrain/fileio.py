@@ -72,16 +72,19 @@ def atomic_write_bytes(target: str | Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def read_state(path: str | Path, rebuild: str) -> Any:
+def read_state(path: str | Path, rebuild: str, fields: tuple[str, ...] = ()) -> Any:
     """A JSON state file a command wrote (atomically) and reads back; a damaged one (cut by a kill
-    on a file system without atomic rename, or edited) is a UserError naming it and `rebuild`,
-    how to make it again. A missing one raises FileNotFoundError as usual."""
+    on a file system without atomic rename, or edited; with `fields`, an object lacking one) is a
+    UserError naming it and `rebuild`, how to make it again. A missing one raises FileNotFoundError."""
     path = Path(path)
     try:
-        return json.loads(path.read_text())
+        doc = json.loads(path.read_text())
     except (UnicodeDecodeError, ValueError) as err:
         where = f" at line {err.lineno} column {err.colno}" if isinstance(err, json.JSONDecodeError) else ""
         raise UserError(f"{path} is damaged (not valid JSON{where}: cut off or edited); {rebuild}") from None
+    if fields and not (isinstance(doc, dict) and all(isinstance(doc.get(f), dict) for f in fields)):
+        raise UserError(f"{path} is damaged (not an object with {', '.join(fields)}: edited?); {rebuild}")
+    return doc
 
 
 def remove_leftovers(target: str | Path, kind: str = ".tmp") -> list[Path]:

@@ -97,13 +97,15 @@ def test_6_an_address_where_nothing_listens_fails_fast_in_one_line(wf):
     one_error(res, 2, f"127.0.0.1:{port}", "no --address")
 
 
-@pytest.mark.parametrize("name", ["walkforward.json", "folds/1/fold.json"])
-def test_12_a_cut_state_file_is_one_line_naming_it_and_the_rebuild(wf, name):
-    """Case 12: walkforward.json (or a fold's fold.json) cut in half by a kill: JSONDecodeError traceback."""
+@pytest.mark.parametrize("name, damage", [("walkforward.json", "cut"), ("folds/1/fold.json", "cut"),
+                                          ("walkforward.json", "[]")])
+def test_12_a_cut_state_file_is_one_line_naming_it_and_the_rebuild(wf, name, damage):
+    """Case 12: walkforward.json (or a fold's fold.json) cut in half by a kill: JSONDecodeError traceback
+    (and valid JSON of the wrong shape, an edit: a KeyError or TypeError traceback)."""
     runs, sets = wf
-    d = _copy(runs, "cut" + str(len(name)))
+    d = _copy(runs, f"cut{len(name)}{len(damage)}")
     text = (d / name).read_text()
-    (d / name).write_text(text[: len(text) // 2])
+    (d / name).write_text(text[: len(text) // 2] if damage == "cut" else damage)
     before = tree_hashes(d)
     line = one_error(_wf(sets, d.name.split("-", 1)[1]), 2, str(d / name))
     assert "rerun" in line or "--force" in line

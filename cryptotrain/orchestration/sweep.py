@@ -21,9 +21,9 @@ from typing import Any, Callable
 import optuna
 
 from cryptotrain.config import Config, config_from_yaml_text, config_to_dict, config_to_yaml
+from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import RunFailure, UserError
 from cryptotrain.fileio import atomic_write_text
-from cryptotrain.dirlock import dir_lock
 from cryptotrain.orchestration.executor import Executor, check_counts
 from cryptotrain.orchestration.jobs import FAIL, FINISH, PROGRESS, START, Event, Job, one_line
 from cryptotrain.orchestration.sweep_space import check_keys, draw, draw_config

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cryptotrain.config import Config, config_to_dict, config_to_yaml
+from cryptotrain.dirlock import LOCK_FILE, dir_lock
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.scorer import score
-from cryptotrain.dirlock import LOCK_FILE, dir_lock
 from cryptotrain.fileio import atomic_write_text, read_state
 from cryptotrain.orchestration.executor import check_counts, run_jobs
 from cryptotrain.orchestration.jobs import Event, Job, JobContext
@@ -74,7 +74,7 @@ def _check_state(wf_dir: Path, state: dict, force: bool) -> None:
             raise UserError(f"{wf_dir} holds folds but no {STATE_FILE}; pass --force to start over or another --run-name")
         return
     fix = "use a new --run-name, or --force to start over in this directory"
-    old = read_state(path, f"it records what the folds were trained with; restore it, or {fix}")
+    old = read_state(path, f"it records what the folds were trained with; restore it, or {fix}", ("config", "folds"))
     if old["config"] != state["config"]:
         keys = sorted(f"{s}.{k}" for s in state["config"] for k in state["config"][s]
                       if old["config"].get(s, {}).get(k) != state["config"][s][k])
