@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from cryptotrain.errors import RunFailure, UserError
@@ -81,7 +82,8 @@ def _handles_errors(fn):
 
 
 def _print_error(err: Exception) -> None:
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {err}", soft_wrap=True)
+    # the message is text, not markup: `[low, high]` in it must stay as it is
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
 
 
 def _console() -> Console:
@@ -108,7 +110,7 @@ def _root(debug: bool = _flag(False, "--debug", "Show full tracebacks for errors
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    Console(stderr=True, highlight=False).print(f"[yellow]warning:[/] {message}", soft_wrap=True)
+    Console(stderr=True, highlight=False).print(f"[yellow]warning:[/] {escape(str(message))}", soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------ data
@@ -348,9 +350,9 @@ def walkforward(
     config: Path = typer.Option(..., "--config", "-c", help="YAML config with a walkforward section."),
     set_: list[str] = typer.Option([], "--set", help="Override a config value: section.key=value (repeatable)."),
     run_name: Optional[str] = typer.Option(None, help="Directory runs/walkforward-NAME (default: the config's stem)."),
-    workers: int = typer.Option(1, min=1, help="Folds at once; > 1 runs them as Ray tasks on a local Ray."),
+    workers: int = typer.Option(1, help="Folds at once; > 1 runs them as Ray tasks on a local Ray."),
     address: Optional[str] = typer.Option(None, help="Run the folds on an existing Ray cluster: auto or HOST:PORT."),
-    blas_threads: Optional[int] = typer.Option(None, min=1, help="BLAS threads per fold (default 1 on Ray)."),
+    blas_threads: Optional[int] = typer.Option(None, help="BLAS threads per fold (default 1 on Ray)."),
     force: bool = typer.Option(False, "--force", help="Delete the directory's earlier results and start over."),
 ) -> None:
     """Retrain through time (folds), score each fold's test part, stitch, evaluate and backtest; resumes."""

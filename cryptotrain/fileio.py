@@ -6,14 +6,16 @@ a new one gets 0666 minus the umask (mkstemp alone would leave every output 0600
 Temporary names carry the writer's pid (`.<name>.<pid>.<random>.tmp`): a writer killed before
 its rename leaves one behind, and the next write of the same target removes those whose process
 is gone (`remove_leftovers`), so they do not pile up.
-Also `to_jsonable`, the one conversion of results to JSON types that every writer uses, and
-`os_error`, the one translation of a read-only or full file system into a one-line error.
+Also `read_state`, the one defensive read of a JSON state file a command wrote back, `to_jsonable`,
+the one conversion of results to JSON types that every writer uses, and `os_error`, the one
+translation of a read-only or full file system into a one-line error.
 """
 
 from __future__ import annotations
 
 import datetime
 import errno
+import json
 import math
 import os
 import re
@@ -68,6 +70,21 @@ def atomic_write_text(target: str | Path, text: str) -> None:
 def atomic_write_bytes(target: str | Path, data: bytes) -> None:
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
+
+
+def read_state(path: str | Path, rebuild: str, fields: tuple[str, ...] = ()) -> Any:
+    """A JSON state file a command wrote (atomically) and reads back; a damaged one (cut by a kill
+    on a file system without atomic rename, or edited; with `fields`, an object lacking one) is a
+    UserError naming it and `rebuild`, how to make it again. A missing one raises FileNotFoundError."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except (UnicodeDecodeError, ValueError) as err:
+        where = f" at line {err.lineno} column {err.colno}" if isinstance(err, json.JSONDecodeError) else ""
+        raise UserError(f"{path} is damaged (not valid JSON{where}: cut off or edited); {rebuild}") from None
+    if fields and not (isinstance(doc, dict) and all(isinstance(doc.get(f), dict) for f in fields)):
+        raise UserError(f"{path} is damaged (not an object with {', '.join(fields)}: edited?); {rebuild}")
+    return doc
 
 
 def remove_leftovers(target: str | Path, kind: str = ".tmp") -> list[Path]:

@@ -212,6 +212,9 @@ def _tail_window_features(ck, src: CandleFile, path: Path, t_row: int, first_row
         gaps = np.flatnonzero(np.diff(ts) != tf)
         seg0 = int(gaps[-1]) + 1 if len(gaps) else 0                 # first row of t's segment in df
         have = len(df) - seg0
+        if have < T and seg0 == 0:   # no gap: the tail starts at the file's (or run's) first candle
+            raise UserError(f"too little history for {t_ms}: the window needs {T} candles ending there, {path} "
+                            f"has {have} from its first usable candle ({format_utc(int(ts[0]))}); give a later --at")
         if have < T:
             gap_after = format_utc(int(ts[seg0 - 1]))
             raise UserError(f"the window of {T} candles ending at {t_ms} spans a gap (after {gap_after}, "

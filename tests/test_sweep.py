@@ -21,6 +21,7 @@ from cryptotrain import blas
 from cryptotrain.orchestration.sweep import SweepSettings, run_sweep
 from cryptotrain.orchestration.sweep_results import final_test, write_outputs
 from cryptotrain.orchestration.sweep_space import check_keys, load_space
+from cryptotrain.orchestration.sweep_storage import study_name
 from cryptotrain.train import fit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,7 +166,7 @@ def test_an_rdb_storage_url_holds_the_study_and_a_bad_one_is_one_line(tmp_path):
     url = f"sqlite:///{tmp_path / 'study.db'}"
     study, [row] = run_sweep(cfg, space, tmp_path / "runs" / "db", SweepSettings(trials=1, storage=url))
     assert row.state == "complete" and not (tmp_path / "runs" / "db" / "study.journal").exists()
-    stored = optuna.load_study(study_name="sweep", storage=url)
+    stored = optuna.load_study(study_name=study_name(tmp_path / "runs" / "db", url), storage=url)
     assert [t.state.name for t in stored.trials] == ["COMPLETE"] and stored.best_value == row.best_val_loss
     with pytest.raises(UserError, match="--storage nosuchdb://x"):
         run_sweep(cfg, space, tmp_path / "runs" / "db2", SweepSettings(trials=1, storage="nosuchdb://x"))

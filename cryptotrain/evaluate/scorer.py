@@ -60,6 +60,7 @@ PREDICTION_COLUMNS = ["timestamp", "close", "p_sell", "p_hold", "p_buy", "pred_a
 BASELINE_ACTION_COLUMNS = {"linear": "linear_action", "lightgbm": "lightgbm_action"}
 SPLIT_CHOICES = ("test", "val")
 CHECKPOINT_CHOICES = ("best", "last")
+MAX_IMPORTANCE_REPEATS = 1000   # each repeat re-scores the val split once per feature
 
 
 @dataclass
@@ -83,8 +84,9 @@ def score(run_dir: Path | None = None, split: str = "test", checkpoint: str = "b
     _check_choices(split, checkpoint, data)
     if importance is not None and importance not in IMPORTANCE_CHOICES:
         raise UserError(f"--importance {importance!r}: use features or groups")
-    if importance_repeats < 1:
-        raise UserError(f"--importance-repeats {importance_repeats}: use 1 or more")
+    if not 1 <= importance_repeats <= MAX_IMPORTANCE_REPEATS:
+        raise UserError(f"--importance-repeats {importance_repeats}: use 1 or more and at most {MAX_IMPORTANCE_REPEATS} "
+                        "(each repeat scores the val split once per feature; 5 to 20 is usual)")
     run_dir = resolve_run(run_dir)
     with dir_lock(run_dir, "evaluate"):
         return _score(run_dir, split, checkpoint, data, importance, importance_repeats)

@@ -20,12 +20,17 @@ from cryptotrain.orchestration.schedule import Driver, OnEvent
 RAY_DEFAULT_THREADS = 1
 
 
+def check_counts(workers: int, blas_threads: int | None = None) -> None:
+    """The worker and BLAS thread counts as a command checks them before it makes any directory."""
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise UserError(f"--workers must be a whole number >= 1, got {workers!r}; --workers 1 runs in this process")
+    if blas_threads is not None and (not isinstance(blas_threads, int) or blas_threads < 1):
+        raise UserError(f"BLAS threads must be a whole number >= 1, got {blas_threads!r}")
+
+
 class Executor:
     def __init__(self, workers: int = 1, address: str | None = None, blas_threads: int | None = None):
-        if not isinstance(workers, int) or workers < 1:
-            raise UserError(f"--workers must be a whole number >= 1, got {workers!r}")
-        if blas_threads is not None and (not isinstance(blas_threads, int) or blas_threads < 1):
-            raise UserError(f"BLAS threads must be a whole number >= 1, got {blas_threads!r}")
+        check_counts(workers, blas_threads)
         self.workers, self.address = workers, address or None
         self.on_ray = workers > 1 or self.address is not None
         self.blas_threads = blas_threads if blas_threads is not None or not self.on_ray else RAY_DEFAULT_THREADS
@@ -51,8 +56,9 @@ class Executor:
                     raise UserError(f"the Ray cluster at --address {self.address} wants its token: run with "
                                     "RAY_AUTH_MODE=token and the head's ~/.ray/auth_token on this machine "
                                     "(or RAY_AUTH_TOKEN set)") from None
-                raise UserError(f"cannot reach a Ray cluster at --address {self.address} ({exc}); "
-                                "start one with `ray start --head` or check the address") from None
+                raise UserError(f"cannot reach a Ray cluster at --address {self.address} ({exc}); start one "
+                                "with `ray start --head` or check the address (a local run needs no --address: "
+                                "drop it, with --workers N for N jobs at once)") from None
             self._ray, self.startup_seconds = ray_backend, self._session.startup_seconds
         return self
 

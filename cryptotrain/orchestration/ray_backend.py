@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import time
 from typing import Any, Mapping
 
@@ -101,6 +102,7 @@ class RaySession:
                 # exists. The object store carries only small results (the real ones are files).
                 ray.init(address="local", num_cpus=workers, object_store_memory=100 * 1024 * 1024, **common)
             else:
+                _probe(address)
                 ray.init(address=address, **common)
         self.threads = threads
         # One mailbox for every map of the session: an actor's process takes a second or more to
@@ -113,6 +115,20 @@ class RaySession:
         ray.kill(self.mailbox)
         if self.owned:
             ray.shutdown()
+
+
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """ConnectionError unless something accepts a TCP connection at HOST:PORT (`ray.init` waits for
+    minutes on an address where nothing listens; "auto" is resolved by Ray itself and fails fast)."""
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise ConnectionError(f"nothing answers at {host}:{port}: {reason.lower()}") from None
 
 
 def cluster_cpus() -> int:

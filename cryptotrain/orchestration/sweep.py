@@ -21,16 +21,17 @@ from typing import Any, Callable
 import optuna
 
 from cryptotrain.config import Config, config_from_yaml_text, config_to_dict, config_to_yaml
+from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import RunFailure, UserError
 from cryptotrain.fileio import atomic_write_text
-from cryptotrain.orchestration.executor import Executor
-from cryptotrain.orchestration.jobs import FAIL, FINISH, PROGRESS, START, Event, Job
+from cryptotrain.orchestration.executor import Executor, check_counts
+from cryptotrain.orchestration.jobs import FAIL, FINISH, PROGRESS, START, Event, Job, one_line
 from cryptotrain.orchestration.sweep_space import check_keys, draw, draw_config
+from cryptotrain.orchestration.sweep_storage import JOURNAL, check_journal, check_storage_url, study_name
 from cryptotrain.orchestration.sweep_trial import train_trial
 
 OBJECTIVES = {"val_loss": "minimize", "val_sharpe": "maximize"}
 PRUNERS = ("median", "halving", "none")
-STUDY = "sweep"
 TS = optuna.trial.TrialState
 
 
@@ -54,6 +55,9 @@ class SweepSettings:
             raise UserError(f"--trials must be a whole number >= 1, got {self.trials!r}")
         if self.warmup < 0:
             raise UserError(f"--warmup must be >= 0 epochs, got {self.warmup}")
+        check_counts(self.workers, self.blas_threads)
+        if self.storage is not None:
+            check_storage_url(self.storage)
 
 
 @dataclass
@@ -70,21 +74,35 @@ class TrialRow:
     directory: str = ""
 
 
-def open_study(sweep_dir: Path, cfg: Config, s: SweepSettings) -> optuna.Study:
+def rdb_storage(url: str) -> optuna.storages.RDBStorage:
+    """The study's database, connected (and its tables made) before the sweep makes its directory."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)   # a library prints nothing
-    if s.storage:
-        storage: Any = s.storage
-    else:
+    try:
+        return optuna.storages.RDBStorage(url)
+    except Exception as exc:  # a server that does not answer, a driver that fails: one line of its message
+        raise UserError(f"--storage {url}: {one_line(exc).split(' (Background on this error')[0]}") from None
+
+
+def open_study(sweep_dir: Path, cfg: Config, s: SweepSettings, storage: Any = None) -> optuna.Study:
+    """The sweep's study in `storage` (an RDBStorage), else in its checked journal file."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if storage is None and s.storage:
+        storage = rdb_storage(s.storage)
+    if storage is None:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
-        storage = JournalStorage(JournalFileBackend(str(sweep_dir / "study.journal")))
+        lost = check_journal(sweep_dir / JOURNAL)
+        if lost:
+            warnings.warn(lost)
+        storage = JournalStorage(JournalFileBackend(str(sweep_dir / JOURNAL)))
     pruner = {"median": lambda: optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=s.warmup),
               "halving": lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=max(s.warmup, 1)),
               "none": optuna.pruners.NopPruner}[s.pruner]()
     try:
-        study = optuna.create_study(storage=storage, study_name=STUDY, load_if_exists=True, pruner=pruner,
-                                    direction=OBJECTIVES[s.objective])
-    except Exception as exc:  # a bad URL, a missing driver: Optuna's own message
-        raise UserError(f"--storage {s.storage}: {exc}") from None
+        study = optuna.create_study(storage=storage, study_name=study_name(sweep_dir, s.storage), load_if_exists=True,
+                                    pruner=pruner, direction=OBJECTIVES[s.objective])
+    except Exception as exc:  # the database refused: Optuna's own message, on one line
+        raise UserError(f"--storage {s.storage or sweep_dir / JOURNAL}: "
+                        f"{one_line(exc).split(' (Background on this error')[0]}") from None
     if study.direction.name.lower() != OBJECTIVES[s.objective]:
         raise UserError(f"the sweep in {sweep_dir} was started with the other objective; rerun it with that "
                         "--objective or start a new sweep with --run-name")
@@ -97,12 +115,22 @@ def open_study(sweep_dir: Path, cfg: Config, s: SweepSettings) -> optuna.Study:
 def run_sweep(cfg: Config, space: dict, sweep_dir: Path, s: SweepSettings, *, origin: str = "config",
               on_update: Callable[[list[TrialRow], int | None], None] | None = None,
               on_event: Callable[[Event], None] | None = None) -> tuple[optuna.Study, list[TrialRow]]:
-    """Run (or continue) the sweep until the study holds s.trials trials; -> (study, rows by number)."""
+    """Run (or continue) the sweep until the study holds s.trials trials; -> (study, rows by number).
+
+    Everything is checked before the directory is made (a database URL is connected to first);
+    then the sweep holds the directory's lock (dirlock.py) to the end: a second sweep there is refused."""
     s.check()
     check_keys(space, cfg, origin)
+    storage = rdb_storage(s.storage) if s.storage else None
     sweep_dir = Path(sweep_dir)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    with dir_lock(sweep_dir, "sweep"):
+        return _run_sweep(cfg, space, sweep_dir, s, storage, origin, on_update, on_event)
+
+
+def _run_sweep(cfg, space, sweep_dir, s, storage, origin, on_update, on_event):
     _pin_base(sweep_dir, cfg)
-    study = open_study(sweep_dir, cfg, s)
+    study = open_study(sweep_dir, cfg, s, storage)
     rows: dict[int, TrialRow] = {t.number: _row(t, sweep_dir) for t in study.get_trials(deepcopy=False)}
     live: dict[str, optuna.Trial] = {}
     last_epoch: dict[str, int] = {}     # a trial judged on its last epoch has nothing left to save
@@ -126,7 +154,12 @@ def run_sweep(cfg: Config, space: dict, sweep_dir: Path, s: SweepSettings, *, or
 
     def jobs():
         for frozen in study.get_trials(deepcopy=False, states=(TS.RUNNING,)):  # left by a killed driver
-            j = job(optuna.trial.Trial(study, frozen._trial_id), dict(frozen.params))
+            trial = optuna.trial.Trial(study, frozen._trial_id)
+            if set(frozen.params) != set(space):   # killed while drawing (or the space changed): not the base config
+                _fail(study, trial, f"its values were not all drawn (it has {sorted(frozen.params) or 'none'}): "
+                      "the sweep was stopped while drawing them, or the space changed; not trained", rows)
+                continue
+            j = job(trial, dict(frozen.params))
             if j is not None:
                 yield j
         while len(study.get_trials(deepcopy=False)) < s.trials:

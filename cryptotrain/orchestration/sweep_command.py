@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 
 from cryptotrain.config import Config
+from cryptotrain.dirlock import dir_lock
 from cryptotrain.orchestration.sweep import SweepSettings, run_sweep
 from cryptotrain.orchestration.sweep_results import final_test, write_outputs
 from cryptotrain.orchestration.sweep_space import check_keys, load_space
@@ -32,10 +33,17 @@ def sweep_command(cfg: Config, config_path: Path, space_path: Path, s: SweepSett
     console.print(f"sweep {sweep_dir}: {s.trials} trials over {', '.join(keys)}; objective {s.objective}, "
                   f"pruner {s.pruner} (warm-up {s.warmup} epochs), workers {s.workers}"
                   + (f", cluster {s.address}" if s.address else ""), soft_wrap=True)
-    with SweepDisplay(console, keys, s.trials) as display:
-        study, rows = run_sweep(cfg, space, sweep_dir, s, origin=str(config_path), on_update=display.update)
-    log_keys = tuple(k for k, d in space.items() if getattr(d, "log", False))
-    summary = write_outputs(sweep_dir, study, rows, keys, s, log_keys)
-    final = final_test(sweep_dir, study, summary) if summary["best"] is not None else None
+    made = not sweep_dir.exists()
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with dir_lock(sweep_dir, "sweep"):   # to the end: the results and the test look are this sweep's too
+            with SweepDisplay(console, keys, s.trials) as display:
+                study, rows = run_sweep(cfg, space, sweep_dir, s, origin=str(config_path), on_update=display.update)
+            log_keys = tuple(k for k, d in space.items() if getattr(d, "log", False))
+            summary = write_outputs(sweep_dir, study, rows, keys, s, log_keys)
+            final = final_test(sweep_dir, study, summary) if summary["best"] is not None else None
+    finally:
+        if made and not any(sweep_dir.iterdir()):   # refused before it wrote anything: leave nothing behind
+            sweep_dir.rmdir()
     print_sweep_end(console, summary, final, sweep_dir)
     return sweep_dir

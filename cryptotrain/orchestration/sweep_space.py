@@ -16,6 +16,7 @@ sweep records that trial as failed with it.
 from __future__ import annotations
 
 import difflib
+import math
 from pathlib import Path
 from typing import Any
 
@@ -123,9 +124,16 @@ def _distribution(path: Path, key: str, spec: Any) -> optuna.distributions.BaseD
     if (not isinstance(values, list) or len(values) != 2
             or not all(isinstance(v, number) and not isinstance(v, bool) for v in values) or values[0] > values[1]):
         raise UserError(f"{where}: {kind} needs [low, high] {kind} numbers with low <= high, e.g. {example}")
+    if not all(math.isfinite(v) for v in values):
+        raise UserError(f"{where}: the bounds {values} must be finite numbers (no .inf or .nan), e.g. {example}")
     log, step = bool(spec.get("log", False)), spec.get("step")
+    step = _float(step) if kind == "float" else step
     if log and (step is not None or values[0] <= 0):
         raise UserError(f"{where}: log needs low > 0 and no step")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step)
+                             or step <= 0 or (kind == "int" and step != int(step))):
+        raise UserError(f"{where}: step {step!r} must be a {'whole ' if kind == 'int' else ''}number > 0, "
+                        f"e.g. {{int: [16, 128], step: 16}}, or left out")
     try:
         if kind == "int":
             return optuna.distributions.IntDistribution(values[0], values[1], log=log, step=int(step or 1))

@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cryptotrain.config import Config, config_to_dict, config_to_yaml
+from cryptotrain.dirlock import LOCK_FILE, dir_lock
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.scorer import score
-from cryptotrain.fileio import atomic_write_text
-from cryptotrain.orchestration.executor import run_jobs
+from cryptotrain.fileio import atomic_write_text, read_state
+from cryptotrain.orchestration.executor import check_counts, run_jobs
 from cryptotrain.orchestration.jobs import Event, Job, JobContext
 from cryptotrain.orchestration.train_job import train_run
 from cryptotrain.orchestration.walkforward_plan import make_plan
@@ -72,8 +73,8 @@ def _check_state(wf_dir: Path, state: dict, force: bool) -> None:
         if (wf_dir / "folds").exists() and not force:
             raise UserError(f"{wf_dir} holds folds but no {STATE_FILE}; pass --force to start over or another --run-name")
         return
-    old = json.loads(path.read_text())
     fix = "use a new --run-name, or --force to start over in this directory"
+    old = read_state(path, f"it records what the folds were trained with; restore it, or {fix}", ("config", "folds"))
     if old["config"] != state["config"]:
         keys = sorted(f"{s}.{k}" for s in state["config"] for k in state["config"][s]
                       if old["config"].get(s, {}).get(k) != state["config"][s][k])
@@ -89,15 +90,42 @@ def walk_forward(cfg: Config, wf_dir: Path, *, workers: int = 1, address: str | 
                  blas_threads: int | None = None, force: bool = False,
                  on_plan: Callable[[dict], None] | None = None,
                  on_event: Callable[[Event], Any] | None = None) -> WalkForwardResult:
-    """Plan, train every fold (resuming), score, stitch, backtest and draw; see the module docstring."""
+    """Plan, train every fold (resuming), score, stitch, backtest and draw; see the module docstring.
+
+    Everything is checked before the directory is made; then the command holds its lock (dirlock.py)
+    to the end, so a second walk-forward on the same directory is refused and changes nothing."""
+    check_counts(workers, blas_threads)
     folds, configs, header = make_plan(cfg)
-    plan = {**header, "folds": [f.as_dict() for f in folds]}
     wf_dir = Path(wf_dir)
+    wf_dir.mkdir(parents=True, exist_ok=True)
+    with dir_lock(wf_dir, "walkforward"):
+        return _walk_forward(cfg, wf_dir, folds, configs, header, workers=workers, address=address,
+                             blas_threads=blas_threads, force=force, on_plan=on_plan, on_event=on_event)
+
+
+def _clear(wf_dir: Path) -> None:
+    """--force: remove everything in wf_dir but the lock the command holds."""
+    for p in wf_dir.iterdir():
+        if p.name != LOCK_FILE:
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+
+
+def _fold_done(d: Path, k: int, marker: dict) -> bool:
+    mk = d / FOLD_FILE
+    if not mk.is_file():
+        return False
+    fix = f"delete it and rerun the same command: fold {k} is then checked and scored again from its checkpoints"
+    return read_state(mk, fix) == marker and (d / "eval" / "test" / "metrics.json").is_file()
+
+
+def _walk_forward(cfg: Config, wf_dir: Path, folds, configs, header, *, workers, address, blas_threads, force,
+                  on_plan, on_event) -> WalkForwardResult:
+    plan = {**header, "folds": [f.as_dict() for f in folds]}
     fold_dicts = {str(f.fold): config_to_dict(c) for f, c in zip(folds, configs)}
     state = {"config": config_to_dict(cfg),
              "folds": {str(f.fold): {"dates": f.dates, "rows": f.rows, "data_sha256": f.data_sha256} for f in folds}}
-    if force and wf_dir.exists():
-        shutil.rmtree(wf_dir)
+    if force:
+        _clear(wf_dir)
     _check_state(wf_dir, state, force)
     (wf_dir / "folds").mkdir(parents=True, exist_ok=True)
     atomic_write_text(wf_dir / "config.yaml", config_to_yaml(cfg))
@@ -113,8 +141,7 @@ def walk_forward(cfg: Config, wf_dir: Path, *, workers: int = 1, address: str | 
     warm = cfg.walkforward.warm_start
     for f in folds:
         d = wf_dir / "folds" / str(f.fold)
-        mk = d / FOLD_FILE
-        if mk.is_file() and json.loads(mk.read_text()) == marker(f.fold) and (d / "eval" / "test" / "metrics.json").is_file():
+        if _fold_done(d, f.fold, marker(f.fold)):
             reused.append(f.fold)
             continue
         # allow_data_change: the file's sha256 may change (candles appended); the fold's own rows were checked

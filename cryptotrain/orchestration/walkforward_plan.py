@@ -30,7 +30,7 @@ import pandas as pd
 
 from cryptotrain.config import Config, SplitConfig
 from cryptotrain.data.dataset import build_dataset, iso_utc, trim_candles
-from cryptotrain.data.ohlcv import format_utc, load_ohlcv, parse_utc
+from cryptotrain.data.ohlcv import format_utc, load_ohlcv, ms_to_timeframe, parse_utc
 from cryptotrain.errors import UserError
 
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -60,9 +60,22 @@ def span_rows(ts: np.ndarray, start: int, span, sign: int = 1) -> int:
     return int(np.searchsorted(ts, t0 + sign * n * _UNIT_MS[unit], side="left"))
 
 
-def _length(span) -> int:
-    """Candles, or milliseconds of a duration (to compare two spans of one kind)."""
-    return span if isinstance(span, int) else int(span[:-1]) * _UNIT_MS[span[-1]]
+def _length_ms(span, candle_ms: int) -> int:
+    """A span in milliseconds: a count of candles of `candle_ms` each, or a duration."""
+    return span * candle_ms if isinstance(span, int) else int(span[:-1]) * _UNIT_MS[span[-1]]
+
+
+def _check_step(wf, ts: np.ndarray) -> None:
+    """A step shorter than the test span overlaps test parts, whether each is a count or a duration
+    (a count is read at the data's candle length: 200 candles of 1h are 200h)."""
+    if wf.step is None:
+        return
+    candle_ms = int(np.median(np.diff(ts))) if len(ts) > 1 else 1
+    if _length_ms(wf.step, candle_ms) < _length_ms(wf.test_span, candle_ms):
+        mixed = type(wf.step) is not type(wf.test_span)
+        raise UserError(f"walkforward.step {wf.step} is shorter than test_span {wf.test_span}"
+                        + (f" ({ms_to_timeframe(candle_ms)} candles)" if mixed else "")
+                        + ": test parts would overlap; use step >= test_span")
 
 
 def _required(cfg: Config) -> None:
@@ -143,12 +156,10 @@ def make_plan(cfg: Config) -> tuple[list[Fold], list[Config], dict]:
     """The folds, their training configs, and the plan's header (what plan.json holds besides the folds)."""
     _required(cfg)
     wf = cfg.walkforward
-    if wf.step is not None and type(wf.step) is type(wf.test_span) and _length(wf.step) < _length(wf.test_span):
-        raise UserError(f"walkforward.step {wf.step} is shorter than test_span {wf.test_span}: test parts would "
-                        "overlap; use step >= test_span")
     embargo = resolve_wf_embargo(cfg)
     df = base_candles(cfg)
     ts = df["timestamp"].to_numpy(dtype=np.int64)
+    _check_step(wf, ts)
     folds, configs = [], []
     for k, rows in enumerate(_layout(cfg, ts), start=1):
         fcfg = fold_config(cfg, df, rows, embargo)

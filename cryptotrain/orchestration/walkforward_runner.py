@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from cryptotrain.config import Config, load_config
+from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import RunFailure, UserError
 from cryptotrain.fileio import to_jsonable
 from cryptotrain.orchestration.walkforward import walk_forward
@@ -72,9 +73,10 @@ def evaluate_walkforward(wf_dir: Path, as_json: bool, console: Console) -> dict:
     """Redo the stitched metrics from the folds on disk and print them."""
     wf_dir = Path(wf_dir)
     cfg = load_config(wf_dir / "config.yaml")
-    plan = read_plan(wf_dir)
-    done = [f["fold"] for f in plan["folds"] if (wf_dir / "folds" / str(f["fold"]) / "fold.json").is_file()]
-    metrics = write_stitched(wf_dir, cfg, plan, done, {})
+    with dir_lock(wf_dir, "evaluate"):   # it rewrites the stitched files a running walkforward writes
+        plan = read_plan(wf_dir)
+        done = [f["fold"] for f in plan["folds"] if (wf_dir / "folds" / str(f["fold"]) / "fold.json").is_file()]
+        metrics = write_stitched(wf_dir, cfg, plan, done, {})
     if as_json:
         console.print_json(json.dumps(to_jsonable(metrics)))
     else:
@@ -83,7 +85,8 @@ def evaluate_walkforward(wf_dir: Path, as_json: bool, console: Console) -> dict:
 
 
 def backtest_walkforward(wf_dir: Path, overrides: dict, console: Console) -> dict:
-    stats, settings, _ = backtest_stitched(Path(wf_dir), overrides)
+    with dir_lock(wf_dir, "backtest"):
+        stats, settings, _ = backtest_stitched(Path(wf_dir), overrides)
     cfg = load_config(Path(wf_dir) / "config.yaml")
     print_backtest(console, stats, header="Walk-forward", title=f"{Path(wf_dir).name} (stitched test parts)",
                    settings=settings, timeframe=cfg.data.timeframe or "?", out_dir=Path(wf_dir) / "backtest")

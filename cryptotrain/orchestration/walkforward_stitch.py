@@ -26,7 +26,7 @@ from cryptotrain.evaluate.baselines import all_baselines
 from cryptotrain.evaluate.eval_data import load_eval_dataset, split_rows, trained_heads, training_actions
 from cryptotrain.evaluate.scorer import PREDICTION_COLUMNS
 from cryptotrain.evaluate.summary import evaluation_report
-from cryptotrain.fileio import atomic_path, atomic_write_text, to_jsonable
+from cryptotrain.fileio import atomic_path, atomic_write_text, read_state, to_jsonable
 from cryptotrain.train.checkpoint import load_checkpoint
 from cryptotrain.train import metrics_log
 
@@ -47,7 +47,8 @@ def is_walkforward_dir(path: Path | None) -> bool:
 
 
 def read_plan(wf_dir: Path) -> dict:
-    return json.loads((Path(wf_dir) / PLAN_FILE).read_text())
+    return read_state(Path(wf_dir) / PLAN_FILE, "rerun the walkforward command that made this directory: it "
+                                                "writes the plan again and reuses the finished folds")
 
 
 def fold_scored(fold_dir: Path, fold: int) -> FoldScored:

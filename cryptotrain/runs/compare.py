@@ -28,6 +28,10 @@ HEADLINES: list[tuple[str, str, str | None, tuple[str, ...]]] = [
 ]
 
 
+# kind -> (its name in a message, where its runs are, the first one)
+GROUPS = {"walkforward": ("walk-forward", "folds", "1"), "sweep": ("sweep", "trials", "0")}
+
+
 def headline(record: dict, key: str) -> Any:
     for k, _, _, where in HEADLINES:
         if k == key:
@@ -63,6 +67,12 @@ def compare_runs(paths: list[Path]) -> dict:
     if len(paths) < 2:
         raise UserError("runs compare needs at least two runs, e.g. cryptotrain runs compare RUN_A RUN_B")
     records = [read_entry(Path(p)) for p in paths]
+    groups = [(r, GROUPS[r["kind"]]) for r in records if r["kind"] in GROUPS]
+    if groups:   # their members are runs with their own configs: nothing of theirs lines up with a run's
+        which = " and ".join(f"{r['path']} is a {what} directory" for r, (what, _, _) in groups)
+        r, (_, members, first) = groups[0]
+        raise UserError(f"runs compare compares training runs; {which}: compare the runs inside (e.g. "
+                        f"{Path(r['path']) / members / first}) or see each with `cryptotrain runs show`")
     names = [r["name"] for r in records]
     metrics = {}
     for key, label, direction, _ in HEADLINES:

@@ -44,9 +44,16 @@ KINDS: list[tuple[str, Callable[[Path], bool], Callable[[Path], dict]]] = [
 
 
 def read_entry(path: Path) -> dict:
-    for _, recognizes, reader in KINDS:
-        if recognizes(path):
-            return reader(path)
+    """The record of one directory; one that cannot be read (no permission, a file that is not text)
+    is a record in state "unreadable" naming why, never an error that hides the other runs."""
+    try:
+        for _, recognizes, reader in KINDS:
+            if recognizes(path):
+                return reader(path)
+    except (OSError, ValueError) as err:   # (UnicodeDecodeError is a ValueError)
+        why = f"{err.strerror}: {err.filename}" if isinstance(err, OSError) and err.strerror else str(err)
+        return {"name": path.name, "path": str(path), "kind": "unknown", "state": "unreadable",
+                "problems": [f"cannot be read ({why}); check its permissions"]}
     raise AssertionError("the last kind recognizes every directory")
 
 

@@ -72,7 +72,7 @@ def read_json(path: Path, problems: list[str]) -> dict | None:
 def read_metrics_log(path: Path, problems: list[str]) -> list[dict]:
     """The epoch rows of metrics.jsonl; cut, invalid and non-object lines are skipped and reported."""
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8", errors="replace")   # a bad byte spoils its line only
     except FileNotFoundError:
         return []
     except OSError as err:
@@ -101,6 +101,10 @@ def read_config(run_dir: Path, problems: list[str]) -> tuple[Config | None, dict
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         problems.append("config.yaml missing")
+        return None, None
+    except UnicodeDecodeError as err:
+        problems.append(f"config.yaml is not UTF-8 text (byte {err.start}); restore it from the checkpoint's "
+                        "stored config or retrain")
         return None, None
     except (OSError, yaml.YAMLError) as err:
         problems.append(f"config.yaml is not valid YAML ({err.__class__.__name__})")

@@ -47,6 +47,22 @@ def set_latest(run_dir: Path) -> None:
     atomic_write_text(run_dir.parent / LATEST, run_dir.name + "\n")
 
 
+def not_a_single_run(path: Path) -> str | None:
+    """Why `path` is a directory of runs rather than a run (a walk-forward's folds, a sweep's trials)
+    and what to run instead; None for anything else."""
+    path = Path(path)
+    if (path / "plan.json").is_file() and (path / "folds").is_dir():
+        name = path.name.removeprefix("walkforward-")
+        return (f"{path} is a walk-forward directory, not a run: continue it with the command that made it, "
+                f"`cryptotrain walkforward --config {path / 'config.yaml'} --run-name {name}`, or resume one "
+                f"fold with --resume {path / 'folds' / 'N'}")
+    if (path / "base.yaml").is_file() and (path / "trials").is_dir():
+        return (f"{path} is a sweep directory, not a run: continue it with the sweep command that made it "
+                f"(the same --config, --space and --run-name {path.name}), or resume one trial with "
+                f"--resume {path / 'trials' / 'N'}")
+    return None
+
+
 def resolve_run(run: Path | str | None, runs_dir: Path | str = "runs") -> Path:
     """The run directory for `--run` (default: the one `runs/latest` points at)."""
     if run is not None:

@@ -34,7 +34,7 @@ from cryptotrain.report.training import plot_training
 from cryptotrain.train import metrics_log
 from cryptotrain.train.checkpoint import Checkpoint, check_matches_run, load_checkpoint, rng_from_state, save_checkpoint
 from cryptotrain.train.loop import NonFiniteError, batches_per_epoch, epoch_batches, train_epoch
-from cryptotrain.train.rundir import create_run_dir, set_latest
+from cryptotrain.train.rundir import create_run_dir, not_a_single_run, set_latest
 
 OVERFIT_STEPS_PER_EPOCH = 25
 OVERFIT_MIN_EPOCHS = 12      # >= 300 steps on the one batch
@@ -216,6 +216,8 @@ def _new(cfg: Config, ds, run_dir: Path, overfit_batch: bool, created: bool,
 
 def _resume(run_dir: Path, allow_data_change: bool) -> _Session:
     last = run_dir / "checkpoints" / "last.npz"
+    if not last.is_file() and (why := not_a_single_run(run_dir)):
+        raise UserError(why)
     if not last.is_file():
         raise UserError(f"cannot resume {run_dir}: {last} not found (the run never finished an epoch); start a new run")
     ck = load_checkpoint(last)
