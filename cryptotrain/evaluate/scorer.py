@@ -118,7 +118,7 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
     baselines.update(fitted)
     report = evaluation_report(y_true=ds.action[idx], r=ds.ret[idx], conf_target=ds.confidence[idx], model=model,
                                baselines=baselines, attention=pred["attention"], timeframe=ds.timeframe,
-                               horizon=ds.horizon, seed=cfg.train.seed,
+                               horizon=ds.horizon, seed=cfg.train.seed, costs=cfg.backtest,
                                notes=untrained_head_notes(trained) + fit_notes)
     if importance is not None:
         val = split_rows(ds, "val")

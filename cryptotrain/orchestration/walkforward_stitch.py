@@ -83,7 +83,7 @@ def stitched_report(scored: list[FoldScored], cfg) -> tuple[pd.DataFrame, dict]:
     report = evaluation_report(y_true=frame["true_action"].to_numpy() + 1, r=frame["forward_return"].to_numpy(),
                                conf_target=np.concatenate([s.conf_target for s in scored]), model=model,
                                baselines=baselines, timeframe=cfg.data.timeframe or "?", horizon=cfg.labels.horizon,
-                               seed=cfg.train.seed)
+                               seed=cfg.train.seed, costs=cfg.backtest)
     return frame, report
 
 
