@@ -91,6 +91,8 @@ def print_sweep_end(console: Console, summary: dict, final: dict | None, sweep_d
                   f"selected from N = {f['n_tried']} trials tried ({f['n_complete']} complete); its test split, "
                   "looked at once:", soft_wrap=True)
     print_bootstrap_table(console, final["eval"]["bootstrap"])
+    if final["eval"].get("edge"):
+        console.print(final["eval"]["edge"]["sentence"], style="bold", soft_wrap=True)
     bt = final["backtest"]
     cols = {"Model": "model", "Buy & Hold": "buy_and_hold", "Persistence": "persistence"}
     print_stats_table(console, {h: {k: bt.stats[name][k] for k in TEST_STATS} for h, name in cols.items()},
