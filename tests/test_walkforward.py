@@ -266,6 +266,7 @@ def test_the_stitched_report_has_the_fitted_baselines_and_each_fold_its_trading(
     stats = json.loads((wf / "backtest" / "stats.json").read_text())
     assert {"linear", "lightgbm"} <= set(stats) and "verdict" in stats and "linear" in stats["verdict"]["baselines"]
     assert traded.verdict == stats["verdict"] and stats["settings"]["fee_bps"] == base[2].backtest.fee_bps
+    assert m["fold_trading_settings"] == stats["settings"]
     eq = pd.read_csv(wf / "backtest" / "equity.csv")
     trades = pd.read_csv(wf / "backtest" / "trades.csv")
     tests = [(f["first_ts"]["test"], f["last_ts"]["test"]) for f in plan["folds"]]

@@ -161,7 +161,8 @@ def fold_trading(eq: pd.DataFrame, trades: pd.DataFrame, plan: dict, done: list[
 
 def add_fold_trading(wf_dir: Path, metrics: dict, plan: dict) -> dict:
     """Each fold row of `metrics` gets its return [%], Sharpe and trades in the stitched backtest of
-    WF_DIR/backtest/ (when there is one); metrics.json is rewritten. -> metrics."""
+    WF_DIR/backtest/ (when there is one; its settings under "fold_trading_settings"); metrics.json is
+    rewritten. -> metrics."""
     bt = Path(wf_dir) / "backtest"
     if not (bt / "equity.csv").is_file() or not (bt / "trades.csv").is_file():
         return metrics
@@ -170,6 +171,8 @@ def add_fold_trading(wf_dir: Path, metrics: dict, plan: dict) -> dict:
                         [r["fold"] for r in metrics["folds"]], timeframe_ms)
     for r in metrics["folds"]:
         r.update(rows.get(r["fold"], {}))
+    if (bt / "stats.json").is_file():   # which settings traded them (a `backtest --run WF_DIR --fee-bps ...` may have)
+        metrics["fold_trading_settings"] = json.loads((bt / "stats.json").read_text()).get("settings")
     atomic_write_text(Path(wf_dir) / "metrics.json", json.dumps(to_jsonable(metrics), indent=2) + "\n")
     return metrics
 
