@@ -1,10 +1,12 @@
 """The edge claim (evaluate/edge.py) holds under the null and finds a planted edge.
 
 Every draw goes through `evaluation_report`, the function `evaluate` calls, with the same rule
-(primary metric per kind, Bonferroni over the baselines compared, the rate-matched random caller
-among them). Only the number of bootstrap resamples is smaller than the product's 1000 (N_RESAMPLES:
-the test must stay well under a minute on one core); the intervals are then a little coarser in
-their tails, which makes a false claim, if anything, more likely here than in the product.
+(primary metric per kind, Holm over the baselines compared with one-sided bounds, the rate-matched
+random caller among them). Two things are lighter than in the product, to keep the test well under
+a minute on one core: 200 bootstrap resamples instead of 1000 (N_RESAMPLES; the bounds are then a
+little coarser in their tails, which makes a false claim, if anything, more likely here), and the
+naive baselines' return forecasts are dropped (IC and RMSE are descriptive, never part of the
+claim, and their resampled ranks cost most of the time).
 
 Labels come as real ones do: r_t is the sum of the next H one-candle returns, so neighbouring
 windows share H - 1 candles and hits and misses come in runs.
@@ -21,9 +23,6 @@ N_DRAWS = 500            # null predictors
 N_EDGE = 5000            # acted windows of the planted edge
 EDGE_DRAWS = 40
 N_RESAMPLES = 200
-# The issue's target is 80%; measured 75% (40 draws): POWER_FLOOR guards what the rule reaches, and
-# the README and the closing note state the gap (with independent errors the same rule reaches 90%).
-POWER_FLOOR = 0.70
 KINDS = ("majority", "prior_random", "model_mix_random", "constant_sign_trending", "random_in_runs")
 
 
@@ -50,6 +49,11 @@ def _null_predictor(kind: str, rng, freq: np.ndarray, n: int, drift_sign: int) -
     return np.repeat(calls, 20)[:n]
 
 
+def _baselines(y_train, close, n: int, seed: int) -> dict:
+    """all_baselines without return forecasts (see the module docstring)."""
+    return {b: {**p, "pred_return": None} for b, p in all_baselines(y_train, close, np.arange(n), seed=seed).items()}
+
+
 def _claims(kind: str, draw: int) -> str:
     rng = np.random.default_rng([draw, 25])
     trending = kind == "constant_sign_trending"
@@ -59,7 +63,7 @@ def _claims(kind: str, draw: int) -> str:
     freq = np.bincount(y_train, minlength=3) / len(y_train)
     action = _null_predictor(kind, rng, freq, N_NULL, int(np.sign(drift)))
     rep = evaluation_report(y_true=y, r=r, conf_target=None, model={"action": action, "probs": None},
-                            baselines=all_baselines(y_train, close, np.arange(N_NULL), seed=draw),
+                            baselines=_baselines(y_train, close, N_NULL, draw),
                             horizon=H, n_resamples=N_RESAMPLES, seed=draw)
     return rep["edge"]["kind"]
 
@@ -97,7 +101,7 @@ def _planted(draw: int) -> tuple[str, float, float]:
     action = 1 + np.sign(r + scale * e).astype(np.int64)
     hit = np.sign(action - 1) == np.sign(r)
     rep = evaluation_report(y_true=y, r=r, conf_target=None, model={"action": action, "probs": None},
-                            baselines=all_baselines(y_train, close, np.arange(N_EDGE), seed=draw),
+                            baselines=_baselines(y_train, close, N_EDGE, draw),
                             horizon=H, n_resamples=N_RESAMPLES, seed=draw)
     return rep["edge"]["kind"], rep["model"]["direction"]["accuracy"], float(np.corrcoef(hit[1:], hit[:-1])[0, 1])
 
@@ -107,8 +111,8 @@ def test_a_planted_sign_edge_is_claimed_in_most_draws():
     with errors in runs must get its sign claim in at least 80% of the draws."""
     out = [_planted(d) for d in range(EDGE_DRAWS)]
     power = np.mean([k == "sign" for k, _, _ in out])
-    print(f"planted edge: claimed in {power:.0%} of {EDGE_DRAWS} draws (direction accuracy "
+    print(f"planted edge: claimed in {power:.1%} of {EDGE_DRAWS} draws (direction accuracy "
           f"{np.mean([a for _, a, _ in out]):.3f}, lag-1 autocorrelation of hits {np.mean([c for *_, c in out]):.2f})")
     assert all(abs(a - 0.54) < 0.001 for _, a, _ in out)
     assert np.mean([c for *_, c in out]) > 0.2                   # the errors do come in runs
-    assert power >= POWER_FLOOR, power
+    assert power >= 0.80, power

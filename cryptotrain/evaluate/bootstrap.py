@@ -105,8 +105,8 @@ def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float
 def corrected_intervals(samples: np.ndarray, levels: list[float]) -> dict:
     """{"p_value", "levels": [{"level", "lo", "hi"}]} of resampled differences (see bootstrap_intervals)."""
     s = samples[np.isfinite(samples)]
-    p = min(1.0, 2.0 * min(np.mean(s <= 0), np.mean(s >= 0))) if len(s) >= max(1, len(samples) // 2) else float("nan")
-    return {"p_value": float(p),
+    p = float(np.mean(s <= 0)) if len(s) >= max(1, len(samples) // 2) else float("nan")
+    return {"p_value": p,
             "levels": [dict(zip(("level", "lo", "hi"), (float(q), *percentile_interval(samples, q)))) for q in levels]}
 
 
@@ -141,11 +141,12 @@ def bootstrap_intervals(y_true: np.ndarray, r: np.ndarray, model: dict, baseline
 
     `model` and each baseline: {"action": (N,) int, "probs": (N, K) or None, "pred_return": (N,) or None}. The point
     value reported with each interval is the statistic on the original sample.
-    `corrected`: metric -> more levels (e.g. 1 - 0.05 / j, j = 1..m, for a Holm correction over m
-    comparisons); the difference model - baseline of that metric also gets "levels": [{"level", "lo",
-    "hi"}, ...] at them and "p_value": the two-sided bootstrap p-value of "no difference",
-    2 min(share of resampled differences <= 0, share >= 0) (0 lies outside the percentile interval at
-    level 1 - a when p_value < a, up to the interpolation of the quantiles).
+    `corrected`: metric -> more levels (e.g. 1 - 0.1 / j, j = 1..m, whose lower ends are one-sided
+    95% / j bounds, for a Holm correction over m comparisons); the difference model - baseline of that
+    metric also gets "levels": [{"level", "lo", "hi"}, ...] at them and "p_value": the one-sided
+    bootstrap p-value of "the model is not better" on a metric where higher is better, the share of
+    resampled differences <= 0 (the lower end at level 1 - 2a is above 0 when p_value < a, up to the
+    interpolation of the quantiles).
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     r = np.asarray(r, dtype=np.float64)

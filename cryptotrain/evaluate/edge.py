@@ -10,13 +10,15 @@ The rule, declared here and nowhere else:
   windows, among them the rate-matched random caller (the model's own calls at random places:
   the null in a trending test period, where a coin's 0.5 is not); for size, every baseline.
   Baselines with identical actions count once.
-- Claimed when model - baseline is above 0 beyond its Holm-corrected block-bootstrap interval for
-  EVERY one of the m baselines compared, so also beyond the strongest (the baseline with the highest
-  point value: the null the sentence names). Holm over m: sort the baselines by the bootstrap
-  p-value of "no difference", smallest first; the i-th must clear the (1 - ALPHA / (m - i + 1))
-  interval (the first 1 - ALPHA / m, as Bonferroni; the last 1 - ALPHA). The family-wise error is at
-  most ALPHA, so when the model knows nothing the chance of a claim of one kind is at most ALPHA
-  (tests/test_edge_null.py measures it on 500 random predictors).
+- Claimed when model - baseline is above 0 beyond its Holm-corrected one-sided block-bootstrap
+  bound for EVERY one of the m baselines compared, so also the strongest (the baseline with the
+  highest point value: the null the sentence names). One-sided, because the claim is one-sided:
+  the model is better. Holm over m: sort the baselines by the bootstrap p-value of "the model is not
+  better" (the share of resampled differences <= 0), smallest first; the i-th must have its lower
+  bound at confidence 1 - ALPHA / (m - i + 1) above 0 (the first at 1 - ALPHA / m, as Bonferroni;
+  the last at 1 - ALPHA), the lower end of the percentile interval at 1 - 2 ALPHA / (m - i + 1).
+  The family-wise error is at most ALPHA, so when the model knows nothing the chance of a claim of
+  one kind is at most ALPHA (tests/test_edge_null.py measures it on 500 random predictors).
 Every other comparison evaluate prints is descriptive: 95% intervals, not corrected.
 
 Shapes: N windows; actions (N,) class indices 0 = sell, 1 = hold, 2 = buy; r (N,) forward returns.
@@ -30,7 +32,7 @@ from cryptotrain.report.labels import METRIC_LABELS
 
 ALPHA = 0.05                                           # family-wise error of one kind's claim
 CORRECTION = "Holm"
-PRIMARY = {"sign": "direction_accuracy", "size": "balanced_accuracy"}
+PRIMARY = {"sign": "direction_accuracy", "size": "balanced_accuracy"}   # both: higher is better
 MIN_CALLS = 10                                         # fewer buy/sell calls: no direction accuracy to test
 KIND_NAMES = {"sign": "the sign of moves", "size": "the size of moves (hold vs move)"}
 
@@ -53,27 +55,28 @@ def compared_baselines(model_action: np.ndarray, baselines: dict[str, dict]) -> 
 
 
 def corrected_levels(compared: dict[str, list[str]]) -> dict[str, list[float]]:
-    """Primary metric -> the Holm levels 1 - ALPHA / j, j = 1..m (for bootstrap_intervals)."""
-    return {PRIMARY[k]: [1.0 - ALPHA / j for j in range(1, len(names) + 1)] for k, names in compared.items() if names}
+    """Primary metric -> the two-sided levels 1 - 2 ALPHA / j, j = 1..m, whose lower ends are the Holm
+    one-sided bounds at 1 - ALPHA / j (for bootstrap_intervals)."""
+    return {PRIMARY[k]: [1.0 - 2 * ALPHA / j for j in range(1, len(names) + 1)] for k, names in compared.items() if names}
 
 
 def edge_test(boot: dict, kind: str, names: list[str]) -> dict:
-    """The claim of one kind: is model - baseline of PRIMARY[kind] above 0 beyond its Holm interval
-    for every baseline in `names`? (A baseline whose interval is undefined is not beaten.)"""
+    """The claim of one kind: is model - baseline of PRIMARY[kind] above its Holm one-sided lower bound
+    for every baseline in `names`? (A baseline whose bound is undefined is not beaten.) Each row's
+    "level" is the one-sided confidence of its bound "lo"."""
     metric = PRIMARY[kind]
     nan = float("nan")
     diffs = {b: boot["baselines"][b]["diff"].get(metric) or {"value": nan, "p_value": nan, "levels": []}
              for b in names}
-    # Holm: the smallest p-value first, against 1 - ALPHA / m; then 1 - ALPHA / (m - 1), ...
+    # Holm: the smallest p-value first, its bound at 1 - ALPHA / m; then 1 - ALPHA / (m - 1), ...
     order = sorted(names, key=lambda b: (not np.isfinite(diffs[b]["p_value"]), diffs[b]["p_value"]))
     rows = []
     for i, b in enumerate(order):
         j = len(names) - i
-        at = next((lv for lv in diffs[b]["levels"] if np.isclose(lv["level"], 1.0 - ALPHA / j)),
-                  {"level": 1.0 - ALPHA / j, "lo": nan, "hi": nan})
+        at = next((lv for lv in diffs[b]["levels"] if np.isclose(lv["level"], 1.0 - 2 * ALPHA / j)), {"lo": nan})
         rows.append({"baseline": b, "value": boot["baselines"][b]["metrics"][metric]["value"],
-                     "diff": diffs[b]["value"], "p_value": diffs[b]["p_value"], "level": at["level"],
-                     "lo": at["lo"], "hi": at["hi"], "beaten": bool(np.isfinite(at["lo"]) and at["lo"] > 0)})
+                     "diff": diffs[b]["value"], "p_value": diffs[b]["p_value"], "level": 1.0 - ALPHA / j,
+                     "lo": at["lo"], "beaten": bool(np.isfinite(at["lo"]) and at["lo"] > 0)})
     finite = [r for r in rows if np.isfinite(r["value"])]
     strongest = max(finite, key=lambda r: r["value"]) if finite else None
     return {"kind": kind, "metric": metric, "model": boot["model"].get(metric, {"value": nan})["value"],
@@ -109,12 +112,12 @@ def _part(t: dict, labels: dict[str, str]) -> str:
     s = t["strongest"]
     count = f"all {t['m']}" if t["claimed"] else f"{t['beaten'] or 'none'} of the {t['m']}"
     base = "baselines that call a sign" if t["kind"] == "sign" else "baselines"
-    head = (f"{what}: {name} {t['model']:.3f} beats {count} {base} beyond their {CORRECTION}-corrected intervals "
-            f"({CORRECTION} over {t['m']} comparisons, {_pct(1 - ALPHA / t['m'])} to {_pct(1 - ALPHA)})")
+    head = (f"{what}: {name} {t['model']:.3f} beats {count} {base} beyond their {CORRECTION}-corrected one-sided "
+            f"bounds ({CORRECTION} over {t['m']} comparisons, {_pct(1 - ALPHA / t['m'])} to {_pct(1 - ALPHA)})")
     if s is None:
         return head
     return (head + f"; the null, the strongest of them, is {labels.get(s['baseline'], s['baseline'])} at "
-            f"{s['value']:.3f} (model - null {s['diff']:+.3f} [{s['lo']:+.3f}, {s['hi']:+.3f}] at {_pct(s['level'])})")
+            f"{s['value']:.3f} (model - null {s['diff']:+.3f}, lower bound {s['lo']:+.3f} at {_pct(s['level'])})")
 
 
 def _cost_clause(pc: dict, horizon: int) -> str:
