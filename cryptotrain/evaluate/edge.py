@@ -125,7 +125,8 @@ def _cost_clause(pc: dict, horizon: int) -> str:
         return ""
     eats = ("costs take all of it and more" if pc["net_bp"] <= 0 else
             f"{pc['net_bp']:+.1f} bp per call after costs, if each call were one trade")
-    return (f" Per call this edge is worth {pc['gross_bp']:+.1f} bp of the next {horizon} candles' return before costs "
+    span = f"{horizon} candle" + ("s" if horizon != 1 else "")
+    return (f" Per call this edge is worth {pc['gross_bp']:+.1f} bp of return over the label horizon ({span}) before costs "
             f"(mean of sign(call) x r_t over {pc['calls']} calls) against a round trip of {pc['round_trip_bp']:.1f} bp "
             f"at the backtest settings: {eats}.")
 
