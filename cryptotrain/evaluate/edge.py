@@ -149,4 +149,5 @@ def edge_summary(boot: dict, compared: dict[str, list[str]], labels: dict[str, s
         kind = "none"
         sentence = f"Edge: none. {parts['sign']}. {parts['size']}."
     return {"kind": kind, "sentence": sentence, "tests": tests, "per_call": per_call,
-            "rule": {"alpha": ALPHA, "correction": CORRECTION, "primary": dict(PRIMARY), "min_calls": MIN_CALLS}}
+            "rule": {"alpha": ALPHA, "correction": CORRECTION, "bounds": "one-sided, block bootstrap",
+                     "primary": dict(PRIMARY), "min_calls": MIN_CALLS}}
