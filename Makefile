@@ -30,7 +30,8 @@ demo: $(VENV)/.installed
 	@echo "Where to look: runs/latest names the demo's run; in runs/<run>/ eval/test/ holds metrics.json"
 	@echo "and plots/ (what the model knows), backtest/test/ holds stats.json, trades.csv and plots/equity.png."
 	@echo "What the numbers mean: evaluate's 'Edge:' line says whether the model knows the sign of moves,"
-	@echo "only their size (hold vs move) or nothing beyond chance. The backtest's last lines compare its"
+	@echo "only their size (hold vs move) or nothing its strongest baseline does not know (it names that"
+	@echo "baseline and how many comparisons were counted). The backtest's last lines compare its"
 	@echo "return before and after costs: when costs turn it negative, the model trades more often than"
 	@echo "its edge pays for; the baselines show what holding or a naive rule made on the same candles."
 

@@ -70,8 +70,8 @@ def test_perfect_model_beats_random_baseline_and_ties_with_itself():
     assert out["baselines"]["noise"]["diff"]["accuracy"]["lo"] > 0.4
     assert "ic_pearson" not in out["baselines"]["noise"]["diff"]  # no return forecast: no IC
     assert verdict("noise", out["baselines"]["noise"]["diff"]).startswith(
-        "Model vs noise: beats it beyond the 95% interval on accuracy, balanced accuracy and direction accuracy.")
-    assert verdict("same", d).startswith("Model vs same: does not beat it beyond the 95% interval on any metric.")
+        "Model vs noise (descriptive: 3 metrics at 95% each, not corrected): beats it beyond the 95% interval on accuracy, balanced accuracy and direction accuracy.")
+    assert verdict("same", d).startswith("Model vs same (descriptive: 6 metrics at 95% each, not corrected): does not beat it beyond the 95% interval on any metric.")
     assert "worse beyond the interval on accuracy" in verdict("x", {"accuracy": {"value": -0.2, "lo": -0.3, "hi": -0.1}})
 
 
@@ -113,7 +113,7 @@ def test_evaluation_report_is_complete_and_json_ready():
     rep = evaluation_report(y_true=y, r=r, conf_target=rng.uniform(size=len(y)), model=model, baselines=base,
                             attention=rng.dirichlet(np.ones(8), len(y)), timeframe="1h", n_resamples=50)
     assert rep["n_windows"] == 200 and set(rep["baselines"]) == {"majority", "persistence", "stratified",
-                                                                 "zero_return"}
+                                                                 "zero_return", "rate_matched"}
     assert rep["model"]["confidence"]["reliability"] and len(rep["attention"]["by_lag"]) == 8
     assert set(rep["bootstrap"]["baselines"]["persistence"]["diff"]) == {"accuracy", "balanced_accuracy", "direction_accuracy",
                                                                          "ic_pearson", "ic_spearman", "rmse"}

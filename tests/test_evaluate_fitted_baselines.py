@@ -149,11 +149,12 @@ def _d(value, lo, hi):
 def test_verdict_sentences_for_the_fitted_baselines():
     beats = verdict(fb.FITTED_LABELS["linear"], {"balanced_accuracy": _d(0.03, 0.01, 0.05),
                                                  "log_loss": _d(-0.01, -0.02, -0.004)})
-    assert beats.startswith("Model vs logistic/ridge regression: beats it beyond the 95% interval on "
+    assert beats.startswith("Model vs logistic/ridge regression (descriptive: 2 metrics at 95% each, not corrected): "
+                            "beats it beyond the 95% interval on "
                             "balanced accuracy and log loss.")
     not_ = verdict(fb.FITTED_LABELS["lightgbm"], {"balanced_accuracy": _d(0.01, -0.01, 0.03),
                                                   "rmse": _d(2e-4, 1e-4, 3e-4)})
-    assert not_.startswith("Model vs LightGBM: does not beat it beyond the 95% interval on any metric, "
+    assert not_.startswith("Model vs LightGBM (descriptive: 2 metrics at 95% each, not corrected): does not beat it beyond the 95% interval on any metric, "
                            "and is worse beyond the interval on return RMSE.")
     assert "return RMSE +2.00e-04 [+1.00e-04, +3.00e-04]" in not_
 

@@ -68,7 +68,7 @@ def test_direction_gets_an_interval_and_the_edge_sentence_names_its_kind():
     assert d["lo"] <= d["value"] <= d["hi"]
     assert "persistence" in rep["bootstrap"]["baselines"] and \
         "direction_accuracy" in rep["bootstrap"]["baselines"]["persistence"]["diff"]
-    assert rep["direction_verdict"].startswith("Direction: on the") and "0.5" in rep["direction_verdict"]
+    assert rep["direction_verdict"].startswith("Direction (descriptive") and "persistence" in rep["direction_verdict"]
     assert rep["edge"]["kind"] in ("sign", "size", "none") and rep["edge"]["sentence"].startswith("Edge:")
 
 

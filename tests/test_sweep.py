@@ -108,6 +108,7 @@ def test_a_sweep_runs_continues_and_its_best_yaml_reproduces_the_best_trial(tmp_
     assert list(sweep_dir.rglob("eval/test")) == [sweep_dir / "trials" / str(best["number"]) / "eval" / "test"]
     saved = json.loads((sweep_dir / "sweep.json").read_text())
     assert saved["counts"]["complete"] == 3 and saved["final"]["n_complete"] == 3
+    assert saved["final"]["n_tried"] == 3 and saved["final"]["n_sharpes"] == 3 and saved["final"]["periods_per_year"] == 8760
     assert 0.0 <= saved["final"]["dsr"] <= 1.0 and "multiple-testing correction" in final["final"]["sentence"]
 
     again = fit(load_config(sweep_dir / "best.yaml"), tmp_path / "again")   # same thread count: same bits

@@ -58,3 +58,24 @@ def test_the_sentence_says_whether_the_selection_survives_and_the_test_agrees():
     low = verdict(0.40, 0.20, 20)
     assert "does not survive" in low and "after 20 trials" in low and "does not confirm" in low
     assert "PSR(0) = 0.946 < 0.95" in verdict(0.5, 0.9461, 4)   # never shown rounded up to the level
+
+
+def test_n_counts_every_trial_tried_and_the_spread_only_those_with_a_sharpe():
+    """Catches a deflation that forgets the pruned and failed trials: 3 complete trials with Sharpe
+    ratios 0.1, 0.0, -0.1 and 2 pruned or failed ones (no validation backtest, NaN) are N = 5 draws;
+    V is still that of the 3 Sharpe ratios (0.01), and SR_0 = 0.1 ((1 - g) Phi^-1(4/5) + g Phi^-1(1 - 1/(5e)))."""
+    sr0 = 0.1 * ((1 - GAMMA) * norm.ppf(1 - 1 / 5) + GAMMA * norm.ppf(1 - 1 / (5 * math.e)))
+    d = deflated_sharpe(0.1, [0.1, 0.0, -0.1, float("nan"), float("nan")], n=101, skew=0.0, kurtosis=3.0, n_trials=5)
+    assert d["n_trials"] == 5 and d["n_sharpes"] == 3
+    assert d["sr0"] == pytest.approx(sr0, rel=1e-12) and d["sr0"] > expected_max_sharpe([0.1, 0.0, -0.1])
+    assert d["dsr"] < deflated_sharpe(0.1, [0.1, 0.0, -0.1], n=101, skew=0.0, kurtosis=3.0)["dsr"]
+    assert "after 5 trials tried" in verdict(d["dsr"], 0.5, d["n_trials"])
+
+
+def test_the_importance_figure_warns_under_20_trials(tmp_path):
+    """Catches importances shown as if meaningful from a handful of trials: under 20 complete trials
+    the figure's title and the sweep's end carry a warning; from 20 on, none."""
+    from cryptotrain.report.sweep_plots import importance_warning, plot_importances
+
+    assert "only 19 complete trials" in importance_warning(19) and importance_warning(20) is None
+    assert plot_importances(tmp_path / "imp.png", {"train.lr": 0.7, "model.hidden_size": 0.3}, "fANOVA", 5).is_file()

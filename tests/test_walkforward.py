@@ -245,3 +245,33 @@ def test_warm_start_begins_each_fold_from_the_previous_folds_best_parameters(bas
     assert all(np.array_equal(warm[k], by_hand[k]) for k in warm)
     cold = load_checkpoint(wf0 / "folds" / "2" / "checkpoints" / "last.npz").params
     assert not all(np.array_equal(warm[k], cold[k]) for k in warm)
+
+
+def test_the_stitched_report_has_the_fitted_baselines_and_each_fold_its_trading(base):
+    """Catches a walk-forward that reports less than a single run: the stitched windows get the fitted
+    baselines (logistic/ridge, LightGBM) with their verdicts, from each fold's own fit (the actions
+    evaluate wrote per fold); the stitched backtest trades them and reads its result as run mode does;
+    each fold row has its return, Sharpe and trades, and the fold returns compound to the stitched one."""
+    from cryptotrain.orchestration.walkforward_stitch import add_fold_trading, backtest_stitched
+
+    _, _, _, wf, _ = base
+    traded = backtest_stitched(wf)              # the default settings again (another test traded fee 0)
+    plan = json.loads((wf / "plan.json").read_text())
+    m = add_fold_trading(wf, json.loads((wf / "metrics.json").read_text()), plan)
+    assert {"linear", "lightgbm", "rate_matched"} <= set(m["baselines"]) and "linear" in m["verdicts"]
+    assert m["edge"]["tests"]["sign"]["m"] >= 1 and "Holm over" in m["edge"]["sentence"]
+    folds = [pd.read_csv(wf / "folds" / str(r["fold"]) / "eval" / "test" / "predictions.csv") for r in m["folds"]]
+    stitched = pd.read_csv(wf / "predictions.csv")
+    assert (stitched["linear_action"].to_numpy() == np.concatenate([f["linear_action"] for f in folds])).all()
+    stats = json.loads((wf / "backtest" / "stats.json").read_text())
+    assert {"linear", "lightgbm"} <= set(stats) and "verdict" in stats and "linear" in stats["verdict"]["baselines"]
+    assert traded.verdict == stats["verdict"] and stats["settings"]["fee_bps"] == base[2].backtest.fee_bps
+    assert m["fold_trading_settings"] == stats["settings"]
+    eq = pd.read_csv(wf / "backtest" / "equity.csv")
+    trades = pd.read_csv(wf / "backtest" / "trades.csv")
+    tests = [(f["first_ts"]["test"], f["last_ts"]["test"]) for f in plan["folds"]]
+    assert all(b[0] - a[1] == 3_600_000 for a, b in zip(tests, tests[1:]))   # test parts follow each other
+    growth = np.prod([1 + r["return_pct"] / 100 for r in m["folds"]])
+    assert growth == pytest.approx(eq["equity"].iloc[-1] / eq["equity"].iloc[0], rel=1e-9)
+    assert sum(r["trades"] for r in m["folds"]) == len(trades)
+    assert all(r["sharpe"] is None or np.isfinite(r["sharpe"]) for r in m["folds"])

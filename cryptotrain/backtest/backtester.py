@@ -90,7 +90,7 @@ def run(run_dir: Path | None = None, split: str = "test", *, signals: Path | Non
     # the figure's renderer imports matplotlib on another core while the candles load and trade
     with FigureProcess(equity_png) as figure:
         if signals is not None:
-            return _trade_and_write(_signals_mode(Path(signals), data, overrides), out, figure)
+            return trade_and_write(_signals_mode(Path(signals), data, overrides), out, figure)
         # run mode only: train and evaluate (their models, fitted baselines: ~0.1 s of imports)
         from cryptotrain.train.rundir import resolve_run
 
@@ -100,12 +100,14 @@ def run(run_dir: Path | None = None, split: str = "test", *, signals: Path | Non
         run_dir = resolve_run(run_dir)
         with dir_lock(run_dir, "backtest"):   # it may run evaluate, and writes backtest/ into the run
             decisions = _run_mode(run_dir, split, overrides, say, on_scored or (lambda result: None))
-            return _trade_and_write(decisions, out, figure)
+            return trade_and_write(decisions, out, figure)
 
 
-def _trade_and_write(d: "_Decisions", out: Path | None, figure: FigureProcess) -> BacktestReport:
-    """Trade and write the outputs as one unit (outdir.py): into the default directory, which the
-    command owns, or into `out`, which must be new, empty or an earlier backtest's."""
+def trade_and_write(d: "_Decisions", out: Path | None = None, figure: FigureProcess | None = None) -> BacktestReport:
+    """Trade the decisions with their baselines, read the result (verdict.py) and write the outputs as
+    one unit (outdir.py): into the default directory, which the command owns, or into `out`, which
+    must be new, empty or an earlier backtest's. Run mode, signals mode and the stitched walk-forward
+    all end here. `figure`: a FigureProcess(equity_png) started early, or None (drawn in this process)."""
     out_dir = Path(out) if out is not None else d.out_dir
     # the default directories are named by cryptotrain (inside the run, or <signals stem>_backtest/):
     # ours even when an older version wrote them without a marker; --out must prove it
@@ -171,7 +173,6 @@ def set_overrides(items: list[str]) -> dict[str, Any]:
 
 def _run_mode(run_dir: Path, split: str, overrides: dict, say, on_scored) -> _Decisions:
     from cryptotrain.evaluate.provenance import describe
-    from cryptotrain.evaluate.scorer import BASELINE_ACTION_COLUMNS
 
     if split not in SPLITS:
         raise UserError(f"--split {split!r}: use test or val")
@@ -181,15 +182,32 @@ def _run_mode(run_dir: Path, split: str, overrides: dict, say, on_scored) -> _De
         say("warning", "the confidence head was not trained (model.w_confidence = 0): "
                        "--threshold / --sizing confidence act on its untrained output")
     preds, prov = _predictions(run_dir, split, say, on_scored)
+    title = f"{run_dir.name} ({split} split, predictions of the {describe(prov)})"
+    return predictions_decisions(preds, cfg, bcfg, src=str(run_dir / "eval" / split / "predictions.csv"),
+                                 out_dir=run_dir / "backtest" / split, title=title, header="Model", provenance=prov)
+
+
+def predictions_decisions(preds: pd.DataFrame, cfg, bcfg: BacktestConfig, *, src: str, out_dir: Path, title: str,
+                          header: str, provenance: dict | None, flat_at: np.ndarray | None = None) -> "_Decisions":
+    """The decisions of a predictions.csv frame (pred_action and confidence by the policy, and the
+    fitted baselines' actions it carries) on the candles of `cfg`'s data file. `flat_at`: timestamps
+    of candles where every strategy traded from the predictions goes flat instead of keeping its last
+    target (the test period of a missing walk-forward fold). `src` names the frame in messages."""
+    from cryptotrain.evaluate.scorer import BASELINE_ACTION_COLUMNS
+
     candles, report = load_ohlcv(cfg.data.path, timeframe=cfg.data.timeframe, gap_policy=cfg.data.gap_policy)
-    src = str(run_dir / "eval" / split / "predictions.csv")
-    rows = _rows_of(preds["timestamp"].to_numpy(dtype=np.int64), candles["timestamp"].to_numpy(), src, cfg.data.path)
+    candle_ts = candles["timestamp"].to_numpy()
+    rows = _rows_of(preds["timestamp"].to_numpy(dtype=np.int64), candle_ts, src, cfg.data.path)
     actions = policy.prediction_actions(preds["pred_action"].to_numpy(), preds["confidence"].to_numpy(), bcfg)
     baselines = {b: policy.baseline_actions(preds[col].to_numpy(), bcfg)
                  for b, col in BASELINE_ACTION_COLUMNS.items() if col in preds.columns}
-    title = f"{run_dir.name} ({split} split, predictions of the {describe(prov)})"
-    return _Decisions(candles, report.timeframe, report.timeframe_ms, rows, actions, bcfg,
-                      run_dir / "backtest" / split, title, "Model", prov, baselines, cfg.labels.horizon)
+    if flat_at is not None and len(flat_at):
+        at = np.searchsorted(candle_ts, np.asarray(flat_at, dtype=np.int64))
+        order = np.argsort(np.r_[rows, at], kind="stable")
+        rows, actions = np.r_[rows, at][order], np.r_[actions, np.zeros(len(at))][order]
+        baselines = {b: np.r_[a, np.zeros(len(at))][order] for b, a in baselines.items()}
+    return _Decisions(candles, report.timeframe, report.timeframe_ms, rows, actions, bcfg, out_dir, title, header,
+                      provenance, baselines, cfg.labels.horizon)
 
 
 def _signals_mode(signals: Path, data: Path | None, overrides: dict) -> _Decisions:

@@ -103,6 +103,11 @@ def span_warning(stats: dict[str, Any]) -> str | None:
             "Calmar) extrapolate it to a year and mean little; read Return [%] and backtest a longer span")
 
 
+def periods_per_year(timeframe_ms: int) -> float:
+    """P = YEAR_MS / timeframe: the factor sqrt(P) annualizes a per-candle Sharpe ratio (8760 for 1h)."""
+    return YEAR_MS / int(timeframe_ms)
+
+
 def compute_stats(res, no_costs: float | None = None) -> dict[str, Any]:
     """engine.BacktestResult -> ordered dict of statistics (units in the key names).
 
@@ -114,7 +119,7 @@ def compute_stats(res, no_costs: float | None = None) -> dict[str, Any]:
     n, m = len(eq), len(trades)
     prev = np.concatenate(([cash], eq[:-1]))
     r = np.divide(eq, prev, out=np.ones(n), where=prev > 0) - 1.0          # r_t
-    periods = YEAR_MS / tf                                                 # P
+    periods = periods_per_year(tf)                                         # P
     years = (ts[-1] + tf - ts[0]) / YEAR_MS                                # Y
     dd = drawdown(eq, cash)
     depth, dd_len = _drawdown_periods(dd, ts + tf, int(ts[0]))

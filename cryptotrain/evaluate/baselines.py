@@ -13,6 +13,10 @@ Each baseline is a dict: "action" (N,) int64 class index, "probs" (N, K) or None
   probability forecast.
 - zero_return: always hold, and the return forecast r = 0: the RMSE a return head must beat
   (its IC is undefined: a constant forecast).
+- rate_matched: the model's own calls in a seeded random order (a permutation): the same share of
+  buy, hold and sell as the model, placed at random. The null for direction accuracy: in a trending
+  test period a model that mostly says buy is right more often than a coin without knowing
+  anything, and so is this caller. Built from the model's actions by `evaluation_report`.
 The fitted baselines (logistic/ridge regression, LightGBM) are in fitted_baselines.py.
 """
 
@@ -23,7 +27,7 @@ import numpy as np
 from cryptotrain.evaluate.metrics import K
 
 BASELINE_LABELS = {"majority": "majority class", "persistence": "persistence", "stratified": "stratified random",
-                   "zero_return": "zero return (hold)"}
+                   "zero_return": "zero return (hold)", "rate_matched": "random at the model's call rates"}
 
 
 def class_frequencies(train_actions: np.ndarray) -> np.ndarray:
@@ -52,6 +56,14 @@ def stratified_baseline(freq: np.ndarray, n: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     action = rng.choice(K, size=n, p=freq).astype(np.int64)
     return {"action": action, "probs": np.tile(freq, (n, 1)), "pred_return": None}
+
+
+def rate_matched_baseline(model_action: np.ndarray, seed: int) -> dict:
+    """The model's actions permuted at random (its own class mix, no information). A caller, not a
+    forecaster: no probabilities (the mix has zeros where the model never calls a class, and a log
+    loss of ~34 nats would compare nothing). Seeded apart from `stratified`: a seed sequence (seed, 1)."""
+    a = np.asarray(model_action, dtype=np.int64)
+    return {"action": np.random.default_rng([int(seed), 1]).permutation(a), "probs": None, "pred_return": None}
 
 
 def zero_return_baseline(n: int) -> dict:

@@ -102,6 +102,14 @@ def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float
     return float(lo), float(hi)
 
 
+def corrected_intervals(samples: np.ndarray, levels: list[float]) -> dict:
+    """{"p_value", "levels": [{"level", "lo", "hi"}]} of resampled differences (see bootstrap_intervals)."""
+    s = samples[np.isfinite(samples)]
+    p = float(np.mean(s <= 0)) if len(s) >= max(1, len(samples) // 2) else float("nan")
+    return {"p_value": p,
+            "levels": [dict(zip(("level", "lo", "hi"), (float(q), *percentile_interval(samples, q)))) for q in levels]}
+
+
 def log_loss_stat(y_true: np.ndarray, probs: np.ndarray, idx: np.ndarray) -> np.ndarray:
     nll = -np.log(np.clip(probs[np.arange(len(y_true)), y_true], LOG_EPS, 1.0))
     return nll[idx].mean(axis=-1)
@@ -126,12 +134,19 @@ def _stats(y_true, r, pred: dict, idx, r_ranks: np.ndarray | None = None) -> dic
 
 
 def bootstrap_intervals(y_true: np.ndarray, r: np.ndarray, model: dict, baselines: dict[str, dict], *,
-                        horizon: int = 1, n_resamples: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
+                        horizon: int = 1, n_resamples: int = 1000, seed: int = 0, level: float = 0.95,
+                        corrected: dict[str, list[float]] | None = None) -> dict:
     """Intervals for the model's accuracy, balanced accuracy, direction accuracy, log loss, IC and
     RMSE, and for model - baseline.
 
     `model` and each baseline: {"action": (N,) int, "probs": (N, K) or None, "pred_return": (N,) or None}. The point
     value reported with each interval is the statistic on the original sample.
+    `corrected`: metric -> more levels (e.g. 1 - 0.1 / j, j = 1..m, whose lower ends are one-sided
+    95% / j bounds, for a Holm correction over m comparisons); the difference model - baseline of that
+    metric also gets "levels": [{"level", "lo", "hi"}, ...] at them and "p_value": the one-sided
+    bootstrap p-value of "the model is not better" on a metric where higher is better, the share of
+    resampled differences <= 0 (the lower end at level 1 - 2a is above 0 when p_value < a, up to the
+    interpolation of the quantiles).
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     r = np.asarray(r, dtype=np.float64)
@@ -169,6 +184,8 @@ def bootstrap_intervals(y_true: np.ndarray, r: np.ndarray, model: dict, baseline
         for m, s in samples[b].items():
             if m in samples["model"]:
                 diff[m] = interval(point["model"][m][0] - point[b][m][0], samples["model"][m] - s)
+                if m in (corrected or {}):
+                    diff[m].update(corrected_intervals(samples["model"][m] - s, corrected[m]))
         out["baselines"][b] = {"metrics": {m: interval(point[b][m][0], s) for m, s in samples[b].items()},
                                "diff": diff}
     return out

@@ -1,7 +1,7 @@
 """The windows an evaluation scores: the run's dataset rebuilt from its checkpoint (stored config,
 normalizer and label thresholds; nothing is refitted), pinned to its training rows and split
 start times, or a --data file's; and the facts about them that the report states (which heads
-were trained, how many windows fall in the training period, the baselines' training labels)."""
+were trained, how many windows fall in the training period) and the baselines on them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import numpy as np
 from cryptotrain.data.dataset import build_dataset, pin_data_range
 from cryptotrain.data.ohlcv import load_ohlcv
 from cryptotrain.errors import UserError
+from cryptotrain.evaluate.baselines import all_baselines
+from cryptotrain.evaluate.fitted_baselines import decision_rows, fitted_baselines
 
 
 def load_eval_dataset(ck, data: Path | None, split: str = "train"):
@@ -83,10 +85,15 @@ def fitting_dataset(ck, ds, data: Path | None):
     return ds
 
 
-def training_actions(ck, ds, data: Path | None) -> np.ndarray:
-    """Labels of the run's training windows (for the majority and stratified baselines)."""
+def run_baselines(ck, ds, idx: np.ndarray, data: Path | None) -> tuple[dict[str, dict], list[str]]:
+    """Every baseline of an evaluation on the windows `idx` of `ds`: the naive ones (class frequencies
+    of the run's training labels) and the fitted ones (learned on the run's training split, tuned on
+    its validation split); and notes (a fitted baseline skipped). One function for `evaluate` and the
+    stitched walk-forward, so both compare with the same baselines."""
     src = fitting_dataset(ck, ds, data)
-    return src.action[src.splits["train"]]
+    baselines = all_baselines(src.action[src.splits["train"]], ds.close, idx, seed=ck.config.train.seed)
+    fitted, notes = fitted_baselines(src, decision_rows(ds.features, idx), seed=ck.config.train.seed)
+    return {**baselines, **fitted}, notes
 
 
 def split_rows(ds, split: str) -> np.ndarray:

@@ -38,10 +38,8 @@ from cryptotrain.data.features import feature_groups
 from cryptotrain.data.ohlcv import file_stem
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
-from cryptotrain.evaluate.baselines import all_baselines
-from cryptotrain.evaluate.eval_data import (fitting_dataset, load_eval_dataset, pinned, split_rows, trained_heads,
+from cryptotrain.evaluate.eval_data import (load_eval_dataset, pinned, run_baselines, split_rows, trained_heads,
                                             training_overlap, untrained_head_notes)
-from cryptotrain.evaluate.fitted_baselines import decision_rows, fitted_baselines
 from cryptotrain.evaluate.guards import check_finite_outputs, check_finite_params
 from cryptotrain.evaluate.importance import IMPORTANCE_CHOICES, permutation_importance
 from cryptotrain.evaluate.provenance import predictions_provenance
@@ -114,13 +112,10 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
     model = {"action": predicted_action(pred["probs"]), "probs": pred["probs"],
              "confidence": pred["confidence"] if trained["confidence"] else None,
              "pred_return": pred["pred_return"] if trained["return"] else None}
-    src = fitting_dataset(ck, ds, data)
-    baselines = all_baselines(src.action[src.splits["train"]], ds.close, idx, seed=cfg.train.seed)
-    fitted, fit_notes = fitted_baselines(src, decision_rows(ds.features, idx), seed=cfg.train.seed)
-    baselines.update(fitted)
+    baselines, fit_notes = run_baselines(ck, ds, idx, data)
     report = evaluation_report(y_true=ds.action[idx], r=ds.ret[idx], conf_target=ds.confidence[idx], model=model,
                                baselines=baselines, attention=pred["attention"], timeframe=ds.timeframe,
-                               horizon=ds.horizon, seed=cfg.train.seed,
+                               horizon=ds.horizon, seed=cfg.train.seed, costs=cfg.backtest,
                                notes=untrained_head_notes(trained) + fit_notes)
     if importance is not None:
         val = split_rows(ds, "val")

@@ -10,9 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 from cryptotrain.evaluate.attention import attention_summary
-from cryptotrain.evaluate.baselines import BASELINE_LABELS
-from cryptotrain.evaluate.fitted_baselines import FITTED_LABELS
+from cryptotrain.config import BacktestConfig
+from cryptotrain.data.labels import round_trip_cost
+from cryptotrain.evaluate.baselines import BASELINE_LABELS, rate_matched_baseline
 from cryptotrain.evaluate.bootstrap import bootstrap_intervals
+from cryptotrain.evaluate.edge import compared_baselines, corrected_levels, edge_summary, per_call_edge
+from cryptotrain.evaluate.fitted_baselines import FITTED_LABELS
 from cryptotrain.evaluate.metrics import classification_metrics, confidence_metrics, direction_metrics, return_metrics
 from cryptotrain.report.labels import METRIC_LABELS, advantage
 
@@ -41,8 +44,9 @@ def predictor_metrics(y_true, r, pred: dict, conf_target=None) -> dict:
 
 
 def verdict(label: str, diff: dict) -> str:
-    """One sentence: on which metrics the model beats `label` beyond the interval of model - baseline
-    (above 0, or below 0 for LOWER_IS_BETTER metrics such as log loss and RMSE)."""
+    """One descriptive sentence: on which metrics the model beats `label` beyond the 95% interval of
+    model - baseline (above 0, or below 0 for LOWER_IS_BETTER metrics such as log loss and RMSE).
+    Not a claim: one of many comparisons, not corrected for their number (edge.py makes the claim)."""
     ok = {m: d for m, d in diff.items() if np.isfinite(d["lo"]) and np.isfinite(d["hi"])}
 
     def names(ms: list[str]) -> str:
@@ -60,19 +64,19 @@ def verdict(label: str, diff: dict) -> str:
         head += f", and is worse beyond the interval on {names(worse)}"
     detail = "; ".join(f"{METRIC_LABELS.get(m, m)} {fmt(m, d['value'])} [{fmt(m, d['lo'])}, {fmt(m, d['hi'])}]"
                        for m, d in ok.items())
-    return f"Model vs {label}: {head}." + (f" Model - baseline [95% CI]: {detail}." if detail else "")
+    return (f"Model vs {label} (descriptive: {len(ok)} metrics at 95% each, not corrected): {head}."
+            + (f" Model - baseline [95% CI]: {detail}." if detail else ""))
 
 
 def direction_verdict(boot: dict, coverage: float) -> str:
-    """One sentence: is the sign of the model's calls right more often than a coin (0.5), and than
-    each baseline that also calls a sign, beyond the 95% interval?"""
+    """One descriptive sentence: the model's direction accuracy and its difference with each baseline
+    that calls a sign, at 95% (uncorrected). The claim, against the strongest of them with the
+    comparisons counted, is edge.py's; a coin's 0.5 is no null in a trending test period."""
     d = boot["model"].get("direction_accuracy")
     if d is None or not (np.isfinite(d["lo"]) and np.isfinite(d["hi"])):
         return "Direction: the model never says buy or sell, so it has no direction accuracy."
-    where = ("above 0.5 beyond the 95% interval" if d["lo"] > 0.5 else
-             "below 0.5 beyond the 95% interval" if d["hi"] < 0.5 else "not different from 0.5 (a coin) within the 95% interval")
-    out = (f"Direction: on the {coverage:.1%} of windows it acts on, the model calls the sign right "
-           f"{d['value']:.3f} [{d['lo']:.3f}, {d['hi']:.3f}] of the time: {where}")
+    out = (f"Direction (descriptive, 95% intervals, not corrected): on the {coverage:.1%} of windows it acts on, "
+           f"the model calls the sign right {d['value']:.3f} [{d['lo']:.3f}, {d['hi']:.3f}] of the time")
     for b, v in boot["baselines"].items():
         diff = v["diff"].get("direction_accuracy")
         if diff is None or not (np.isfinite(diff["lo"]) and np.isfinite(diff["hi"])):
@@ -80,36 +84,6 @@ def direction_verdict(boot: dict, coverage: float) -> str:
         rel = "better than" if diff["lo"] > 0 else "worse than" if diff["hi"] < 0 else "not different from"
         out += (f"; {rel} {LABELS.get(b, b)} ({diff['value']:+.3f} [{diff['lo']:+.3f}, {diff['hi']:+.3f}])")
     return out + "."
-
-
-# The baselines that know nothing about the windows (class frequencies only): beating one of them
-# on accuracy shows the model knows something. Rules (persistence) and learned baselines are
-# benchmarks to compare with, not chance.
-CHANCE_BASELINES = ("majority", "stratified")
-
-
-def edge_summary(boot: dict) -> dict:
-    """Which kind of edge the model has, if any, as {"kind": "sign" | "size" | "none", "sentence"}.
-
-    sign: direction accuracy above 0.5 beyond its interval (only the sign pays in a long-short
-    backtest); size: not that, but accuracy or balanced accuracy beats a chance baseline beyond
-    the interval (the model tells hold from move, not up from down); none: neither."""
-    d = boot["model"].get("direction_accuracy", {"value": float("nan"), "lo": float("nan"), "hi": float("nan")})
-    beaten = [BASELINE_LABELS.get(b, b) for b, v in boot["baselines"].items() if b in CHANCE_BASELINES and
-              any(v["diff"].get(m, {}).get("lo", float("nan")) > 0 for m in ("accuracy", "balanced_accuracy"))]
-    ci = f"{d['value']:.3f} [{d['lo']:.3f}, {d['hi']:.3f}]"
-    if d["lo"] > 0.5:
-        return {"kind": "sign", "sentence": f"Edge: the model knows something about the sign of moves (direction "
-                                            f"accuracy {ci}, above 0.5 beyond the interval); a long-short backtest "
-                                            "earns from it only if the moves it gets right outweigh the others "
-                                            "and the costs."}
-    if beaten:
-        return {"kind": "size", "sentence": f"Edge: the model knows the size of moves (hold vs move: it beats "
-                                            f"{' and '.join(beaten)} on accuracy beyond the interval), not their "
-                                            f"sign (direction accuracy {ci}, not above 0.5), and only the sign "
-                                            "pays in a backtest."}
-    return {"kind": "none", "sentence": "Edge: none beyond the 95% intervals, neither in the size of moves "
-                                        "(hold vs move) nor in their sign."}
 
 
 def leakage_warnings(model: dict, timeframe: str, n: int) -> list[str]:
@@ -137,22 +111,29 @@ def leakage_warnings(model: dict, timeframe: str, n: int) -> list[str]:
 
 def evaluation_report(*, y_true, r, conf_target, model: dict, baselines: dict[str, dict], attention=None,
                       timeframe: str = "?", horizon: int = 1, n_resamples: int = 1000, seed: int = 0,
-                      notes: list[str] | None = None) -> dict:
+                      notes: list[str] | None = None, costs: BacktestConfig | None = None) -> dict:
     """Everything `evaluate` reports, as one JSON-ready dict (NaN stays NaN; the writer maps it to null).
 
     A model head given as None (model["confidence"], model["pred_return"]) gets no metrics, no
     interval and no verdict; `notes` (e.g. why a head was left out) are reported as they are.
+    The rate-matched random caller (baselines.py) is added to `baselines` here, from the model's
+    actions. `costs`: the backtest settings whose round trip a sign edge is weighed against.
     """
     y_true = np.asarray(y_true, dtype=np.int64)
+    r = np.asarray(r, dtype=np.float64)
     n = len(y_true)
+    baselines = {**baselines, "rate_matched": rate_matched_baseline(model["action"], seed)}
     model_m = predictor_metrics(y_true, r, model, conf_target)
     base_m = {b: {"label": LABELS.get(b, b), **predictor_metrics(y_true, r, p), **({"fit": p["fit"]} if "fit" in p else {})}
               for b, p in baselines.items()}
-    boot = bootstrap_intervals(y_true, r, model, baselines, horizon=horizon, n_resamples=n_resamples, seed=seed)
+    compared = compared_baselines(model["action"], baselines)
+    boot = bootstrap_intervals(y_true, r, model, baselines, horizon=horizon, n_resamples=n_resamples, seed=seed,
+                               corrected=corrected_levels(compared))
     verdicts = {b: verdict(LABELS.get(b, b), boot["baselines"][b]["diff"]) for b in baselines}
+    per_call = per_call_edge(model["action"], r, None if costs is None else round_trip_cost(costs))
     return {"n_windows": n, "timeframe": timeframe, "horizon": int(horizon),
             "model": model_m, "baselines": base_m, "bootstrap": boot, "verdicts": verdicts,
             "direction_verdict": direction_verdict(boot, model_m["direction"]["coverage"]),
-            "edge": edge_summary(boot),
+            "edge": edge_summary(boot, compared, LABELS, per_call, horizon),
             "warnings": leakage_warnings(model_m, timeframe, n), "notes": list(notes or []),
             "attention": attention_summary(attention)}

@@ -6,11 +6,14 @@ Bailey and Lopez de Prado (2012, 2014), with per-candle Sharpe ratios SR = mean(
     SR_0     = sqrt(V[SR_n]) ((1 - gamma) Phi^-1(1 - 1/N) + gamma Phi^-1(1 - 1/(N e)))
     DSR      = PSR(SR_0)
 
-n candle returns of the winner, skew and raw (not excess) kurtosis of them, N trials and V the
-variance (ddof = 1) of their N per-candle Sharpe ratios (a trial whose validation equity never
-moved has no Sharpe ratio and is left out of N and V), gamma the Euler-Mascheroni constant.
+n candle returns of the winner, skew and raw (not excess) kurtosis of them, N the number of trials
+TRIED (complete, pruned and failed: each was a draw the selection could have kept) and V the
+variance (ddof = 1) of the per-candle Sharpe ratios of the trials that have one (a validation
+backtest whose equity moved: the complete trials, usually), gamma the Euler-Mascheroni constant.
 SR_0 is the Sharpe ratio the best of N skill-less trials is expected to reach; with N < 2 there
-is no selection and SR_0 = 0 (DSR = PSR(0)).
+is no selection and SR_0 = 0 (DSR = PSR(0)); with fewer than 2 Sharpe ratios there is no spread
+and SR_0 = 0 too. The formulas take per-candle ratios; what is printed is annualized
+(x sqrt(periods per year)), the unit of the trial lines.
 """
 
 from __future__ import annotations
@@ -52,34 +55,40 @@ def psr(sr: float, sr_star: float, n: int, skew: float, kurtosis: float) -> floa
     return float(norm.cdf((sr - sr_star) * math.sqrt(n - 1) / math.sqrt(denom)))
 
 
-def expected_max_sharpe(trial_sharpes: Sequence[float]) -> float:
-    """SR_0: the expected best per-candle Sharpe ratio of N skill-less trials with the observed spread."""
+def expected_max_sharpe(trial_sharpes: Sequence[float], n_trials: int | None = None) -> float:
+    """SR_0: the expected best per-candle Sharpe ratio of `n_trials` skill-less trials (default: the
+    number of finite `trial_sharpes`) with the spread of the finite `trial_sharpes`."""
     srs = np.asarray([s for s in trial_sharpes if np.isfinite(s)], dtype=np.float64)
-    n_trials = len(srs)
-    if n_trials < 2:
+    n_trials = len(srs) if n_trials is None else int(n_trials)
+    if n_trials < 2 or len(srs) < 2:
         return 0.0
     spread = math.sqrt(float(np.var(srs, ddof=1)))
     return spread * ((1 - EULER_GAMMA) * norm.ppf(1 - 1 / n_trials)
                      + EULER_GAMMA * norm.ppf(1 - 1 / (n_trials * math.e)))
 
 
-def deflated_sharpe(sr: float, trial_sharpes: Sequence[float], n: int, skew: float, kurtosis: float) -> dict:
-    """DSR of the winner's per-candle Sharpe `sr` chosen among `trial_sharpes` (the winner's included)."""
-    sr0 = expected_max_sharpe(trial_sharpes)
-    return {"dsr": psr(sr, sr0, n, skew, kurtosis), "sr0": sr0,
-            "n_trials": int(sum(1 for s in trial_sharpes if np.isfinite(s)))}
+def deflated_sharpe(sr: float, trial_sharpes: Sequence[float], n: int, skew: float, kurtosis: float,
+                    n_trials: int | None = None) -> dict:
+    """DSR of the winner's per-candle Sharpe `sr` chosen among `n_trials` tried trials (default: the
+    finite `trial_sharpes`), the spread from `trial_sharpes` (the winner's included).
+    -> {"dsr", "sr0", "n_trials": N, "n_sharpes": how many Sharpe ratios gave the spread}."""
+    n_sharpes = int(sum(1 for s in trial_sharpes if np.isfinite(s)))
+    n_trials = n_sharpes if n_trials is None else int(n_trials)
+    sr0 = expected_max_sharpe(trial_sharpes, n_trials)
+    return {"dsr": psr(sr, sr0, n, skew, kurtosis), "sr0": sr0, "n_trials": n_trials, "n_sharpes": n_sharpes}
 
 
 def verdict(dsr: float, test_psr: float, n_trials: int, level: float = 0.95) -> str:
-    """One plain sentence: does the selection survive the correction, does the test period agree."""
+    """One plain sentence: does the selection survive the correction over `n_trials` (every trial
+    tried), does the test period agree."""
     if not np.isfinite(dsr):
         first = f"The deflated Sharpe ratio could not be computed (flat or too short validation returns)."
     elif dsr >= level:
         first = (f"The selection survives the multiple-testing correction: deflated Sharpe ratio {dsr:.3f} "
-                 f">= {level:.2f} after {n_trials} trials.")
+                 f">= {level:.2f} after {n_trials} trials tried.")
     else:
         first = (f"The selection does not survive the multiple-testing correction: deflated Sharpe ratio "
-                 f"{dsr:.3f} < {level:.2f} after {n_trials} trials, so its validation Sharpe ratio is "
+                 f"{dsr:.3f} < {level:.2f} after {n_trials} trials tried, so its validation Sharpe ratio is "
                  "consistent with luck.")
     if not np.isfinite(test_psr):
         second = "The test period cannot say (flat or too short returns)."

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import optuna
 
 from cryptotrain.backtest import run as run_backtest
+from cryptotrain.backtest.stats import periods_per_year
 from cryptotrain.evaluate import score
 from cryptotrain.fileio import atomic_write_text, to_jsonable
 from cryptotrain.orchestration.sweep import SweepSettings, TrialRow
@@ -79,7 +81,7 @@ def write_outputs(sweep_dir: Path, study: optuna.Study, rows: list[TrialRow], ke
                                  [(r.values, _objective(r, s.objective)) for r in complete], keys, s.objective,
                                  log_keys)
     if imp:
-        plot_importances(plots / "importances.png", imp, method)
+        plot_importances(plots / "importances.png", imp, method, n_trials=len(complete))
     return summary
 
 
@@ -92,13 +94,20 @@ def final_test(sweep_dir: Path, study: optuna.Study, summary: dict[str, Any]) ->
     best_dir = sweep_dir / "trials" / str(best.number)
     evaluated = score(best_dir, split="test")
     traded = run_backtest(best_dir, split="test")
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
-    srs = [t.user_attrs.get("val_sharpe_candle", float("nan")) for t in complete]
+    states = optuna.trial.TrialState
+    trials = study.get_trials(deepcopy=False)
+    tried = [t for t in trials if t.state in (states.COMPLETE, states.PRUNED, states.FAIL)]   # N: every draw made
+    srs = [t.user_attrs.get("val_sharpe_candle", float("nan")) for t in tried]   # the spread: those with a backtest
     a = best.user_attrs
-    d = deflated_sharpe(a["val_sharpe_candle"], srs, a["val_candles"], a["val_skew"], a["val_kurtosis"])
+    d = deflated_sharpe(a["val_sharpe_candle"], srs, a["val_candles"], a["val_skew"], a["val_kurtosis"],
+                        n_trials=len(tried))
     t = backtest_candle_stats(traded.results["model"])
     test_psr = psr(t["sharpe"], 0.0, t["n"], t["skew"], t["kurtosis"])
-    final = {"n_complete": len(complete), "n_dsr_trials": d["n_trials"], "val_sharpe_candle": a["val_sharpe_candle"], "sr0": d["sr0"],
+    per_year = periods_per_year(traded.results["model"].timeframe_ms)
+    final = {"n_complete": sum(t.state == states.COMPLETE for t in trials), "n_tried": d["n_trials"],
+             "n_sharpes": d["n_sharpes"], "periods_per_year": per_year,
+             "val_sharpe_candle": a["val_sharpe_candle"], "sr0": d["sr0"],
+             "val_sharpe_ann": a["val_sharpe_candle"] * math.sqrt(per_year), "sr0_ann": d["sr0"] * math.sqrt(per_year),
              "dsr": d["dsr"], "test_sharpe": traded.stats["model"]["Sharpe Ratio"],
              "test_sharpe_candle": t["sharpe"], "test_psr0": test_psr,
              "sentence": verdict(d["dsr"], test_psr, d["n_trials"]),

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from cryptotrain.backtest.backtester import BacktestReport
 from cryptotrain.config import Config, config_to_dict, config_to_yaml
 from cryptotrain.dirlock import LOCK_FILE, dir_lock
 from cryptotrain.errors import UserError
@@ -37,7 +38,8 @@ from cryptotrain.orchestration.executor import check_counts, run_jobs
 from cryptotrain.orchestration.jobs import Event, Job, JobContext
 from cryptotrain.orchestration.train_job import train_run
 from cryptotrain.orchestration.walkforward_plan import make_plan
-from cryptotrain.orchestration.walkforward_stitch import PLAN_FILE, STATE_FILE, backtest_stitched, write_stitched
+from cryptotrain.orchestration.walkforward_stitch import (PLAN_FILE, STATE_FILE, add_fold_trading, backtest_stitched,
+                                                         write_stitched)
 from cryptotrain.report.walkforward_plots import plot_fold_accuracy, plot_timeline, plot_wf_equity
 
 FOLD_FN = "cryptotrain.orchestration.walkforward:train_fold"
@@ -57,7 +59,7 @@ class WalkForwardResult:
     wf_dir: Path
     plan: dict
     metrics: dict | None
-    backtest: dict | None                 # stats of model, buy_and_hold, persistence
+    backtest: BacktestReport | None       # the stitched backtest (stats, verdict, files)
     failed: dict[int, str]                # fold -> one-line error
     reused: list[int]                     # folds finished by an earlier run
     files: list[Path] = field(default_factory=list)
@@ -160,24 +162,11 @@ def _walk_forward(cfg: Config, wf_dir: Path, folds, configs, header, *, workers,
             failed[k] = r.error or "failed"
     done = sorted(reused + [int(r.key.split("-")[1]) for r in results if r.ok])
     metrics = write_stitched(wf_dir, cfg, plan, done, failed) if done else None
-    stats = backtest_stitched(wf_dir)[0] if done else None
+    traded = backtest_stitched(wf_dir) if done else None
+    if done:
+        add_fold_trading(wf_dir, metrics, plan)   # each fold's return, Sharpe and trades in the stitched backtest
     files = write_plots(wf_dir, plan, metrics) if done else []
-    return WalkForwardResult(wf_dir, plan, metrics, stats, failed, reused, files)
-
-
-def fold_returns(eq: pd.DataFrame, plan: dict, done: list[int]) -> list[dict]:
-    """Each finished fold's return [%]: equity at its last test candle over equity before its first."""
-    ts, equity = eq["timestamp"].to_numpy(), eq["equity"].to_numpy()
-    out = []
-    for f in plan["folds"]:
-        if f["fold"] not in done:
-            continue
-        a = int(np.searchsorted(ts, f["first_ts"]["test"]))
-        b = min(int(np.searchsorted(ts, f["last_ts"]["test"], side="right")), len(ts) - 1)
-        start = equity[a - 1] if a > 0 else equity[0]
-        out.append({"fold": f["fold"], "start_ts": int(f["first_ts"]["test"]),
-                    "return_pct": 100.0 * (equity[b] / start - 1.0)})
-    return out
+    return WalkForwardResult(wf_dir, plan, metrics, traded, failed, reused, files)
 
 
 def write_plots(wf_dir: Path, plan: dict, metrics: dict) -> list[Path]:
@@ -185,6 +174,6 @@ def write_plots(wf_dir: Path, plan: dict, metrics: dict) -> list[Path]:
     done = [r["fold"] for r in metrics["folds"]]
     plots = wf_dir / "plots"
     return [plot_wf_equity(plots / "equity_folds.png", eq["timestamp"].to_numpy(), eq["equity"].to_numpy(),
-                           eq["buy_hold_equity"].to_numpy(), fold_returns(eq, plan, done)),
+                           eq["buy_hold_equity"].to_numpy(), [r for r in metrics["folds"] if "return_pct" in r]),
             plot_fold_accuracy(plots / "fold_accuracy.png", metrics["folds"]),
             plot_timeline(plots / "timeline.png", plan["folds"])]

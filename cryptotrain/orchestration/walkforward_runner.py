@@ -15,7 +15,7 @@ from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import RunFailure, UserError
 from cryptotrain.fileio import to_jsonable
 from cryptotrain.orchestration.walkforward import walk_forward
-from cryptotrain.orchestration.walkforward_stitch import backtest_stitched, read_plan, write_stitched
+from cryptotrain.orchestration.walkforward_stitch import add_fold_trading, backtest_stitched, read_plan, write_stitched
 from cryptotrain.report.backtest_report import print_backtest
 from cryptotrain.report.eval_tables import print_evaluation
 from cryptotrain.report.walkforward_report import FoldProgress, fold_table, plan_table
@@ -60,8 +60,9 @@ def walkforward_command(cfg: Config, wf_dir: Path, *, workers: int, address: str
     if res.metrics is not None:
         print_stitched(console, wf_dir, res.metrics)
         cfg_b = load_config(wf_dir / "config.yaml").backtest
-        print_backtest(console, res.backtest, header="Walk-forward", title=f"{wf_dir.name} (stitched test parts)",
-                       settings=cfg_b, timeframe=cfg.data.timeframe or "?", out_dir=wf_dir / "backtest")
+        print_backtest(console, res.backtest.stats, header="Walk-forward", title=f"{wf_dir.name} (stitched test parts)",
+                       settings=cfg_b, timeframe=cfg.data.timeframe or "?", out_dir=wf_dir / "backtest",
+                       verdict=res.backtest.verdict)
         for f in res.files:
             console.print(f"wrote {f}", style="dim")
     if res.failed:
@@ -76,7 +77,7 @@ def evaluate_walkforward(wf_dir: Path, as_json: bool, console: Console) -> dict:
     with dir_lock(wf_dir, "evaluate"):   # it rewrites the stitched files a running walkforward writes
         plan = read_plan(wf_dir)
         done = [f["fold"] for f in plan["folds"] if (wf_dir / "folds" / str(f["fold"]) / "fold.json").is_file()]
-        metrics = write_stitched(wf_dir, cfg, plan, done, {})
+        metrics = add_fold_trading(wf_dir, write_stitched(wf_dir, cfg, plan, done, {}), plan)
     if as_json:
         console.print_json(json.dumps(to_jsonable(metrics)))
     else:
@@ -86,8 +87,7 @@ def evaluate_walkforward(wf_dir: Path, as_json: bool, console: Console) -> dict:
 
 def backtest_walkforward(wf_dir: Path, overrides: dict, console: Console) -> dict:
     with dir_lock(wf_dir, "backtest"):
-        stats, settings, _ = backtest_stitched(Path(wf_dir), overrides)
-    cfg = load_config(Path(wf_dir) / "config.yaml")
-    print_backtest(console, stats, header="Walk-forward", title=f"{Path(wf_dir).name} (stitched test parts)",
-                   settings=settings, timeframe=cfg.data.timeframe or "?", out_dir=Path(wf_dir) / "backtest")
-    return stats
+        rep = backtest_stitched(Path(wf_dir), overrides)
+    print_backtest(console, rep.stats, header="Walk-forward", title=f"{Path(wf_dir).name} (stitched test parts)",
+                   settings=rep.settings, timeframe=rep.timeframe, out_dir=rep.out_dir, verdict=rep.verdict)
+    return rep.stats

@@ -58,7 +58,7 @@ def print_summary_table(console: Console, report: dict) -> None:
             rows.append(label)
             for col, cell in zip(cols.values(), cells):
                 col.append(cell)
-    print_fitted_table(console, f"Model vs baselines on the same {report['n_windows']} windows", "metric", rows, cols,
+    print_fitted_table(console, f"Model vs baselines on the same {report['n_windows']} windows (descriptive)", "metric", rows, cols,
                        styles={"model": "bold"})
 
 
@@ -75,7 +75,7 @@ def print_bootstrap_table(console: Console, boot: dict) -> None:
         rows.append(label)
         values.append(_ci_number(d["value"] * k))
         cis.append(f"[{_ci_number(d['lo'] * k)}, {_ci_number(d['hi'] * k)}]")
-    print_fitted_table(console, f"{boot['level']:.0%} intervals: {boot['method']}, block length "
+    print_fitted_table(console, f"{boot['level']:.0%} intervals (descriptive, not corrected): {boot['method']}, block length "
                                 f"{boot['block_length']}, {boot['n_resamples']} resamples",
                        "statistic", rows, {"value": values, f"{boot['level']:.0%} CI": cis})
 

@@ -28,13 +28,27 @@ def plot_history(path: Path, values: list[tuple[int, float]], objective: str, *,
     return save_figure(fig, path)
 
 
-def plot_importances(path: Path, importances: dict[str, float], method: str) -> Path:
+# Below this many complete trials, importances are mostly the sampler's noise: the figure says so.
+MIN_IMPORTANCE_TRIALS = 20
+
+
+def importance_warning(n_trials: int) -> str | None:
+    if n_trials >= MIN_IMPORTANCE_TRIALS:
+        return None
+    return (f"warning: only {n_trials} complete trials (< {MIN_IMPORTANCE_TRIALS}): "
+            "these importances are mostly noise")
+
+
+def plot_importances(path: Path, importances: dict[str, float], method: str, n_trials: int) -> Path:
+    """`n_trials`: the complete trials the importances come from (a warning in the title under 20)."""
     plt = pyplot()
     names = list(importances)[::-1]
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.5))
     ax.barh(names, [importances[n] for n in names])
     ax.set_xlabel("importance (normalized to sum 1)")
-    ax.set_title(f"Hyperparameter importances\n{method}", fontsize=10)
+    warn = importance_warning(n_trials)
+    ax.set_title(f"Hyperparameter importances\n{method}, {n_trials} trials" + (f"\n{warn}" if warn else ""),
+                 fontsize=10, color="darkred" if warn else "black")
     fig.tight_layout()
     return save_figure(fig, path)
 

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from cryptotrain.report.backtest_report import print_stats_table
 from cryptotrain.report.eval_tables import print_bootstrap_table
+from cryptotrain.report.sweep_plots import importance_warning
 
 
 MAX_ROWS = 20
@@ -58,7 +59,7 @@ class SweepDisplay:
         drawn = " ".join(f"{k}={_value(r.values.get(k))}" for k in self.keys)
         tail = f"epochs {_num(r.epoch)}  best val loss {_num(r.best_val_loss)}" if r.state != "running" else ""
         if r.state == "complete":
-            tail += f"  val Sharpe {_num(r.val_sharpe, '{:.2f}')}"
+            tail += f"  val Sharpe (ann.) {_num(r.val_sharpe, '{:.2f}')}"
         if r.state == "failed":
             tail = f"reason: {r.error}"
         return f"trial {r.number}/{self.total} {r.state}  {drawn}  {tail}".rstrip()
@@ -66,7 +67,7 @@ class SweepDisplay:
     def table(self, rows: list, best: int | None) -> Table:
         t = Table(title=f"sweep: {sum(r.state != 'running' for r in rows)}/{self.total} trials done",
                   title_justify="left")
-        for col in ("trial", "state", *self.keys, "epoch", "best val loss", "val Sharpe"):
+        for col in ("trial", "state", *self.keys, "epoch", "best val loss", "val Sharpe (ann.)"):
             t.add_column(col, justify="left" if col == "state" else "right")
         shown = rows[-MAX_ROWS:]   # a long sweep: the latest trials, and the best wherever it is
         if best is not None and all(r.number != best for r in shown):
@@ -87,13 +88,20 @@ def print_sweep_end(console: Console, summary: dict, final: dict | None, sweep_d
         return
     f = final["final"]
     console.print(f"best: trial {best['number']} ({summary['objective']} {best['value']:.6g}), "
-                  f"selected from N = {f['n_complete']} complete trials; its test split, looked at once:")
+                  f"selected from N = {f['n_tried']} trials tried ({f['n_complete']} complete); its test split, "
+                  "looked at once:", soft_wrap=True)
     print_bootstrap_table(console, final["eval"]["bootstrap"])
+    if final["eval"].get("edge"):
+        console.print(final["eval"]["edge"]["sentence"], style="bold", soft_wrap=True)
     bt = final["backtest"]
     cols = {"Model": "model", "Buy & Hold": "buy_and_hold", "Persistence": "persistence"}
     print_stats_table(console, {h: {k: bt.stats[name][k] for k in TEST_STATS} for h, name in cols.items()},
                       title=f"Test backtest (all statistics in {bt.out_dir}/stats.json)")
-    console.print(f"validation Sharpe per candle {f['val_sharpe_candle']:.4f}, expected best of N skill-less "
-                  f"trials SR_0 {f['sr0']:.4f}: deflated Sharpe ratio {_num(f['dsr'], '{:.3f}')}; "
-                  f"test PSR(0) {_num(f['test_psr0'], '{:.3f}')}")
+    console.print(f"validation Sharpe (ann., {f['periods_per_year']:g} periods per year) {f['val_sharpe_ann']:.2f}, "
+                  f"expected best of N = {f['n_tried']} skill-less trials (every trial tried) SR_0 {f['sr0_ann']:.2f}, "
+                  f"its spread from the {f['n_sharpes']} trials with a validation backtest: deflated Sharpe ratio "
+                  f"{_num(f['dsr'], '{:.3f}')}; test PSR(0) {_num(f['test_psr0'], '{:.3f}')}", soft_wrap=True)
     console.print(f["sentence"], soft_wrap=True)
+    warn = importance_warning(summary["counts"]["complete"])
+    if warn and summary.get("importances"):
+        console.print(f"plots/importances.png: {warn}", style="yellow", soft_wrap=True)

@@ -33,16 +33,20 @@ def _num(v: Any, spec: str = ".3f") -> str:
 
 
 def fold_table(rows: list[dict], missing: list[dict]) -> Table:
-    t = Table(title="Per fold (test part, best checkpoint; intervals: block bootstrap, 95%)", title_justify="left")
+    """Accuracy columns (descriptive, 95% intervals) beside the fold's return [%], annualized Sharpe
+    ratio and trades in the stitched backtest ("-" before there is one)."""
+    t = Table(title="Per fold (test part, best checkpoint; intervals: block bootstrap, 95%, descriptive; return, "
+                    "Sharpe (ann.) and trades: the fold's part of the stitched backtest)", title_justify="left")
     for col in ("fold", "test", "windows", "accuracy", "bal. acc.", "IC", "model - majority", "model - persistence",
-                "best epoch", "train [s]"):
+                "return [%]", "Sharpe", "trades", "best epoch", "train [s]"):
         t.add_column(col, justify="left" if col == "test" else "right")
     for r in rows:
         t.add_row(str(r["fold"]), f"{r['test_start']} .. {r['test_end']}", str(r["windows"]), _num(r["accuracy"]),
                   _num(r["balanced_accuracy"]), _num(r["ic"], "+.3f"), _ci(r["minus_majority"]),
-                  _ci(r["minus_persistence"]), str(r["best_epoch"]), f"{r['train_seconds']:.1f}")
+                  _ci(r["minus_persistence"]), _num(r.get("return_pct"), "+.2f"), _num(r.get("sharpe"), "+.2f"),
+                  _num(r.get("trades"), "d"), str(r["best_epoch"]), f"{r['train_seconds']:.1f}")
     for m in missing:
-        t.add_row(str(m["fold"]), f"{m['test_start']} .. {m['test_end']}", "missing", *["-"] * 7)
+        t.add_row(str(m["fold"]), f"{m['test_start']} .. {m['test_end']}", "missing", *["-"] * 10)
     return t
 
 
