@@ -254,8 +254,8 @@ def predict(
     checkpoint: str = typer.Option("best", help="best or last."),
     data: Optional[Path] = typer.Option(None, help="Candle file (same symbol and timeframe); default: the run's data.path."),
     at: Optional[str] = typer.Option(None, help="Decision candle (its open time, UTC) instead of the last closed one."),
-    json_: bool = typer.Option(False, "--json", help="Print one JSON object instead of lines."),
-    allow_stale: bool = typer.Option(False, "--allow-stale", help="Score the last candle even if newer ones are missing."),
+    json_: bool = _flag(False, "--json", "Print one JSON object instead of lines."),
+    allow_stale: bool = _flag(False, "--allow-stale", "Score the last candle even if newer ones are missing."),
 ) -> None:
     """Say what the run's model would do at the last closed candle: probabilities, action, target position."""
     from cryptotrain.predict import predict as predict_candle
@@ -326,7 +326,7 @@ def walkforward(
     workers: int = typer.Option(1, min=1, help="Folds at once; > 1 runs them as Ray tasks on a local Ray."),
     address: Optional[str] = typer.Option(None, help="Run the folds on an existing Ray cluster: auto or HOST:PORT."),
     blas_threads: Optional[int] = typer.Option(None, min=1, help="BLAS threads per fold (default 1 on Ray)."),
-    force: bool = typer.Option(False, "--force", help="Delete the directory's earlier results and start over."),
+    force: bool = _flag(False, "--force", "Delete the directory's earlier results and start over."),
 ) -> None:
     """Retrain through time (folds), score each fold's test part, stitch, evaluate and backtest; resumes."""
     from cryptotrain.config import load_config
@@ -338,10 +338,10 @@ def walkforward(
 
 
 # ------------------------------------------------------------------------------ runs
-runs_app = typer.Typer(help="List, show and compare the runs in a runs directory (reads only).")
+runs_app = typer.Typer(cls=_Group, help="List, show and compare the runs in a runs directory (reads only).")
 app.add_typer(runs_app, name="runs")
 _RUNS_DIR = typer.Option(None, "--runs-dir", help="Directory holding the runs (train.runs_dir; default runs).")
-_RUNS_JSON = typer.Option(False, "--json", help="Print one JSON document instead of tables.")
+_RUNS_JSON = _flag(False, "--json", "Print one JSON document instead of tables.")
 
 
 def _runs_opts(ctx: typer.Context, runs_dir: Optional[Path], json_: bool) -> tuple[Path, bool]:
