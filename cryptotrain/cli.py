@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from cryptotrain.errors import RunFailure, UserError
@@ -81,7 +82,9 @@ def _handles_errors(fn):
 
 
 def _print_error(err: Exception) -> None:
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {err}", soft_wrap=True)
+    # escaped: a message quotes user text and commands such as `pip install -e ".[ray]"`, which rich
+    # would otherwise read as markup and drop
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
 
 
 def _console() -> Console:
@@ -108,7 +111,7 @@ def _root(debug: bool = _flag(False, "--debug", "Show full tracebacks for errors
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    Console(stderr=True, highlight=False).print(f"[yellow]warning:[/] {message}", soft_wrap=True)
+    Console(stderr=True, highlight=False).print(f"[yellow]warning:[/] {escape(str(message))}", soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------ data

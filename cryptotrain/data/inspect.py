@@ -49,7 +49,7 @@ def inspect_file(path: str | Path, timeframe: str | None = None, console: Consol
             gaps.add_row(format_utc(t), str(n))
         console.print(gaps)
         if len(rep.gaps) > MAX_GAPS_SHOWN:
-            console.print(f"... and {len(rep.gaps) - MAX_GAPS_SHOWN} more gaps")
+            console.print(f"... and {len(rep.gaps) - MAX_GAPS_SHOWN} more gaps", markup=False)
     return rep
 
 

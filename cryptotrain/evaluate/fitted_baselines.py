@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cryptotrain.errors import install_command
 from cryptotrain.evaluate.metrics import K, LOG_EPS
 from cryptotrain.models.inference import predicted_action
 
@@ -189,5 +190,5 @@ def fitted_baselines(src, X_eval: np.ndarray, seed: int) -> tuple[dict[str, dict
     if lightgbm_available():
         out["lightgbm"] = lightgbm_baseline(part["train"], part["val"], X_eval, seed)
     else:
-        notes.append('LightGBM baseline skipped: lightgbm is not installed (pip install -e ".[lightgbm]")')
+        notes.append(f"LightGBM baseline skipped: lightgbm is not installed ({install_command('lightgbm')})")
     return out, notes

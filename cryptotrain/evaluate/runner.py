@@ -20,7 +20,8 @@ def evaluate_command(run: Path | None, split: str, checkpoint: str, data: Path |
     result = score(run, split=split, checkpoint=checkpoint, data=data, importance=importance,
                    importance_repeats=importance_repeats)
     if run is None and not as_json:   # say which run runs/latest gave: it may not be the one just trained
-        console.print(f"run {result.metrics['run']} (from runs/latest; pass --run RUN_DIR for another)", soft_wrap=True)
+        console.print(f"run {result.metrics['run']} (from runs/latest; pass --run RUN_DIR for another)", soft_wrap=True,
+                      markup=False)
     print_result(result, console, as_json=as_json)
     return result.metrics
 

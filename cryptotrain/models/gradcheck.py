@@ -97,9 +97,9 @@ def gradcheck_command(cfg: Config, tol: float, console: Console | None = None) -
                       "[green]pass[/]" if passed else "[bold red]FAIL[/]")
     console.print(table)
     console.print(f"float64, B=2 T=5 F=3 H={m.hidden_size}, first window left-padded by 1 step; "
-                  f"tolerance: max rel error < {tol:g}")
+                  f"tolerance: max rel error < {tol:g}", markup=False)
     console.print(f"rel = |g_analytic - g_numeric| / max(|g_analytic| + |g_numeric|, {FLOOR:g});  "
-                  f"g_numeric = (4 D(h) - D(2h)) / 3, D(h) = (f(x+h) - f(x-h)) / 2h, h = {H_STEP:g}")
+                  f"g_numeric = (4 D(h) - D(2h)) / 3, D(h) = (f(x+h) - f(x-h)) / 2h, h = {H_STEP:g}", markup=False)
     n_bad = sum(rel >= tol for _, _, rel in results.values())
     console.print("[green]all gradients match[/]" if ok else f"[bold red]{n_bad} tensor(s) fail[/]")
     return ok

@@ -31,7 +31,7 @@ def sweep_command(cfg: Config, config_path: Path, space_path: Path, s: SweepSett
     keys = list(space)
     console.print(f"sweep {sweep_dir}: {s.trials} trials over {', '.join(keys)}; objective {s.objective}, "
                   f"pruner {s.pruner} (warm-up {s.warmup} epochs), workers {s.workers}"
-                  + (f", cluster {s.address}" if s.address else ""), soft_wrap=True)
+                  + (f", cluster {s.address}" if s.address else ""), soft_wrap=True, markup=False)
     with SweepDisplay(console, keys, s.trials) as display:
         study, rows = run_sweep(cfg, space, sweep_dir, s, origin=str(config_path), on_update=display.update)
     log_keys = tuple(k for k, d in space.items() if getattr(d, "log", False))

@@ -40,7 +40,7 @@ def walkforward_command(cfg: Config, wf_dir: Path, *, workers: int, address: str
 
     def on_plan(plan: dict) -> None:
         console.print(plan_table(plan))
-        console.print(f"writing {wf_dir}", style="dim")
+        console.print(f"writing {wf_dir}", style="dim", markup=False)
 
     def on_event(event) -> None:
         if "p" not in progress:
@@ -55,14 +55,14 @@ def walkforward_command(cfg: Config, wf_dir: Path, *, workers: int, address: str
         if "p" in progress:
             progress["p"].__exit__(None, None, None)
     if res.reused:
-        console.print(f"reused finished folds {', '.join(map(str, res.reused))}", style="dim")
+        console.print(f"reused finished folds {', '.join(map(str, res.reused))}", style="dim", markup=False)
     if res.metrics is not None:
         print_stitched(console, wf_dir, res.metrics)
         cfg_b = load_config(wf_dir / "config.yaml").backtest
         print_backtest(console, res.backtest, header="Walk-forward", title=f"{wf_dir.name} (stitched test parts)",
                        settings=cfg_b, timeframe=cfg.data.timeframe or "?", out_dir=wf_dir / "backtest")
         for f in res.files:
-            console.print(f"wrote {f}", style="dim")
+            console.print(f"wrote {f}", style="dim", markup=False)
     if res.failed:
         raise RunFailure("; ".join(f"fold {k} failed: {e}" for k, e in sorted(res.failed.items())))
     return wf_dir

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from rich.console import Console
+from rich.markup import escape
 
 from cryptotrain.report.labels import METRIC_LABELS
 from cryptotrain.report.tables import print_fitted_table
@@ -117,7 +118,7 @@ def print_importance_table(console: Console, imp: dict) -> None:
 def print_evaluation(report: dict, console: Console, *, title: str = "", files: list[str] | None = None) -> None:
     """Everything above, then the verdicts, warnings, notes and written files."""
     if title:
-        console.print(title, style="bold")
+        console.print(title, style="bold", markup=False)
     print_summary_table(console, report)
     print_bootstrap_table(console, report["bootstrap"])
     print_per_class_table(console, report["model"]["classification"])
@@ -130,21 +131,21 @@ def print_evaluation(report: dict, console: Console, *, title: str = "", files: 
                  else "not uniform") if "about_uniform" in att else ""
         console.print(f"Attention top lags: {top}; uniform would be {att['uniform_weight']:.3f}"
                       + (f" ({shape}; largest deviation {att['max_relative_deviation']:.0%} of it)" if shape else ""),
-                      soft_wrap=True)
+                      soft_wrap=True, markup=False)
     if report.get("importance"):
         print_importance_table(console, report["importance"])
     for sentence in report["verdicts"].values():
-        console.print(sentence, soft_wrap=True)
+        console.print(sentence, soft_wrap=True, markup=False)
     for key in ("direction_verdict",):
         if report.get(key):
-            console.print(report[key], soft_wrap=True)
+            console.print(report[key], soft_wrap=True, markup=False)
     if report.get("edge"):
-        console.print(report["edge"]["sentence"], style="bold", soft_wrap=True)
+        console.print(report["edge"]["sentence"], style="bold", soft_wrap=True, markup=False)
     for w in report["warnings"]:
-        console.print(f"[bold yellow]warning:[/] {w}", soft_wrap=True)
+        console.print(f"[bold yellow]warning:[/] {escape(w)}", soft_wrap=True)
     for note in report.get("notes", []):
-        console.print(f"note: {note}", soft_wrap=True)
+        console.print(f"note: {note}", soft_wrap=True, markup=False)
     for note in report["model"]["classification"]["notes"]:
-        console.print(f"note: {note}", style="dim")
+        console.print(f"note: {note}", style="dim", markup=False)
     for f in files or []:
-        console.print(f"wrote {f}", style="dim", soft_wrap=True)
+        console.print(f"wrote {f}", style="dim", soft_wrap=True, markup=False)

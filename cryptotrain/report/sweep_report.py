@@ -52,7 +52,7 @@ class SweepDisplay:
         for r in rows:   # plain lines: one per new state of a trial
             if self.seen.get(r.number) != r.state:
                 self.seen[r.number] = r.state
-                self.console.print(self.line(r), soft_wrap=True)
+                self.console.print(self.line(r), soft_wrap=True, markup=False)
 
     def line(self, r) -> str:
         drawn = " ".join(f"{k}={_value(r.values.get(k))}" for k in self.keys)
@@ -80,14 +80,14 @@ class SweepDisplay:
 
 def print_sweep_end(console: Console, summary: dict, final: dict | None, sweep_dir) -> None:
     counts = ", ".join(f"{n} {state}" for state, n in summary["counts"].items() if n)
-    console.print(f"trials: {counts}; wrote {sweep_dir}/trials.csv, sweep.json, best.yaml, plots/")
+    console.print(f"trials: {counts}; wrote {sweep_dir}/trials.csv, sweep.json, best.yaml, plots/", markup=False)
     best = summary.get("best")
     if best is None or final is None:
-        console.print("no complete trial: nothing to evaluate on the test split")
+        console.print("no complete trial: nothing to evaluate on the test split", markup=False)
         return
     f = final["final"]
     console.print(f"best: trial {best['number']} ({summary['objective']} {best['value']:.6g}), "
-                  f"selected from N = {f['n_complete']} complete trials; its test split, looked at once:")
+                  f"selected from N = {f['n_complete']} complete trials; its test split, looked at once:", markup=False)
     print_bootstrap_table(console, final["eval"]["bootstrap"])
     bt = final["backtest"]
     cols = {"Model": "model", "Buy & Hold": "buy_and_hold", "Persistence": "persistence"}
@@ -95,5 +95,5 @@ def print_sweep_end(console: Console, summary: dict, final: dict | None, sweep_d
                       title=f"Test backtest (all statistics in {bt.out_dir}/stats.json)")
     console.print(f"validation Sharpe per candle {f['val_sharpe_candle']:.4f}, expected best of N skill-less "
                   f"trials SR_0 {f['sr0']:.4f}: deflated Sharpe ratio {_num(f['dsr'], '{:.3f}')}; "
-                  f"test PSR(0) {_num(f['test_psr0'], '{:.3f}')}")
-    console.print(f["sentence"], soft_wrap=True)
+                  f"test PSR(0) {_num(f['test_psr0'], '{:.3f}')}", markup=False)
+    console.print(f["sentence"], soft_wrap=True, markup=False)

@@ -40,7 +40,7 @@ def print_fitted_table(console: Console, title: str, label: str, rows: list[str]
     than the terminal still gets its own part (rich then wraps it rather than the labels)."""
     styles = styles or {}
     if title:
-        console.print(title, soft_wrap=False, highlight=False)
+        console.print(title, soft_wrap=False, highlight=False, markup=False)
     parts: list[dict[str, list[str]]] = [{}]
     for header, cells in columns.items():
         trial = {**parts[-1], header: cells}

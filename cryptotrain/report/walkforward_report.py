@@ -96,4 +96,4 @@ class FoldProgress:
         if self.live is not None:
             self.live.update(self._table())
         else:
-            self.console.print(line, soft_wrap=True)
+            self.console.print(line, soft_wrap=True, markup=False)

@@ -1,0 +1,54 @@
+"""Messages printed through rich keep their square brackets: rich reads `[ray]` or `[alpha158,tme]`
+as markup and drops it unless the text is escaped (or printed with markup off)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cryptotrain.cli import app
+from cryptotrain.evaluate import fitted_baselines
+from test_evaluate_runner import make_run, tiny_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _run(args):
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    return res.exit_code, " ".join(res.output.split())
+
+
+def test_a_set_override_with_a_list_is_quoted_whole(monkeypatch):
+    """Catches the error line quoting `--set features.set=[alpha158,tme]` as `features.set=:`."""
+    monkeypatch.chdir(REPO)
+    code, out = _run(["train", "-c", "configs/tiny.yaml", "--set", "features.set=[alpha158,tme]"])
+    assert code == 2 and "--set features.set=[alpha158,tme]: invalid features.set" in out, out
+
+
+@pytest.mark.parametrize("command", [
+    ["sweep", "-c", "configs/tiny.yaml", "--space", "configs/space_small.yaml", "--trials", "2"],
+    ["walkforward", "-c", "configs/walkforward_1h.yaml"]], ids=["sweep", "walkforward"])
+def test_the_missing_ray_hint_is_the_whole_install_command(command, monkeypatch, tmp_path):
+    """Catches the hint printed as `pip install -e "."` (rich ate `[ray]`): the user got a command
+    that installs the core again and still has no Ray."""
+    monkeypatch.chdir(REPO)
+    monkeypatch.setitem(sys.modules, "ray", None)   # an environment without Ray (as after `make demo`)
+    monkeypatch.delitem(sys.modules, "cryptotrain.orchestration.ray_backend", raising=False)
+    code, out = _run([*command, "--workers", "2", "--set", f"train.runs_dir={tmp_path}"])
+    assert code == 2, out
+    assert 'error: --workers 2 needs Ray, which is not installed: ' in out
+    assert out.endswith(' -m pip install -e ".[ray]"'), out
+
+
+def test_the_missing_lightgbm_note_is_the_whole_install_command(monkeypatch, tmp_path):
+    """Catches evaluate's note printed as `(pip install -e ".")`: rich ate `[lightgbm]`."""
+    monkeypatch.chdir(REPO)
+    run = make_run(tmp_path, tiny_config(tmp_path))
+    monkeypatch.setattr(fitted_baselines, "lightgbm_available", lambda: False)
+    code, out = _run(["evaluate", "--run", str(run)])
+    assert code == 0, out
+    assert 'note: LightGBM baseline skipped: lightgbm is not installed (' in out
+    assert ' -m pip install -e ".[lightgbm]")' in out, out
