@@ -17,7 +17,7 @@ from cryptotrain.orchestration.walkforward import walk_forward
 from cryptotrain.orchestration.walkforward_stitch import backtest_stitched, read_plan, write_stitched
 from cryptotrain.report.backtest_report import print_backtest
 from cryptotrain.report.eval_tables import print_evaluation
-from cryptotrain.report.walkforward_report import FoldProgress, fold_table, plan_table
+from cryptotrain.report.walkforward_report import FoldProgress, print_fold_table, print_plan
 
 
 def walkforward_dir(cfg: Config, config_path: Path, run_name: str | None) -> Path:
@@ -29,7 +29,7 @@ def walkforward_dir(cfg: Config, config_path: Path, run_name: str | None) -> Pat
 
 
 def print_stitched(console: Console, wf_dir: Path, metrics: dict) -> None:
-    console.print(fold_table(metrics["folds"], metrics["missing"]))
+    print_fold_table(console, metrics["folds"], metrics["missing"])
     print_evaluation(metrics, console, title=f"{wf_dir.name}: stitched test parts of {len(metrics['folds'])} folds, "
                                              f"{metrics['n_windows']} windows")
 
@@ -39,7 +39,7 @@ def walkforward_command(cfg: Config, wf_dir: Path, *, workers: int, address: str
     progress: dict[str, Any] = {}
 
     def on_plan(plan: dict) -> None:
-        console.print(plan_table(plan))
+        print_plan(console, plan)
         console.print(f"writing {wf_dir}", style="dim", markup=False)
 
     def on_event(event) -> None:

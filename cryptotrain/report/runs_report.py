@@ -75,6 +75,16 @@ def _widths(rows: list[list[str]], headers: list[str]) -> list[int]:
     return out
 
 
+def _column_groups(widths: list[int], width: int) -> list[list[int]]:
+    """Consecutive column indices packed into parts no wider than `width` (one space between columns)."""
+    groups: list[list[int]] = [[]]
+    for i, w in enumerate(widths):
+        if groups[-1] and sum(widths[j] + 1 for j in groups[-1]) + w > width:
+            groups.append([])
+        groups[-1].append(i)
+    return groups
+
+
 def print_runs_list(console: Console, doc: dict) -> None:
     runs = doc["runs"]
     if not runs:
@@ -93,13 +103,16 @@ def print_runs_list(console: Console, doc: dict) -> None:
         console.print(wide)
     else:   # too wide for the terminal: each name on its own line, the numbers in fixed columns below it
         widths = _widths(rows, _LIST_COLUMNS)
-        console.print(_table(_LIST_COLUMNS, widths, True))
+        groups = _column_groups(widths, console.width)
+        if len(groups) == 1:
+            console.print(_table(_LIST_COLUMNS, widths, True))
         for rec, cells in zip(runs, rows):
             console.print(("* " if rec.get("latest") else "") + escape(rec["name"]), style="bold", soft_wrap=True,
                           highlight=False)
-            t = _table(_LIST_COLUMNS, widths, False)
-            t.add_row(*map(escape, cells))
-            console.print(t)
+            for g in groups:   # narrower still (60 columns): the cells in parts, each under its headers
+                t = _table([_LIST_COLUMNS[i] for i in g], [widths[i] for i in g], len(groups) > 1)
+                t.add_row(*(escape(cells[i]) for i in g))
+                console.print(t)
     for rec in runs:
         for p in rec["problems"]:
             console.print(f"[yellow]{escape(rec['name'])}:[/] {escape(p)}", soft_wrap=True, highlight=False)

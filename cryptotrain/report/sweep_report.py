@@ -67,7 +67,7 @@ class SweepDisplay:
         t = Table(title=f"sweep: {sum(r.state != 'running' for r in rows)}/{self.total} trials done",
                   title_justify="left")
         for col in ("trial", "state", *self.keys, "epoch", "best val loss", "val Sharpe"):
-            t.add_column(col, justify="left" if col == "state" else "right")
+            t.add_column(col, justify="left" if col == "state" else "right", overflow="fold")   # live: never `…`
         shown = rows[-MAX_ROWS:]   # a long sweep: the latest trials, and the best wherever it is
         if best is not None and all(r.number != best for r in shown):
             shown = [r for r in rows if r.number == best] + shown[1:]
