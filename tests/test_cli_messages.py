@@ -52,3 +52,22 @@ def test_the_missing_lightgbm_note_is_the_whole_install_command(monkeypatch, tmp
     assert code == 0, out
     assert 'note: LightGBM baseline skipped: lightgbm is not installed (' in out
     assert ' -m pip install -e ".[lightgbm]")' in out, out
+
+
+def test_return_rmse_is_in_one_labeled_unit_everywhere(monkeypatch, tmp_path):
+    """Catches evaluate printing the return RMSE in three units in one output: 0.00958 (r_t) in the
+    summary table, an unlabeled +95.79 (bp; rich ate the `[bp]`) in the interval table and
+    -1.02e-03 (r_t) in the verdict sentences."""
+    import re
+
+    run = make_run(tmp_path, tiny_config(tmp_path))   # w_return > 0: the return head is scored
+    res = CliRunner().invoke(app, ["evaluate", "--run", str(run)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    # every return RMSE / MAE followed by a number (a verdict may also name the metric alone)
+    mentions = re.findall(r"return (?:RMSE|MAE)\S*(?: \[\w+\])? +[-+]?\d[^\s;]*", res.output)
+    assert len(mentions) >= 4, res.output          # summary rows, interval rows, verdicts
+    assert all(re.match(r"return (RMSE|MAE) \[bp\] ", m) for m in mentions), mentions
+    assert not re.search(r"RMSE \[bp\][^;\n]*e-0", res.output)   # no r_t units in scientific notation
+    summary = float(re.search(r"^ *return RMSE \[bp\] +([\d.]+)", res.output, re.M).group(1))
+    interval = float(re.search(r"model return RMSE \[bp\] +\+?([\d.]+)", res.output).group(1))
+    assert 10 < summary < 10_000 and summary == pytest.approx(interval, abs=0.01)   # the same number, in bp

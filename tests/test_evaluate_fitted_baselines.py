@@ -156,7 +156,7 @@ def test_verdict_sentences_for_the_fitted_baselines():
                                                   "rmse": _d(2e-4, 1e-4, 3e-4)})
     assert not_.startswith("Model vs LightGBM: does not beat it beyond the 95% interval on any metric, "
                            "and is worse beyond the interval on return RMSE.")
-    assert "return RMSE +2.00e-04 [+1.00e-04, +3.00e-04]" in not_
+    assert "return RMSE [bp] +2.00 [+1.00, +3.00]" in not_   # bp, the unit of the tables too
 
 
 def test_backtest_trades_a_fitted_baseline_with_the_models_policy():

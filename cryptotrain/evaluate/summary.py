@@ -14,7 +14,7 @@ from cryptotrain.evaluate.baselines import BASELINE_LABELS
 from cryptotrain.evaluate.fitted_baselines import FITTED_LABELS
 from cryptotrain.evaluate.bootstrap import bootstrap_intervals
 from cryptotrain.evaluate.metrics import classification_metrics, confidence_metrics, direction_metrics, return_metrics
-from cryptotrain.report.labels import METRIC_LABELS, advantage
+from cryptotrain.report.labels import BP_METRICS, METRIC_LABELS, advantage, in_display_units, labeled
 
 # Leakage alarms: on crypto candles a real edge is a few points above chance. Above these,
 # suspect look-ahead first. Only checked with at least MIN_WINDOWS windows (noise below).
@@ -50,7 +50,7 @@ def verdict(label: str, diff: dict) -> str:
         return " and ".join(labels) if len(labels) < 3 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
     def fmt(m: str, v: float) -> str:
-        return f"{v:+.2e}" if m == "rmse" else f"{v:+.3f}"   # RMSE differences are ~1e-4 in r_t units
+        return f"{in_display_units(m, v):+.2f}" if m in BP_METRICS else f"{v:+.3f}"   # bp, as in the tables
 
     better = [m for m, d in ok.items() if advantage(m, d["lo"], d["hi"])[0] > 0]
     worse = [m for m, d in ok.items() if advantage(m, d["lo"], d["hi"])[1] < 0]
@@ -58,7 +58,7 @@ def verdict(label: str, diff: dict) -> str:
             else "does not beat it beyond the 95% interval on any metric")
     if worse:
         head += f", and is worse beyond the interval on {names(worse)}"
-    detail = "; ".join(f"{METRIC_LABELS.get(m, m)} {fmt(m, d['value'])} [{fmt(m, d['lo'])}, {fmt(m, d['hi'])}]"
+    detail = "; ".join(f"{labeled(m)} {fmt(m, d['value'])} [{fmt(m, d['lo'])}, {fmt(m, d['hi'])}]"
                        for m, d in ok.items())
     return f"Model vs {label}: {head}." + (f" Model - baseline [95% CI]: {detail}." if detail else "")
 
