@@ -252,7 +252,8 @@ def write_outputs(out_dir: Path, results: dict[str, BacktestResult], stats: dict
     atomic_write_text(out_dir / "stats.json", json.dumps(doc, indent=2) + "\n")
     eq = equity_frame(model)
     panels = equity_panels(model.timestamps, model.equity, eq["drawdown"].to_numpy(), model.position,
-                           others={STRATEGY_NAMES.get(k, k): r.equity for k, r in results.items() if k != "model"})
+                           others={STRATEGY_NAMES.get(k, k): r.equity for k, r in results.items() if k != "model"},
+                           long_only=bcfg.mode == "long-only")
     png = (figure or FigureProcess(equity_png, spawn=False)).submit(
         panels, f"Backtest {title}: {settings_caption(bcfg)}", header)
     write_csv(eq, out_dir / "equity.csv")

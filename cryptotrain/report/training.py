@@ -83,8 +83,12 @@ def print_summary(console: Console, result) -> None:
         console.print(f"evaluate it with: cryptotrain evaluate --run {result.run_dir}", soft_wrap=True, markup=False)
 
 
-def plot_training(rows: list[dict], path: Path) -> None:
-    """Loss (train, val) and accuracy (train, val) per epoch, written atomically as PNG."""
+def plot_training(rows: list[dict], path: Path, val_majority: float | None = None) -> None:
+    """Loss (train, val) and accuracy (train, val) per epoch, written atomically as PNG.
+
+    `val_majority`: the share of the validation split's most common class, the accuracy of always
+    saying it, drawn as the line to beat (1/3 only when the classes are balanced, which cost-threshold
+    labels are not)."""
     if not rows:
         return
     plt = pyplot()
@@ -98,7 +102,9 @@ def plot_training(rows: list[dict], path: Path) -> None:
     ax1.legend()
     ax2.plot(ep, [r["train_accuracy"] for r in rows], "o-", label="train")
     ax2.plot(ep, [r["val_accuracy"] for r in rows], "o-", label="validation")
-    ax2.axhline(1 / 3, color="grey", ls=":", lw=1, label="1/3 (chance, balanced classes)")
+    if val_majority is not None:
+        ax2.axhline(val_majority, color="grey", ls=":", lw=1,
+                    label=f"{val_majority:.3f} (validation majority class)")
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("action accuracy")
     ax2.set_title("Accuracy")
