@@ -286,7 +286,10 @@ def backtest(
     split: str = typer.Option("test", help="test or val."),
     signals: Optional[Path] = typer.Option(None, help="External signals CSV (timestamp,position); needs --data."),
     data: Optional[Path] = typer.Option(None, help="Candle file for --signals."),
-    out: Optional[Path] = typer.Option(None, help="Output directory for --signals; default: SIGNALS_backtest/ "
+    out: Optional[Path] = typer.Option(None, help="Output directory, in both modes; default with --run: "
+                                                  "RUN/backtest/SPLIT/ for the run config's settings, "
+                                                  "RUN/backtest/SPLIT-<settings that differ>/ for others "
+                                                  "(e.g. test-fee5); with --signals: SIGNALS_backtest/ "
                                                   "beside the signals file."),
     fee_bps: Optional[float] = typer.Option(None, help=_bt_help("Fee on traded notional, in bps", "fee_bps")),
     slippage_bps: Optional[float] = typer.Option(None, help=_bt_help("Slippage against the trader, in bps",

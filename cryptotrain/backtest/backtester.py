@@ -5,7 +5,9 @@ by side, and in run mode the fitted baselines of evaluate (logistic regression "
 
 Run mode: RUN_DIR (default runs/latest) -> RUN_DIR/eval/<split>/predictions.csv (`evaluate.score`
 is run first when it is missing, or stale: see evaluate/provenance.py) -> targets by the policy
-in policy.py -> RUN_DIR/backtest/<split>/.
+in policy.py -> RUN_DIR/backtest/<split>/ with the run config's settings, RUN_DIR/backtest/<split>-<the
+settings that differ>/ with others (`--fee-bps 5`: backtest/test-fee5/), so that the run's own
+backtest is never replaced by one with other settings.
 Signals mode: signals=SIGNALS.csv, data=CANDLES -> <signals stem>_backtest/ beside the file.
 
 Range: the candles from the first decision (prediction or signal) timestamp to one candle after
@@ -175,7 +177,19 @@ def _run_mode(run_dir: Path, split: str, overrides: dict, say, on_scored) -> _De
                  for b, col in BASELINE_ACTION_COLUMNS.items() if col in preds.columns}
     title = f"{run_dir.name} ({split} split, predictions of the {describe(prov)})"
     return _Decisions(candles, report.timeframe, report.timeframe_ms, rows, actions, bcfg,
-                      run_dir / "backtest" / split, title, "Model", prov, baselines, cfg.labels.horizon)
+                      run_dir / "backtest" / settings_dir_name(split, cfg.backtest, bcfg), title, "Model", prov,
+                      baselines, cfg.labels.horizon)
+
+
+# short names of the settings in a backtest directory's name (backtest/test-fee5-long-only/)
+_SHORT = {"fee_bps": "fee{:g}", "slippage_bps": "slip{:g}", "cash": "cash{:g}", "mode": "{}",
+          "threshold": "thr{:g}", "sizing": "{}", "max_exposure": "exp{:g}", "min_hold": "hold{}"}
+
+
+def settings_dir_name(split: str, base: BacktestConfig, bcfg: BacktestConfig) -> str:
+    """`split` when `bcfg` is the run's own `base`, else split-<short names of the settings that differ>."""
+    changed = [_SHORT.get(k, k + "{}").format(v) for k, v in bcfg.model_dump().items() if getattr(base, k) != v]
+    return "-".join([split, *changed])
 
 
 def _signals_mode(signals: Path, data: Path | None, overrides: dict) -> _Decisions:
