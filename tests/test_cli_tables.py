@@ -3,6 +3,7 @@ that prints a table is run at COLUMNS=60 and COLUMNS=80 (CliRunner's output is n
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,45 @@ def test_no_table_cell_is_cut_when_piped_or_narrow(runs, columns):
         if lines:
             cut[name] = lines[:3]
     assert cut == {}, f"cells cut with … at COLUMNS={columns}: {cut}"
+
+
+def test_runs_show_of_a_walkforward_directory_shows_its_folds(runs):
+    """Catches `runs show WF_DIR` printing only the directory's name and path."""
+    out = " ".join(cli("runs", "--runs-dir", runs, "show", "walkforward-wf").split())
+    plan = json.loads((runs / "walkforward-wf" / "plan.json").read_text())
+    metrics = json.loads((runs / "walkforward-wf" / "metrics.json").read_text())
+    assert "Folds: 2" in out and "stitched test parts: " in out and "stitched backtest: Return [%]" in out
+    for fold, scores in zip(plan["folds"], metrics["folds"]):
+        assert f"{fold['dates']['test'][0]} .. {fold['dates']['test'][1]}" in out
+        assert f"{scores['accuracy']:.3f}" in out
+    doc = json.loads(cli("runs", "--runs-dir", runs, "--json", "show", "walkforward-wf"))
+    assert [f["fold"] for f in doc["walkforward"]["folds"]] == [1, 2] and all(f["done"] for f in doc["walkforward"]["folds"])
+
+
+def test_runs_show_of_a_sweep_directory_shows_its_trials_and_best(runs):
+    """Catches `runs show SWEEP_DIR` printing only the directory's name and path."""
+    out = " ".join(cli("runs", "--runs-dir", runs, "show", "sweep-s").split())
+    best = json.loads((runs / "sweep-s" / "sweep.json").read_text())["best"]
+    assert "trials: 2 complete" in out and "Trials (trials.csv)" in out and "model.hidden_size" in out
+    assert f"best: trial {best['number']} (val_loss {best['value']:.6g})" in out and "deflated Sharpe ratio" in out
+    doc = json.loads(cli("runs", "--runs-dir", runs, "--json", "show", "sweep-s"))
+    assert [t["number"] for t in doc["sweep"]["trials"]] == [0, 1]
+
+
+def test_runs_compare_shows_different_numbers_differently():
+    """Catches compare rounding two different validation losses to the same 1.1501 while marking
+    one of them better."""
+    import io
+
+    from rich.console import Console
+
+    from cryptotrain.report.runs_report import print_compare
+
+    doc = {"runs": ["a", "b"], "states": ["complete", "complete"], "config_diff": {}, "problems": {},
+           "metrics": {"best_val_loss": {"label": "best val loss", "values": [1.150123, 1.150148], "best_index": [0]},
+                       "return_pct": {"label": "Return [%]", "values": [2.5, 2.5], "best_index": []}}}
+    console = Console(file=io.StringIO(), width=120)
+    print_compare(console, doc)
+    text = console.file.getvalue()
+    assert "1.15012 *" in text and "1.15015" in text   # one more decimal than .4f, just enough
+    assert text.count("+2.50") == 2                    # equal values keep the base precision
