@@ -71,3 +71,15 @@ def test_return_rmse_is_in_one_labeled_unit_everywhere(monkeypatch, tmp_path):
     summary = float(re.search(r"^ *return RMSE \[bp\] +([\d.]+)", res.output, re.M).group(1))
     interval = float(re.search(r"model return RMSE \[bp\] +\+?([\d.]+)", res.output).group(1))
     assert 10 < summary < 10_000 and summary == pytest.approx(interval, abs=0.01)   # the same number, in bp
+
+
+def test_the_quick_start_and_make_demo_name_the_extras_walkforward_and_sweep_need():
+    """Catches a quick start whose `make demo` installs the core only and never says that parallel
+    walk-forward and sweep need the ray extra (the walkforward config's own command uses --workers 2)."""
+    readme = (REPO / "README.md").read_text()
+    quick = readme[readme.index("## Quick start"):readme.index("\n## ", readme.index("## Quick start") + 1)]
+    assert "`make demo` installs the core only" in quick
+    assert "| `ray` | `walkforward` and `sweep` with `--workers N` > 1" in quick
+    assert '.venv/bin/python -m pip install -e ".[ray,lightgbm]"' in quick
+    demo = (REPO / "Makefile").read_text().split("\ndemo:")[1].split("\n\n")[0]
+    assert "need the ray extra" in demo and '-m pip install -e \\".[ray,lightgbm]\\"' in demo
