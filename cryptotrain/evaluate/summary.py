@@ -137,8 +137,9 @@ def leakage_warnings(model: dict, timeframe: str, n: int) -> list[str]:
 
 def evaluation_report(*, y_true, r, conf_target, model: dict, baselines: dict[str, dict], attention=None,
                       timeframe: str = "?", horizon: int = 1, n_resamples: int = 1000, seed: int = 0,
-                      notes: list[str] | None = None) -> dict:
+                      notes: list[str] | None = None, on_progress=None) -> dict:
     """Everything `evaluate` reports, as one JSON-ready dict (NaN stays NaN; the writer maps it to null).
+    on_progress: passed to bootstrap_intervals.
 
     A model head given as None (model["confidence"], model["pred_return"]) gets no metrics, no
     interval and no verdict; `notes` (e.g. why a head was left out) are reported as they are.
@@ -148,7 +149,8 @@ def evaluation_report(*, y_true, r, conf_target, model: dict, baselines: dict[st
     model_m = predictor_metrics(y_true, r, model, conf_target)
     base_m = {b: {"label": LABELS.get(b, b), **predictor_metrics(y_true, r, p), **({"fit": p["fit"]} if "fit" in p else {})}
               for b, p in baselines.items()}
-    boot = bootstrap_intervals(y_true, r, model, baselines, horizon=horizon, n_resamples=n_resamples, seed=seed)
+    boot = bootstrap_intervals(y_true, r, model, baselines, horizon=horizon, n_resamples=n_resamples, seed=seed,
+                               on_progress=on_progress)
     verdicts = {b: verdict(LABELS.get(b, b), boot["baselines"][b]["diff"]) for b in baselines}
     return {"n_windows": n, "timeframe": timeframe, "horizon": int(horizon),
             "model": model_m, "baselines": base_m, "bootstrap": boot, "verdicts": verdicts,
