@@ -89,7 +89,8 @@ def test_runs_show_of_a_walkforward_directory_shows_its_folds(runs):
         assert f"{fold['dates']['test'][0]} .. {fold['dates']['test'][1]}" in out
         assert f"{scores['accuracy']:.3f}" in out
     doc = json.loads(cli("runs", "--runs-dir", runs, "--json", "show", "walkforward-wf"))
-    assert [f["fold"] for f in doc["walkforward"]["folds"]] == [1, 2] and all(f["done"] for f in doc["walkforward"]["folds"])
+    folds = doc["walkforward"]["folds"]
+    assert [f["fold"] for f in folds] == [1, 2] and all(f["done"] for f in folds)
 
 
 def test_runs_show_of_a_sweep_directory_shows_its_trials_and_best(runs):

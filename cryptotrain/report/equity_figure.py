@@ -65,7 +65,8 @@ def equity_panels(timestamps: np.ndarray, equity: np.ndarray, drawdown: np.ndarr
     i = thin([equity, drawdown, mean_pos, *(others or {}).values()])
     return {"time": np.asarray(timestamps, dtype=np.int64)[i].astype("datetime64[ms]"),
             "equity": np.asarray(equity)[i], "drawdown": np.asarray(drawdown)[i], "mean_position": mean_pos[i],
-            "window": w, "long_only": long_only, "others": {label: np.asarray(series)[i] for label, series in (others or {}).items()}}
+            "window": w, "long_only": long_only,
+            "others": {label: np.asarray(series)[i] for label, series in (others or {}).items()}}
 
 
 def equity_png(panels: dict[str, Any], title: str = "Backtest", name: str = "Model") -> bytes:
