@@ -153,7 +153,7 @@ def _train(s: _Session, on_start, on_epoch, progress, *, point_latest: bool) -> 
     if on_start is not None:
         on_start(TrainPlan(s.run_dir, cfg, len(ds.feature_names), ds.timeframe,
                            {k: len(v) for k, v in ds.splits.items()}, n_batches, overfit, s.resumed_after))
-    if _patience_ran_out(state, cfg, overfit) and state["epoch"] < cfg.train.epochs:
+    if 0 < state["epoch"] < cfg.train.epochs and not overfit and state["bad_epochs"] >= cfg.train.patience:
         return _result(s, 0, stopped_early=False, already_stopped=True)
     first_epoch = state["epoch"] + 1
     last_plot = time.monotonic()
@@ -176,7 +176,7 @@ def _train(s: _Session, on_start, on_epoch, progress, *, point_latest: bool) -> 
         if time.monotonic() - last_plot >= PLOT_EVERY_S:
             plot_training(s.rows, s.run_dir / "plots" / "training.png", val_majority)
             last_plot = time.monotonic()
-        if _patience_ran_out(state, cfg, overfit) and epoch < cfg.train.epochs:
+        if not overfit and state["bad_epochs"] >= cfg.train.patience and epoch < cfg.train.epochs:
             stopped = True   # (patience running out at the last planned epoch stops nothing)
             break
     plot_training(s.rows, s.run_dir / "plots" / "training.png", val_majority)
@@ -269,10 +269,6 @@ def _write_checkpoints(s: _Session, improved: bool) -> None:
     if improved:
         save_checkpoint(s.run_dir / "checkpoints" / "best.npz", ck)
     save_checkpoint(s.run_dir / "checkpoints" / "last.npz", ck)
-
-
-def _patience_ran_out(state: dict, cfg: Config, overfit: bool) -> bool:
-    return bool(state["epoch"]) and not overfit and state["bad_epochs"] >= cfg.train.patience
 
 
 def _result(s: _Session, epochs_run: int, *, stopped_early: bool, already_stopped: bool) -> TrainResult:
