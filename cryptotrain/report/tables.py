@@ -19,11 +19,12 @@ from rich.text import Text
 
 def _table(label: str, rows: list[str], columns: dict[str, list[str]], styles: dict[str, str],
            left: frozenset[str], wrap: bool = False) -> Table:
-    """`wrap`: a part still wider than the terminal folds its cells onto more lines (never `…`)."""
+    """`wrap`: a part still wider than the terminal folds its value cells onto more lines (never `…`);
+    the labels stay whole."""
     # cells are Text, not markup: a cell such as `+0.012 [-0.003, +0.027]` or `[alpha158]` prints as it is
     t = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), collapse_padding=True)
     overflow = "fold" if wrap else "ellipsis"   # a cut that should not happen shows (and tests see it)
-    t.add_column(Text(label), no_wrap=not wrap, overflow=overflow)
+    t.add_column(Text(label), no_wrap=True)
     for header in columns:
         t.add_column(Text(header), justify="left" if header in left else "right", no_wrap=not wrap,
                      overflow=overflow, style=styles.get(header))
