@@ -34,6 +34,8 @@ demo: $(VENV)/.installed
 	@echo "baseline and how many comparisons were counted). The backtest's last lines compare its"
 	@echo "return before and after costs: when costs turn it negative, the model trades more often than"
 	@echo "its edge pays for; the baselines show what holding or a naive rule made on the same candles."
+	@echo "This installed the core only: walkforward and sweep with --workers N > 1 need the ray extra,"
+	@echo "evaluate's LightGBM baseline the lightgbm extra: $(BIN)/python -m pip install -e \".[ray,lightgbm]\""
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

@@ -82,7 +82,8 @@ def _handles_errors(fn):
 
 
 def _print_error(err: Exception) -> None:
-    # the message is text, not markup: `[low, high]` in it must stay as it is
+    # escaped: a message quotes user text and commands such as `pip install -e ".[ray]"`, which rich
+    # would otherwise read as markup and drop
     Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
 
 
@@ -256,8 +257,8 @@ def predict(
     checkpoint: str = typer.Option("best", help="best or last."),
     data: Optional[Path] = typer.Option(None, help="Candle file (same symbol and timeframe); default: the run's data.path."),
     at: Optional[str] = typer.Option(None, help="Decision candle (its open time, UTC) instead of the last closed one."),
-    json_: bool = typer.Option(False, "--json", help="Print one JSON object instead of lines."),
-    allow_stale: bool = typer.Option(False, "--allow-stale", help="Score the last candle even if newer ones are missing."),
+    json_: bool = _flag(False, "--json", "Print one JSON object instead of lines."),
+    allow_stale: bool = _flag(False, "--allow-stale", "Score the last candle even if newer ones are missing."),
 ) -> None:
     """Say what the run's model would do at the last closed candle: probabilities, action, target position."""
     from cryptotrain.predict import predict as predict_candle
@@ -286,7 +287,10 @@ def backtest(
     split: str = typer.Option("test", help="test or val."),
     signals: Optional[Path] = typer.Option(None, help="External signals CSV (timestamp,position); needs --data."),
     data: Optional[Path] = typer.Option(None, help="Candle file for --signals."),
-    out: Optional[Path] = typer.Option(None, help="Output directory for --signals; default: SIGNALS_backtest/ "
+    out: Optional[Path] = typer.Option(None, help="Output directory, in both modes; default with --run: "
+                                                  "RUN/backtest/SPLIT/ for the run config's settings, "
+                                                  "RUN/backtest/SPLIT-<settings that differ>/ for others "
+                                                  "(e.g. test-fee5); with --signals: SIGNALS_backtest/ "
                                                   "beside the signals file."),
     fee_bps: Optional[float] = typer.Option(None, help=_bt_help("Fee on traded notional, in bps", "fee_bps")),
     slippage_bps: Optional[float] = typer.Option(None, help=_bt_help("Slippage against the trader, in bps",
@@ -352,8 +356,8 @@ def walkforward(
     run_name: Optional[str] = typer.Option(None, help="Directory runs/walkforward-NAME (default: the config's stem)."),
     workers: int = typer.Option(1, help="Folds at once; > 1 runs them as Ray tasks on a local Ray."),
     address: Optional[str] = typer.Option(None, help="Run the folds on an existing Ray cluster: auto or HOST:PORT."),
-    blas_threads: Optional[int] = typer.Option(None, help="BLAS threads per fold (default 1 on Ray)."),
-    force: bool = typer.Option(False, "--force", help="Delete the directory's earlier results and start over."),
+    blas_threads: Optional[int] = typer.Option(None, min=1, help="BLAS threads per fold (default 1 on Ray)."),
+    force: bool = _flag(False, "--force", "Delete the directory's earlier results and start over."),
 ) -> None:
     """Retrain through time (folds), score each fold's test part, stitch, evaluate and backtest; resumes."""
     from cryptotrain.config import load_config
@@ -365,10 +369,10 @@ def walkforward(
 
 
 # ------------------------------------------------------------------------------ runs
-runs_app = typer.Typer(help="List, show and compare the runs in a runs directory (reads only).")
+runs_app = typer.Typer(cls=_Group, help="List, show and compare the runs in a runs directory (reads only).")
 app.add_typer(runs_app, name="runs")
 _RUNS_DIR = typer.Option(None, "--runs-dir", help="Directory holding the runs (train.runs_dir; default runs).")
-_RUNS_JSON = typer.Option(False, "--json", help="Print one JSON document instead of tables.")
+_RUNS_JSON = _flag(False, "--json", "Print one JSON document instead of tables.")
 
 
 def _runs_opts(ctx: typer.Context, runs_dir: Optional[Path], json_: bool) -> tuple[Path, bool]:

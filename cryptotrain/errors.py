@@ -22,3 +22,21 @@ class Interrupted(RunFailure):
     """Ctrl-C: what was kept and how to continue; exit code 130 as a shell gives a SIGINT."""
 
     exit_code = 130
+
+
+def install_command(extra: str) -> str:
+    """The exact command that adds an optional extra (`ray`, `lightgbm`) to the Python running now:
+    `.venv/bin/python -m pip install -e ".[ray]"` from the repository root (`make demo` installs the
+    core only), the checkout's path from elsewhere, `cryptotrain[ray]` outside a checkout."""
+    import os
+    import sys
+    from pathlib import Path
+
+    cwd = Path.cwd()
+    python = Path(sys.executable)
+    python_shown = os.path.relpath(python, cwd) if python.is_relative_to(cwd) else str(python)
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "pyproject.toml").is_file():
+        return f'{python_shown} -m pip install "cryptotrain[{extra}]"'
+    where = "." if root == cwd.resolve() else str(root)
+    return f'{python_shown} -m pip install -e "{where}[{extra}]"'

@@ -112,9 +112,10 @@ def test_run_mode_uses_the_run_config_and_predictions(tmp_path, candles):
     run = make_run(tmp_path, candles)
     res = invoke("--run", run, "--sizing", "confidence", "--threshold", 0.2)
     assert res.exit_code == 0, res.output
-    doc = json.loads((run / "backtest" / "test" / "stats.json").read_text())
+    out = run / "backtest" / "test-thr0.2-confidence"   # settings other than the run's: their own directory
+    doc = json.loads((out / "stats.json").read_text())
     assert doc["settings"]["fee_bps"] == 7 and doc["settings"]["sizing"] == "confidence"
-    eq = pd.read_csv(run / "backtest" / "test" / "equity.csv")
+    eq = pd.read_csv(out / "equity.csv")
     assert eq["timestamp"].iloc[0] == T0 + 20 * H and eq["timestamp"].iloc[-1] == T0 + 35 * H
 
 

@@ -131,7 +131,7 @@ def test_stats_table_keeps_every_label_and_header_with_huge_numbers(width):
         assert any(line.lstrip().startswith(f"{key} ") for line in lines), key
     for header in ("Model", "Buy & Hold", "Persistence"):
         assert header in text, header
-    if width >= 60:   # at 50 one value column is wider than what the labels leave: values cut, labels whole
+    if width >= 60:   # at 50 one value column is wider than what the labels leave: values folded, labels whole
         assert "987,654,321.50" in text and "3.287e+34" in text and "…" not in text
 
 

@@ -23,7 +23,7 @@ def test_verdict_numbers_are_the_stats_and_a_cost_free_rerun(tmp_path, candles):
     run = make_run(tmp_path, candles)
     res = invoke("--run", run, "--slippage-bps", 3)
     assert res.exit_code == 0, res.output
-    doc = json.loads((run / "backtest" / "test" / "stats.json").read_text())
+    doc = json.loads((run / "backtest" / "test-slip3" / "stats.json").read_text())   # not the run's settings
     v, m = doc["verdict"], doc["model"]
     assert v["return_pct"] == pytest.approx(m["Return [%]"])
     assert v["fees_pct_of_cash"] == pytest.approx(100 * m["Fees Paid [$]"] / 10_000)
@@ -32,7 +32,7 @@ def test_verdict_numbers_are_the_stats_and_a_cost_free_rerun(tmp_path, candles):
     before = v["return_no_costs_pct"]
     assert before > v["return_pct"]                          # costs only take away
     res = invoke("--run", run, "--fee-bps", 0, "--slippage-bps", 0)
-    free = json.loads((run / "backtest" / "test" / "stats.json").read_text())["model"]
+    free = json.loads((run / "backtest" / "test-fee0-slip0" / "stats.json").read_text())["model"]
     assert free["Return [%]"] == pytest.approx(before) and free["Fees Paid [$]"] == 0
     text = " ".join(invoke("--run", run).output.split())
     for needle in ("after costs", "before; fees cost", "% of the starting cash", "held", "label horizon of 1 candles",

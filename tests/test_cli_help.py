@@ -51,3 +51,22 @@ def test_backtest_help_gives_every_default_and_they_are_the_configs():
 def test_fetch_out_help_is_whole():
     text = " ".join(_help(["fetch"]).split())
     assert "e.g. data/binance/BTC_USDT-1h.parquet" in text
+
+
+def _every_command(group=None, path=()):
+    """Every command path of the app, walked from click's tree (a new command is covered unasked)."""
+    import typer.main
+
+    group = group or typer.main.get_command(app)
+    yield list(path)
+    for name, cmd in getattr(group, "commands", {}).items():
+        yield from _every_command(cmd, (*path, name))
+
+
+def test_every_commands_help_shows_no_bool_value():
+    """Catches a bool option written as a plain typer.Option: its --help showed `--force <bool>` /
+    `--json <bool>` / `--allow-stale <bool>` though the option takes no value (`--force true` was refused)."""
+    paths = list(_every_command())
+    assert ["walkforward"] in paths and ["runs", "show"] in paths and ["predict"] in paths
+    shown = [" ".join(p) or "root" for p in paths if "<bool>" in _help(p, columns=120)]
+    assert shown == [], f"--help of {shown} shows an on/off flag as taking a <bool> value"

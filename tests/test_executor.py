@@ -4,6 +4,7 @@ threads, lazy job sources, and the one-line error without Ray. (Ray: test_execut
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -108,8 +109,10 @@ def test_parallel_workers_without_ray_say_how_to_install_it(monkeypatch, tmp_pat
     monkeypatch.delitem(sys.modules, "cryptotrain.orchestration.ray_backend", raising=False)
     with pytest.raises(UserError) as err:
         run_jobs([Job("a", tmp_path / "a", {"steps": 1})], COUNTER, workers=2)
-    assert str(err.value) == '--workers 2 needs Ray, which is not installed: pip install -e ".[ray]"'
-    with pytest.raises(UserError, match=r'--address auto needs Ray.*pip install -e "\.\[ray\]"'):
+    # the exact command for the Python running (`make demo`'s .venv has the core only), from the checkout's root
+    assert str(err.value) == (f'--workers 2 needs Ray, which is not installed: '
+                              f'{os.path.relpath(sys.executable)} -m pip install -e ".[ray]"')
+    with pytest.raises(UserError, match=r'--address auto needs Ray.* -m pip install -e "\.\[ray\]"'):
         Executor(address="auto").start()
     assert not (tmp_path / "a").exists()
     with pytest.raises(UserError, match="--workers must be a whole number >= 1, got 0"):

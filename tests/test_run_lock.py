@@ -127,15 +127,16 @@ def test_a_backtest_killed_between_its_files_leaves_the_old_outputs_whole(run):
     assert runner.invoke(app, ["backtest", "--run", str(run), "--fee-bps", "10"]).exit_code == 0
     before = {p.name: p.read_bytes() for p in (out / "stats.json", out / "equity.csv", out / "plots" / "equity.png")}
     # the figure is written after stats.json, equity.csv and trades.csv: kill there with new settings
+    # (--out: other settings than the run's would otherwise write their own backtest/test-fee50/)
     res = _kill_inside("cryptotrain.backtest.backtester.atomic_write_bytes",
-                       ["backtest", "--run", str(run), "--fee-bps", "50"])
+                       ["backtest", "--run", str(run), "--fee-bps", "50", "--out", str(out)])
     assert res.returncode == -signal.SIGKILL, res.stderr
     after = {p.name: p.read_bytes() for p in (out / "stats.json", out / "equity.csv", out / "plots" / "equity.png")}
     assert after == before     # old settings everywhere, nothing of the killed run mixed in
     assert json.loads((out / "stats.json").read_text())["settings"]["fee_bps"] == 10
     leftovers = [p for p in out.parent.iterdir() if p.name.startswith(".test.")]
     assert leftovers                                   # the killed writer's directory ...
-    assert runner.invoke(app, ["backtest", "--run", str(run), "--fee-bps", "50"]).exit_code == 0
+    assert runner.invoke(app, ["backtest", "--run", str(run), "--fee-bps", "50", "--out", str(out)]).exit_code == 0
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".test.")]   # ... gone at the next write
     assert json.loads((out / "stats.json").read_text())["settings"]["fee_bps"] == 50
 

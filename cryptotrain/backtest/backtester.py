@@ -5,7 +5,9 @@ by side, and in run mode the fitted baselines of evaluate (logistic regression "
 
 Run mode: RUN_DIR (default runs/latest) -> RUN_DIR/eval/<split>/predictions.csv (`evaluate.score`
 is run first when it is missing, or stale: see evaluate/provenance.py) -> targets by the policy
-in policy.py -> RUN_DIR/backtest/<split>/.
+in policy.py -> RUN_DIR/backtest/<split>/ with the run config's settings, RUN_DIR/backtest/<split>-<the
+settings that differ>/ with others (`--fee-bps 5`: backtest/test-fee5/), so that the run's own
+backtest is never replaced by one with other settings.
 Signals mode: signals=SIGNALS.csv, data=CANDLES -> <signals stem>_backtest/ beside the file.
 
 Range: the candles from the first decision (prediction or signal) timestamp to one candle after
@@ -184,7 +186,8 @@ def _run_mode(run_dir: Path, split: str, overrides: dict, say, on_scored) -> _De
     preds, prov = _predictions(run_dir, split, say, on_scored)
     title = f"{run_dir.name} ({split} split, predictions of the {describe(prov)})"
     return predictions_decisions(preds, cfg, bcfg, src=str(run_dir / "eval" / split / "predictions.csv"),
-                                 out_dir=run_dir / "backtest" / split, title=title, header="Model", provenance=prov)
+                                 out_dir=run_dir / "backtest" / settings_dir_name(split, cfg.backtest, bcfg),
+                                 title=title, header="Model", provenance=prov)
 
 
 def predictions_decisions(preds: pd.DataFrame, cfg, bcfg: BacktestConfig, *, src: str, out_dir: Path, title: str,
@@ -208,6 +211,17 @@ def predictions_decisions(preds: pd.DataFrame, cfg, bcfg: BacktestConfig, *, src
         baselines = {b: np.r_[a, np.zeros(len(at))][order] for b, a in baselines.items()}
     return _Decisions(candles, report.timeframe, report.timeframe_ms, rows, actions, bcfg, out_dir, title, header,
                       provenance, baselines, cfg.labels.horizon)
+
+
+# short names of the settings in a backtest directory's name (backtest/test-fee5-long-only/)
+_SHORT = {"fee_bps": "fee{:g}", "slippage_bps": "slip{:g}", "cash": "cash{:g}", "mode": "{}",
+          "threshold": "thr{:g}", "sizing": "{}", "max_exposure": "exp{:g}", "min_hold": "hold{}"}
+
+
+def settings_dir_name(split: str, base: BacktestConfig, bcfg: BacktestConfig) -> str:
+    """`split` when `bcfg` is the run's own `base`, else split-<short names of the settings that differ>."""
+    changed = [_SHORT.get(k, k + "{}").format(v) for k, v in bcfg.model_dump().items() if getattr(base, k) != v]
+    return "-".join([split, *changed])
 
 
 def _signals_mode(signals: Path, data: Path | None, overrides: dict) -> _Decisions:
@@ -284,7 +298,8 @@ def write_outputs(out_dir: Path, results: dict[str, BacktestResult], stats: dict
     atomic_write_text(out_dir / "stats.json", json.dumps(doc, indent=2) + "\n")
     eq = equity_frame(model)
     panels = equity_panels(model.timestamps, model.equity, eq["drawdown"].to_numpy(), model.position,
-                           others={STRATEGY_NAMES.get(k, k): r.equity for k, r in results.items() if k != "model"})
+                           others={STRATEGY_NAMES.get(k, k): r.equity for k, r in results.items() if k != "model"},
+                           long_only=bcfg.mode == "long-only")
     png = (figure or FigureProcess(equity_png, spawn=False)).submit(
         panels, f"Backtest {title}: {settings_caption(bcfg)}", header)
     write_csv(eq, out_dir / "equity.csv")

@@ -14,6 +14,7 @@ Pages, retries and checks: fetch_pages.py, fetch_retry.py; ccxt set-up: exchange
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -66,10 +67,11 @@ def fetch_command(*, exchange: str, symbol: str, timeframe: str, since: str | No
     _check_writable(path)
     main = load_ohlcv(path, timeframe)[0] if path.exists() else None
     check_range(path, main, since_ms, until_ms, tf_ms)
-    side = find_side(path, main, since_ms, timeframe, console.print)
+    plain = functools.partial(console.print, markup=False)   # exchange texts may hold [brackets]
+    side = find_side(path, main, since_ms, timeframe, plain)
     resume = _resume_hint(exchange, symbol, timeframe, since, until, path, exchange_config)
 
-    say: list[Any] = [console.print]  # where retry messages go: the console, then the progress bar
+    say: list[Any] = [plain]  # where retry messages go: the console, then the progress bar
     retrier = Retrier(ex, settings, on_retry=lambda k, n, d, err, what: say[-1](
         redact(f"retry {k}/{n - 1} in {d:.2f} s: {what}: {type(err).__name__}: {str(err)[:200]}")))
     market = _load_markets(ex, symbol, retrier, settings, redact)
@@ -199,7 +201,7 @@ def _summary(console: Console, path: Path, jobs: list[Job], retrier: Retrier, ad
                       notes=notes)
     if not len(final):
         console.print(f"no closed candles from {format_utc(last_job.start)} to {format_utc(last_job.stop)}; "
-                      f"nothing written to {path}")
+                      f"nothing written to {path}", markup=False)
         return res
     ts = final.frame()["timestamp"].to_numpy()
     # every hole of the requested range as stored, also those a run interrupted earlier downloaded
@@ -216,12 +218,12 @@ def _summary(console: Console, path: Path, jobs: list[Job], retrier: Retrier, ad
     head = "already up to date" if not added else f"{added} new candles"
     console.print(f"{path}: {len(final)} candles {format_utc(final.first)} .. {format_utc(final.last)} ({head}); "
                   f"{retrier.requests} requests, {retrier.retries} retries, {dupes} repeated candles dropped",
-                  highlight=False, soft_wrap=True)
+                  highlight=False, soft_wrap=True, markup=False)
     if res.gaps:
         shown = ", ".join(f"after {format_utc(t)}: {n} missing" for t, n in res.gaps[:10])
         more = f" (and {len(res.gaps) - 10} more)" if len(res.gaps) > 10 else ""
         console.print(f"gaps (candles the exchange does not have, not filled): {shown}{more}", highlight=False,
-                      soft_wrap=True)
+                      soft_wrap=True, markup=False)
     for note in notes:
-        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+        console.print(f"note: {note}", highlight=False, soft_wrap=True, markup=False)
     return res

@@ -49,7 +49,8 @@ class FetchProgress:
                              requests=requests, retries=retries, at=format_utc(cursor))
         elif wrote:
             self.console.print(f"fetch: {self.fetched}/{self.expected} candles, {requests} requests, "
-                               f"{retries} retries, at {format_utc(cursor)}", highlight=False, soft_wrap=True)
+                               f"{retries} retries, at {format_utc(cursor)}", highlight=False, soft_wrap=True,
+                               markup=False)
 
     def note(self, text: str) -> None:
         if self._bar is not None:

@@ -10,9 +10,9 @@ import warnings
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from cryptotrain.data.ohlcv import OhlcvReport, format_utc, load_ohlcv
+from cryptotrain.report.tables import print_fitted_table
 
 MAX_GAPS_SHOWN = 20
 
@@ -25,31 +25,27 @@ def inspect_file(path: str | Path, timeframe: str | None = None, console: Consol
         df, rep = load_ohlcv(path, timeframe=timeframe, gap_policy="keep")
     zero_ts = df["timestamp"].to_numpy()[df["volume"].to_numpy() == 0]
 
-    table = Table(title=f"{path}", show_header=False, title_justify="left")
-    table.add_column("what", style="bold")
-    table.add_column("value")
-    table.add_row("rows", f"{rep.rows:,}")
-    table.add_row("first candle (UTC)", format_utc(rep.first_ts))
-    table.add_row("last candle (UTC)", format_utc(rep.last_ts))
-    table.add_row("timeframe", rep.timeframe + ("" if timeframe else " (inferred)"))
-    table.add_row("gaps", f"{len(rep.gaps)} ({rep.missing:,} missing candles)")
-    table.add_row("duplicates dropped", f"{rep.duplicates_dropped:,}")
-    table.add_row("row order", "in time order" if rep.was_sorted else "out of order (sorted on load)")
-    table.add_row("zero-volume candles", f"{rep.zero_volume:,}"
-                  + (f" ({', '.join(format_utc(t) for t in zero_ts[:5])}{', ...' if len(zero_ts) > 5 else ''})"
-                     if len(zero_ts) else ""))
-    table.add_row("price range (low .. high)", f"{_price(rep.price_min)} .. {_price(rep.price_max)}")
-    console.print(table)
+    about = {
+        "rows": f"{rep.rows:,}",
+        "first candle (UTC)": format_utc(rep.first_ts),
+        "last candle (UTC)": format_utc(rep.last_ts),
+        "timeframe": rep.timeframe + ("" if timeframe else " (inferred)"),
+        "gaps": f"{len(rep.gaps)} ({rep.missing:,} missing candles)",
+        "duplicates dropped": f"{rep.duplicates_dropped:,}",
+        "row order": "in time order" if rep.was_sorted else "out of order (sorted on load)",
+        "zero-volume candles": f"{rep.zero_volume:,}"
+        + (f" ({', '.join(format_utc(t) for t in zero_ts[:5])}{', ...' if len(zero_ts) > 5 else ''})"
+           if len(zero_ts) else ""),
+        "price range (low .. high)": f"{_price(rep.price_min)} .. {_price(rep.price_max)}",
+    }
+    print_fitted_table(console, str(path), "what", list(about), {"value": list(about.values())}, left=("value",))
 
     if rep.gaps:
-        gaps = Table(title="gaps (last candle before the gap, UTC)", title_justify="left")
-        gaps.add_column("after")
-        gaps.add_column("missing candles", justify="right")
-        for t, n in rep.gaps[:MAX_GAPS_SHOWN]:
-            gaps.add_row(format_utc(t), str(n))
-        console.print(gaps)
+        shown = rep.gaps[:MAX_GAPS_SHOWN]
+        print_fitted_table(console, "gaps (last candle before the gap, UTC)", "after",
+                           [format_utc(t) for t, _ in shown], {"missing candles": [str(n) for _, n in shown]})
         if len(rep.gaps) > MAX_GAPS_SHOWN:
-            console.print(f"... and {len(rep.gaps) - MAX_GAPS_SHOWN} more gaps")
+            console.print(f"... and {len(rep.gaps) - MAX_GAPS_SHOWN} more gaps", markup=False)
     return rep
 
 

@@ -106,3 +106,11 @@ def confidence_target(r: np.ndarray, close: np.ndarray, lcfg: LabelsConfig,
     scale = np.maximum(sigma, 1e-12) * np.sqrt(lcfg.horizon)
     with np.errstate(invalid="ignore"):
         return 1.0 - np.exp(-np.abs(r) / scale)
+
+
+def majority_rate(action: np.ndarray) -> float | None:
+    """Share of the most common class among the defined labels of `action` (-1 = undefined): the
+    accuracy of always saying that class; None when no label is defined."""
+    a = np.asarray(action)
+    a = a[a >= 0]
+    return float(np.bincount(a).max() / len(a)) if len(a) else None

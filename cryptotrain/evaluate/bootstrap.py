@@ -19,6 +19,7 @@ Shapes: N windows, R resamples, C resamples in one chunk (bounded memory).
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -135,7 +136,8 @@ def _stats(y_true, r, pred: dict, idx, r_ranks: np.ndarray | None = None) -> dic
 
 def bootstrap_intervals(y_true: np.ndarray, r: np.ndarray, model: dict, baselines: dict[str, dict], *,
                         horizon: int = 1, n_resamples: int = 1000, seed: int = 0, level: float = 0.95,
-                        corrected: dict[str, list[float]] | None = None) -> dict:
+                        corrected: dict[str, list[float]] | None = None,
+                        on_progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Intervals for the model's accuracy, balanced accuracy, direction accuracy, log loss, IC and
     RMSE, and for model - baseline.
 
@@ -147,6 +149,7 @@ def bootstrap_intervals(y_true: np.ndarray, r: np.ndarray, model: dict, baseline
     bootstrap p-value of "the model is not better" on a metric where higher is better, the share of
     resampled differences <= 0 (the lower end at level 1 - 2a is above 0 when p_value < a, up to the
     interpolation of the quantiles).
+    on_progress("bootstrap intervals", resamples done, n_resamples) after each chunk of resamples.
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     r = np.asarray(r, dtype=np.float64)
@@ -159,6 +162,8 @@ def bootstrap_intervals(y_true: np.ndarray, r: np.ndarray, model: dict, baseline
     point.update({b: _stats(y_true, r, p, full) for b, p in baselines.items()})
     draws: dict[str, dict[str, list]] = {k: {m: [] for m in v} for k, v in point.items()}
     done = 0
+    tick = on_progress or (lambda step, done, total: None)
+    tick("bootstrap intervals", 0, n_resamples)
     while done < n_resamples and n > 0:
         c = min(chunk, n_resamples - done)
         idx = circular_block_indices(n, c, L, rng)
@@ -169,6 +174,7 @@ def bootstrap_intervals(y_true: np.ndarray, r: np.ndarray, model: dict, baseline
             for m, v in _stats(y_true, r, p, idx, r_ranks).items():
                 draws[name][m].append(v)
         done += c
+        tick("bootstrap intervals", done, n_resamples)
     samples = {k: {m: np.concatenate(v) if v else np.array([]) for m, v in d.items()} for k, d in draws.items()}
 
     def interval(value, s):

@@ -85,14 +85,16 @@ def fitting_dataset(ck, ds, data: Path | None):
     return ds
 
 
-def run_baselines(ck, ds, idx: np.ndarray, data: Path | None) -> tuple[dict[str, dict], list[str]]:
+def run_baselines(ck, ds, idx: np.ndarray, data: Path | None,
+                  on_progress=None) -> tuple[dict[str, dict], list[str]]:
     """Every baseline of an evaluation on the windows `idx` of `ds`: the naive ones (class frequencies
     of the run's training labels) and the fitted ones (learned on the run's training split, tuned on
     its validation split); and notes (a fitted baseline skipped). One function for `evaluate` and the
-    stitched walk-forward, so both compare with the same baselines."""
+    stitched walk-forward, so both compare with the same baselines. `on_progress`: as fitted_baselines'."""
     src = fitting_dataset(ck, ds, data)
     baselines = all_baselines(src.action[src.splits["train"]], ds.close, idx, seed=ck.config.train.seed)
-    fitted, notes = fitted_baselines(src, decision_rows(ds.features, idx), seed=ck.config.train.seed)
+    fitted, notes = fitted_baselines(src, decision_rows(ds.features, idx), seed=ck.config.train.seed,
+                                     on_progress=on_progress)
     return {**baselines, **fitted}, notes
 
 

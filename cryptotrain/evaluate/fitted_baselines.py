@@ -24,8 +24,11 @@ Undefined labels (action < 0, r NaN) are left out of fitting; NaN features count
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
+from cryptotrain.errors import install_command
 from cryptotrain.evaluate.metrics import K, LOG_EPS
 from cryptotrain.models.inference import predicted_action
 
@@ -176,18 +179,24 @@ def lightgbm_baseline(train: tuple, val: tuple, X_eval: np.ndarray, seed: int,
             "fit": {"rounds_classifier": int(n_clf), "rounds_regressor": int(n_reg), "n_train": int(len(ya))}}
 
 
-def fitted_baselines(src, X_eval: np.ndarray, seed: int) -> tuple[dict[str, dict], list[str]]:
+def fitted_baselines(src, X_eval: np.ndarray, seed: int,
+                     on_progress: Callable[[str, int, int], None] | None = None) -> tuple[dict[str, dict], list[str]]:
     """Both baselines fitted on `src`'s train split (L2 / rounds from its val split), evaluated on
-    X_eval; and notes (why one was skipped). `src`: a Dataset (features, action, ret, splits)."""
+    X_eval; and notes (why one was skipped). `src`: a Dataset (features, action, ret, splits).
+    on_progress("fitting baselines", fitted, to fit) before and after each."""
     rows = {s: np.asarray(src.splits[s], dtype=np.int64) for s in ("train", "val")}
     if len(rows["train"]) < 2 * K or len(rows["val"]) == 0:
         return {}, [f"fitted baselines skipped: {len(rows['train'])} training and {len(rows['val'])} validation "
                     "windows (they need training windows to fit on and validation windows to tune on)"]
     part = {s: (decision_rows(src.features, r), src.action[r], src.ret[r]) for s, r in rows.items()}
+    tick, total = on_progress or (lambda step, done, total: None), 1 + lightgbm_available()
+    tick("fitting baselines", 0, total)
     out = {"linear": linear_baseline(part["train"], part["val"], X_eval)}
+    tick("fitting baselines", 1, total)
     notes = []
     if lightgbm_available():
         out["lightgbm"] = lightgbm_baseline(part["train"], part["val"], X_eval, seed)
+        tick("fitting baselines", 2, total)
     else:
-        notes.append('LightGBM baseline skipped: lightgbm is not installed (pip install -e ".[lightgbm]")')
+        notes.append(f"LightGBM baseline skipped: lightgbm is not installed ({install_command('lightgbm')})")
     return out, notes

@@ -23,6 +23,7 @@ Shapes: N windows, T window, F features, B batch, K = 3 classes, R repeats, C re
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 import numpy as np
 
@@ -77,9 +78,11 @@ def permuted_probs(params: dict, ds, idx: np.ndarray, mcfg, batch_size: int, col
 
 def permutation_importance(params: dict, ds, idx: np.ndarray, mcfg, batch_size: int, by: str = "features",
                            repeats: int = 5, seed: int = 0, n_resamples: int = N_RESAMPLES,
-                           groups: dict[str, list[str]] | None = None) -> dict:
+                           groups: dict[str, list[str]] | None = None,
+                           on_progress: Callable[[str, int, int], None] | None = None) -> dict:
     """The drops of every feature (or group: `column_groups(names, groups)`) on the windows `idx`;
-    see the module docstring."""
+    see the module docstring. on_progress("permutation importance", passes done, passes) after each
+    forward pass over the split (1 + sets x repeats)."""
     idx = np.asarray(idx, dtype=np.int64)
     n = len(idx)
     y = ds.action[idx]
@@ -89,7 +92,11 @@ def permutation_importance(params: dict, ds, idx: np.ndarray, mcfg, batch_size: 
     rng = np.random.default_rng(seed)
     perms = [block_permutation(n, L, rng) for _ in range(repeats)]
     samples = np.vstack([np.arange(n)[None, :], circular_block_indices(n, n_resamples, L, rng)])  # row 0: the sample itself
+    tick, total = on_progress or (lambda step, done, total: None), 1 + len(sets) * repeats
+    tick("permutation importance", 0, total)
     base = permuted_probs(params, ds, idx, mcfg, batch_size)
+    passes = 1
+    tick("permutation importance", passes, total)
     base_ll = log_loss_stat(y, base, samples)
     base_ba = balanced_accuracy_stat(y, predicted_action(base), samples)
     rows = []
@@ -100,6 +107,8 @@ def permutation_importance(params: dict, ds, idx: np.ndarray, mcfg, batch_size: 
             p = permuted_probs(params, ds, idx, mcfg, batch_size, cols, idx[perm])
             d_ll += (log_loss_stat(y, p, samples) - base_ll) / repeats
             d_ba += (base_ba - balanced_accuracy_stat(y, predicted_action(p), samples)) / repeats
+            passes += 1
+            tick("permutation importance", passes, total)
         rows.append({"name": name, "features": [ds.feature_names[c] for c in cols],
                      "log_loss": _interval(d_ll), "balanced_accuracy": _interval(d_ba)})
     rows.sort(key=lambda r: -r["log_loss"]["value"])

@@ -4,6 +4,7 @@ of metrics.json with --json, printed through report/eval_tables.py."""
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 from rich.console import Console
@@ -11,16 +12,19 @@ from rich.console import Console
 from cryptotrain.evaluate.scorer import EvalResult, score
 from cryptotrain.fileio import to_jsonable
 from cryptotrain.report.eval_tables import print_evaluation
+from cryptotrain.report.progress import StepProgress
 
 
 def evaluate_command(run: Path | None, split: str, checkpoint: str, data: Path | None, as_json: bool,
                      console: Console | None, importance: str | None = None, importance_repeats: int = 5) -> dict:
     """Evaluate; returns the metrics dict that was written to metrics.json."""
     console = console or Console()
-    result = score(run, split=split, checkpoint=checkpoint, data=data, importance=importance,
-                   importance_repeats=importance_repeats)
+    with StepProgress(console) if not as_json else nullcontext(None) as progress:   # --json: stdout is data
+        result = score(run, split=split, checkpoint=checkpoint, data=data, importance=importance,
+                       importance_repeats=importance_repeats, on_progress=progress)
     if run is None and not as_json:   # say which run runs/latest gave: it may not be the one just trained
-        console.print(f"run {result.metrics['run']} (from runs/latest; pass --run RUN_DIR for another)", soft_wrap=True)
+        console.print(f"run {result.metrics['run']} (from runs/latest; pass --run RUN_DIR for another)", soft_wrap=True,
+                      markup=False)
     print_result(result, console, as_json=as_json)
     return result.metrics
 

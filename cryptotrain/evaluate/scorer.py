@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -71,13 +72,16 @@ class EvalResult:
 
 
 def score(run_dir: Path | None = None, split: str = "test", checkpoint: str = "best",
-          data: Path | None = None, importance: str | None = None, importance_repeats: int = 5) -> EvalResult:
+          data: Path | None = None, importance: str | None = None, importance_repeats: int = 5,
+          on_progress: Callable[[str, int, int], None] | None = None) -> EvalResult:
     """Score RUN_DIR's `checkpoint` on `split` (of `data` when given) and write the outputs.
 
     importance "features" | "groups": also the permutation importance on the validation split
     (importance.py), in metrics.json under "importance" and in plots/importance.png.
     The run directory is locked while this runs (dirlock.py): not during a train or another
     evaluate or backtest of the same run. The output directory is replaced as one unit (outdir.py).
+    on_progress(step, done, total): the steps (scoring, fitting baselines, bootstrap intervals,
+    permutation importance) as they go, for a progress display (report/progress.py StepProgress).
     """
     _check_choices(split, checkpoint, data)
     if importance is not None and importance not in IMPORTANCE_CHOICES:
@@ -87,11 +91,12 @@ def score(run_dir: Path | None = None, split: str = "test", checkpoint: str = "b
                         "(each repeat scores the val split once per feature; 5 to 20 is usual)")
     run_dir = resolve_run(run_dir)
     with dir_lock(run_dir, "evaluate"):
-        return _score(run_dir, split, checkpoint, data, importance, importance_repeats)
+        return _score(run_dir, split, checkpoint, data, importance, importance_repeats,
+                      on_progress or (lambda step, done, total: None))
 
 
 def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, importance: str | None,
-           importance_repeats: int) -> EvalResult:
+           importance_repeats: int, tick: Callable[[str, int, int], None]) -> EvalResult:
     ck_path = run_dir / "checkpoints" / f"{checkpoint}.npz"
     ck = load_checkpoint(ck_path)
     check_matches_run(ck, ck_path, run_dir)
@@ -103,8 +108,10 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
         raise UserError(f"the {split} split of {ds.fingerprint['path']} has no complete window; use a longer file")
 
     # the model at training's BLAS thread count (OpenBLAS rounds by it): training's numbers, predict's too
+    tick(f"scoring the {split} split", 0, 1)
     with np.errstate(over="ignore", invalid="ignore"), blas.limited(ck.train_state.get("blas_threads")):
         pred, (loss, parts, acc) = predict_with_loss(ck.params, ds, idx, cfg.model, cfg.train.batch_size)
+    tick(f"scoring the {split} split", 1, 1)
     check_finite_outputs(pred, ds.timestamps[idx], f"{ck_path} on the {split} split of {ds.fingerprint['path']}")
     trained = trained_heads(cfg.model)
     if not trained["return"]:
@@ -112,11 +119,11 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
     model = {"action": predicted_action(pred["probs"]), "probs": pred["probs"],
              "confidence": pred["confidence"] if trained["confidence"] else None,
              "pred_return": pred["pred_return"] if trained["return"] else None}
-    baselines, fit_notes = run_baselines(ck, ds, idx, data)
+    baselines, fit_notes = run_baselines(ck, ds, idx, data, on_progress=tick)
     report = evaluation_report(y_true=ds.action[idx], r=ds.ret[idx], conf_target=ds.confidence[idx], model=model,
                                baselines=baselines, attention=pred["attention"], timeframe=ds.timeframe,
                                horizon=ds.horizon, seed=cfg.train.seed, costs=cfg.backtest,
-                               notes=untrained_head_notes(trained) + fit_notes)
+                               notes=untrained_head_notes(trained) + fit_notes, on_progress=tick)
     if importance is not None:
         val = split_rows(ds, "val")
         if len(val) == 0:
@@ -124,7 +131,8 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
         with blas.limited(ck.train_state.get("blas_threads")):   # the same model numbers as the pass above
             report["importance"] = permutation_importance(ck.params, ds, val, cfg.model, cfg.train.batch_size,
                                                           by=importance, repeats=importance_repeats,
-                                                          seed=cfg.train.seed, groups=feature_groups(cfg.features))
+                                                          seed=cfg.train.seed, groups=feature_groups(cfg.features),
+                                                          on_progress=tick)
     changed = data is None and ds.fingerprint.get("sha256") != ck.fingerprint.get("sha256")
     report["warnings"][:0] = _data_warnings(ck, ds, idx, data, changed)
     # an --overfit-batch run logs the loss of its one training batch as val_loss: nothing to compare

@@ -17,7 +17,7 @@ from cryptotrain.evaluate.bootstrap import bootstrap_intervals
 from cryptotrain.evaluate.edge import compared_baselines, corrected_levels, edge_summary, per_call_edge
 from cryptotrain.evaluate.fitted_baselines import FITTED_LABELS
 from cryptotrain.evaluate.metrics import classification_metrics, confidence_metrics, direction_metrics, return_metrics
-from cryptotrain.report.labels import METRIC_LABELS, advantage
+from cryptotrain.report.labels import BP_METRICS, METRIC_LABELS, advantage, in_display_units, labeled
 
 # Leakage alarms: on crypto candles a real edge is a few points above chance. Above these,
 # suspect look-ahead first. Only checked with at least MIN_WINDOWS windows (noise below).
@@ -54,7 +54,7 @@ def verdict(label: str, diff: dict) -> str:
         return " and ".join(labels) if len(labels) < 3 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
     def fmt(m: str, v: float) -> str:
-        return f"{v:+.2e}" if m == "rmse" else f"{v:+.3f}"   # RMSE differences are ~1e-4 in r_t units
+        return f"{in_display_units(m, v):+.2f}" if m in BP_METRICS else f"{v:+.3f}"   # bp, as in the tables
 
     better = [m for m, d in ok.items() if advantage(m, d["lo"], d["hi"])[0] > 0]
     worse = [m for m, d in ok.items() if advantage(m, d["lo"], d["hi"])[1] < 0]
@@ -62,7 +62,7 @@ def verdict(label: str, diff: dict) -> str:
             else "does not beat it beyond the 95% interval on any metric")
     if worse:
         head += f", and is worse beyond the interval on {names(worse)}"
-    detail = "; ".join(f"{METRIC_LABELS.get(m, m)} {fmt(m, d['value'])} [{fmt(m, d['lo'])}, {fmt(m, d['hi'])}]"
+    detail = "; ".join(f"{labeled(m)} {fmt(m, d['value'])} [{fmt(m, d['lo'])}, {fmt(m, d['hi'])}]"
                        for m, d in ok.items())
     return (f"Model vs {label} (descriptive: {len(ok)} metrics at 95% each, not corrected): {head}."
             + (f" Model - baseline [95% CI]: {detail}." if detail else ""))
@@ -111,8 +111,10 @@ def leakage_warnings(model: dict, timeframe: str, n: int) -> list[str]:
 
 def evaluation_report(*, y_true, r, conf_target, model: dict, baselines: dict[str, dict], attention=None,
                       timeframe: str = "?", horizon: int = 1, n_resamples: int = 1000, seed: int = 0,
-                      notes: list[str] | None = None, costs: BacktestConfig | None = None) -> dict:
+                      notes: list[str] | None = None, costs: BacktestConfig | None = None,
+                      on_progress=None) -> dict:
     """Everything `evaluate` reports, as one JSON-ready dict (NaN stays NaN; the writer maps it to null).
+    on_progress: passed to bootstrap_intervals.
 
     A model head given as None (model["confidence"], model["pred_return"]) gets no metrics, no
     interval and no verdict; `notes` (e.g. why a head was left out) are reported as they are.
@@ -128,7 +130,7 @@ def evaluation_report(*, y_true, r, conf_target, model: dict, baselines: dict[st
               for b, p in baselines.items()}
     compared = compared_baselines(model["action"], baselines)
     boot = bootstrap_intervals(y_true, r, model, baselines, horizon=horizon, n_resamples=n_resamples, seed=seed,
-                               corrected=corrected_levels(compared))
+                               corrected=corrected_levels(compared), on_progress=on_progress)
     verdicts = {b: verdict(LABELS.get(b, b), boot["baselines"][b]["diff"]) for b in baselines}
     per_call = per_call_edge(model["action"], r, None if costs is None else round_trip_cost(costs))
     return {"n_windows": n, "timeframe": timeframe, "horizon": int(horizon),

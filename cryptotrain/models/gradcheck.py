@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import numpy as np
 from rich.console import Console
-from rich.table import Table
 
 from cryptotrain.config import Config, ModelConfig
 from cryptotrain.models import init_params, model_backward, model_forward, model_loss
 from cryptotrain.nn.gradcheck import rel_error, richardson_grad
+from cryptotrain.report.tables import print_fitted_table
 
 H_STEP = 1e-4
 FLOOR = 1e-5
@@ -85,21 +85,18 @@ def gradcheck_command(cfg: Config, tol: float, console: Console | None = None) -
     m = small
     desc = (f"norm_first={m.norm_first}, positional={m.positional}, ff={m.ff_activation}, pooling={m.pooling}"
             if m.type == "transformer" else f"attention={m.attention}, layer_norm={m.layer_norm}, residual={m.residual}")
-    table = Table(title=f"gradcheck: {m.type}, {m.num_layers} layer(s), {desc}, dropout={m.dropout}")
-    for col, just in [("parameter", "left"), ("shape", "left"), ("max abs error", "right"),
-                      ("max rel error", "right"), ("result", "center")]:
-        table.add_column(col, justify=just)
-    ok = True
-    for name, (shape, abs_err, rel) in results.items():
-        passed = rel < tol
-        ok &= passed
-        table.add_row(name, str(tuple(shape)), f"{abs_err:.2e}", f"{rel:.2e}",
-                      "[green]pass[/]" if passed else "[bold red]FAIL[/]")
-    console.print(table)
+    cells = {name: [str(tuple(shape)), f"{abs_err:.2e}", f"{rel:.2e}", "pass" if rel < tol else "FAIL"]
+             for name, (shape, abs_err, rel) in results.items()}
+    ok = all(c[3] == "pass" for c in cells.values())
+    print_fitted_table(console, f"gradcheck: {m.type}, {m.num_layers} layer(s), {desc}, dropout={m.dropout}",
+                       "parameter", list(cells),
+                       {h: [c[i] for c in cells.values()]
+                        for i, h in enumerate(("shape", "max abs error", "max rel error", "result"))},
+                       left=("shape",))
     console.print(f"float64, B=2 T=5 F=3 H={m.hidden_size}, first window left-padded by 1 step; "
-                  f"tolerance: max rel error < {tol:g}")
+                  f"tolerance: max rel error < {tol:g}", markup=False)
     console.print(f"rel = |g_analytic - g_numeric| / max(|g_analytic| + |g_numeric|, {FLOOR:g});  "
-                  f"g_numeric = (4 D(h) - D(2h)) / 3, D(h) = (f(x+h) - f(x-h)) / 2h, h = {H_STEP:g}")
+                  f"g_numeric = (4 D(h) - D(2h)) / 3, D(h) = (f(x+h) - f(x-h)) / 2h, h = {H_STEP:g}", markup=False)
     n_bad = sum(rel >= tol for _, _, rel in results.values())
     console.print("[green]all gradients match[/]" if ok else f"[bold red]{n_bad} tensor(s) fail[/]")
     return ok

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Iterable
 
-from cryptotrain.errors import UserError
+from cryptotrain.errors import UserError, install_command
 from cryptotrain.orchestration import schedule
 from cryptotrain.orchestration.jobs import Job, JobFn, JobResult, execute, fn_reference
 from cryptotrain.orchestration.schedule import Driver, OnEvent
@@ -48,7 +48,7 @@ class Executor:
                 ray_backend = importlib.import_module("cryptotrain.orchestration.ray_backend")
             except ImportError:
                 option = f"--address {self.address}" if self.address else f"--workers {self.workers}"
-                raise UserError(f'{option} needs Ray, which is not installed: pip install -e ".[ray]"') from None
+                raise UserError(f"{option} needs Ray, which is not installed: {install_command('ray')}") from None
             try:
                 self._session = ray_backend.RaySession(self.workers, self.address, self.blas_threads)
             except ConnectionError as exc:

@@ -32,7 +32,7 @@ def sweep_command(cfg: Config, config_path: Path, space_path: Path, s: SweepSett
     keys = list(space)
     console.print(f"sweep {sweep_dir}: {s.trials} trials over {', '.join(keys)}; objective {s.objective}, "
                   f"pruner {s.pruner} (warm-up {s.warmup} epochs), workers {s.workers}"
-                  + (f", cluster {s.address}" if s.address else ""), soft_wrap=True)
+                  + (f", cluster {s.address}" if s.address else ""), soft_wrap=True, markup=False)
     made = not sweep_dir.exists()
     sweep_dir.mkdir(parents=True, exist_ok=True)
     try:

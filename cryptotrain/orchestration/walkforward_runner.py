@@ -18,7 +18,7 @@ from cryptotrain.orchestration.walkforward import walk_forward
 from cryptotrain.orchestration.walkforward_stitch import add_fold_trading, backtest_stitched, read_plan, write_stitched
 from cryptotrain.report.backtest_report import print_backtest
 from cryptotrain.report.eval_tables import print_evaluation
-from cryptotrain.report.walkforward_report import FoldProgress, fold_table, plan_table
+from cryptotrain.report.walkforward_report import FoldProgress, print_fold_table, print_plan
 
 
 def walkforward_dir(cfg: Config, config_path: Path, run_name: str | None) -> Path:
@@ -30,7 +30,7 @@ def walkforward_dir(cfg: Config, config_path: Path, run_name: str | None) -> Pat
 
 
 def print_stitched(console: Console, wf_dir: Path, metrics: dict) -> None:
-    console.print(fold_table(metrics["folds"], metrics["missing"]))
+    print_fold_table(console, metrics["folds"], metrics["missing"])
     print_evaluation(metrics, console, title=f"{wf_dir.name}: stitched test parts of {len(metrics['folds'])} folds, "
                                              f"{metrics['n_windows']} windows")
 
@@ -40,8 +40,8 @@ def walkforward_command(cfg: Config, wf_dir: Path, *, workers: int, address: str
     progress: dict[str, Any] = {}
 
     def on_plan(plan: dict) -> None:
-        console.print(plan_table(plan))
-        console.print(f"writing {wf_dir}", style="dim")
+        print_plan(console, plan)
+        console.print(f"writing {wf_dir}", style="dim", markup=False)
 
     def on_event(event) -> None:
         if "p" not in progress:
@@ -56,7 +56,7 @@ def walkforward_command(cfg: Config, wf_dir: Path, *, workers: int, address: str
         if "p" in progress:
             progress["p"].__exit__(None, None, None)
     if res.reused:
-        console.print(f"reused finished folds {', '.join(map(str, res.reused))}", style="dim")
+        console.print(f"reused finished folds {', '.join(map(str, res.reused))}", style="dim", markup=False)
     if res.metrics is not None:
         print_stitched(console, wf_dir, res.metrics)
         cfg_b = load_config(wf_dir / "config.yaml").backtest
@@ -64,7 +64,7 @@ def walkforward_command(cfg: Config, wf_dir: Path, *, workers: int, address: str
                        settings=cfg_b, timeframe=cfg.data.timeframe or "?", out_dir=wf_dir / "backtest",
                        verdict=res.backtest.verdict)
         for f in res.files:
-            console.print(f"wrote {f}", style="dim")
+            console.print(f"wrote {f}", style="dim", markup=False)
     if res.failed:
         raise RunFailure("; ".join(f"fold {k} failed: {e}" for k, e in sorted(res.failed.items())))
     return wf_dir

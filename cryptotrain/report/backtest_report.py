@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 
 from cryptotrain.config import BacktestConfig
 from cryptotrain.report.tables import print_fitted_table
@@ -51,7 +52,7 @@ def print_stats_table(console: Console, columns: dict[str, dict[str, Any]], titl
 
 def print_message(console: Console, level: str, text: str) -> None:
     """A line the backtest wants the user to read first ("info" or "warning")."""
-    console.print(f"[bold yellow]warning:[/] {text}" if level == "warning" else text, soft_wrap=True)
+    console.print(f"[bold yellow]warning:[/] {escape(text)}" if level == "warning" else escape(text), soft_wrap=True)
 
 
 def _trades(n: int) -> str:
@@ -110,6 +111,6 @@ def print_backtest(console: Console, stats: dict[str, dict[str, Any]], *, header
                       title=f"Backtest {title}, {span}: {settings_caption(settings)}, {timeframe} candles. "
                             "Return [%] is after fees and slippage; the \"no costs\" rows trade the same "
                             "positions without them.")
-    console.print(f"wrote {out_dir}/stats.json, equity.csv, trades.csv, plots/equity.png", soft_wrap=True)
+    console.print(f"wrote {out_dir}/stats.json, equity.csv, trades.csv, plots/equity.png", soft_wrap=True, markup=False)
     for line in verdict_lines(verdict, header) if verdict else []:
-        console.print(line, soft_wrap=False, highlight=False)
+        console.print(line, soft_wrap=False, highlight=False, markup=False)

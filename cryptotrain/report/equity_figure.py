@@ -52,10 +52,11 @@ def moving_mean(x: np.ndarray, w: int) -> np.ndarray:
 
 
 def equity_panels(timestamps: np.ndarray, equity: np.ndarray, drawdown: np.ndarray, position: np.ndarray,
-                  others: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+                  others: dict[str, np.ndarray] | None = None, long_only: bool = False) -> dict[str, Any]:
     """What the figure draws, thinned (`thin`): a few thousand points of each series, every extreme
     kept. Equity [$] of the strategy and of `others` (the baselines, by their table names), its
-    drawdown (fraction) and its mean position over a moving window."""
+    drawdown (fraction) and its mean position over a moving window. `long_only`: the strategy cannot
+    be short, so the exposure panel has no short half."""
     # Hundreds of flips drawn as a step line make a solid barcode; the mean exposure over a window
     # of about 1/200 of the range shows when the strategy was net long, short or flat instead.
     pos = np.asarray(position, dtype=np.float64)
@@ -64,7 +65,8 @@ def equity_panels(timestamps: np.ndarray, equity: np.ndarray, drawdown: np.ndarr
     i = thin([equity, drawdown, mean_pos, *(others or {}).values()])
     return {"time": np.asarray(timestamps, dtype=np.int64)[i].astype("datetime64[ms]"),
             "equity": np.asarray(equity)[i], "drawdown": np.asarray(drawdown)[i], "mean_position": mean_pos[i],
-            "window": w, "others": {label: np.asarray(series)[i] for label, series in (others or {}).items()}}
+            "window": w, "long_only": long_only,
+            "others": {label: np.asarray(series)[i] for label, series in (others or {}).items()}}
 
 
 def equity_png(panels: dict[str, Any], title: str = "Backtest", name: str = "Model") -> bytes:
@@ -85,10 +87,11 @@ def equity_png(panels: dict[str, Any], title: str = "Backtest", name: str = "Mod
     ax_dd.set_ylabel(f"{name} drawdown [%]", fontsize=8)
     ax_pos.fill_between(t, mean_pos, 0.0, where=mean_pos >= 0, color="tab:green", alpha=0.45, lw=0,
                         step="post", label="net long")
-    ax_pos.fill_between(t, mean_pos, 0.0, where=mean_pos <= 0, color="tab:red", alpha=0.45, lw=0,
-                        step="post", label="net short")
+    if not panels.get("long_only"):   # long-only: no "net short" in the legend, no -1 on the axis
+        ax_pos.fill_between(t, mean_pos, 0.0, where=mean_pos <= 0, color="tab:red", alpha=0.45, lw=0,
+                            step="post", label="net short")
     ax_pos.axhline(0.0, color="grey", lw=0.6)
-    ax_pos.set_ylim(-1.1, 1.1)
+    ax_pos.set_ylim(-0.05 if panels.get("long_only") else -1.1, 1.1)
     ax_pos.set_ylabel(f"{name} exposure\n(mean of {w} candles)" if w > 1 else f"{name} exposure", fontsize=8)
     ax_pos.legend(loc="upper right", fontsize=7, ncol=2)
     ax_pos.set_xlabel("time (UTC)")

@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 
 from rich.console import Console
+from rich.markup import escape
 
-from cryptotrain.report.labels import METRIC_LABELS
+from cryptotrain.report.labels import in_display_units, labeled
 from cryptotrain.report.tables import print_fitted_table
 
 # (row label, section, key, format); a missing value prints as "-".
@@ -23,8 +24,8 @@ SUMMARY_ROWS = [
     ("direction coverage", "direction", "coverage", "{:.3f}"),
     ("IC Pearson", "return", "ic_pearson", "{:+.4f}"),
     ("IC Spearman", "return", "ic_spearman", "{:+.4f}"),
-    ("return RMSE [r]", "return", "rmse", "{:.5f}"),
-    ("return MAE [r]", "return", "mae", "{:.5f}"),
+    ("return RMSE [bp]", "return", "rmse", "{:.2f}"),   # bp of r_t, as everywhere (report/labels.py)
+    ("return MAE [bp]", "return", "mae", "{:.2f}"),
     ("confidence MSE", "confidence", "mse", "{:.4f}"),
 ]
 
@@ -35,9 +36,8 @@ def _fmt(value, fmt: str) -> str:
     return fmt.format(value)
 
 
-# Return RMSE in the interval table in basis points of r_t (1 bp = 1e-4): its differences are
-# ~1e-4, which three decimals of r_t would print as 0.000.
-_BP = {"rmse": 1e4}
+def _shown(key: str, value):
+    return value if value is None else in_display_units(key, value)
 
 
 def _ci_number(value) -> str:
@@ -52,8 +52,8 @@ def print_summary_table(console: Console, report: dict) -> None:
     names = list(report["baselines"])
     rows, cols = [], {"model": [], **{report["baselines"][b]["label"]: [] for b in names}}
     for label, section, key, fmt in SUMMARY_ROWS:
-        cells = [_fmt(report["model"].get(section, {}).get(key), fmt)]
-        cells += [_fmt(report["baselines"][b].get(section, {}).get(key), fmt) for b in names]
+        sources = [report["model"], *(report["baselines"][b] for b in names)]
+        cells = [_fmt(_shown(key, s.get(section, {}).get(key)), fmt) for s in sources]
         if any(c != "-" for c in cells):
             rows.append(label)
             for col, cell in zip(cols.values(), cells):
@@ -64,17 +64,13 @@ def print_summary_table(console: Console, report: dict) -> None:
 
 def print_bootstrap_table(console: Console, boot: dict) -> None:
     rows, values, cis = [], [], []
-    def name(m: str) -> str:
-        return METRIC_LABELS.get(m, m) + (" [bp]" if m in _BP else "")
-
-    items = [(f"model {name(m)}", m, d) for m, d in boot["model"].items()]
-    items += [(f"model - {b}: {name(m)}", m, d) for b, v in boot["baselines"].items()
+    items = [(f"model {labeled(m)}", m, d) for m, d in boot["model"].items()]
+    items += [(f"model - {b}: {labeled(m)}", m, d) for b, v in boot["baselines"].items()
               for m, d in v["diff"].items()]
     for label, m, d in items:
-        k = _BP.get(m, 1.0)
         rows.append(label)
-        values.append(_ci_number(d["value"] * k))
-        cis.append(f"[{_ci_number(d['lo'] * k)}, {_ci_number(d['hi'] * k)}]")
+        values.append(_ci_number(in_display_units(m, d["value"])))
+        cis.append(f"[{_ci_number(in_display_units(m, d['lo']))}, {_ci_number(in_display_units(m, d['hi']))}]")
     print_fitted_table(console, f"{boot['level']:.0%} intervals (descriptive, not corrected): {boot['method']}, block length "
                                 f"{boot['block_length']}, {boot['n_resamples']} resamples",
                        "statistic", rows, {"value": values, f"{boot['level']:.0%} CI": cis})
@@ -117,7 +113,7 @@ def print_importance_table(console: Console, imp: dict) -> None:
 def print_evaluation(report: dict, console: Console, *, title: str = "", files: list[str] | None = None) -> None:
     """Everything above, then the verdicts, warnings, notes and written files."""
     if title:
-        console.print(title, style="bold")
+        console.print(title, style="bold", markup=False)
     print_summary_table(console, report)
     print_bootstrap_table(console, report["bootstrap"])
     print_per_class_table(console, report["model"]["classification"])
@@ -130,21 +126,21 @@ def print_evaluation(report: dict, console: Console, *, title: str = "", files: 
                  else "not uniform") if "about_uniform" in att else ""
         console.print(f"Attention top lags: {top}; uniform would be {att['uniform_weight']:.3f}"
                       + (f" ({shape}; largest deviation {att['max_relative_deviation']:.0%} of it)" if shape else ""),
-                      soft_wrap=True)
+                      soft_wrap=True, markup=False)
     if report.get("importance"):
         print_importance_table(console, report["importance"])
     for sentence in report["verdicts"].values():
-        console.print(sentence, soft_wrap=True)
+        console.print(sentence, soft_wrap=True, markup=False)
     for key in ("direction_verdict",):
         if report.get(key):
-            console.print(report[key], soft_wrap=True)
+            console.print(report[key], soft_wrap=True, markup=False)
     if report.get("edge"):
-        console.print(report["edge"]["sentence"], style="bold", soft_wrap=True)
+        console.print(report["edge"]["sentence"], style="bold", soft_wrap=True, markup=False)
     for w in report["warnings"]:
-        console.print(f"[bold yellow]warning:[/] {w}", soft_wrap=True)
+        console.print(f"[bold yellow]warning:[/] {escape(w)}", soft_wrap=True)
     for note in report.get("notes", []):
-        console.print(f"note: {note}", soft_wrap=True)
+        console.print(f"note: {note}", soft_wrap=True, markup=False)
     for note in report["model"]["classification"]["notes"]:
-        console.print(f"note: {note}", style="dim")
+        console.print(f"note: {note}", style="dim", markup=False)
     for f in files or []:
-        console.print(f"wrote {f}", style="dim", soft_wrap=True)
+        console.print(f"wrote {f}", style="dim", soft_wrap=True, markup=False)

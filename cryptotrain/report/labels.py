@@ -5,6 +5,19 @@ METRIC_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy
                  "direction_accuracy": "direction accuracy",
                  "ic_pearson": "IC (Pearson)", "ic_spearman": "IC (Spearman)",
                  "log_loss": "log loss", "rmse": "return RMSE"}
+# Return errors are shown in one unit everywhere, basis points of r_t (1 bp = 1e-4): an RMSE is
+# ~100 bp and its differences ~1 bp, which r_t with a few decimals would print as 0.000.
+BP_METRICS = frozenset({"rmse", "mae"})
+
+
+def labeled(metric: str) -> str:
+    """The display name with its unit where it has one: `return RMSE [bp]`."""
+    return METRIC_LABELS.get(metric, metric) + (" [bp]" if metric in BP_METRICS else "")
+
+
+def in_display_units(metric: str, value: float) -> float:
+    """`value` of `metric` in the unit its label names (bp for BP_METRICS, else as it is)."""
+    return value * 1e4 if metric in BP_METRICS else value
 # Metrics where lower is better: a verdict's "beats" means model - baseline below 0.
 LOWER_IS_BETTER = frozenset({"log_loss", "rmse"})
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from rich.console import Console
+from rich.markup import escape
 
 
 def print_prediction(result: dict, console: Console, *, as_json: bool = False) -> None:
@@ -14,14 +15,14 @@ def print_prediction(result: dict, console: Console, *, as_json: bool = False) -
         return
     d, ck, pos = result["decision"], result["checkpoint"], result["position"]
     console.print(f"{result['run']}: {ck['name']} checkpoint (epoch {ck['epoch']}, sha256 {ck['sha256'][:12]}), "
-                  f"{result['data']['path']}")
-    console.print(f"decision candle  {d['time']} (closed {d['close_time']}), close {d['close']}")
-    console.print(f"order would fill {result['fill']['time']} ({result['fill']['price']})")
+                  f"{result['data']['path']}", markup=False)
+    console.print(f"decision candle  {d['time']} (closed {d['close_time']}), close {d['close']}", markup=False)
+    console.print(f"order would fill {result['fill']['time']} ({result['fill']['price']})", markup=False)
     console.print(f"p_sell {result['p_sell']:.4f}  p_hold {result['p_hold']:.4f}  p_buy {result['p_buy']:.4f}"
-                  f"  -> [bold]{result['action']}[/], confidence {result['confidence']:.4f}"
+                  f"  -> [bold]{escape(result['action'])}[/], confidence {result['confidence']:.4f}"
                   + ("" if result["confidence_trained"] else " (head not trained: model.w_confidence = 0)"))
     if result["pred_return"] is not None:
-        console.print(f"predicted return {100 * result['pred_return']:+.3f}% over the label horizon")
+        console.print(f"predicted return {100 * result['pred_return']:+.3f}% over the label horizon", markup=False)
     pol = pos["policy"]
     console.print(f"position         {pos['rule']} (policy: {pol['mode']}, threshold {pol['threshold']}, "
-                  f"sizing {pol['sizing']}, max exposure {pol['max_exposure']})")
+                  f"sizing {pol['sizing']}, max exposure {pol['max_exposure']})", markup=False)

@@ -17,6 +17,8 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
+from cryptotrain.report.runs_groups import print_sweep, print_walkforward
+
 NA = "-"
 # the headers of the seven cells of a run; every header and cell has two lines
 _LIST_COLUMNS = ["model\nparams", "market", "epochs\nstate", "best val\nloss", "test acc\nbeats",
@@ -75,6 +77,16 @@ def _widths(rows: list[list[str]], headers: list[str]) -> list[int]:
     return out
 
 
+def _column_groups(widths: list[int], width: int) -> list[list[int]]:
+    """Consecutive column indices packed into parts no wider than `width` (one space between columns)."""
+    groups: list[list[int]] = [[]]
+    for i, w in enumerate(widths):
+        if groups[-1] and sum(widths[j] + 1 for j in groups[-1]) + w > width:
+            groups.append([])
+        groups[-1].append(i)
+    return groups
+
+
 def print_runs_list(console: Console, doc: dict) -> None:
     runs = doc["runs"]
     if not runs:
@@ -93,13 +105,16 @@ def print_runs_list(console: Console, doc: dict) -> None:
         console.print(wide)
     else:   # too wide for the terminal: each name on its own line, the numbers in fixed columns below it
         widths = _widths(rows, _LIST_COLUMNS)
-        console.print(_table(_LIST_COLUMNS, widths, True))
+        groups = _column_groups(widths, console.width)
+        if len(groups) == 1:
+            console.print(_table(_LIST_COLUMNS, widths, True))
         for rec, cells in zip(runs, rows):
             console.print(("* " if rec.get("latest") else "") + escape(rec["name"]), style="bold", soft_wrap=True,
                           highlight=False)
-            t = _table(_LIST_COLUMNS, widths, False)
-            t.add_row(*map(escape, cells))
-            console.print(t)
+            for g in groups:   # narrower still (60 columns): the cells in parts, each under its headers
+                t = _table([_LIST_COLUMNS[i] for i in g], [widths[i] for i in g], len(groups) > 1)
+                t.add_row(*(escape(cells[i]) for i in g))
+                console.print(t)
     for rec in runs:
         for p in rec["problems"]:
             console.print(f"[yellow]{escape(rec['name'])}:[/] {escape(p)}", soft_wrap=True, highlight=False)
@@ -126,6 +141,10 @@ def print_run(console: Console, rec: dict) -> None:
     console.print(f"path: {escape(rec['path'])}", soft_wrap=True, highlight=False)
     if rec["kind"] == "run":
         _print_run_details(console, rec)
+    elif rec["kind"] == "walkforward":
+        print_walkforward(console, rec["walkforward"])
+    elif rec["kind"] == "sweep":
+        print_sweep(console, rec["sweep"])
     for p in rec["problems"]:
         console.print(f"[yellow]problem:[/] {escape(p)}", soft_wrap=True, highlight=False)
 
@@ -175,6 +194,20 @@ _COMPARE_FORMATS = {"test_accuracy": ".3f", "test_balanced_accuracy": ".3f", "re
                     "buy_hold_return_pct": "+.2f", "max_drawdown_pct": ".2f", "sharpe": ".3f", "buy_hold_sharpe": ".3f"}
 
 
+def distinct_spec(values: list[Any], spec: str, most: int = 10) -> str:
+    """`spec` ("+.2f", ".4f") with as many more decimals (up to `most`) as it takes for different
+    floats to print differently: a run marked better never shows the same number as the other."""
+    floats = [v for v in values if isinstance(v, float)]
+    sign, _, decimals = spec.removesuffix("f").partition(".")
+    if not spec.endswith("f") or not decimals.isdigit():
+        return spec
+    for d in range(int(decimals), most + 1):
+        spec = f"{sign}.{d}f"
+        if len({format(v, spec) for v in floats}) == len(set(floats)):
+            break
+    return spec
+
+
 def _letters(n: int) -> list[str]:
     return [chr(ord("A") + i) if i < 26 else f"R{i + 1}" for i in range(n)]
 
@@ -199,7 +232,7 @@ def print_compare(console: Console, doc: dict) -> None:
         table.add_column(letter, justify="right", no_wrap=True)
     for key, m in doc["metrics"].items():
         best = set(m["best_index"])
-        spec = _COMPARE_FORMATS.get(key, ".4f")
+        spec = distinct_spec(m["values"], _COMPARE_FORMATS.get(key, ".4f"))
         cells = [fmt(v, spec) + (" *" if i in best else "") for i, v in enumerate(m["values"])]
         table.add_row(escape(m["label"]), *cells)
     console.print(table)

@@ -53,7 +53,7 @@ class SweepDisplay:
         for r in rows:   # plain lines: one per new state of a trial
             if self.seen.get(r.number) != r.state:
                 self.seen[r.number] = r.state
-                self.console.print(self.line(r), soft_wrap=True)
+                self.console.print(self.line(r), soft_wrap=True, markup=False)
 
     def line(self, r) -> str:
         drawn = " ".join(f"{k}={_value(r.values.get(k))}" for k in self.keys)
@@ -68,7 +68,7 @@ class SweepDisplay:
         t = Table(title=f"sweep: {sum(r.state != 'running' for r in rows)}/{self.total} trials done",
                   title_justify="left")
         for col in ("trial", "state", *self.keys, "epoch", "best val loss", "val Sharpe (ann.)"):
-            t.add_column(col, justify="left" if col == "state" else "right")
+            t.add_column(col, justify="left" if col == "state" else "right", overflow="fold")   # live: never `…`
         shown = rows[-MAX_ROWS:]   # a long sweep: the latest trials, and the best wherever it is
         if best is not None and all(r.number != best for r in shown):
             shown = [r for r in rows if r.number == best] + shown[1:]
@@ -81,15 +81,15 @@ class SweepDisplay:
 
 def print_sweep_end(console: Console, summary: dict, final: dict | None, sweep_dir) -> None:
     counts = ", ".join(f"{n} {state}" for state, n in summary["counts"].items() if n)
-    console.print(f"trials: {counts}; wrote {sweep_dir}/trials.csv, sweep.json, best.yaml, plots/")
+    console.print(f"trials: {counts}; wrote {sweep_dir}/trials.csv, sweep.json, best.yaml, plots/", markup=False)
     best = summary.get("best")
     if best is None or final is None:
-        console.print("no complete trial: nothing to evaluate on the test split")
+        console.print("no complete trial: nothing to evaluate on the test split", markup=False)
         return
     f = final["final"]
     console.print(f"best: trial {best['number']} ({summary['objective']} {best['value']:.6g}), "
                   f"selected from N = {f['n_tried']} trials tried ({f['n_complete']} complete); its test split, "
-                  "looked at once:", soft_wrap=True)
+                  "looked at once:", soft_wrap=True, markup=False)
     print_bootstrap_table(console, final["eval"]["bootstrap"])
     if final["eval"].get("edge"):
         console.print(final["eval"]["edge"]["sentence"], style="bold", soft_wrap=True)
@@ -100,8 +100,8 @@ def print_sweep_end(console: Console, summary: dict, final: dict | None, sweep_d
     console.print(f"validation Sharpe (ann., {f['periods_per_year']:g} periods per year) {f['val_sharpe_ann']:.2f}, "
                   f"expected best of N = {f['n_tried']} skill-less trials (every trial tried) SR_0 {f['sr0_ann']:.2f}, "
                   f"its spread from the {f['n_sharpes']} trials with a validation backtest: deflated Sharpe ratio "
-                  f"{_num(f['dsr'], '{:.3f}')}; test PSR(0) {_num(f['test_psr0'], '{:.3f}')}", soft_wrap=True)
-    console.print(f["sentence"], soft_wrap=True)
+                  f"{_num(f['dsr'], '{:.3f}')}; test PSR(0) {_num(f['test_psr0'], '{:.3f}')}", soft_wrap=True, markup=False)
+    console.print(f["sentence"], soft_wrap=True, markup=False)
     warn = importance_warning(summary["counts"]["complete"])
     if warn and summary.get("importances"):
-        console.print(f"plots/importances.png: {warn}", style="yellow", soft_wrap=True)
+        console.print(f"plots/importances.png: {warn}", style="yellow", soft_wrap=True, markup=False)

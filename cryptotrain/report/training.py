@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from cryptotrain.report.figures import pyplot, save_figure
 
@@ -39,49 +40,55 @@ def epoch_line(row: dict) -> str:
 
 def print_epoch(console: Console, row: dict, first: bool) -> None:
     if first:
-        console.print(header_line(), style="bold", highlight=False, soft_wrap=True)
+        console.print(header_line(), style="bold", highlight=False, soft_wrap=True, markup=False)
     style = "green" if row.get("note") == "best" else None
-    console.print(epoch_line(row), style=style, highlight=False, soft_wrap=True)
+    console.print(epoch_line(row), style=style, highlight=False, soft_wrap=True, markup=False)
 
 
 def print_intro(console: Console, plan) -> None:
     """What the run is about to do (`plan`: train.trainer.TrainPlan)."""
     cfg, n, n_batches = plan.cfg, plan.split_sizes, plan.n_batches
     if plan.resumed_after is not None:
-        console.print(f"resuming {plan.run_dir} after epoch {plan.resumed_after}")
-    console.print(f"[bold]{cfg.model.type}[/] on {cfg.data.symbol} {plan.timeframe} from {cfg.data.path}: "
+        console.print(f"resuming {plan.run_dir} after epoch {plan.resumed_after}", markup=False)
+    console.print(f"[bold]{cfg.model.type}[/] on {escape(f'{cfg.data.symbol} {plan.timeframe} from {cfg.data.path}')}: "
                   f"{plan.n_features} features, window {cfg.data.window}, "
                   f"windows train/val/test {n['train']}/{n['val']}/{n['test']}")
     mode = (f"overfit-batch sanity mode: one batch of {cfg.train.batch_size} windows, {n_batches} steps per epoch, "
             f"constant lr {cfg.train.lr:g}, no dropout; the val columns score that same batch in eval mode"
             if plan.overfit else f"{n_batches} batches of {cfg.train.batch_size} per epoch")
-    console.print(f"{mode}, up to {cfg.train.epochs} epochs; run directory {plan.run_dir}")
+    console.print(f"{mode}, up to {cfg.train.epochs} epochs; run directory {plan.run_dir}", markup=False)
 
 
 def print_summary(console: Console, result) -> None:
     """How the run ended (`result`: train.trainer.TrainResult)."""
     if result.already_stopped:
         console.print(f"{result.run_dir} already stopped early after epoch {result.last_epoch} "
-                      f"(patience {result.config.train.patience}); nothing to resume")
+                      f"(patience {result.config.train.patience}); nothing to resume", markup=False)
         return
     if result.stopped_early:
         console.print(f"early stopping: no validation improvement above {result.config.train.min_delta} "
-                      f"for {result.config.train.patience} epochs")
+                      f"for {result.config.train.patience} epochs", markup=False)
     rows = result.rows
     if result.overfit and rows:
         first, last = rows[0]["train_loss"], rows[-1]["train_loss"]
         console.print(f"overfit-batch: training loss {first:.4f} -> {last:.4f} "
-                      f"({'OK, it goes to ~0' if last < 0.1 * first else 'did NOT go to ~0: check the model'})")
+                      f"({'OK, it goes to ~0' if last < 0.1 * first else 'did NOT go to ~0: check the model'})",
+                      markup=False)
     if result.best_epoch is not None:
-        console.print(f"best epoch {result.best_epoch}: validation loss {result.best_val_loss:.5f}")
-    console.print(f"run written to [bold]{result.run_dir}[/] (checkpoints/best.npz, metrics.jsonl, plots/training.png)")
+        console.print(f"best epoch {result.best_epoch}: validation loss {result.best_val_loss:.5f}", markup=False)
+    console.print(f"run written to [bold]{escape(str(result.run_dir))}[/] "
+                  "(checkpoints/best.npz, metrics.jsonl, plots/training.png)")
     if Path(result.config.train.runs_dir) != Path("runs") and not result.overfit:
         # a plain `evaluate` reads runs/latest, which this run did not move
-        console.print(f"evaluate it with: cryptotrain evaluate --run {result.run_dir}", soft_wrap=True)
+        console.print(f"evaluate it with: cryptotrain evaluate --run {result.run_dir}", soft_wrap=True, markup=False)
 
 
-def plot_training(rows: list[dict], path: Path) -> None:
-    """Loss (train, val) and accuracy (train, val) per epoch, written atomically as PNG."""
+def plot_training(rows: list[dict], path: Path, val_majority: float | None = None) -> None:
+    """Loss (train, val) and accuracy (train, val) per epoch, written atomically as PNG.
+
+    `val_majority`: the share of the validation split's most common class, the accuracy of always
+    saying it, drawn as the line to beat (1/3 only when the classes are balanced, which cost-threshold
+    labels are not)."""
     if not rows:
         return
     plt = pyplot()
@@ -95,7 +102,9 @@ def plot_training(rows: list[dict], path: Path) -> None:
     ax1.legend()
     ax2.plot(ep, [r["train_accuracy"] for r in rows], "o-", label="train")
     ax2.plot(ep, [r["val_accuracy"] for r in rows], "o-", label="validation")
-    ax2.axhline(1 / 3, color="grey", ls=":", lw=1, label="1/3 (chance, balanced classes)")
+    if val_majority is not None:
+        ax2.axhline(val_majority, color="grey", ls=":", lw=1,
+                    label=f"{val_majority:.3f} (validation majority class)")
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("action accuracy")
     ax2.set_title("Accuracy")

@@ -1,4 +1,5 @@
-"""Walk-forward tables and progress: the plan, one live line per fold, the per-fold table."""
+"""Walk-forward tables and progress: the plan, one live line per fold, the per-fold table (the plan and
+per-fold tables are split into parts that fit the terminal, as every table: report/tables.py)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,17 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from cryptotrain.report.tables import print_fitted_table
 
-def plan_table(plan: dict) -> Table:
-    t = Table(title=f"Walk-forward plan: {len(plan['folds'])} folds, {plan['mode']}, embargo {plan['embargo']} "
-                    f"candles, window {plan['window']}, horizon {plan['horizon']}", title_justify="left")
-    for col in ("fold", "train", "val", "test", "windows train/val/test"):
-        t.add_column(col, justify="right" if col in ("fold",) else "left")
-    for f in plan["folds"]:
-        d, w = f["dates"], f["windows"]
-        t.add_row(str(f["fold"]), *(f"{d[p][0]} .. {d[p][1]}" for p in ("train", "val", "test")),
-                  f"{w['train']}/{w['val']}/{w['test']}")
-    return t
+
+def print_plan(console: Console, plan: dict) -> None:
+    parts = ("train", "val", "test")
+    folds = plan["folds"]
+    columns = {p: [f"{f['dates'][p][0]} .. {f['dates'][p][1]}" for f in folds] for p in parts}
+    columns["windows train/val/test"] = ["/".join(str(f["windows"][p]) for p in parts) for f in folds]
+    print_fitted_table(console, f"Walk-forward plan: {len(folds)} folds, {plan['mode']}, embargo {plan['embargo']} "
+                                f"candles, window {plan['window']}, horizon {plan['horizon']}",
+                       "fold", [str(f["fold"]) for f in folds], columns, left=(*parts, "windows train/val/test"))
 
 
 def _ci(d: dict | None) -> str:
@@ -32,22 +33,20 @@ def _num(v: Any, spec: str = ".3f") -> str:
     return "-" if v is None else format(v, spec)
 
 
-def fold_table(rows: list[dict], missing: list[dict]) -> Table:
+def print_fold_table(console: Console, rows: list[dict], missing: list[dict]) -> None:
     """Accuracy columns (descriptive, 95% intervals) beside the fold's return [%], annualized Sharpe
     ratio and trades in the stitched backtest ("-" before there is one)."""
-    t = Table(title="Per fold (test part, best checkpoint; intervals: block bootstrap, 95%, descriptive; return, "
-                    "Sharpe (ann.) and trades: the fold's part of the stitched backtest)", title_justify="left")
-    for col in ("fold", "test", "windows", "accuracy", "bal. acc.", "IC", "model - majority", "model - persistence",
-                "return [%]", "Sharpe", "trades", "best epoch", "train [s]"):
-        t.add_column(col, justify="left" if col == "test" else "right")
-    for r in rows:
-        t.add_row(str(r["fold"]), f"{r['test_start']} .. {r['test_end']}", str(r["windows"]), _num(r["accuracy"]),
-                  _num(r["balanced_accuracy"]), _num(r["ic"], "+.3f"), _ci(r["minus_majority"]),
-                  _ci(r["minus_persistence"]), _num(r.get("return_pct"), "+.2f"), _num(r.get("sharpe"), "+.2f"),
-                  _num(r.get("trades"), "d"), str(r["best_epoch"]), f"{r['train_seconds']:.1f}")
-    for m in missing:
-        t.add_row(str(m["fold"]), f"{m['test_start']} .. {m['test_end']}", "missing", *["-"] * 10)
-    return t
+    headers = ("test", "windows", "accuracy", "bal. acc.", "IC", "model - majority", "model - persistence",
+               "return [%]", "Sharpe", "trades", "best epoch", "train [s]")
+    cells = [[f"{r['test_start']} .. {r['test_end']}", str(r["windows"]), _num(r["accuracy"]),
+              _num(r["balanced_accuracy"]), _num(r["ic"], "+.3f"), _ci(r["minus_majority"]),
+              _ci(r["minus_persistence"]), _num(r.get("return_pct"), "+.2f"), _num(r.get("sharpe"), "+.2f"),
+              _num(r.get("trades"), "d"), str(r["best_epoch"]), f"{r['train_seconds']:.1f}"] for r in rows]
+    cells += [[f"{m['test_start']} .. {m['test_end']}", "missing", *["-"] * 10] for m in missing]
+    print_fitted_table(console, "Per fold (test part, best checkpoint; intervals: block bootstrap, 95%, descriptive; "
+                                "return, Sharpe (ann.) and trades: the fold's part of the stitched backtest)", "fold",
+                       [str(r["fold"]) for r in [*rows, *missing]],
+                       {h: [c[i] for c in cells] for i, h in enumerate(headers)}, left=("test",))
 
 
 class FoldProgress:
@@ -73,7 +72,7 @@ class FoldProgress:
     def _table(self) -> Table:
         t = Table(title="Folds", title_justify="left")
         for col in ("fold", "state", "epoch", "val loss", "time [s]"):
-            t.add_column(col, justify="right")
+            t.add_column(col, justify="right", overflow="fold")   # redrawn live: folded, never cut with `…`
         for k, s in self.state.items():
             secs = s["seconds"] if s["t0"] is None else time.monotonic() - s["t0"]
             t.add_row(str(k), s["state"], str(s["epoch"]), _num(s["val_loss"], ".5f"), f"{secs:.1f}")
@@ -100,4 +99,4 @@ class FoldProgress:
         if self.live is not None:
             self.live.update(self._table())
         else:
-            self.console.print(line, soft_wrap=True)
+            self.console.print(line, soft_wrap=True, markup=False)

@@ -2,9 +2,9 @@
 
 Each kind of directory is one entry of KINDS: a test that recognizes it and a reader that
 returns its record (at least name, path, kind, state, problems). Walk-forward (`plan.json` or
-`folds/`) and sweep (`sweep.json` or `trials/`) directories are recognized now and read by
-`read_group`, which counts their members; when those commands land, their headline numbers
-come from one function each, registered here.
+`folds/`) and sweep (`sweep.json` or `trials/`) directories are recognized and read by
+`read_group`, which counts their members, and runs/groups.py, which adds their plan and folds or
+trials for `runs show`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from cryptotrain.config import Config, config_to_dict
 from cryptotrain.errors import UserError
+from cryptotrain.runs.groups import sweep_details, walkforward_details
 from cryptotrain.runs.reader import read_json, read_run
 from cryptotrain.train.rundir import LATEST   # the pointer file train writes; read here, never written
 
@@ -36,9 +37,9 @@ def read_group(path: Path, kind: str, members: str, doc_name: str) -> dict:
 # (kind, recognizes the directory, reads it); the first match wins, so "run" comes last.
 KINDS: list[tuple[str, Callable[[Path], bool], Callable[[Path], dict]]] = [
     ("walkforward", lambda p: (p / "plan.json").is_file() or (p / "folds").is_dir(),
-     lambda p: read_group(p, "walkforward", "folds", "plan.json")),
+     lambda p: walkforward_details(p, read_group(p, "walkforward", "folds", "plan.json"))),
     ("sweep", lambda p: (p / "sweep.json").is_file() or (p / "trials").is_dir(),
-     lambda p: read_group(p, "sweep", "trials", "sweep.json")),
+     lambda p: sweep_details(p, read_group(p, "sweep", "trials", "sweep.json"))),
     ("run", lambda p: True, read_run),
 ]
 

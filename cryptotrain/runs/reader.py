@@ -8,7 +8,8 @@ Sources, each optional (a missing or damaged one becomes a line in "problems", n
                                 best.npz when a kill came between writing the two)
     metrics.jsonl               one JSON object per finished epoch (the training summary)
     eval/<name>/metrics.json    evaluate's headline numbers and baseline verdicts
-    backtest/<split>/stats.json the backtest's return and Sharpe ratio beside buy and hold
+    backtest/<split>/stats.json the backtest's return and Sharpe ratio beside buy and hold (and
+                                backtest/<split>-<settings>/ the backtests with other settings)
 
 An evaluation or backtest whose provenance no longer matches the run's checkpoint or
 predictions.csv (evaluate/provenance.py: content hashes) is marked stale.
@@ -261,11 +262,13 @@ def read_run(run_dir: Path) -> dict:
     for where, docs, key, summaries in (("eval", eval_docs, "provenance", evals),
                                         ("backtest", test_docs, "predictions", tests)):
         for k, doc in docs.items():
-            summaries[k]["stale"] = _stale(run_dir, run_dir / "eval" / k, doc.get(key))
+            split = k.partition("-")[0]   # backtest/test-fee5/ traded eval/test/ with other settings
+            summaries[k]["stale"] = _stale(run_dir, run_dir / "eval" / split, doc.get(key))
             if summaries[k]["stale"]:
                 problems.append(f"{where}/{k} is stale: {summaries[k]['stale']}; re-run "
                                 f"`cryptotrain {'evaluate' if where == 'eval' else 'backtest'} --run {run_dir}"
-                                f"{'' if k == 'test' else ' --split ' + k}`")
+                                f"{'' if split == 'test' else ' --split ' + split}`"
+                                + (" with its settings" if split != k else ""))
     return {
         "name": run_dir.name, "path": str(run_dir), "kind": "run", "state": state,
         "overfit_batch": bool(ts.get("overfit_batch")),

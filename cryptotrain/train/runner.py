@@ -11,7 +11,7 @@ from cryptotrain.config import Config
 from cryptotrain.errors import Interrupted
 from cryptotrain.report.training import print_epoch, print_intro, print_summary
 from cryptotrain.train.trainer import fit
-from cryptotrain.report.progress import epoch_progress
+from cryptotrain.report.progress import EpochEstimate, epoch_progress
 
 
 def train_command(cfg: Config | None, *, run_name: str | None = None, resume: Path | None = None,
@@ -29,7 +29,8 @@ def train_command(cfg: Config | None, *, run_name: str | None = None, resume: Pa
         result = fit(cfg, resume=resume, run_name=run_name, overfit_batch=overfit_batch,
                      allow_data_change=allow_data_change, on_start=on_start,
                      on_epoch=functools.partial(print_epoch, console),
-                     progress=functools.partial(epoch_progress, console))
+                     progress=functools.partial(epoch_progress, console,
+                                                estimate=EpochEstimate(console)))
     except KeyboardInterrupt:
         raise Interrupted(interrupted_message(started[0] if started else resume)) from None
     print_summary(console, result)

@@ -24,6 +24,7 @@ from cryptotrain import blas
 from cryptotrain.config import Config, config_to_yaml
 from cryptotrain.data.changes import data_changed, describe_data_change, window_counts
 from cryptotrain.data.dataset import build_dataset
+from cryptotrain.data.labels import majority_rate
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
 from cryptotrain.fileio import atomic_write_text
@@ -152,10 +153,11 @@ def _train(s: _Session, on_start, on_epoch, progress, *, point_latest: bool) -> 
     if on_start is not None:
         on_start(TrainPlan(s.run_dir, cfg, len(ds.feature_names), ds.timeframe,
                            {k: len(v) for k, v in ds.splits.items()}, n_batches, overfit, s.resumed_after))
-    if state["epoch"] and not overfit and state["bad_epochs"] >= cfg.train.patience:
+    if 0 < state["epoch"] < cfg.train.epochs and not overfit and state["bad_epochs"] >= cfg.train.patience:
         return _result(s, 0, stopped_early=False, already_stopped=True)
     first_epoch = state["epoch"] + 1
     last_plot = time.monotonic()
+    val_majority = majority_rate(ds.action[ds.splits["val"]])
     stopped = requested = False
     for epoch in range(first_epoch, cfg.train.epochs + 1):
         batches = ([fixed_batch] * n_batches if overfit else
@@ -172,12 +174,12 @@ def _train(s: _Session, on_start, on_epoch, progress, *, point_latest: bool) -> 
         if requested:
             break
         if time.monotonic() - last_plot >= PLOT_EVERY_S:
-            plot_training(s.rows, s.run_dir / "plots" / "training.png")
+            plot_training(s.rows, s.run_dir / "plots" / "training.png", val_majority)
             last_plot = time.monotonic()
-        if not overfit and state["bad_epochs"] >= cfg.train.patience:
-            stopped = True
+        if not overfit and state["bad_epochs"] >= cfg.train.patience and epoch < cfg.train.epochs:
+            stopped = True   # (patience running out at the last planned epoch stops nothing)
             break
-    plot_training(s.rows, s.run_dir / "plots" / "training.png")
+    plot_training(s.rows, s.run_dir / "plots" / "training.png", val_majority)
     result = _result(s, state["epoch"] - first_epoch + 1, stopped_early=stopped, already_stopped=False)
     result.stopped_on_request = requested
     return result
