@@ -8,6 +8,8 @@ prints. Definitions (stats.py gives the per-strategy statistics):
   traded with fee = slippage = 0);
 - fees / slippage [% of cash] = Fees Paid [$] / cash, Slippage Paid [$] / cash (summed over the
   fills, not compounded, so they need not add up to the gap between the two returns);
+- PSR(0) [%] and the 95% block-bootstrap interval of the annualized return (stats.py): the
+  reading of a profitable strategy says whether that interval excludes 0 (the null: no return);
 - average holding time [candles] = mean trade duration / timeframe (a trade open at the end
   counts to the last close).
 """
@@ -31,7 +33,10 @@ def strategy_summary(stats: dict[str, Any], cash: float) -> dict[str, Any]:
             "return_no_costs_pct": _finite(stats.get("Return, no costs [%]")),
             "fees_pct_of_cash": _finite(100.0 * stats["Fees Paid [$]"] / cash),
             "slippage_pct_of_cash": _finite(100.0 * stats.get("Slippage Paid [$]", float("nan")) / cash),
-            "trades": int(stats["# Trades"])}
+            "trades": int(stats["# Trades"]),
+            "psr0_pct": _finite(stats.get("PSR(0) [%]")),
+            "ann_return_ci_pct": [_finite(stats.get("Return (Ann.) CI Low [%]")),
+                                  _finite(stats.get("Return (Ann.) CI High [%]"))]}
 
 
 def backtest_verdict(stats: dict[str, dict[str, Any]], results: dict, settings: BacktestConfig, *,

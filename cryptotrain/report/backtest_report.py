@@ -89,8 +89,23 @@ def verdict_lines(v: dict[str, Any], name: str = "Model") -> list[str]:
         elif after <= 0:
             lines.append("Reading: the positions earn before costs, but not enough to pay for trading this often.")
         else:
-            lines.append("Reading: the positions earn after costs on this split; check another period before trusting it.")
+            lines.append(_earning_reading(v))
     return lines
+
+
+def _earning_reading(v: dict[str, Any]) -> str:
+    """The reading of a strategy that earns after costs, against its null (no return): does the 95%
+    block-bootstrap interval of its annualized return exclude 0? One comparison, not corrected."""
+    lo, hi = v.get("ann_return_ci_pct") or (None, None)
+    if lo is None or hi is None:
+        return "Reading: the positions earn after costs on this split; check another period before trusting it."
+    psr = "" if v.get("psr0_pct") is None else f"; PSR(0) {v['psr0_pct']:.1f}%"
+    ci = f"the 95% interval of the annualized return [{lo:+.1f}%, {hi:+.1f}%]"
+    if lo <= 0:
+        return (f"Reading: the positions earn after costs on this split, but not beyond luck: {ci} includes 0 "
+                f"(null: no return; block bootstrap, 1 comparison{psr}), so this span cannot tell it from noise.")
+    return (f"Reading: the positions earn after costs on this split beyond the null of no return ({ci} excludes 0; "
+            f"block bootstrap, 1 comparison{psr}); check another period before trusting it.")
 
 
 # The same for every strategy (one range of candles): said once in the title, not in three columns.
