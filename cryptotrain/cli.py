@@ -119,7 +119,7 @@ def data_inspect(
     timeframe: Optional[str] = typer.Option(None, help="Expected timeframe, e.g. 1h (inferred when omitted)."),
 ) -> None:
     """Load a candle file and print a summary: rows, range, timeframe, gaps, duplicates."""
-    from cryptotrain.data.inspect import inspect_file
+    from cryptotrain.commands.data_inspect import inspect_file
 
     inspect_file(path, timeframe=timeframe, console=_console())
 
@@ -139,7 +139,7 @@ def fetch(
     exchange_config: Optional[Path] = typer.Option(None, help="YAML/JSON passed to the ccxt constructor; ${ENV} values are expanded."),
 ) -> None:
     """Download candles through ccxt: resumable, validated, never losing or duplicating a candle."""
-    from cryptotrain.data.fetch import fetch_command
+    from cryptotrain.commands.fetch import fetch_command
 
     fetch_command(exchange=exchange, symbol=symbol, timeframe=timeframe, since=since, until=until,
                   out=out, fmt=format, exchange_config=exchange_config, console=_console())
@@ -158,7 +158,7 @@ def train(
 ) -> None:
     """Train a model from a config; writes a self-describing run directory under runs/."""
     from cryptotrain.config import load_config
-    from cryptotrain.train.runner import train_command
+    from cryptotrain.commands.train import train_command
 
     if resume is not None and (config is not None or set_):
         raise UserError("--resume continues a run with its stored config; drop --config/--set")
@@ -187,8 +187,8 @@ def sweep(
 ) -> None:
     """Search configurations with Optuna on the validation split; the best is tested once, with its DSR."""
     from cryptotrain.config import load_config
-    from cryptotrain.orchestration.sweep import SweepSettings
-    from cryptotrain.orchestration.sweep_command import sweep_command
+    from cryptotrain.orchestration.sweep.search import SweepSettings
+    from cryptotrain.commands.sweep import sweep_command
 
     cfg = load_config(config, set_)
     settings = SweepSettings(trials=trials, workers=workers, address=address, objective=objective,
@@ -208,7 +208,7 @@ def gradcheck(
     if not 0 < tol < 1:  # also refuses nan, which no error is ever below
         raise UserError(f"--tol {tol:g}: the tolerance must be a relative error in (0, 1), e.g. --tol 1e-6")
     from cryptotrain.config import load_config
-    from cryptotrain.models.gradcheck import gradcheck_command
+    from cryptotrain.commands.gradcheck import gradcheck_command
 
     cfg = load_config(config, set_)
     ok = gradcheck_command(cfg, tol=tol, console=_console())
@@ -230,17 +230,17 @@ def evaluate(
     importance_repeats: int = typer.Option(5, help="Seeded permutations per feature (or group) for --importance."),
 ) -> None:
     """Score a trained run on a split: metrics, baselines, bootstrap intervals, attention analysis."""
-    from cryptotrain.orchestration.walkforward_stitch import is_walkforward_dir
+    from cryptotrain.orchestration.walkforward.stitch import is_walkforward_dir
 
     if is_walkforward_dir(run):  # a walk-forward run: its stitched test predictions
         if split != "test" or checkpoint != "best" or data is not None:
             raise UserError("a walk-forward run is evaluated on its stitched test parts (best checkpoints); "
                             "drop --split/--checkpoint/--data")
-        from cryptotrain.orchestration.walkforward_runner import evaluate_walkforward
+        from cryptotrain.commands.walkforward import evaluate_walkforward
 
         evaluate_walkforward(run, as_json=json_, console=_console())
         return
-    from cryptotrain.evaluate.runner import evaluate_command
+    from cryptotrain.commands.evaluate import evaluate_command
 
     evaluate_command(run=run, split=split, checkpoint=checkpoint, data=data, as_json=json_, console=_console(),
                      importance=importance, importance_repeats=importance_repeats)
@@ -298,17 +298,17 @@ def backtest(
                                                                "min_hold")),
 ) -> None:
     """Trade a run's predictions (or an external signal file) with next-open fills, fees and slippage."""
-    from cryptotrain.backtest.runner import backtest_command
+    from cryptotrain.commands.backtest import backtest_command
 
     overrides = {k: v for k, v in dict(fee_bps=fee_bps, slippage_bps=slippage_bps, cash=cash, mode=mode,
                                        threshold=threshold, sizing=sizing, max_exposure=max_exposure,
                                        min_hold=min_hold).items()
                  if v is not None}
     if signals is None:   # (signals mode needs neither import: evaluate's modules come with them)
-        from cryptotrain.orchestration.walkforward_stitch import is_walkforward_dir
+        from cryptotrain.orchestration.walkforward.stitch import is_walkforward_dir
 
         if is_walkforward_dir(run):   # a walk-forward run: its stitched test signals
-            from cryptotrain.orchestration.walkforward_runner import backtest_walkforward
+            from cryptotrain.commands.walkforward import backtest_walkforward
 
             backtest_walkforward(run, overrides, console=_console())
             return
@@ -330,7 +330,7 @@ def walkforward(
 ) -> None:
     """Retrain through time (folds), score each fold's test part, stitch, evaluate and backtest; resumes."""
     from cryptotrain.config import load_config
-    from cryptotrain.orchestration.walkforward_runner import walkforward_command, walkforward_dir
+    from cryptotrain.commands.walkforward import walkforward_command, walkforward_dir
 
     cfg = load_config(config, set_)
     walkforward_command(cfg, walkforward_dir(cfg, config, run_name), workers=workers, address=address,

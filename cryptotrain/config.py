@@ -340,7 +340,7 @@ def _span(v: Any) -> Any:
 
 
 class WalkForwardConfig(_Section):
-    """`cryptotrain walkforward`: folds retrained through time (orchestration/walkforward_plan.py)."""
+    """`cryptotrain walkforward`: folds retrained through time (orchestration/walkforward/plan.py)."""
     train_span: Span = None           # training part of each fold (expanding: of the first fold)
     val_span: Span = None             # validation part (early stopping, best checkpoint)
     test_span: Span = None            # test part: the out-of-sample candles each fold scores

@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from cryptotrain.fileio import atomic_path
-from cryptotrain.orchestration.jobs import JobContext
+from cryptotrain.orchestration.executor.jobs import JobContext
 
 
 def noop(ctx: JobContext) -> dict:

@@ -124,7 +124,7 @@ def test_a_model_too_big_for_memory_is_refused_with_the_numbers():
 @pytest.mark.parametrize("config", ["tiny.yaml", "gru_attention_1h.yaml", "transformer_1h.yaml"])
 def test_the_memory_estimate_counts_the_parameters_of_the_real_model(config):
     """The estimate is a lower-bound sketch, but its parameter count must be close to the model's."""
-    from cryptotrain.data.features import feature_names
+    from cryptotrain.data.features.basic import feature_names
     from cryptotrain.models import init_params
 
     cfg = load_config(ROOT / "configs" / config)

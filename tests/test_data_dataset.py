@@ -8,7 +8,7 @@ import pytest
 
 from cryptotrain.config import config_from_dict
 from cryptotrain.data.dataset import Normalizer, build_dataset
-from cryptotrain.data.features import compute_features
+from cryptotrain.data.features.basic import compute_features
 from cryptotrain.data.ohlcv import load_ohlcv, parse_utc
 from cryptotrain.errors import UserError
 

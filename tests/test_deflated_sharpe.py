@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from cryptotrain.orchestration.sweep_dsr import (candle_stats, deflated_sharpe, expected_max_sharpe, psr,
+from cryptotrain.backtest.deflated_sharpe import (candle_stats, deflated_sharpe, expected_max_sharpe, psr,
                                                  verdict)
 
 GAMMA = 0.5772156649015329

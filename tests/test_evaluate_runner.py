@@ -14,7 +14,7 @@ from cryptotrain.config import config_from_dict, config_to_yaml
 from cryptotrain.data.dataset import build_dataset
 from cryptotrain.data.ohlcv import parse_utc
 from cryptotrain.models.inference import EVAL_COLUMNS, predict_split, split_loss
-from cryptotrain.evaluate.runner import evaluate_command
+from cryptotrain.commands.evaluate import evaluate_command
 from cryptotrain.evaluate.scorer import PREDICTION_COLUMNS
 from cryptotrain.models import init_params
 from cryptotrain.train.checkpoint import Checkpoint, save_checkpoint
@@ -143,7 +143,7 @@ def test_data_scores_another_file_without_overwriting(run_dir, tmp_path):
 def test_evaluate_reproduces_the_training_val_loss_exactly(tmp_path):
     from rich.console import Console
 
-    from cryptotrain.train.runner import train_command
+    from cryptotrain.commands.train import train_command
 
     cfg = tiny_config(tmp_path, l2=0.05, dropout=0.2, num_layers=2)  # dropout and l2 must not leak into val
     cfg.train.epochs = 2
@@ -180,7 +180,7 @@ def test_prepended_candles_never_move_into_the_test_split(tmp_path):
     """Train on a file, prepend older history to it (fetch --since earlier), evaluate: same test windows."""
     from rich.console import Console
 
-    from cryptotrain.train.runner import train_command
+    from cryptotrain.commands.train import train_command
 
     full = pd.read_csv(SAMPLE_1H)
     path = tmp_path / "BTC_USDT-1h.csv"

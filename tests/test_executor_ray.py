@@ -18,7 +18,7 @@ ray = pytest.importorskip("ray")
 from cryptotrain.orchestration import Executor, Job, run_jobs  # noqa: E402
 
 TESTS = Path(__file__).parent
-GEMM = "cryptotrain.orchestration.probes:gemm"
+GEMM = "probes:gemm"
 COUNTER = "executor_jobs:counter"
 
 

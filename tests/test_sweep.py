@@ -18,9 +18,9 @@ from cryptotrain.cli import app
 from cryptotrain.config import load_config
 from cryptotrain.errors import RunFailure, UserError
 from cryptotrain import blas
-from cryptotrain.orchestration.sweep import SweepSettings, run_sweep
-from cryptotrain.orchestration.sweep_results import final_test, write_outputs
-from cryptotrain.orchestration.sweep_space import check_keys, load_space
+from cryptotrain.orchestration.sweep.search import SweepSettings, run_sweep
+from cryptotrain.orchestration.sweep.results import final_test, write_outputs
+from cryptotrain.orchestration.sweep.space import check_keys, load_space
 from cryptotrain.train import fit
 
 ROOT = Path(__file__).resolve().parents[1]

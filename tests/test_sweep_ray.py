@@ -15,9 +15,9 @@ ray = pytest.importorskip("ray")
 
 from cryptotrain.config import config_to_dict, load_config  # noqa: E402
 from cryptotrain.orchestration import Executor, Job, run_jobs  # noqa: E402
-from cryptotrain.orchestration.sweep import SweepSettings, run_sweep  # noqa: E402
-from cryptotrain.orchestration.sweep_space import load_space  # noqa: E402
-from cryptotrain.orchestration.sweep_trial import train_trial  # noqa: E402
+from cryptotrain.orchestration.sweep.search import SweepSettings, run_sweep  # noqa: E402
+from cryptotrain.orchestration.sweep.space import load_space  # noqa: E402
+from cryptotrain.orchestration.sweep.trial import train_trial  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,7 @@ ray = pytest.importorskip("ray")
 
 from cryptotrain.config import load_config  # noqa: E402
 from cryptotrain.orchestration import Executor  # noqa: E402
-from cryptotrain.orchestration.walkforward import walk_forward  # noqa: E402
+from cryptotrain.orchestration.walkforward.run import walk_forward  # noqa: E402
 from cryptotrain.train.checkpoint import load_checkpoint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

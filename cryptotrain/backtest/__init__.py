@@ -7,7 +7,7 @@ fees and slippage -> equity, trades and statistics.
 - `trades.py`   round-trip trades from the fills (vectorized over fills)
 - `stats.py`    `compute_stats`: every reported number and its formula
 - `backtester.py` `run`: a run's predictions or a signal file -> outputs on disk (`trade`: no files)
-- `runner.py`   `backtest_command`: the CLI entry point, printing through report/
+(the command, printing through report/, is commands/backtest.py)
 """
 
 from cryptotrain.backtest.backtester import BacktestReport, run, trade  # noqa: F401

@@ -25,6 +25,6 @@ def backtest_command(run: Path | None, split: str, signals: Path | None, data: P
 
 def _print_scored(result, console: Console) -> None:
     """evaluate's report, when run mode ran it first (imported here: signals mode never needs it)."""
-    from cryptotrain.evaluate.runner import print_result
+    from cryptotrain.commands.evaluate import print_result
 
     print_result(result, console=console)

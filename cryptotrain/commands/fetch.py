@@ -3,13 +3,13 @@
 Order of work: check every argument that needs no network (format, dates, exchange, timeframe,
 output path) -> load the markets and check the symbol -> ask the exchange's clock -> fetch.
 
-What is fetched, given the existing output file [F, L] (if any; details in fetch_plan.py):
+What is fetched, given the existing output file [F, L] (if any; details in data/fetch/plan.py):
   prepend  [since, F)      when --since is before the file's start; collected in a side file
                            (so the main file stays contiguous) and joined to it when complete
   append   [L + tf, until) (--since defaults to L + tf; --until to the exchange's now)
 Only closed candles are kept (open time + tf <= now). The file is rewritten atomically every few
 pages, so after Ctrl-C or kill -9 it holds a contiguous prefix and a rerun continues from it.
-Pages, retries and checks: fetch_pages.py, fetch_retry.py; ccxt set-up: exchange.py.
+Pages, retries and checks: data/fetch/pages.py, data/fetch/retry.py; ccxt set-up: data/fetch/exchange.py.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from typing import Any, Optional
 import ccxt
 from rich.console import Console
 
-from cryptotrain.data.exchange import (check_symbol, check_timeframe, load_exchange_config, make_exchange,
+from cryptotrain.data.fetch.exchange import (check_symbol, check_timeframe, load_exchange_config, make_exchange,
                                        page_limit)
-from cryptotrain.data.fetch_pages import Job, Segment, fetch_range
-from cryptotrain.data.fetch_plan import check_range, expected_candles, find_side, join_prepend, plan_jobs
-from cryptotrain.data.fetch_progress import FetchProgress
-from cryptotrain.data.fetch_retry import FetchSettings, Retrier, RetriesExhausted
+from cryptotrain.data.fetch.pages import Job, Segment, fetch_range
+from cryptotrain.data.fetch.plan import check_range, expected_candles, find_side, join_prepend, plan_jobs
+from cryptotrain.report.fetch_progress import FetchProgress
+from cryptotrain.data.fetch.retry import FetchSettings, Retrier, RetriesExhausted
 from cryptotrain.data.ohlcv import FORMATS, find_gaps, format_utc, load_ohlcv, parse_utc, symbol_slug
 from cryptotrain.errors import RunFailure, UserError
 
@@ -85,7 +85,8 @@ def fetch_command(*, exchange: str, symbol: str, timeframe: str, since: str | No
 
     seg: Segment | None = None
     try:
-        with FetchProgress(console, expected, redact, lambda: (retrier.requests, retrier.retries)) as bar:
+        with FetchProgress(console, expected, redact, lambda: (retrier.requests, retrier.retries),
+                           format_utc) as bar:
             say.append(bar.note)
             for job in jobs:
                 seg = job.segment

@@ -11,9 +11,9 @@ from pathlib import Path
 from rich.console import Console
 
 from cryptotrain.config import Config
-from cryptotrain.orchestration.sweep import SweepSettings, run_sweep
-from cryptotrain.orchestration.sweep_results import final_test, write_outputs
-from cryptotrain.orchestration.sweep_space import check_keys, load_space
+from cryptotrain.orchestration.sweep.search import SweepSettings, run_sweep
+from cryptotrain.orchestration.sweep.results import final_test, write_outputs
+from cryptotrain.orchestration.sweep.space import check_keys, load_space
 from cryptotrain.report.sweep_report import SweepDisplay, print_sweep_end
 
 

@@ -1,5 +1,5 @@
 """`cryptotrain walkforward` and the walk-forward branches of `evaluate` / `backtest --run WF_DIR`:
-the commands around walkforward.py and walkforward_stitch.py, printing through report/."""
+the commands around orchestration/walkforward/ (run.py, stitch.py), printing through report/."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from rich.console import Console
 from cryptotrain.config import Config, load_config
 from cryptotrain.errors import RunFailure, UserError
 from cryptotrain.fileio import to_jsonable
-from cryptotrain.orchestration.walkforward import walk_forward
-from cryptotrain.orchestration.walkforward_stitch import backtest_stitched, read_plan, write_stitched
+from cryptotrain.orchestration.walkforward.run import walk_forward
+from cryptotrain.orchestration.walkforward.stitch import backtest_stitched, read_plan, write_stitched
 from cryptotrain.report.backtest_report import print_backtest
 from cryptotrain.report.eval_tables import print_evaluation
 from cryptotrain.report.walkforward_report import FoldProgress, fold_table, plan_table

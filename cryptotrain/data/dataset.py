@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.config import Config, SplitConfig
-from cryptotrain.data.features import compute_features
+from cryptotrain.data.features.basic import compute_features
 from cryptotrain.data.labels import action_labels, confidence_target, forward_returns, label_thresholds
 from cryptotrain.data.normalize import Normalizer
 from cryptotrain.data.ohlcv import OhlcvReport, format_utc, load_ohlcv, parse_utc, segment_ids

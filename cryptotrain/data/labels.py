@@ -34,8 +34,8 @@ from __future__ import annotations
 import numpy as np
 
 from cryptotrain.config import BacktestConfig, LabelsConfig
-from cryptotrain.data.features import log_returns
-from cryptotrain.data.rolling import rolling_std
+from cryptotrain.data.features.basic import log_returns
+from cryptotrain.data.features.rolling import rolling_std
 from cryptotrain.errors import UserError
 
 SELL, HOLD, BUY = 0, 1, 2

@@ -19,7 +19,7 @@ on the validation split; write, atomically,
 With `data` the output directory is RUN_DIR/eval/<file stem>-<split>/ so the run's own
 evaluation is never overwritten; the file's timeframe must equal the run's; data.start / end /
 last_rows of the run's config are not applied to it; split "all" (every labelled window of the
-file) is allowed only with `data`. Nothing is printed: `runner.py` prints the result.
+file) is allowed only with `data`. Nothing is printed: commands/evaluate.py prints the result.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import pandas as pd
 from cryptotrain import blas
 from cryptotrain.data.changes import describe_data_change, window_counts
 from cryptotrain.data.dataset import iso_utc
-from cryptotrain.data.features import feature_groups
+from cryptotrain.data.features.basic import feature_groups
 from cryptotrain.data.ohlcv import file_stem
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError

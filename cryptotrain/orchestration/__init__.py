@@ -81,7 +81,7 @@ it fails with "worker lost after N attempt(s): ...". In process there is no work
 killed driver is resumed by running the same map again.
 """
 
-from cryptotrain.orchestration.executor import Executor, run_jobs
-from cryptotrain.orchestration.jobs import Event, Job, JobContext, JobResult
+from cryptotrain.orchestration.executor.executor import Executor, run_jobs
+from cryptotrain.orchestration.executor.jobs import Event, Job, JobContext, JobResult
 
 __all__ = ["Event", "Executor", "Job", "JobContext", "JobResult", "run_jobs"]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from cryptotrain.config import config_from_dict
 from cryptotrain.fileio import atomic_write_text
-from cryptotrain.orchestration.jobs import JobContext
+from cryptotrain.orchestration.executor.jobs import JobContext
 from cryptotrain.train.checkpoint import load_checkpoint
 from cryptotrain.train.trainer import TrainResult, fit
 

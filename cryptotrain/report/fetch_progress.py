@@ -11,16 +11,15 @@ from typing import Callable
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from cryptotrain.data.ohlcv import format_utc
-
 
 class FetchProgress:
     """Use as a context manager; `update` after each page, `note` for retry messages."""
 
     def __init__(self, console: Console, expected: int, redact: Callable[[str], str],
-                 counters: Callable[[], tuple[int, int]]):
-        """`counters()` -> (requests, retries) so far."""
+                 counters: Callable[[], tuple[int, int]], format_time: Callable[[int], str]):
+        """`counters()` -> (requests, retries) so far; `format_time(ms)` -> the text of a candle time."""
         self.console, self.expected, self.redact, self.counters = console, max(expected, 0), redact, counters
+        self.format_utc = format_time
         self.fetched = 0
         self._bar: Progress | None = None
         self._task = None
@@ -46,10 +45,10 @@ class FetchProgress:
         requests, retries = self.counters()
         if self._bar is not None:
             self._bar.update(self._task, completed=min(self.fetched, self.expected or self.fetched),
-                             requests=requests, retries=retries, at=format_utc(cursor))
+                             requests=requests, retries=retries, at=self.format_utc(cursor))
         elif wrote:
             self.console.print(f"fetch: {self.fetched}/{self.expected} candles, {requests} requests, "
-                               f"{retries} retries, at {format_utc(cursor)}", highlight=False, soft_wrap=True)
+                               f"{retries} retries, at {self.format_utc(cursor)}", highlight=False, soft_wrap=True)
 
     def note(self, text: str) -> None:
         if self._bar is not None:

@@ -42,7 +42,7 @@ from typing import Iterator
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from cryptotrain.data.rolling import rolling_comoments, rolling_mean, rolling_mean_std, rolling_sum
+from cryptotrain.data.features.rolling import rolling_comoments, rolling_mean, rolling_mean_std, rolling_sum
 
 VOLUME_RATIO_CAP = 1e3
 CONSTANT_STD = 1e-9   # relative std below which a window counts as constant (Corr)

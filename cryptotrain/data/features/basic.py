@@ -2,8 +2,8 @@
 
 `features.set` picks groups (config.py: BASIC_GROUPS, ALPHA158_GROUPS, the sets basic and
 alpha158); this module computes each group and, for `features.context`, the same kind of
-groups on higher-timeframe candles (features_context.py). The alpha158 groups and their
-formulas are in features_alpha158.py.
+groups on higher-timeframe candles (features/context.py). The alpha158 groups and their
+formulas are in features/alpha158.py.
 
 Every feature at row t uses candles <= t only (rolling windows, EMAs and positive lags; no
 centring, no back-fill). Rows where a feature is not yet defined (warm-up) are NaN; the
@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.config import ALPHA158_GROUPS, ALPHA158_ROLLING, FeaturesConfig
-from cryptotrain.data import features_alpha158 as a158
-from cryptotrain.data.features_context import fill_context
+from cryptotrain.data.features import alpha158 as a158
+from cryptotrain.data.features.context import fill_context
 from cryptotrain.data.ohlcv import segment_ids
-from cryptotrain.data.rolling import rolling_mean, rolling_mean_std, rolling_std, rolling_sum
+from cryptotrain.data.features.rolling import rolling_mean, rolling_mean_std, rolling_std, rolling_sum
 
 _DAY_MS = 86_400_000
 _EPS = 1e-12

@@ -21,7 +21,7 @@ import ccxt
 import yaml
 
 from cryptotrain.config import validate_section
-from cryptotrain.data.fetch_retry import FetchSettings
+from cryptotrain.data.fetch.retry import FetchSettings
 from cryptotrain.data.ohlcv import timeframe_to_ms
 from cryptotrain.errors import UserError
 

@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from cryptotrain.data.fetch_retry import BadPage, FetchSettings, Retrier
+from cryptotrain.data.fetch.retry import BadPage, FetchSettings, Retrier
 from cryptotrain.data.ohlcv import COLUMNS, format_utc, validate_ohlcv_frame, write_ohlcv
 from cryptotrain.errors import UserError
 

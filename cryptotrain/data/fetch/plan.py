@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from cryptotrain.data.fetch_pages import Job, Segment
+from cryptotrain.data.fetch.pages import Job, Segment
 from cryptotrain.data.ohlcv import EXTENSIONS, format_utc, load_ohlcv
 from cryptotrain.errors import UserError
 

@@ -12,9 +12,9 @@ import importlib
 from typing import Iterable
 
 from cryptotrain.errors import UserError
-from cryptotrain.orchestration import schedule
-from cryptotrain.orchestration.jobs import Job, JobFn, JobResult, execute, fn_reference
-from cryptotrain.orchestration.schedule import Driver, OnEvent
+from cryptotrain.orchestration.executor import schedule
+from cryptotrain.orchestration.executor.jobs import Job, JobFn, JobResult, execute, fn_reference
+from cryptotrain.orchestration.executor.schedule import Driver, OnEvent
 
 # The thread count of each job on Ray unless told otherwise: N jobs share N cores.
 RAY_DEFAULT_THREADS = 1
@@ -40,7 +40,7 @@ class Executor:
     def start(self) -> "Executor":
         if self.on_ray and self._ray is None:
             try:  # by its module name, so a Ray uninstalled since (or blocked in a test) is seen
-                ray_backend = importlib.import_module("cryptotrain.orchestration.ray_backend")
+                ray_backend = importlib.import_module("cryptotrain.orchestration.executor.ray_backend")
             except ImportError:
                 option = f"--address {self.address}" if self.address else f"--workers {self.workers}"
                 raise UserError(f'{option} needs Ray, which is not installed: pip install -e ".[ray]"') from None

@@ -20,8 +20,8 @@ import ray
 from ray.exceptions import NodeDiedError, ObjectLostError, OutOfMemoryError, RayError, WorkerCrashedError
 
 from cryptotrain import blas
-from cryptotrain.orchestration.jobs import Job, JobResult, execute, one_line
-from cryptotrain.orchestration.schedule import Driver
+from cryptotrain.orchestration.executor.jobs import Job, JobResult, execute, one_line
+from cryptotrain.orchestration.executor.schedule import Driver
 
 _POLL_SECONDS = 0.5  # the longest a driver waits on the mailbox before it looks at finished tasks
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
-from cryptotrain.orchestration.jobs import FAIL, FINISH, PROGRESS, RETRY, START, Event, Job, JobResult
+from cryptotrain.orchestration.executor.jobs import FAIL, FINISH, PROGRESS, RETRY, START, Event, Job, JobResult
 
 OnEvent = Callable[[Event], Any]
 

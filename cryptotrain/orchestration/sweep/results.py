@@ -20,8 +20,8 @@ import optuna
 from cryptotrain.backtest import run as run_backtest
 from cryptotrain.evaluate import score
 from cryptotrain.fileio import atomic_write_text, to_jsonable
-from cryptotrain.orchestration.sweep import SweepSettings, TrialRow
-from cryptotrain.orchestration.sweep_dsr import backtest_candle_stats, deflated_sharpe, psr, verdict
+from cryptotrain.orchestration.sweep.search import SweepSettings, TrialRow
+from cryptotrain.backtest.deflated_sharpe import backtest_candle_stats, deflated_sharpe, psr, verdict
 from cryptotrain.report.sweep_plots import plot_history, plot_importances, plot_objective_vs_params
 
 

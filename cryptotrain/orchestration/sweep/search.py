@@ -6,9 +6,9 @@ or at `storage` (an RDB URL). Trial k trains in SWEEP_DIR/trials/k, a normal run
 Asks happen when a worker is free (a generator handed to the executor); tells happen in
 `on_event`. Rerunning continues: finished trials stay as they are, trials left running by a
 killed driver are run again under their number and resume from their checkpoints
-(sweep_trial.py), and new trials are asked until the study holds `trials` in all. The results
+(sweep/trial.py), and new trials are asked until the study holds `trials` in all. The results
 (trials.csv, sweep.json, best.yaml, figures) and the one look at the test split are in
-sweep_results.py.
+sweep/results.py.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import optuna
 from cryptotrain.config import Config, config_from_yaml_text, config_to_dict, config_to_yaml
 from cryptotrain.errors import RunFailure, UserError
 from cryptotrain.fileio import atomic_write_text
-from cryptotrain.orchestration.executor import Executor
-from cryptotrain.orchestration.jobs import FAIL, FINISH, PROGRESS, START, Event, Job
-from cryptotrain.orchestration.sweep_space import check_keys, draw, draw_config
-from cryptotrain.orchestration.sweep_trial import train_trial
+from cryptotrain.orchestration.executor.executor import Executor
+from cryptotrain.orchestration.executor.jobs import FAIL, FINISH, PROGRESS, START, Event, Job
+from cryptotrain.orchestration.sweep.space import check_keys, draw, draw_config
+from cryptotrain.orchestration.sweep.trial import train_trial
 
 OBJECTIVES = {"val_loss": "minimize", "val_sharpe": "maximize"}
 PRUNERS = ("median", "halving", "none")

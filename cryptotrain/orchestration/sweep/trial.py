@@ -14,8 +14,8 @@ from pathlib import Path
 
 from cryptotrain.backtest import run as run_backtest
 from cryptotrain.fileio import atomic_write_text, to_jsonable
-from cryptotrain.orchestration.jobs import JobContext
-from cryptotrain.orchestration.sweep_dsr import backtest_candle_stats
+from cryptotrain.orchestration.executor.jobs import JobContext
+from cryptotrain.backtest.deflated_sharpe import backtest_candle_stats
 from cryptotrain.orchestration.train_job import train_in_directory
 
 RESULT = "trial.json"

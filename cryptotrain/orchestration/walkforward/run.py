@@ -2,7 +2,7 @@
 
 WF_DIR/
     config.yaml          the base config (with its walkforward section)
-    plan.json            the folds (walkforward_plan.py): rows, dates and windows of each part
+    plan.json            the folds (walkforward/plan.py): rows, dates and windows of each part
     walkforward.json     what a rerun checks: the config and each fold's dates and data sha256
     folds/<k>/           a normal run directory per fold (fit), scored on its test part by `score`
                          with its best checkpoint; fold.json marks it finished and scored
@@ -32,14 +32,14 @@ from cryptotrain.config import Config, config_to_dict, config_to_yaml
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.scorer import score
 from cryptotrain.fileio import atomic_write_text
-from cryptotrain.orchestration.executor import run_jobs
-from cryptotrain.orchestration.jobs import Event, Job, JobContext
+from cryptotrain.orchestration.executor.executor import run_jobs
+from cryptotrain.orchestration.executor.jobs import Event, Job, JobContext
 from cryptotrain.orchestration.train_job import train_run
-from cryptotrain.orchestration.walkforward_plan import make_plan
-from cryptotrain.orchestration.walkforward_stitch import PLAN_FILE, STATE_FILE, backtest_stitched, write_stitched
+from cryptotrain.orchestration.walkforward.plan import make_plan
+from cryptotrain.orchestration.walkforward.stitch import PLAN_FILE, STATE_FILE, backtest_stitched, write_stitched
 from cryptotrain.report.walkforward_plots import plot_fold_accuracy, plot_timeline, plot_wf_equity
 
-FOLD_FN = "cryptotrain.orchestration.walkforward:train_fold"
+FOLD_FN = "cryptotrain.orchestration.walkforward.run:train_fold"
 FOLD_FILE = "fold.json"
 
 
