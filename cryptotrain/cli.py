@@ -230,16 +230,6 @@ def evaluate(
     importance_repeats: int = typer.Option(5, help="Seeded permutations per feature (or group) for --importance."),
 ) -> None:
     """Score a trained run on a split: metrics, baselines, bootstrap intervals, attention analysis."""
-    from cryptotrain.orchestration.walkforward.stitch import is_walkforward_dir
-
-    if is_walkforward_dir(run):  # a walk-forward run: its stitched test predictions
-        if split != "test" or checkpoint != "best" or data is not None:
-            raise UserError("a walk-forward run is evaluated on its stitched test parts (best checkpoints); "
-                            "drop --split/--checkpoint/--data")
-        from cryptotrain.commands.walkforward import evaluate_walkforward
-
-        evaluate_walkforward(run, as_json=json_, console=_console())
-        return
     from cryptotrain.commands.evaluate import evaluate_command
 
     evaluate_command(run=run, split=split, checkpoint=checkpoint, data=data, as_json=json_, console=_console(),
@@ -258,11 +248,10 @@ def predict(
     allow_stale: bool = typer.Option(False, "--allow-stale", help="Score the last candle even if newer ones are missing."),
 ) -> None:
     """Say what the run's model would do at the last closed candle: probabilities, action, target position."""
-    from cryptotrain.predict import predict as predict_candle
-    from cryptotrain.report.predict import print_prediction
+    from cryptotrain.commands.predict import predict_command
 
-    result = predict_candle(run, checkpoint=checkpoint, data=data, at=at, allow_stale=allow_stale).result
-    print_prediction(result, _console(), as_json=json_)
+    predict_command(run, checkpoint=checkpoint, data=data, at=at, allow_stale=allow_stale, as_json=json_,
+                    console=_console())
 
 
 # -------------------------------------------------------------------------- backtest
@@ -304,14 +293,6 @@ def backtest(
                                        threshold=threshold, sizing=sizing, max_exposure=max_exposure,
                                        min_hold=min_hold).items()
                  if v is not None}
-    if signals is None:   # (signals mode needs neither import: evaluate's modules come with them)
-        from cryptotrain.orchestration.walkforward.stitch import is_walkforward_dir
-
-        if is_walkforward_dir(run):   # a walk-forward run: its stitched test signals
-            from cryptotrain.commands.walkforward import backtest_walkforward
-
-            backtest_walkforward(run, overrides, console=_console())
-            return
     backtest_command(run=run, split=split, signals=signals, data=data, out=out, overrides=overrides,
                      console=_console())
 
@@ -363,11 +344,9 @@ def runs_root(ctx: typer.Context, runs_dir: Optional[Path] = _RUNS_DIR, json_: b
 @_handles_errors
 def runs_list(ctx: typer.Context, runs_dir: Optional[Path] = _RUNS_DIR, json_: bool = _RUNS_JSON) -> None:
     """One row per run: model, market, epochs, best val loss, test accuracy, backtest beside buy and hold."""
-    from cryptotrain.report.runs_report import print_json_doc, print_runs_list
-    from cryptotrain.runs.index import list_runs, list_view
+    from cryptotrain.commands.runs import list_command
 
-    runs_dir, json_ = _runs_opts(ctx, runs_dir, json_)
-    (print_json_doc if json_ else print_runs_list)(_console(), list_view(list_runs(runs_dir)))
+    list_command(*_runs_opts(ctx, runs_dir, json_), console=_console())
 
 
 @runs_app.command("show")
@@ -376,12 +355,9 @@ def runs_show(ctx: typer.Context,
               run: str = typer.Argument(..., help="Run directory, or a run name in --runs-dir, or latest."),
               runs_dir: Optional[Path] = _RUNS_DIR, json_: bool = _RUNS_JSON) -> None:
     """A run's config differences from the defaults, training summary, evaluation, backtest, figures."""
-    from cryptotrain.report.runs_report import print_json_doc, print_run
-    from cryptotrain.runs.compare import show_run
-    from cryptotrain.runs.index import resolve
+    from cryptotrain.commands.runs import show_command
 
-    runs_dir, json_ = _runs_opts(ctx, runs_dir, json_)
-    (print_json_doc if json_ else print_run)(_console(), show_run(resolve(run, runs_dir)))
+    show_command(run, *_runs_opts(ctx, runs_dir, json_), console=_console())
 
 
 @runs_app.command("compare")
@@ -390,13 +366,9 @@ def runs_compare(ctx: typer.Context,
                  runs: list[str] = typer.Argument(..., help="Two or more runs (directories or names in --runs-dir)."),
                  runs_dir: Optional[Path] = _RUNS_DIR, json_: bool = _RUNS_JSON) -> None:
     """Config keys that differ and the headline metrics side by side, the better value marked."""
-    from cryptotrain.report.runs_report import print_compare, print_json_doc
-    from cryptotrain.runs.compare import compare_runs
-    from cryptotrain.runs.index import resolve
+    from cryptotrain.commands.runs import compare_command
 
-    runs_dir, json_ = _runs_opts(ctx, runs_dir, json_)
-    doc = compare_runs([resolve(r, runs_dir) for r in runs])
-    (print_json_doc if json_ else print_compare)(_console(), doc)
+    compare_command(runs, *_runs_opts(ctx, runs_dir, json_), console=_console())
 
 
 def main() -> None:

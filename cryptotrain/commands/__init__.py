@@ -4,5 +4,5 @@ code that prints; everything below reports through return values and callbacks
 (tests/test_layering.py checks it).
 
 Modules: `fetch`, `data_inspect`, `train`, `gradcheck`, `evaluate`, `backtest`, `walkforward`
-(also the walk-forward branches of evaluate and backtest), `sweep`.
+(also the walk-forward branches of evaluate and backtest), `sweep`, `predict`, `runs`.
 """

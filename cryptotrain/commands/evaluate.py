@@ -1,5 +1,6 @@
 """`cryptotrain evaluate`: the command around `score` (scorer.py): rich tables, or the JSON
-of metrics.json with --json, printed through report/eval_tables.py."""
+of metrics.json with --json, printed through report/eval_tables.py. A walk-forward directory is
+evaluated on its stitched test parts (commands/walkforward.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from pathlib import Path
 
 from rich.console import Console
 
+from cryptotrain.errors import UserError
 from cryptotrain.evaluate.scorer import EvalResult, score
 from cryptotrain.fileio import to_jsonable
+from cryptotrain.orchestration.walkforward.stitch import is_walkforward_dir
 from cryptotrain.report.eval_tables import print_evaluation
 
 
@@ -17,6 +20,13 @@ def evaluate_command(run: Path | None, split: str, checkpoint: str, data: Path |
                      console: Console | None, importance: str | None = None, importance_repeats: int = 5) -> dict:
     """Evaluate; returns the metrics dict that was written to metrics.json."""
     console = console or Console()
+    if is_walkforward_dir(run):  # a walk-forward run: its stitched test predictions
+        if split != "test" or checkpoint != "best" or data is not None:
+            raise UserError("a walk-forward run is evaluated on its stitched test parts (best checkpoints); "
+                            "drop --split/--checkpoint/--data")
+        from cryptotrain.commands.walkforward import evaluate_walkforward
+
+        return evaluate_walkforward(run, as_json=as_json, console=console)
     result = score(run, split=split, checkpoint=checkpoint, data=data, importance=importance,
                    importance_repeats=importance_repeats)
     if run is None and not as_json:   # say which run runs/latest gave: it may not be the one just trained
