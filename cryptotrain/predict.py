@@ -37,7 +37,8 @@ from cryptotrain import blas
 from cryptotrain.backtest.policy import prediction_actions
 from cryptotrain.data.dataset import file_sha256, iso_utc
 from cryptotrain.data.features.basic import compute_features, feature_names
-from cryptotrain.data.ohlcv import fill_gaps, file_stem, find_gaps, format_utc, ms_to_timeframe, parse_utc, symbol_slug
+from cryptotrain.data.ohlcv import fill_gaps, file_stem, find_gaps, symbol_slug
+from cryptotrain.data.timestamps import format_utc, ms_to_timeframe, parse_utc
 from cryptotrain.data.tail import CandleFile, ema_memory_rows, warmup_rows
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.eval_data import pinned, trained_heads

@@ -121,6 +121,19 @@ def test_a_model_too_big_for_memory_is_refused_with_the_numbers():
     assert "reduce model.hidden_size" in msg
 
 
+def test_a_config_too_big_for_this_machine_stays_valid_and_fit_refuses_it(tmp_path):
+    """Catches the memory check in the Config validator: a config (a run's stored config.yaml, a
+    sweep's best.yaml) would stop loading on a machine with less RAM, so `runs show` or evaluate
+    could not read a run trained elsewhere; only training it is refused."""
+    from cryptotrain.train import fit
+
+    cfg = load_config(TINY, ["model.hidden_size=200000", f"train.runs_dir={tmp_path}"])
+    assert cfg.model.hidden_size == 200000
+    with pytest.raises(UserError, match="too big for this machine"):
+        fit(cfg)
+    assert not any(tmp_path.iterdir())   # refused before a run directory was made
+
+
 @pytest.mark.parametrize("config", ["tiny.yaml", "gru_attention_1h.yaml", "transformer_1h.yaml"])
 def test_the_memory_estimate_counts_the_parameters_of_the_real_model(config):
     """The estimate is a lower-bound sketch, but its parameter count must be close to the model's."""

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from cryptotrain.cli import app
 from cryptotrain.config import config_from_dict, config_to_yaml
 from cryptotrain.data.dataset import build_dataset
-from cryptotrain.data.ohlcv import parse_utc
+from cryptotrain.data.timestamps import parse_utc
 from cryptotrain.models.inference import EVAL_COLUMNS, predict_split, split_loss
 from cryptotrain.commands.evaluate import evaluate_command
 from cryptotrain.evaluate.scorer import PREDICTION_COLUMNS

@@ -4,9 +4,9 @@ The layers, lowest first (a module may import its own layer and every layer abov
 this list, never one below it):
 
     base           errors, fileio, dirlock, outdir, error types, atomic writes, one writer per
-                   config, config_yaml,             directory, outputs swapped in as one unit,
-                   model_memory                     the typed config (its YAML loader and its
-                                                    memory estimate)
+                   config/, model_memory, blas      directory, outputs swapped in as one unit,
+                                                    the typed config (config/), the memory
+                                                    estimate, BLAS threads
     report         report/                          tables and figures from plain data
     data           data/
     nn             nn/
@@ -41,7 +41,7 @@ import cryptotrain
 PACKAGE = Path(cryptotrain.__file__).resolve().parent
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("errors", "fileio", "dirlock", "outdir", "config", "config_yaml", "model_memory", "blas")),
+    ("base", ("errors", "fileio", "dirlock", "outdir", "config", "model_memory", "blas")),
     ("report", ("report",)),
     ("data", ("data",)),
     ("nn", ("nn",)),

@@ -12,7 +12,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from cryptotrain.data.ohlcv import OhlcvReport, format_utc, load_ohlcv
+from cryptotrain.data.ohlcv import OhlcvReport, load_ohlcv
+from cryptotrain.data.timestamps import format_utc
 
 MAX_GAPS_SHOWN = 20
 

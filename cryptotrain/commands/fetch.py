@@ -29,7 +29,8 @@ from cryptotrain.data.fetch.pages import Job, Segment, fetch_range
 from cryptotrain.data.fetch.plan import check_range, expected_candles, find_side, join_prepend, plan_jobs
 from cryptotrain.report.fetch_progress import FetchProgress
 from cryptotrain.data.fetch.retry import FetchSettings, Retrier, RetriesExhausted
-from cryptotrain.data.ohlcv import FORMATS, find_gaps, format_utc, load_ohlcv, parse_utc, symbol_slug
+from cryptotrain.data.ohlcv import FORMATS, find_gaps, load_ohlcv, symbol_slug
+from cryptotrain.data.timestamps import format_utc, parse_utc
 from cryptotrain.errors import RunFailure, UserError
 
 @dataclass

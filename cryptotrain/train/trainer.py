@@ -27,6 +27,7 @@ from cryptotrain.data.dataset import build_dataset
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
 from cryptotrain.fileio import atomic_write_text
+from cryptotrain.model_memory import check_fits_in_memory
 from cryptotrain.models import init_params
 from cryptotrain.models.inference import EVAL_COLUMNS, split_loss
 from cryptotrain.optim import adam_init
@@ -117,6 +118,7 @@ def fit(cfg: Config | None, run_dir: Path | None = None, *, resume: Path | None 
         raise UserError("train needs --config CONFIG (or --resume RUN_DIR)")
     if overfit_batch:
         cfg = overfit_config(cfg)
+    check_fits_in_memory(cfg)
     ds = build_dataset(cfg)
     # runs/latest follows new runs under runs_dir; an explicit run_dir (a sweep trial, a
     # walk-forward fold) or a sanity run (not a model to evaluate) leaves it alone
@@ -220,6 +222,7 @@ def _resume(run_dir: Path, allow_data_change: bool) -> _Session:
         raise UserError(f"cannot resume {run_dir}: {last} not found (the run never finished an epoch); start a new run")
     ck = load_checkpoint(last)
     check_matches_run(ck, last, run_dir)
+    check_fits_in_memory(ck.config)
     ds = build_dataset(ck.config, normalizer=ck.normalizer, thresholds=ck.thresholds)
     if not allow_data_change and data_changed(ck.fingerprint, ds.fingerprint):
         raise UserError(f"{describe_data_change(ck.fingerprint, ds.fingerprint, ck.windows, window_counts(ds))}; "

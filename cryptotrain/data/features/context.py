@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.config import FeaturesConfig
-from cryptotrain.data.ohlcv import timeframe_to_ms
+from cryptotrain.data.timestamps import timeframe_to_ms
 from cryptotrain.errors import UserError
 
 

@@ -22,7 +22,7 @@ import yaml
 
 from cryptotrain.config import validate_section
 from cryptotrain.data.fetch.retry import FetchSettings
-from cryptotrain.data.ohlcv import timeframe_to_ms
+from cryptotrain.data.timestamps import timeframe_to_ms
 from cryptotrain.errors import UserError
 
 SETTINGS_KEY = "cryptotrain"

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.data.fetch.retry import BadPage, FetchSettings, Retrier
-from cryptotrain.data.ohlcv import COLUMNS, format_utc, validate_ohlcv_frame, write_ohlcv
+from cryptotrain.data.ohlcv import COLUMNS, validate_ohlcv_frame, write_ohlcv
+from cryptotrain.data.timestamps import format_utc
 from cryptotrain.errors import UserError
 
 

@@ -20,7 +20,8 @@ from typing import Any, Callable
 import pandas as pd
 
 from cryptotrain.data.fetch.pages import Job, Segment
-from cryptotrain.data.ohlcv import EXTENSIONS, format_utc, load_ohlcv
+from cryptotrain.data.ohlcv import EXTENSIONS, load_ohlcv
+from cryptotrain.data.timestamps import format_utc
 from cryptotrain.errors import UserError
 
 @dataclass

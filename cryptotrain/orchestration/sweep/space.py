@@ -23,7 +23,7 @@ import optuna
 from pydantic import BaseModel
 
 from cryptotrain.config import Config, config_from_dict, config_to_dict
-from cryptotrain.config_yaml import load_yaml
+from cryptotrain.config.yaml_reader import load_yaml
 from cryptotrain.errors import UserError
 
 KINDS = ("float", "int", "choice")

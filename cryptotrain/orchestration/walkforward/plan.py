@@ -30,7 +30,8 @@ import pandas as pd
 
 from cryptotrain.config import Config, SplitConfig
 from cryptotrain.data.dataset import build_dataset, iso_utc, trim_candles
-from cryptotrain.data.ohlcv import format_utc, load_ohlcv, parse_utc
+from cryptotrain.data.ohlcv import load_ohlcv
+from cryptotrain.data.timestamps import format_utc, parse_utc
 from cryptotrain.errors import UserError
 
 _UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
