@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from cryptotrain.defaults import BACKTEST
 from cryptotrain.errors import RunFailure, UserError
 
 
@@ -255,14 +256,10 @@ def predict(
 
 
 # -------------------------------------------------------------------------- backtest
-# The defaults of BacktestConfig, written out so that `--help` needs no pydantic import (start-up
-# time); tests/test_cli_help.py checks them against the config class.
-BACKTEST_DEFAULTS = {"fee_bps": "10", "slippage_bps": "2", "cash": "10000", "mode": "long-short",
-                     "threshold": "0", "sizing": "fixed", "max_exposure": "1", "min_hold": "0"}
-
-
 def _bt_help(text: str, key: str) -> str:
-    return f"{text}. Default: the run config's backtest.{key} (unset: {BACKTEST_DEFAULTS[key]})."
+    default = BACKTEST[key]   # BacktestConfig's defaults, readable without loading pydantic
+    shown = default if isinstance(default, str) else format(default, "g")
+    return f"{text}. Default: the run config's backtest.{key} (unset: {shown})."
 
 
 @app.command()

@@ -4,9 +4,9 @@ The layers, lowest first (a module may import its own layer and every layer abov
 this list, never one below it):
 
     base           errors, fileio, dirlock, outdir, error types, atomic writes, one writer per
-                   config/, model_memory, blas      directory, outputs swapped in as one unit,
-                                                    the typed config (config/), the memory
-                                                    estimate, BLAS threads
+                   config/, model_memory, blas,     directory, outputs swapped in as one unit,
+                   defaults                         the typed config (config/), the memory
+                                                    estimate, BLAS threads, backtest defaults
     report         report/                          tables and figures from plain data
     data           data/
     nn             nn/
@@ -41,7 +41,7 @@ import cryptotrain
 PACKAGE = Path(cryptotrain.__file__).resolve().parent
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("errors", "fileio", "dirlock", "outdir", "config", "model_memory", "blas")),
+    ("base", ("errors", "fileio", "dirlock", "outdir", "config", "model_memory", "blas", "defaults")),
     ("report", ("report",)),
     ("data", ("data",)),
     ("nn", ("nn",)),

@@ -255,7 +255,7 @@ def test_a_warm_up_longer_than_the_run_warns_once(tmp_path):
         fit(cfg)
     lines = [str(w.message) for w in caught if "warmup_steps" in str(w.message)]
     assert len(lines) == 1 and "batches per epoch x 1 epochs" in lines[0], lines
-    with warnings.catch_warnings(record=True) as caught:   # the config already says it: not twice
+    with warnings.catch_warnings(record=True) as caught:   # fit says it; loading the config does not
         warnings.simplefilter("always")
         cfg = load_config(TINY, [f"train.runs_dir={tmp_path}", "train.epochs=1", "train.warmup_steps=50"])
         fit(cfg)

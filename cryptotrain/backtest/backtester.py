@@ -32,6 +32,7 @@ from cryptotrain.backtest.stats import compute_stats, drawdown
 from cryptotrain.backtest.verdict import backtest_verdict
 from cryptotrain.config import BacktestConfig, load_config, validate_section
 from cryptotrain.data.ohlcv import load_ohlcv
+from cryptotrain.data.timestamps import candle_rows
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
 from cryptotrain.fileio import atomic_write_bytes, atomic_write_text, to_jsonable, write_csv
@@ -221,8 +222,7 @@ def _predictions(run_dir: Path, split: str, say, on_scored) -> tuple[pd.DataFram
 
 
 def _rows_of(ts: np.ndarray, candle_ts: np.ndarray, src: str, data: str) -> np.ndarray:
-    idx = np.minimum(np.searchsorted(candle_ts, ts), len(candle_ts) - 1)
-    absent = candle_ts[idx] != ts
+    idx, absent = candle_rows(ts, candle_ts)
     if absent.any() or (np.diff(ts) <= 0).any():
         raise UserError(f"{src}: {int(absent.sum())} timestamp(s) not in {data} or not increasing; the predictions "
                         "were made on other candles (evaluate --data?): re-run evaluate on this run's data file")

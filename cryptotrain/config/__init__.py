@@ -16,13 +16,12 @@ from cryptotrain.config.data_sections import (  # noqa: F401
     ALPHA158_ROLLING,
     BASIC_GROUPS,
     FEATURE_SETS,
-    TIMEFRAME_RE,
     DataConfig,
     FeaturesConfig,
     LabelsConfig,
     SplitConfig,
 )
-from cryptotrain.config.base import SPAN_RE  # noqa: F401
+from cryptotrain.config.base import DURATION_RE  # noqa: F401
 from cryptotrain.config.load import (  # noqa: F401
     PROJECT_ROOT,
     apply_overrides,

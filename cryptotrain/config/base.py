@@ -53,12 +53,15 @@ def _iso(value: Any) -> Any:
     return value
 
 
-SPAN_RE = r"[1-9][0-9]*[mhd]"   # a duration: minutes, hours, days ("365d", "12h")
+# A duration in minutes, hours or days ("365d", "12h", "4h"): walk-forward spans and context
+# timeframes (weeks are left out: epoch weeks start on Thursdays). data/timestamps.timeframe_to_ms
+# turns it into milliseconds.
+DURATION_RE = r"[1-9][0-9]*[mhd]"
 Span = Optional[typing.Union[Annotated[int, Field(ge=1)], str]]  # candles, or a duration
 
 
 def _span(v: Any) -> Any:
-    if isinstance(v, str) and not re.fullmatch(SPAN_RE, v.strip()):
+    if isinstance(v, str) and not re.fullmatch(DURATION_RE, v.strip()):
         raise ValueError(f"{quote(v)} is not a span; give a candle count (e.g. 500) or a duration such as "
                          "365d, 30d or 12h")
     return v.strip() if isinstance(v, str) else v

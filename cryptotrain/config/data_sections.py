@@ -8,7 +8,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from cryptotrain.config.base import Period, Window2, _iso, _Section
+from cryptotrain.config.base import DURATION_RE, Period, Window2, _iso, _Section
 from cryptotrain.config.yaml_reader import quote
 
 
@@ -65,7 +65,6 @@ ALPHA158_ROLLING = ("roc", "ma", "std", "beta", "rsqr", "resi", "max", "min", "q
                     "vma", "vstd", "wvma", "vsump", "vsumn", "vsumd")
 ALPHA158_GROUPS = ("kbar", "price", *ALPHA158_ROLLING)
 FEATURE_SETS = {"basic": BASIC_GROUPS, "alpha158": ALPHA158_GROUPS}
-TIMEFRAME_RE = r"[1-9][0-9]*[mhd]"  # context timeframes; weeks are left out (epoch weeks start on Thursdays)
 
 
 def _check_names(names: list[str]) -> list[str]:
@@ -118,7 +117,7 @@ class FeaturesConfig(_Section):
         import re
 
         for tf in v:
-            if not re.fullmatch(TIMEFRAME_RE, str(tf)):
+            if not re.fullmatch(DURATION_RE, str(tf)):
                 raise ValueError(f"{tf!r} is not a timeframe like 4h or 1d (units m, h, d)")
         if len(set(v)) != len(v):
             raise ValueError("a timeframe is named twice")

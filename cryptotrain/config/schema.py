@@ -3,7 +3,6 @@ features and labels sections: data_sections.py)."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -12,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from cryptotrain.config.base import Period, Span, _iso, _Section, _span
 from cryptotrain.config.yaml_reader import quote
 from cryptotrain.config.data_sections import DataConfig, FeaturesConfig, LabelsConfig
+from cryptotrain.defaults import BACKTEST
 
 
 # ---------------------------------------------------------------------------- model
@@ -89,15 +89,6 @@ class TrainConfig(_Section):
                 break
         return v
 
-    @model_validator(mode="after")
-    def _warmup(self) -> "TrainConfig":
-        steps = self.epochs * self.max_batches_per_epoch if self.max_batches_per_epoch else None
-        if steps is not None and self.warmup_steps >= steps:
-            warnings.warn(f"train.warmup_steps ({self.warmup_steps}) is not shorter than the whole run (at most "
-                          f"{steps} steps: epochs x max_batches_per_epoch); the learning rate never leaves the warm-up",
-                          stacklevel=2)
-        return self
-
     @field_validator("betas")
     @classmethod
     def _betas(cls, v: list[float]) -> list[float]:
@@ -108,14 +99,15 @@ class TrainConfig(_Section):
 
 # ------------------------------------------------------------------------- backtest
 class BacktestConfig(_Section):
-    fee_bps: float = Field(default=10.0, ge=0)      # on traded notional, every fill
-    slippage_bps: float = Field(default=2.0, ge=0)  # fills move against the trader
-    cash: float = Field(default=10_000.0, gt=0, le=1e12, allow_inf_nan=False)  # up to $1e12: money stays exact in float64
-    mode: Literal["long-only", "long-short"] = "long-short"
-    threshold: float = Field(default=0.0, ge=0, le=1)  # minimum confidence to act
-    sizing: Literal["fixed", "confidence"] = "fixed"
-    max_exposure: float = Field(default=1.0, gt=0, le=1)
-    min_hold: int = Field(default=0, ge=0)  # candles a position is kept before the policy may change it
+    # defaults in cryptotrain/defaults.py (backtest --help shows them without loading this module)
+    fee_bps: float = Field(default=BACKTEST["fee_bps"], ge=0)      # on traded notional, every fill
+    slippage_bps: float = Field(default=BACKTEST["slippage_bps"], ge=0)  # fills move against the trader
+    cash: float = Field(default=BACKTEST["cash"], gt=0, le=1e12, allow_inf_nan=False)  # up to $1e12: exact in float64
+    mode: Literal["long-only", "long-short"] = BACKTEST["mode"]
+    threshold: float = Field(default=BACKTEST["threshold"], ge=0, le=1)  # minimum confidence to act
+    sizing: Literal["fixed", "confidence"] = BACKTEST["sizing"]
+    max_exposure: float = Field(default=BACKTEST["max_exposure"], gt=0, le=1)
+    min_hold: int = Field(default=BACKTEST["min_hold"], ge=0)  # candles a position is kept before the policy may change it
 
 
 # ---------------------------------------------------------------------- walkforward

@@ -133,3 +133,14 @@ def format_utc(ms: int) -> str:
     """int ms -> '2021-02-11T03:00' (seconds shown only when not zero)."""
     ts = pd.Timestamp(int(ms), unit="ms")
     return ts.strftime("%Y-%m-%dT%H:%M:%S" if ts.second or ts.microsecond else "%Y-%m-%dT%H:%M")
+
+
+def candle_rows(ts: np.ndarray, candle_ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Timestamp -> candle row: (S,) row of each of `ts` in the sorted open times `candle_ts`, and
+    (S,) True where a timestamp is no candle's open time (its row is then only a neighbour's)."""
+    candle_ts = np.asarray(candle_ts, dtype=np.int64)
+    ts = np.asarray(ts, dtype=np.int64)
+    if len(candle_ts) == 0:
+        return np.zeros(len(ts), dtype=np.int64), np.ones(len(ts), dtype=bool)
+    rows = np.minimum(np.searchsorted(candle_ts, ts), len(candle_ts) - 1)
+    return rows, candle_ts[rows] != ts

@@ -35,6 +35,7 @@ from cryptotrain import blas
 from cryptotrain.data.changes import describe_data_change, window_counts
 from cryptotrain.data.dataset import iso_utc
 from cryptotrain.data.features.basic import feature_groups
+from cryptotrain.data.labels import action_to_position
 from cryptotrain.data.ohlcv import file_stem
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
@@ -197,10 +198,10 @@ def predictions_frame(ds, idx: np.ndarray, pred: dict, baselines: dict | None = 
     """predictions.csv's rows: actions as -1/0/1, pred_return and forward_return in r_t units; then
     the fitted baselines' actions (BASELINE_ACTION_COLUMNS, those that were fitted)."""
     probs = pred["probs"]
-    extra = {col: (baselines or {})[b]["action"] - 1 for b, col in BASELINE_ACTION_COLUMNS.items() if b in (baselines or {})}
+    extra = {col: action_to_position((baselines or {})[b]["action"]) for b, col in BASELINE_ACTION_COLUMNS.items() if b in (baselines or {})}
     return pd.DataFrame({
         "timestamp": ds.timestamps[idx], "close": ds.close[idx],
         "p_sell": probs[:, 0], "p_hold": probs[:, 1], "p_buy": probs[:, 2],
-        "pred_action": predicted_action(probs) - 1, "confidence": pred["confidence"],
-        "pred_return": pred["pred_return"], "true_action": ds.action[idx] - 1, "forward_return": ds.ret[idx],
+        "pred_action": action_to_position(predicted_action(probs)), "confidence": pred["confidence"],
+        "pred_return": pred["pred_return"], "true_action": action_to_position(ds.action[idx]), "forward_return": ds.ret[idx],
         **extra}, columns=PREDICTION_COLUMNS + list(extra))

@@ -186,12 +186,11 @@ def _train(s: _Session, on_start, on_epoch, progress, *, point_latest: bool) -> 
 
 
 def _warn_warmup(cfg: Config, n_batches: int) -> None:
-    """Warm-up not shorter than the run, when only the data tells (the config warns when
-    max_batches_per_epoch alone shows it: not twice)."""
+    """Warm-up not shorter than the run: the one place this is said (not when a config is loaded,
+    which evaluate and backtest do again for a trained run), once the data gives the batches."""
     t = cfg.train
     total = n_batches * t.epochs
-    config_warned = t.max_batches_per_epoch is not None and t.warmup_steps >= t.epochs * t.max_batches_per_epoch
-    if t.warmup_steps and t.warmup_steps >= total and not config_warned:
+    if t.warmup_steps and t.warmup_steps >= total:
         warnings.warn(f"train.warmup_steps ({t.warmup_steps}) is not shorter than the whole run ({total} steps: "
                       f"{n_batches} batches per epoch x {t.epochs} epochs); the learning rate never leaves the "
                       "warm-up: lower train.warmup_steps", stacklevel=3)

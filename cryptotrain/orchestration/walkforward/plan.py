@@ -31,10 +31,9 @@ import pandas as pd
 from cryptotrain.config import Config, SplitConfig
 from cryptotrain.data.dataset import build_dataset, iso_utc, trim_candles
 from cryptotrain.data.ohlcv import load_ohlcv
-from cryptotrain.data.timestamps import format_utc, parse_utc
+from cryptotrain.data.timestamps import format_utc, parse_utc, timeframe_to_ms
 from cryptotrain.errors import UserError
 
-_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
 PARTS = ("train", "val", "test")
 
 
@@ -56,14 +55,13 @@ def span_rows(ts: np.ndarray, start: int, span, sign: int = 1) -> int:
     """The row `span` candles (int) or that long (duration) after (sign 1) or before (-1) row `start`."""
     if isinstance(span, int):
         return start + sign * span
-    n, unit = int(span[:-1]), span[-1]
     t0 = int(ts[start]) if start < len(ts) else int(ts[-1]) + int(np.median(np.diff(ts[-3:])))
-    return int(np.searchsorted(ts, t0 + sign * n * _UNIT_MS[unit], side="left"))
+    return int(np.searchsorted(ts, t0 + sign * timeframe_to_ms(span), side="left"))
 
 
 def _length(span) -> int:
     """Candles, or milliseconds of a duration (to compare two spans of one kind)."""
-    return span if isinstance(span, int) else int(span[:-1]) * _UNIT_MS[span[-1]]
+    return span if isinstance(span, int) else timeframe_to_ms(span)
 
 
 def _required(cfg: Config) -> None:

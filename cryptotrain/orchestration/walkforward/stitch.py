@@ -21,6 +21,7 @@ from cryptotrain.backtest import policy
 from cryptotrain.backtest.backtester import backtest_settings, trade, write_outputs
 from cryptotrain.config import load_config
 from cryptotrain.data.ohlcv import load_ohlcv
+from cryptotrain.data.timestamps import candle_rows
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.baselines import all_baselines
 from cryptotrain.evaluate.eval_data import load_eval_dataset, split_rows, trained_heads, training_actions
@@ -140,8 +141,8 @@ def backtest_stitched(wf_dir: Path, overrides: dict | None = None) -> tuple[dict
     candles, rep = load_ohlcv(cfg.data.path, timeframe=cfg.data.timeframe, gap_policy=cfg.data.gap_policy)
     candle_ts = candles["timestamp"].to_numpy()
     ts = preds["timestamp"].to_numpy(dtype=np.int64)
-    rows = np.searchsorted(candle_ts, ts)
-    if (rows >= len(candle_ts)).any() or (candle_ts[np.minimum(rows, len(candle_ts) - 1)] != ts).any():
+    rows, absent = candle_rows(ts, candle_ts)
+    if absent.any():
         raise UserError(f"{path}: timestamps not in {cfg.data.path}; the data file changed since the walk-forward run")
     actions = policy.prediction_actions(preds["pred_action"].to_numpy(), preds["confidence"].to_numpy(), bcfg)
     # a missing fold's test period is traded flat, not with the last target of the fold before it
