@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.backtest import policy
-from cryptotrain.backtest.engine import BacktestResult, final_equity, run_backtest
+from cryptotrain.backtest.engine import BacktestResult, execute_targets, final_equity
 from cryptotrain.backtest.signals import read_signals
 from cryptotrain.backtest.stats import compute_stats, drawdown
 from cryptotrain.backtest.verdict import backtest_verdict
@@ -143,8 +143,8 @@ def trade(candles: pd.DataFrame, timeframe_ms: int, rows: np.ndarray, actions: n
     }
     # views of candles lo..hi, taken once for every run below
     ts, op, cl = (candles[k].to_numpy()[lo:hi + 1] for k in ("timestamp", "open", "close"))
-    results = {name: run_backtest(ts, op, cl, t, cash=bcfg.cash, fee_bps=bcfg.fee_bps,
-                                  slippage_bps=bcfg.slippage_bps, timeframe_ms=timeframe_ms)
+    results = {name: execute_targets(ts, op, cl, t, cash=bcfg.cash, fee_bps=bcfg.fee_bps,
+                                     slippage_bps=bcfg.slippage_bps, timeframe_ms=timeframe_ms)
                for name, t in targets.items()}
     return results, {name: compute_stats(res, no_costs=final_equity(op, cl, targets[name], cash=bcfg.cash,
                                                                     fee_bps=0.0, slippage_bps=0.0))
