@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from cryptotrain import fit, load_config, run_backtest, score
+from cryptotrain.train import TrainCallbacks
 from cryptotrain.train.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +23,8 @@ def _cfg(tmp_path):
 
 def test_fit_score_backtest_are_quiet_and_return_results(tmp_path, capfd):
     epochs, plans = [], []
-    trained = fit(_cfg(tmp_path), on_start=plans.append, on_epoch=lambda row, first: epochs.append((row["epoch"], first)))
+    trained = fit(_cfg(tmp_path), callbacks=TrainCallbacks(
+        on_start=plans.append, on_epoch=lambda row, first: epochs.append((row["epoch"], first))))
     assert epochs == [(1, True), (2, False)] and plans[0].run_dir == trained.run_dir and plans[0].resumed_after is None
     assert trained.epochs_run == 2 and trained.last_epoch == 2 and not trained.stopped_early
     assert trained.best_val_loss == min(r["val_loss"] for r in trained.rows)

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from cryptotrain.cli import app
 from cryptotrain.config import load_config
-from cryptotrain.train.trainer import fit
+from cryptotrain.train.trainer import TrainCallbacks, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = str(ROOT / "configs" / "tiny.yaml")
@@ -130,7 +130,7 @@ def test_latest_moves_only_once_the_new_run_has_a_checkpoint(tmp_path):
         seen.append((tmp_path / "latest").read_text().strip())
 
     cfg = load_config(TINY, [f"train.runs_dir={tmp_path}", "train.epochs=2"])
-    result = fit(cfg, on_epoch=on_epoch)
+    result = fit(cfg, callbacks=TrainCallbacks(on_epoch=on_epoch))
     assert seen == [good.name, result.run_dir.name]
     assert (tmp_path / "latest").read_text().strip() == result.run_dir.name
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from cryptotrain.config import Config
 from cryptotrain.errors import Interrupted
 from cryptotrain.report.training import print_epoch, print_intro, print_summary
-from cryptotrain.train.trainer import fit
+from cryptotrain.train.trainer import TrainCallbacks, fit
 from cryptotrain.report.progress import epoch_progress
 
 
@@ -27,9 +27,9 @@ def train_command(cfg: Config | None, *, run_name: str | None = None, resume: Pa
 
     try:
         result = fit(cfg, resume=resume, run_name=run_name, overfit_batch=overfit_batch,
-                     allow_data_change=allow_data_change, on_start=on_start,
-                     on_epoch=functools.partial(print_epoch, console),
-                     progress=functools.partial(epoch_progress, console))
+                     allow_data_change=allow_data_change,
+                     callbacks=TrainCallbacks(on_start=on_start, on_epoch=functools.partial(print_epoch, console),
+                                              progress=functools.partial(epoch_progress, console)))
     except KeyboardInterrupt:
         raise Interrupted(interrupted_message(started[0] if started else resume)) from None
     print_summary(console, result)

@@ -24,7 +24,7 @@ from cryptotrain.config import config_from_dict
 from cryptotrain.fileio import atomic_write_text
 from cryptotrain.orchestration.executor.jobs import JobContext
 from cryptotrain.train.checkpoint import load_checkpoint
-from cryptotrain.train.trainer import TrainResult, fit
+from cryptotrain.train.trainer import TrainCallbacks, TrainResult, fit
 
 WORKER_FILE = "worker.json"
 
@@ -44,11 +44,12 @@ def train_in_directory(ctx: JobContext, on_epoch=None) -> TrainResult:
         atomic_write_text(run_dir / WORKER_FILE, json.dumps({"blas_threads": ctx.blas_threads,
                                                             "attempt": ctx.attempt}) + "\n")
 
+    callbacks = TrainCallbacks(on_start=on_start, on_epoch=on_epoch or (lambda row, first: None))
     if resumable:
         return fit(None, resume=run_dir, allow_data_change=bool(ctx.payload.get("allow_data_change")),
-                   on_start=on_start, on_epoch=on_epoch)
+                   callbacks=callbacks)
     start = ctx.payload.get("start_from")
-    return fit(cfg, run_dir, on_start=on_start, on_epoch=on_epoch,
+    return fit(cfg, run_dir, callbacks=callbacks,
                start_params=load_checkpoint(Path(start)).params if start else None)
 
 
