@@ -62,7 +62,7 @@ class BacktestReport:
     verdict: dict[str, Any] | None = None  # verdict.backtest_verdict: returns before / after costs, trades
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Decisions:
     candles: pd.DataFrame
     timeframe: str
@@ -175,8 +175,9 @@ def _run_mode(run_dir: Path, split: str, overrides: dict, say, on_scored) -> _De
     baselines = {b: policy.baseline_actions(preds[col].to_numpy(), bcfg)
                  for b, col in BASELINE_ACTION_COLUMNS.items() if col in preds.columns}
     title = f"{run_dir.name} ({split} split, predictions of the {describe(prov)})"
-    return _Decisions(candles, report.timeframe, report.timeframe_ms, rows, actions, bcfg,
-                      run_dir / "backtest" / split, title, "Model", prov, baselines, cfg.labels.horizon)
+    return _Decisions(candles=candles, timeframe=report.timeframe, timeframe_ms=report.timeframe_ms, rows=rows,
+                      actions=actions, settings=bcfg, out_dir=run_dir / "backtest" / split, title=title,
+                      header="Model", provenance=prov, baselines=baselines, horizon=cfg.labels.horizon)
 
 
 def _signals_mode(signals: Path, data: Path | None, overrides: dict) -> _Decisions:
@@ -185,8 +186,10 @@ def _signals_mode(signals: Path, data: Path | None, overrides: dict) -> _Decisio
     bcfg = backtest_settings(BacktestConfig(), overrides)
     candles, report = load_ohlcv(data)
     rows, position = read_signals(signals, candles["timestamp"].to_numpy())
-    return _Decisions(candles, report.timeframe, report.timeframe_ms, rows, policy.signal_actions(position, bcfg),
-                      bcfg, signals.parent / f"{signals.stem}_backtest", signals.name, "Signals", None)
+    return _Decisions(candles=candles, timeframe=report.timeframe, timeframe_ms=report.timeframe_ms, rows=rows,
+                      actions=policy.signal_actions(position, bcfg), settings=bcfg,
+                      out_dir=signals.parent / f"{signals.stem}_backtest", title=signals.name, header="Signals",
+                      provenance=None)
 
 
 def _predictions(run_dir: Path, split: str, say, on_scored) -> tuple[pd.DataFrame, dict | None]:
