@@ -1,4 +1,5 @@
-"""Orchestration: the one executor that walk-forward and sweep share (and, later, those two).
+"""Orchestration: the one executor that walk-forward and sweep share (executor/), and those two
+(walkforward/, sweep/), with their common training job (train_job.py).
 
 A map of pure jobs (STYLE habit 17): a job is plain data and a directory, its result is the files
 in that directory, and running it twice, or again after a crash, gives the same files. Ray only
