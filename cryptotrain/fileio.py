@@ -72,10 +72,10 @@ def atomic_write_bytes(target: str | Path, data: bytes) -> None:
 
 def remove_leftovers(target: str | Path, kind: str = ".tmp") -> list[Path]:
     """Remove the temporary files (or directories) `.<target name>.<pid>.*<kind>` beside `target`
-    whose writer is no longer running, and the pid-less ones of older versions; -> what was removed."""
+    whose writer is no longer running; -> what was removed."""
     target = Path(target)
-    # mkstemp/mkdtemp add 8 characters of [a-z0-9_]; older versions wrote no pid
-    pattern = re.compile(re.escape(f".{target.name}.") + r"(?:(\d+)\.)?[a-z0-9_]{8}(?:\.[A-Za-z0-9]+)?"
+    # mkstemp/mkdtemp add 8 characters of [a-z0-9_]
+    pattern = re.compile(re.escape(f".{target.name}.") + r"(\d+)\.[a-z0-9_]{8}(?:\.[A-Za-z0-9]+)?"
                          + re.escape(kind))
     removed = []
     try:
@@ -84,7 +84,7 @@ def remove_leftovers(target: str | Path, kind: str = ".tmp") -> list[Path]:
         return removed
     for entry in entries:
         m = pattern.fullmatch(entry.name)
-        if m is None or (m.group(1) is not None and pid_alive(int(m.group(1)))):
+        if m is None or pid_alive(int(m.group(1))):
             continue
         try:
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from cryptotrain.cli import app
 from cryptotrain.config import config_from_dict, config_to_yaml
+from cryptotrain.data.changes import window_counts
 from cryptotrain.data.dataset import build_dataset
 from cryptotrain.data.timestamps import parse_utc
 from cryptotrain.models.inference import EVAL_COLUMNS, predict_split, split_loss
@@ -47,7 +48,8 @@ def make_run(tmp, cfg, name="20240101T000000Z-tiny", train_state=None):
     (run / "config.yaml").write_text(config_to_yaml(cfg))
     ck = Checkpoint(params=params, opt_state={"step": 0, "m": params, "v": params}, config=cfg, normalizer=ds.normalizer,
                     thresholds=ds.thresholds,
-                    feature_names=ds.feature_names, fingerprint=ds.fingerprint, data_range=ds.data_range, epoch=1,
+                    feature_names=ds.feature_names, fingerprint=ds.fingerprint, data_range=ds.data_range,
+                    windows=window_counts(ds), epoch=1,
                     train_state={"eval_columns": EVAL_COLUMNS} if train_state is None else train_state)
     for name in ("best", "last"):
         save_checkpoint(run / "checkpoints" / f"{name}.npz", ck)

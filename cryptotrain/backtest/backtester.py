@@ -108,9 +108,7 @@ def _trade_and_write(d: "_Decisions", out: Path | None, figure: FigureProcess) -
     """Trade and write the outputs as one unit (outdir.py): into the default directory, which the
     command owns, or into `out`, which must be new, empty or an earlier backtest's."""
     out_dir = Path(out) if out is not None else d.out_dir
-    # the default directories are named by cryptotrain (inside the run, or <signals stem>_backtest/):
-    # ours even when an older version wrote them without a marker; --out must prove it
-    how = dict(option="--out" if out is not None else "the output directory", legacy=out is None)
+    how = dict(option="--out" if out is not None else "the output directory")
     check_target(out_dir, **how)   # before the work, so a refused --out costs nothing
     results, stats = trade(d.candles, d.timeframe_ms, d.rows, d.actions, d.settings, d.baselines)
     verdict = backtest_verdict(stats, results, d.settings, horizon=d.horizon)

@@ -148,7 +148,7 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
                **report}
     out_dir = run_dir / "eval" / (split if data is None else f"{file_stem(Path(data))}-{split}")
     frame = predictions_frame(ds, idx, pred, baselines)
-    with output_unit(out_dir, "evaluate", legacy=True) as tmp:
+    with output_unit(out_dir, "evaluate") as tmp:
         files = _write(tmp, frame, metrics, checkpoint, ck_path, ck, ds.fingerprint.get("sha256"))
         files += write_eval_plots(report, pred["attention"], ds.timestamps[idx], tmp / "plots")
         if importance is not None:
@@ -176,8 +176,7 @@ def _data_warnings(ck, ds, idx: np.ndarray, data: Path | None, changed: bool) ->
                    f"period ({iso_utc(start)} to {iso_utc(stop)}): if {Path(data).name} is the "
                    "market the run trained on, those results are in-sample")
     if changed:
-        now = window_counts(ds) if ck.windows else None
-        out.append(describe_data_change(ck.fingerprint, ds.fingerprint, ck.windows, now) + ": " + (
+        out.append(describe_data_change(ck.fingerprint, ds.fingerprint, ck.windows, window_counts(ds)) + ": " + (
             "rows and splits are pinned to the training dates, but candles inside them may differ; compare "
             "with care" if pinned(ck) else
             "this old checkpoint has no stored split dates, so the splits may have moved into the training "
