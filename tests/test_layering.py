@@ -5,8 +5,9 @@ this list, never one below it):
 
     base           errors, fileio, dirlock, outdir, error types, atomic writes, one writer per
                    config/, model_memory, blas,     directory, outputs swapped in as one unit,
-                   defaults                         the typed config (config/), the memory
-                                                    estimate, BLAS threads, backtest defaults
+                   defaults, csv_writer             the typed config (config/), the memory
+                                                    estimate, BLAS threads, backtest defaults,
+                                                    CSV files as pandas writes them
     report         report/                          tables and figures from plain data
     data           data/
     nn             nn/
@@ -41,7 +42,7 @@ import cryptotrain
 PACKAGE = Path(cryptotrain.__file__).resolve().parent
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("errors", "fileio", "dirlock", "outdir", "config", "model_memory", "blas", "defaults")),
+    ("base", ("errors", "fileio", "dirlock", "outdir", "config", "model_memory", "blas", "defaults", "csv_writer")),
     ("report", ("report",)),
     ("data", ("data",)),
     ("nn", ("nn",)),

@@ -35,7 +35,8 @@ from cryptotrain.data.ohlcv import load_ohlcv
 from cryptotrain.data.timestamps import candle_rows
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
-from cryptotrain.fileio import atomic_write_bytes, atomic_write_text, to_jsonable, write_csv
+from cryptotrain.csv_writer import write_csv
+from cryptotrain.fileio import atomic_write_bytes, atomic_write_text, to_jsonable
 from cryptotrain.outdir import check_target, output_unit
 from cryptotrain.report.backtest_report import STRATEGY_NAMES, settings_caption
 from cryptotrain.report.equity_figure import equity_panels, equity_png

@@ -47,7 +47,8 @@ from cryptotrain.evaluate.guards import check_finite_outputs, check_finite_param
 from cryptotrain.evaluate.importance import IMPORTANCE_CHOICES, permutation_importance
 from cryptotrain.evaluate.provenance import predictions_provenance
 from cryptotrain.evaluate.summary import evaluation_report
-from cryptotrain.fileio import atomic_write_text, to_jsonable, write_csv
+from cryptotrain.csv_writer import write_csv
+from cryptotrain.fileio import atomic_write_text, to_jsonable
 from cryptotrain.models.inference import EVAL_COLUMNS, predict_with_loss, predicted_action
 from cryptotrain.outdir import output_unit
 from cryptotrain.report.eval_plots import plot_importance, write_eval_plots
