@@ -9,6 +9,7 @@ uses it as it is, as in a notebook. In-process maps (workers=1) never touch it.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,27 @@ def local_ray():
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = saved
+
+
+@pytest.fixture(scope="session")
+def tiny_trained(tmp_path_factory) -> Path:
+    """configs/tiny.yaml trained once for the session through the CLI (its default settings): the
+    run directory. Read-only: a test that changes a run takes a copy (`tiny_run`)."""
+    from typer.testing import CliRunner
+
+    from cryptotrain.cli import app
+
+    root = tmp_path_factory.mktemp("tiny_trained")
+    res = CliRunner().invoke(app, ["train", "--config", str(TESTS.parent / "configs" / "tiny.yaml"),
+                                   "--set", f"train.runs_dir={root}"])
+    assert res.exit_code == 0, res.output
+    (run,) = [p for p in root.iterdir() if p.is_dir()]
+    return run
+
+
+@pytest.fixture
+def tiny_run(tiny_trained, tmp_path) -> Path:
+    """A fresh copy of the session's tiny run, as tmp_path/runs/<its name>."""
+    dst = tmp_path / "runs" / tiny_trained.name
+    shutil.copytree(tiny_trained, dst)
+    return dst

@@ -39,18 +39,16 @@ def _runs(root: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def gru_and_lstm(tmp_path_factory) -> tuple[Path, Path]:
+def gru_and_lstm(tiny_trained, tmp_path_factory) -> tuple[Path, Path]:
+    """The session's tiny GRU run (tests/conftest.py) and the same config as an LSTM."""
     root = tmp_path_factory.mktemp("runs")
-    assert _train(root / "gru").exit_code == 0
     assert _train(root / "lstm", "--set", "model.type=lstm_attention").exit_code == 0
-    return _runs(root / "gru")[0], _runs(root / "lstm")[0]
+    return tiny_trained, _runs(root / "lstm")[0]
 
 
 @pytest.fixture()
-def run(gru_and_lstm, tmp_path) -> Path:
-    dst = tmp_path / "runs" / gru_and_lstm[0].name
-    shutil.copytree(gru_and_lstm[0], dst)
-    return dst
+def run(tiny_run) -> Path:
+    return tiny_run
 
 
 # ------------------------------------------------------------------ checkpoints
