@@ -91,8 +91,8 @@ def test_moving_mean_is_the_centred_convolution(n, w):
     assert np.allclose(moving_mean(x, w), np.convolve(x, np.ones(w) / w, mode="same"), rtol=0, atol=1e-12)
 
 
-def test_rows_written_in_chunks_on_threads_are_the_bytes_in_order(tmp_path, monkeypatch):
-    """A frame longer than a chunk is formatted chunk by chunk on worker threads: the same bytes
+def test_rows_written_in_chunks_are_the_bytes_in_order(tmp_path, monkeypatch):
+    """A frame longer than a chunk is formatted chunk by chunk: the same bytes
     as pandas, the chunks in order (20,000 rows in chunks of 777: 26 of them, the last one short)."""
     monkeypatch.setattr(csv_writer, "_CHUNK_ROWS", 777)
     fast, slow = _both(tmp_path, _mixed_frame(20_000))
