@@ -5,7 +5,7 @@ Also (--command, on by default) the whole command a user runs, in fresh processe
 signal that changes on 1% of them (imports, loading and checking the candles, engine, stats,
 equity.csv, trades.csv, stats.json and the figure); target < 1.5 s, median of --repeats runs.
 
-Times `run_backtest` (engine + trade extraction) and `compute_stats` on a synthetic random
+Times `execute_targets` (engine + trade extraction) and `compute_stats` on a synthetic random
 walk, for a signal that flips long/short about every other candle (the persistence rule:
 ~500,000 fills, the worst case for the fill-level work) and for confidence-sized targets that
 change every candle. Prints the best of a few repeats and whether the target is met.
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cryptotrain.backtest.engine import run_backtest
+from cryptotrain.backtest.engine import execute_targets
 from cryptotrain.backtest.stats import compute_stats
 
 MINUTE = 60_000
@@ -89,8 +89,8 @@ def main() -> None:
     print(f"{args.candles:,} one-minute candles, best of {args.repeats}")
     ok = True
     for name, target in signals.items():
-        t_bt, res = best_of(args.repeats, lambda: run_backtest(ts, open_, close, target, cash=10_000.0, fee_bps=1,
-                                                               slippage_bps=0, timeframe_ms=MINUTE))
+        t_bt, res = best_of(args.repeats, lambda: execute_targets(ts, open_, close, target, cash=10_000.0, fee_bps=1,
+                                                                  slippage_bps=0, timeframe_ms=MINUTE))
         t_st, _ = best_of(args.repeats, lambda: compute_stats(res))
         total = t_bt + t_st
         ok &= total < TARGET_S

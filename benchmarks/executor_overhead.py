@@ -13,9 +13,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import os
+import sys
+
 from cryptotrain.orchestration import Executor, Job, run_jobs
 
-NOOP, GEMM = "cryptotrain.orchestration.probes:noop", "cryptotrain.orchestration.probes:gemm"
+# The probe jobs live in tests/probes.py: this process and the Ray workers import them from there.
+TESTS = str(Path(__file__).resolve().parents[1] / "tests")
+sys.path.insert(0, TESTS)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (TESTS, os.environ.get("PYTHONPATH")) if p)
+NOOP, GEMM = "probes:noop", "probes:gemm"
 
 
 def timed_map(executor: Executor, jobs: list[Job], fn: str) -> float:

@@ -19,7 +19,7 @@ import tracemalloc
 
 from cryptotrain.config import FeaturesConfig, config_from_dict
 from cryptotrain.data.dataset import build_dataset
-from cryptotrain.data.features import compute_features
+from cryptotrain.data.features.basic import compute_features
 from cryptotrain.data.synthetic import synthetic_candles
 
 N = 1_000_000

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from cryptotrain.config import load_config
 from cryptotrain.orchestration import Executor
-from cryptotrain.orchestration.sweep import SweepSettings, run_sweep
-from cryptotrain.orchestration.sweep_space import load_space
+from cryptotrain.orchestration.sweep.search import SweepSettings, run_sweep
+from cryptotrain.orchestration.sweep.space import load_space
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = ("train.lr: {float: [1.0e-4, 3.0e-2], log: true}\n"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from cryptotrain.config import load_config
 from cryptotrain.orchestration import Executor
-from cryptotrain.orchestration.walkforward import walk_forward
+from cryptotrain.orchestration.walkforward.run import walk_forward
 
 
 def timed(cfg, wf_dir: Path, workers: int, blas_threads: int | None) -> dict:

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from cryptotrain.defaults import BACKTEST
 from cryptotrain.errors import RunFailure, UserError
 
 
@@ -122,7 +123,7 @@ def data_inspect(
     timeframe: Optional[str] = typer.Option(None, help="Expected timeframe, e.g. 1h (inferred when omitted)."),
 ) -> None:
     """Load a candle file and print a summary: rows, range, timeframe, gaps, duplicates."""
-    from cryptotrain.data.inspect import inspect_file
+    from cryptotrain.commands.data_inspect import inspect_file
 
     inspect_file(path, timeframe=timeframe, console=_console())
 
@@ -142,7 +143,7 @@ def fetch(
     exchange_config: Optional[Path] = typer.Option(None, help="YAML/JSON passed to the ccxt constructor; ${ENV} values are expanded."),
 ) -> None:
     """Download candles through ccxt: resumable, validated, never losing or duplicating a candle."""
-    from cryptotrain.data.fetch import fetch_command
+    from cryptotrain.commands.fetch import fetch_command
 
     fetch_command(exchange=exchange, symbol=symbol, timeframe=timeframe, since=since, until=until,
                   out=out, fmt=format, exchange_config=exchange_config, console=_console())
@@ -161,7 +162,7 @@ def train(
 ) -> None:
     """Train a model from a config; writes a self-describing run directory under runs/."""
     from cryptotrain.config import load_config
-    from cryptotrain.train.runner import train_command
+    from cryptotrain.commands.train import train_command
 
     if resume is not None and (config is not None or set_):
         raise UserError("--resume continues a run with its stored config; drop --config/--set")
@@ -190,8 +191,8 @@ def sweep(
 ) -> None:
     """Search configurations with Optuna on the validation split; the best is tested once, with its DSR."""
     from cryptotrain.config import load_config
-    from cryptotrain.orchestration.sweep import SweepSettings
-    from cryptotrain.orchestration.sweep_command import sweep_command
+    from cryptotrain.orchestration.sweep.search import SweepSettings
+    from cryptotrain.commands.sweep import sweep_command
 
     cfg = load_config(config, set_)
     settings = SweepSettings(trials=trials, workers=workers, address=address, objective=objective,
@@ -211,7 +212,7 @@ def gradcheck(
     if not 0 < tol < 1:  # also refuses nan, which no error is ever below
         raise UserError(f"--tol {tol:g}: the tolerance must be a relative error in (0, 1), e.g. --tol 1e-6")
     from cryptotrain.config import load_config
-    from cryptotrain.models.gradcheck import gradcheck_command
+    from cryptotrain.commands.gradcheck import gradcheck_command
 
     cfg = load_config(config, set_)
     ok = gradcheck_command(cfg, tol=tol, console=_console())
@@ -233,17 +234,7 @@ def evaluate(
     importance_repeats: int = typer.Option(5, help="Seeded permutations per feature (or group) for --importance."),
 ) -> None:
     """Score a trained run on a split: metrics, baselines, bootstrap intervals, attention analysis."""
-    from cryptotrain.orchestration.walkforward_stitch import is_walkforward_dir
-
-    if is_walkforward_dir(run):  # a walk-forward run: its stitched test predictions
-        if split != "test" or checkpoint != "best" or data is not None:
-            raise UserError("a walk-forward run is evaluated on its stitched test parts (best checkpoints); "
-                            "drop --split/--checkpoint/--data")
-        from cryptotrain.orchestration.walkforward_runner import evaluate_walkforward
-
-        evaluate_walkforward(run, as_json=json_, console=_console())
-        return
-    from cryptotrain.evaluate.runner import evaluate_command
+    from cryptotrain.commands.evaluate import evaluate_command
 
     evaluate_command(run=run, split=split, checkpoint=checkpoint, data=data, as_json=json_, console=_console(),
                      importance=importance, importance_repeats=importance_repeats)
@@ -261,23 +252,17 @@ def predict(
     allow_stale: bool = _flag(False, "--allow-stale", "Score the last candle even if newer ones are missing."),
 ) -> None:
     """Say what the run's model would do at the last closed candle: probabilities, action, target position."""
-    from cryptotrain.predict import predict as predict_candle
-    from cryptotrain.report.predict import print_prediction
+    from cryptotrain.commands.predict import predict_command
 
-    result = predict_candle(run, checkpoint=checkpoint, data=data, at=at, allow_stale=allow_stale).result
-    print_prediction(result, _console(), as_json=json_)
+    predict_command(run, checkpoint=checkpoint, data=data, at=at, allow_stale=allow_stale, as_json=json_,
+                    console=_console())
 
 
 # -------------------------------------------------------------------------- backtest
-# The defaults of BacktestConfig, written out so that `--help` needs no pydantic import (start-up
-# time); tests/test_cli_help.py checks them against the config class.
-BACKTEST_DEFAULTS = {"fee_bps": "10", "slippage_bps": "2", "cash": "10000", "mode": "long-short",
-                     "threshold": "0", "sizing": "fixed", "max_exposure": "1", "min_hold": "0",
-                     "gross": "1", "rebalance": "0", "target_vol": "0"}
-
-
 def _bt_help(text: str, key: str) -> str:
-    return f"{text}. Default: the run config's backtest.{key} (unset: {BACKTEST_DEFAULTS[key]})."
+    default = BACKTEST[key]   # BacktestConfig's defaults, readable without loading pydantic
+    shown = default if isinstance(default, str) else format(default, "g")
+    return f"{text}. Default: the run config's backtest.{key} (unset: {shown})."
 
 
 @app.command()
@@ -319,7 +304,7 @@ def backtest(
 ) -> None:
     """Trade a run's predictions, an external signal file or a portfolio of weights (--weights) with next-open
     fills, fees and slippage."""
-    from cryptotrain.backtest.runner import backtest_command
+    from cryptotrain.commands.backtest import backtest_command
 
     from cryptotrain.backtest.backtester import set_overrides
 
@@ -330,19 +315,11 @@ def backtest(
                                        target_vol=target_vol).items()
                  if v is not None}
     if weights is not None or data_dir is not None:
-        from cryptotrain.backtest.portfolio_runner import portfolio_command
+        from cryptotrain.commands.portfolio import portfolio_command
 
         portfolio_command(weights, data_dir, out, overrides, timeframe=timeframe, allow_leverage=allow_leverage,
                           console=_console())
         return
-    if signals is None:   # (signals mode needs neither import: evaluate's modules come with them)
-        from cryptotrain.orchestration.walkforward_stitch import is_walkforward_dir
-
-        if is_walkforward_dir(run):   # a walk-forward run: its stitched test signals
-            from cryptotrain.orchestration.walkforward_runner import backtest_walkforward
-
-            backtest_walkforward(run, overrides, console=_console())
-            return
     backtest_command(run=run, split=split, signals=signals, data=data, out=out, overrides=overrides,
                      console=_console())
 
@@ -361,7 +338,7 @@ def walkforward(
 ) -> None:
     """Retrain through time (folds), score each fold's test part, stitch, evaluate and backtest; resumes."""
     from cryptotrain.config import load_config
-    from cryptotrain.orchestration.walkforward_runner import walkforward_command, walkforward_dir
+    from cryptotrain.commands.walkforward import walkforward_command, walkforward_dir
 
     cfg = load_config(config, set_)
     walkforward_command(cfg, walkforward_dir(cfg, config, run_name), workers=workers, address=address,
@@ -394,11 +371,9 @@ def runs_root(ctx: typer.Context, runs_dir: Optional[Path] = _RUNS_DIR, json_: b
 @_handles_errors
 def runs_list(ctx: typer.Context, runs_dir: Optional[Path] = _RUNS_DIR, json_: bool = _RUNS_JSON) -> None:
     """One row per run: model, market, epochs, best val loss, test accuracy, backtest beside buy and hold."""
-    from cryptotrain.report.runs_report import print_json_doc, print_runs_list
-    from cryptotrain.runs.index import list_runs, list_view
+    from cryptotrain.commands.runs import list_command
 
-    runs_dir, json_ = _runs_opts(ctx, runs_dir, json_)
-    (print_json_doc if json_ else print_runs_list)(_console(), list_view(list_runs(runs_dir)))
+    list_command(*_runs_opts(ctx, runs_dir, json_), console=_console())
 
 
 @runs_app.command("show")
@@ -407,12 +382,9 @@ def runs_show(ctx: typer.Context,
               run: str = typer.Argument(..., help="Run directory, or a run name in --runs-dir, or latest."),
               runs_dir: Optional[Path] = _RUNS_DIR, json_: bool = _RUNS_JSON) -> None:
     """A run's config differences from the defaults, training summary, evaluation, backtest, figures."""
-    from cryptotrain.report.runs_report import print_json_doc, print_run
-    from cryptotrain.runs.compare import show_run
-    from cryptotrain.runs.index import resolve
+    from cryptotrain.commands.runs import show_command
 
-    runs_dir, json_ = _runs_opts(ctx, runs_dir, json_)
-    (print_json_doc if json_ else print_run)(_console(), show_run(resolve(run, runs_dir)))
+    show_command(run, *_runs_opts(ctx, runs_dir, json_), console=_console())
 
 
 @runs_app.command("compare")
@@ -421,13 +393,9 @@ def runs_compare(ctx: typer.Context,
                  runs: list[str] = typer.Argument(..., help="Two or more runs (directories or names in --runs-dir)."),
                  runs_dir: Optional[Path] = _RUNS_DIR, json_: bool = _RUNS_JSON) -> None:
     """Config keys that differ and the headline metrics side by side, the better value marked."""
-    from cryptotrain.report.runs_report import print_compare, print_json_doc
-    from cryptotrain.runs.compare import compare_runs
-    from cryptotrain.runs.index import resolve
+    from cryptotrain.commands.runs import compare_command
 
-    runs_dir, json_ = _runs_opts(ctx, runs_dir, json_)
-    doc = compare_runs([resolve(r, runs_dir) for r in runs])
-    (print_json_doc if json_ else print_compare)(_console(), doc)
+    compare_command(runs, *_runs_opts(ctx, runs_dir, json_), console=_console())
 
 
 def main() -> None:

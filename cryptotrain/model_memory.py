@@ -11,6 +11,8 @@ the dominant terms; it only has to tell "fits" from "cannot possibly fit":
   benchmark's large GRU (B 128, T 96, H 256, 3 layers) estimates 0.35 GB; nn/buffers.py
   measures a 310 MB working set for it.
 It reads the config by attribute (data, features, model, train), so it imports no layer above.
+`fit` checks it before training (not the config validator: a config stays valid on a smaller
+machine, it only cannot be trained there).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any
+
+from cryptotrain.errors import UserError
 
 N_OUT = 5  # the head's outputs: three action logits, confidence, return
 
@@ -73,11 +77,11 @@ def physical_memory() -> int | None:
 
 
 def check_fits_in_memory(cfg: Any) -> None:
-    """ValueError with the numbers when training the configured model cannot fit in this machine's RAM."""
+    """UserError with the numbers when training the configured model cannot fit in this machine's RAM."""
     ram = physical_memory()
     est = estimate_training_memory(cfg)
     if ram is not None and est.bytes > ram:
-        raise ValueError(
+        raise UserError(
             f"the model is too big for this machine: about {est.parameters:,} parameters and {est.activations:,} "
             f"cached values per batch need at least {est.bytes / 2**30:,.1f} GiB, the machine has {ram / 2**30:,.1f} GiB; "
             "reduce model.hidden_size, model.num_layers, model.head_sizes, data.window or train.batch_size")

@@ -7,8 +7,7 @@ the same target removes (fileio.remove_leftovers).
 
 The command owns what it replaces: `target` must be absent, empty, or hold a marker file
 (MARKER, listing the files written) and nothing else; a directory with files the command did not
-write is refused, so `--out DIR` never overwrites a user's own files. `legacy=True` (a directory
-inside a run, written by a version without markers) skips the marker check.
+write is refused, so `--out DIR` never overwrites a user's own files.
 """
 
 from __future__ import annotations
@@ -29,14 +28,14 @@ MARKER = ".cryptotrain-output.json"
 NEW, OLD = ".new", ".old"
 
 
-def check_target(target: Path, option: str = "the output directory", legacy: bool = False) -> None:
+def check_target(target: Path, option: str = "the output directory") -> None:
     """UserError unless `target` may be replaced: absent, empty, or written by cryptotrain."""
     if not target.exists() and not target.is_symlink():
         return
     if not target.is_dir() or target.is_symlink():
         raise UserError(f"{option} {target} exists and is not a directory; pass a directory to write into")
     files = sorted(str(p.relative_to(target)) for p in target.rglob("*") if not p.is_dir())
-    if not files or legacy:
+    if not files:
         return
     foreign = [f for f in files if f != MARKER and f not in _written(target)]
     if MARKER not in files or foreign:
@@ -46,11 +45,10 @@ def check_target(target: Path, option: str = "the output directory", legacy: boo
 
 
 @contextmanager
-def output_unit(target: str | Path, command: str, *, option: str = "the output directory",
-                legacy: bool = False) -> Iterator[Path]:
+def output_unit(target: str | Path, command: str, *, option: str = "the output directory") -> Iterator[Path]:
     """Yield a fresh directory to write `command`'s outputs into; swap it in place of `target` on success."""
     target = Path(target)
-    check_target(target, option, legacy)
+    check_target(target, option)
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(target, NEW)
     remove_leftovers(target, OLD)

@@ -36,8 +36,10 @@ import numpy as np
 from cryptotrain import blas
 from cryptotrain.backtest.policy import prediction_actions
 from cryptotrain.data.dataset import file_sha256, iso_utc
-from cryptotrain.data.features import compute_features, feature_names
-from cryptotrain.data.ohlcv import fill_gaps, file_stem, find_gaps, format_utc, ms_to_timeframe, parse_utc, symbol_slug
+from cryptotrain.data.features.basic import compute_features, feature_names
+from cryptotrain.data.labels import ACTION_NAMES, action_to_position, position_to_action
+from cryptotrain.data.ohlcv import fill_gaps, file_stem, find_gaps, symbol_slug
+from cryptotrain.data.timestamps import format_utc, ms_to_timeframe, parse_utc
 from cryptotrain.data.tail import CandleFile, ema_memory_rows, warmup_rows
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.eval_data import pinned, trained_heads
@@ -48,7 +50,6 @@ from cryptotrain.nn.layers import softmax_forward
 from cryptotrain.train.checkpoint import load_checkpoint
 from cryptotrain.train.rundir import resolve_run
 
-ACTIONS = ("sell", "hold", "buy")
 
 
 @dataclass
@@ -105,7 +106,7 @@ def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | 
     check_finite_outputs({"logits": out["logits"], "confidence": out["confidence"], "pred_return": out["return"]},
                          np.array([ts]), f"{ck_path} on {path}")
     probs = softmax_forward(out["logits"].astype(np.float64))[0][0]
-    action = int(predicted_action(probs[None])[0]) - 1
+    action = int(action_to_position(predicted_action(probs[None]))[0])
     conf = float(out["confidence"].astype(np.float64)[0])
     trained = trained_heads(cfg.model)
     pred_return = float(out["return"].astype(np.float64)[0] / cfg.model.return_scale) if trained["return"] else None
@@ -119,7 +120,7 @@ def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | 
         "decision": {"timestamp": ts, "time": iso_utc(ts), "close_time": iso_utc(ts + tf), "close": close_t},
         "fill": {"timestamp": ts + tf, "time": iso_utc(ts + tf), "price": "open of the next candle"},
         "p_sell": float(probs[0]), "p_hold": float(probs[1]), "p_buy": float(probs[2]),
-        "pred_action": action, "action": ACTIONS[action + 1],
+        "pred_action": action, "action": ACTION_NAMES[int(position_to_action(action))],
         "confidence": conf, "confidence_trained": trained["confidence"],
         "pred_return": pred_return,
         "position": target_position(action, conf, cfg.backtest),

@@ -1,4 +1,4 @@
-"""Shared checks for the GRU / LSTM layer tests (tests/test_nn_gru.py, tests/test_nn_lstm.py).
+"""Shared checks for the GRU / LSTM layer tests (tests/test_nn_rnn_layers.py).
 
 Layers are time-major: x (T, B, F) -> y (T, B, H). `h0` is an array (GRU), a tuple (h0, c0)
 (LSTM) or None. The loss used everywhere is sum(y * dy) for a fixed random dy.

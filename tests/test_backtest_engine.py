@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cryptotrain.backtest.engine import final_equity, run_backtest
+from cryptotrain.backtest.engine import execute_targets, final_equity
 
 H = 3_600_000
 
 
 def bt(open_, close, target, cash=1000.0, fee_bps=0.0, slippage_bps=0.0):
     n = len(close)
-    return run_backtest(np.arange(n) * H, np.asarray(open_, float), np.asarray(close, float),
-                        np.asarray(target, float), cash=cash, fee_bps=fee_bps, slippage_bps=slippage_bps, timeframe_ms=H)
+    return execute_targets(np.arange(n) * H, np.asarray(open_, float), np.asarray(close, float),
+                           np.asarray(target, float), cash=cash, fee_bps=fee_bps, slippage_bps=slippage_bps, timeframe_ms=H)
 
 
 def oracle(open_, close, target, cash, f, s):
@@ -172,7 +172,7 @@ def test_a_flip_pays_fee_and_slippage_on_both_legs(fee_bps, slip_bps):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_final_equity_is_the_last_equity_of_the_full_run(seed):
     """engine.final_equity (the "no costs" return of every strategy) gives the same bits as
-    run_backtest's last equity, also when a short is wiped out (and when the ruin is at a fill)."""
+    execute_targets's last equity, also when a short is wiped out (and when the ruin is at a fill)."""
     open_, close, rng = walk(300, seed)
     target = np.repeat(rng.choice([-1.0, -0.5, 0.0, 0.3, 1.0], 300), rng.integers(1, 6, 300))[:300]
     cases = [(open_, close, target, 10, 2), (open_, close, target, 0, 0),

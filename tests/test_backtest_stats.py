@@ -98,7 +98,7 @@ def test_persistence_is_the_sign_of_the_last_return():
 
 
 def test_annualized_numbers_of_a_short_profitable_minute_run_do_not_overflow():
-    from cryptotrain.backtest.engine import run_backtest
+    from cryptotrain.backtest.engine import execute_targets
 
     n = 50
     ts = np.arange(n, dtype=np.int64) * 60_000
@@ -106,8 +106,8 @@ def test_annualized_numbers_of_a_short_profitable_minute_run_do_not_overflow():
     open_[10:] = 110.0                      # +10% after the fill: 1.1^10512 overflows a float
     target = np.zeros(n)
     target[5:] = 1.0                         # long from the open of candle 6
-    res = run_backtest(ts, open_, open_.copy(), target, cash=10_000.0, fee_bps=0.0, slippage_bps=0.0,
-                       timeframe_ms=60_000)
+    res = execute_targets(ts, open_, open_.copy(), target, cash=10_000.0, fee_bps=0.0, slippage_bps=0.0,
+                          timeframe_ms=60_000)
     s = compute_stats(res)
     assert s["Return [%]"] > 9.0
     assert s["Return (Ann.) [%]"] == float("inf") and s["CAGR [%]"] == float("inf")

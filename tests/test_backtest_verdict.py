@@ -69,7 +69,7 @@ def test_backtest_output_never_cuts_a_label_or_header(tmp_path, candles, columns
 def _reading(seed: int, position) -> tuple[float, str]:
     """The after-cost return [%] and the Reading line of `position(candles, rng)` traded (no costs) on
     2,000 hourly candles of a geometric random walk."""
-    from cryptotrain.backtest.engine import final_equity, run_backtest
+    from cryptotrain.backtest.engine import execute_targets, final_equity
     from cryptotrain.backtest.stats import compute_stats
     from cryptotrain.backtest.verdict import strategy_summary
     from cryptotrain.data.synthetic import synthetic_candles
@@ -79,7 +79,7 @@ def _reading(seed: int, position) -> tuple[float, str]:
     c = synthetic_candles(2000, seed=seed, sigma=0.006)
     target = position(c, rng)
     args = (c["open"].to_numpy(), c["close"].to_numpy(), target)
-    res = run_backtest(c["timestamp"].to_numpy(), *args, cash=10_000, fee_bps=0, slippage_bps=0, timeframe_ms=H)
+    res = execute_targets(c["timestamp"].to_numpy(), *args, cash=10_000, fee_bps=0, slippage_bps=0, timeframe_ms=H)
     stats = compute_stats(res, final_equity(*args, cash=10_000, fee_bps=0, slippage_bps=0))
     return stats["Return [%]"], _earning_reading(strategy_summary(stats, 10_000))
 

@@ -19,6 +19,7 @@ from cryptotrain.cli import app
 from cryptotrain.config import Config, load_config
 from cryptotrain.errors import UserError
 from cryptotrain.model_memory import estimate_training_memory, n_features
+from cryptotrain.train import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = str(ROOT / "configs" / "tiny.yaml")
@@ -121,10 +122,22 @@ def test_a_model_too_big_for_memory_is_refused_with_the_numbers():
     assert "reduce model.hidden_size" in msg
 
 
+def test_a_config_too_big_for_this_machine_stays_valid_and_fit_refuses_it(tmp_path):
+    """Catches the memory check in the Config validator: a config (a run's stored config.yaml, a
+    sweep's best.yaml) would stop loading on a machine with less RAM, so `runs show` or evaluate
+    could not read a run trained elsewhere; only training it is refused."""
+
+    cfg = load_config(TINY, ["model.hidden_size=200000", f"train.runs_dir={tmp_path}"])
+    assert cfg.model.hidden_size == 200000
+    with pytest.raises(UserError, match="too big for this machine"):
+        fit(cfg)
+    assert not any(tmp_path.iterdir())   # refused before a run directory was made
+
+
 @pytest.mark.parametrize("config", ["tiny.yaml", "gru_attention_1h.yaml", "transformer_1h.yaml"])
 def test_the_memory_estimate_counts_the_parameters_of_the_real_model(config):
     """The estimate is a lower-bound sketch, but its parameter count must be close to the model's."""
-    from cryptotrain.data.features import feature_names
+    from cryptotrain.data.features.basic import feature_names
     from cryptotrain.models import init_params
 
     cfg = load_config(ROOT / "configs" / config)
@@ -134,12 +147,14 @@ def test_the_memory_estimate_counts_the_parameters_of_the_real_model(config):
     assert 0.8 * actual <= estimate_training_memory(cfg).parameters <= 1.2 * actual
 
 
-def test_warmup_longer_than_the_whole_run_warns():
-    with pytest.warns(UserWarning, match="never leaves the warm-up"):
-        load_config(TINY, ["train.warmup_steps=100"])   # 2 epochs x 10 batches = 20 steps
+def test_a_warm_up_longer_than_the_run_warns_in_fit_not_when_a_config_loads(tmp_path):
+    """Catches the warm-up warning issued by the config validator as well: evaluate and backtest
+    load a trained run's config again and repeated it (tests/test_run_safety.py: fit says it once)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        load_config(TINY, ["train.warmup_steps=5"])
+        cfg = load_config(TINY, ["train.warmup_steps=100", f"train.runs_dir={tmp_path}"])   # 2 x 10 = 20 steps
+    with pytest.warns(UserWarning, match="never leaves the warm-up"):
+        fit(cfg)
 
 
 @pytest.mark.parametrize("tol", ["-1", "nan", "0", "inf"])

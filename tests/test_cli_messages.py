@@ -36,7 +36,7 @@ def test_the_missing_ray_hint_is_the_whole_install_command(command, monkeypatch,
     that installs the core again and still has no Ray."""
     monkeypatch.chdir(REPO)
     monkeypatch.setitem(sys.modules, "ray", None)   # an environment without Ray (as after `make demo`)
-    monkeypatch.delitem(sys.modules, "cryptotrain.orchestration.ray_backend", raising=False)
+    monkeypatch.delitem(sys.modules, "cryptotrain.orchestration.executor.ray_backend", raising=False)
     code, out = _run([*command, "--workers", "2", "--set", f"train.runs_dir={tmp_path}"])
     assert code == 2, out
     assert 'error: --workers 2 needs Ray, which is not installed: ' in out

@@ -1,4 +1,4 @@
-"""fileio.write_csv writes what pandas' to_csv writes, byte for byte (it is only faster), and
+"""csv_writer.write_csv writes what pandas' to_csv writes, byte for byte (it is only faster), and
 report.equity_figure.thin keeps every bucket's extremes of every series it thins."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cryptotrain import fileio
-from cryptotrain.fileio import write_csv
+from cryptotrain import csv_writer
+from cryptotrain.csv_writer import write_csv
 from cryptotrain.report.equity_figure import thin
 
 SPECIAL = [0.0, -0.0, 1.0, -3.0, 1e-5, 1e-4, 9.999e-5, 1e-7, 5e-324, -1e-300, 123456.0, 999999.0, 1e6, 1e14,
@@ -91,10 +91,10 @@ def test_moving_mean_is_the_centred_convolution(n, w):
     assert np.allclose(moving_mean(x, w), np.convolve(x, np.ones(w) / w, mode="same"), rtol=0, atol=1e-12)
 
 
-def test_rows_written_in_chunks_on_threads_are_the_bytes_in_order(tmp_path, monkeypatch):
-    """A frame longer than a chunk is formatted chunk by chunk on worker threads: the same bytes
+def test_rows_written_in_chunks_are_the_bytes_in_order(tmp_path, monkeypatch):
+    """A frame longer than a chunk is formatted chunk by chunk: the same bytes
     as pandas, the chunks in order (20,000 rows in chunks of 777: 26 of them, the last one short)."""
-    monkeypatch.setattr(fileio, "_CHUNK_ROWS", 777)
+    monkeypatch.setattr(csv_writer, "_CHUNK_ROWS", 777)
     fast, slow = _both(tmp_path, _mixed_frame(20_000))
     assert fast == slow
     fast, slow = _both(tmp_path, _mixed_frame(777))   # exactly one chunk

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from cryptotrain.config import FeaturesConfig, LabelsConfig, config_from_dict
 from cryptotrain.data.dataset import build_dataset
-from cryptotrain.data.features import compute_features, feature_names
+from cryptotrain.data.features.basic import compute_features, feature_names
 from cryptotrain.data.labels import action_labels, confidence_target, forward_returns, label_thresholds
 from cryptotrain.data.ohlcv import write_ohlcv
 from cryptotrain.data.synthetic import random_valid_candles, synthetic_candles

@@ -9,9 +9,9 @@ import pytest
 from scipy.stats import rankdata
 
 from cryptotrain.config import ALPHA158_ROLLING, FeaturesConfig, config_from_dict
-from cryptotrain.data import features as features_mod
-from cryptotrain.data import features_alpha158 as a158
-from cryptotrain.data.features import compute_features, feature_names
+from cryptotrain.data.features import basic as features_mod
+from cryptotrain.data.features import alpha158 as a158
+from cryptotrain.data.features.basic import compute_features, feature_names
 from cryptotrain.data.ohlcv import segment_ids
 from cryptotrain.data.synthetic import synthetic_candles
 from cryptotrain.errors import UserError

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cryptotrain.config import FeaturesConfig
-from cryptotrain.data.features import compute_features, feature_names
-from cryptotrain.data.features_context import context_candles
+from cryptotrain.data.features.basic import compute_features, feature_names
+from cryptotrain.data.features.context import context_candles
 from cryptotrain.data.synthetic import random_valid_candles, synthetic_candles
 
 H = 3_600_000

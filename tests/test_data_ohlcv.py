@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cryptotrain.cli import app
-from cryptotrain.data.ohlcv import (format_utc, load_ohlcv, ms_to_timeframe, parse_utc, timeframe_to_ms,
-                                    validate_ohlcv_frame, write_ohlcv)
+from cryptotrain.data.ohlcv import load_ohlcv, validate_ohlcv_frame, write_ohlcv
+from cryptotrain.data.timestamps import format_utc, ms_to_timeframe, parse_utc, timeframe_to_ms
 from cryptotrain.data.synthetic import synthetic_candles
 from cryptotrain.errors import UserError
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from cryptotrain.config import FeaturesConfig
-from cryptotrain.data.features import compute_features
+from cryptotrain.data.features.basic import compute_features
 from cryptotrain.data.ohlcv import load_ohlcv, write_ohlcv
-from cryptotrain.data.rolling import rolling_comoments, rolling_mean_std, rolling_sum
+from cryptotrain.data.features.rolling import rolling_comoments, rolling_mean_std, rolling_sum
 from cryptotrain.data.synthetic import synthetic_candles
 from cryptotrain.data.tail import CandleFile, ema_memory_rows, ema_rows, warmup_rows
 

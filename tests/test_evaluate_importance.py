@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from cryptotrain.cli import app
 from cryptotrain.data.dataset import build_dataset
 from cryptotrain.config import FeaturesConfig
-from cryptotrain.data.features import feature_groups, feature_names
+from cryptotrain.data.features.basic import feature_groups, feature_names
 from cryptotrain.evaluate.importance import block_permutation, column_groups, permutation_importance
 from cryptotrain.models import init_params
 from test_evaluate_runner import make_run, tiny_config

@@ -11,13 +11,14 @@ from typer.testing import CliRunner
 
 from cryptotrain.cli import app
 from cryptotrain.config import config_from_dict, config_to_yaml
+from cryptotrain.data.changes import window_counts
 from cryptotrain.data.dataset import build_dataset
-from cryptotrain.data.ohlcv import parse_utc
+from cryptotrain.data.timestamps import parse_utc
 from cryptotrain.models.inference import EVAL_COLUMNS, predict_split, split_loss
-from cryptotrain.evaluate.runner import evaluate_command
+from cryptotrain.commands.evaluate import evaluate_command
 from cryptotrain.evaluate.scorer import PREDICTION_COLUMNS
 from cryptotrain.models import init_params
-from cryptotrain.train.checkpoint import Checkpoint, save_checkpoint
+from cryptotrain.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from cryptotrain.train.rundir import set_latest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +48,8 @@ def make_run(tmp, cfg, name="20240101T000000Z-tiny", train_state=None):
     (run / "config.yaml").write_text(config_to_yaml(cfg))
     ck = Checkpoint(params=params, opt_state={"step": 0, "m": params, "v": params}, config=cfg, normalizer=ds.normalizer,
                     thresholds=ds.thresholds,
-                    feature_names=ds.feature_names, fingerprint=ds.fingerprint, data_range=ds.data_range, epoch=1,
+                    feature_names=ds.feature_names, fingerprint=ds.fingerprint, data_range=ds.data_range,
+                    windows=window_counts(ds), epoch=1,
                     train_state={"eval_columns": EVAL_COLUMNS} if train_state is None else train_state)
     for name in ("best", "last"):
         save_checkpoint(run / "checkpoints" / f"{name}.npz", ck)
@@ -143,7 +145,7 @@ def test_data_scores_another_file_without_overwriting(run_dir, tmp_path):
 def test_evaluate_reproduces_the_training_val_loss_exactly(tmp_path):
     from rich.console import Console
 
-    from cryptotrain.train.runner import train_command
+    from cryptotrain.commands.train import train_command
 
     cfg = tiny_config(tmp_path, l2=0.05, dropout=0.2, num_layers=2)  # dropout and l2 must not leak into val
     cfg.train.epochs = 2
@@ -180,7 +182,7 @@ def test_prepended_candles_never_move_into_the_test_split(tmp_path):
     """Train on a file, prepend older history to it (fetch --since earlier), evaluate: same test windows."""
     from rich.console import Console
 
-    from cryptotrain.train.runner import train_command
+    from cryptotrain.commands.train import train_command
 
     full = pd.read_csv(SAMPLE_1H)
     path = tmp_path / "BTC_USDT-1h.csv"
@@ -253,8 +255,14 @@ def test_data_inside_the_training_period_is_flagged_in_sample(tmp_path):
                          "--set", "train.epochs=1"])
     assert res.exit_code == 0, res.output
     run = next(p for p in runs.iterdir() if p.is_dir())
-    res = r.invoke(app, ["evaluate", "--run", str(run), "--data", str(root / "data/sample/BTC_USDT-1h.csv.gz"),
-                         "--split", "all", "--json"])
+    # a slice of the run's own file (its first 400 training candles and the 400 before them),
+    # not all 47,900 candles: the same warning, a fraction of the scoring
+    candles = pd.read_csv(root / "data/sample/BTC_USDT-1h.csv.gz")
+    start = int(np.searchsorted(candles["timestamp"].to_numpy(), load_checkpoint(
+        run / "checkpoints" / "last.npz").data_range["start_ts"]))
+    part = tmp_path / "part.csv"
+    candles.iloc[start - 400:start + 400].to_csv(part, index=False)
+    res = r.invoke(app, ["evaluate", "--run", str(run), "--data", str(part), "--split", "all", "--json"])
     assert res.exit_code == 0, res.output
     warnings = json.loads(res.stdout)["warnings"]
     assert any("in-sample" in w and "end inside the run's training period" in w for w in warnings), warnings

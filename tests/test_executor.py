@@ -12,7 +12,7 @@ import pytest
 import executor_jobs
 from cryptotrain.errors import UserError
 from cryptotrain.orchestration import Executor, Job, run_jobs
-from cryptotrain.orchestration.jobs import fn_reference
+from cryptotrain.orchestration.executor.jobs import fn_reference
 
 COUNTER = "executor_jobs:counter"
 
@@ -85,11 +85,11 @@ def test_jobs_are_taken_from_the_source_only_when_a_slot_is_free(tmp_path):
 def test_blas_threads_in_process_are_applied_and_recorded(tmp_path):
     products = {}
     for threads in (1, 2):
-        [r] = run_jobs([Job("g", tmp_path / f"g{threads}")], "cryptotrain.orchestration.probes:gemm",
+        [r] = run_jobs([Job("g", tmp_path / f"g{threads}")], "probes:gemm",
                        blas_threads=threads)
         assert r.blas_threads == threads == r.value["blas_threads"]
         products[threads] = r.value["sha256"]
-    [again] = run_jobs([Job("g", tmp_path / "again")], "cryptotrain.orchestration.probes:gemm", blas_threads=1)
+    [again] = run_jobs([Job("g", tmp_path / "again")], "probes:gemm", blas_threads=1)
     assert again.value["sha256"] == products[1]
 
 
@@ -106,7 +106,7 @@ def test_job_functions_must_be_importable_by_name():
 def test_parallel_workers_without_ray_say_how_to_install_it(monkeypatch, tmp_path):
     # Python's own way to make an import fail: a None entry in sys.modules.
     monkeypatch.setitem(sys.modules, "ray", None)
-    monkeypatch.delitem(sys.modules, "cryptotrain.orchestration.ray_backend", raising=False)
+    monkeypatch.delitem(sys.modules, "cryptotrain.orchestration.executor.ray_backend", raising=False)
     with pytest.raises(UserError) as err:
         run_jobs([Job("a", tmp_path / "a", {"steps": 1})], COUNTER, workers=2)
     # the exact command for the Python running (`make demo`'s .venv has the core only), from the checkout's root

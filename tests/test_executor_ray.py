@@ -1,4 +1,4 @@
-"""The executor on a real local Ray (2 CPUs, started once for this module): same numbers as in
+"""The executor on a real local Ray (2 CPUs, started once for the session: tests/conftest.py): same numbers as in
 process at the same BLAS thread count, failures, lost workers resumed from their directory,
 progress and stop answers, dependencies, and joining an existing cluster by address."""
 
@@ -17,26 +17,13 @@ ray = pytest.importorskip("ray")
 
 from cryptotrain.orchestration import Executor, Job, run_jobs  # noqa: E402
 
-TESTS = Path(__file__).parent
-GEMM = "cryptotrain.orchestration.probes:gemm"
+GEMM = "probes:gemm"
 COUNTER = "executor_jobs:counter"
 
 
-@pytest.fixture(scope="module")
-def executor():
-    # Ray's workers import the test job functions by name: give them tests/ on their path.
-    saved = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), saved) if p)
-    try:
-        with Executor(workers=2) as ex:
-            assert ray.is_initialized() and ray.cluster_resources()["CPU"] == 2
-            yield ex
-        assert not ray.is_initialized()  # the instance the executor started is gone
-    finally:
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
+@pytest.fixture
+def executor(local_ray):
+    return local_ray   # the session's Ray (tests/conftest.py)
 
 
 def test_a_job_on_a_ray_worker_gives_the_same_bits_as_in_process(executor, tmp_path):

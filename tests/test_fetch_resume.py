@@ -156,7 +156,7 @@ def test_progress_bar_on_a_terminal(serve, tmp_path):
 
     from rich.console import Console
 
-    from cryptotrain.data.fetch import fetch_command
+    from cryptotrain.commands.fetch import fetch_command
     server = serve(make_history(120))
     cfg = tmp_path / "exchange.json"
     cfg.write_text(json.dumps(server.exchange_config()))
@@ -171,7 +171,7 @@ def test_progress_bar_on_a_terminal(serve, tmp_path):
 
 
 def test_side_file_of_a_later_prepend_is_discarded_for_an_earlier_since(serve, tmp_path):
-    from cryptotrain.data.fetch_plan import side_path
+    from cryptotrain.data.fetch.plan import side_path
     from cryptotrain.data.ohlcv import write_ohlcv
     hist = make_history(200)
     server = serve(hist)

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from fake_exchange import HOUR_MS, T0, make_history, no_internet  # noqa: F401 (fixtures)
 
-from cryptotrain.data.exchange import Redactor, load_exchange_config
-from cryptotrain.data.fetch_pages import Job, Segment, fetch_range, page_frame
-from cryptotrain.data.fetch_retry import BadPage, FetchSettings, Retrier, RetriesExhausted, parse_retry_after
+from cryptotrain.data.fetch.exchange import Redactor, load_exchange_config
+from cryptotrain.data.fetch.pages import Job, Segment, fetch_range, page_frame
+from cryptotrain.data.fetch.retry import BadPage, FetchSettings, Retrier, RetriesExhausted, parse_retry_after
 
 
 class _Ex:

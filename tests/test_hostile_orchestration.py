@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from cryptotrain.config import load_config
-from cryptotrain.data.ohlcv import load_ohlcv, format_utc
+from cryptotrain.data.ohlcv import load_ohlcv
+from cryptotrain.data.timestamps import format_utc
 from cryptotrain.dirlock import holder
-from cryptotrain.orchestration.walkforward import walk_forward
+from cryptotrain.orchestration.walkforward.run import walk_forward
 from cryptotrain.train import fit
 from tests.hostile_cli import cli, held_lock, one_error, tree_hashes
 

@@ -12,8 +12,8 @@ import pytest
 
 from cryptotrain.config import load_config
 from cryptotrain.errors import UserError
-from cryptotrain.orchestration.sweep import SweepSettings, run_sweep
-from cryptotrain.orchestration.sweep_space import load_space
+from cryptotrain.orchestration.sweep.search import SweepSettings, run_sweep
+from cryptotrain.orchestration.sweep.space import load_space
 from tests.hostile_cli import cli, held_lock, one_error, tree_hashes
 
 ROOT = Path(__file__).resolve().parents[1]

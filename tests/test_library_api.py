@@ -1,5 +1,5 @@
 """The pipeline as a library: fit, score and run_backtest print nothing, report through callbacks
-and return what they did; the package's names load lazily; old checkpoints still load."""
+and return what they did; the package's names load lazily; a checkpoint of an older format is refused."""
 
 import json
 import subprocess
@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from cryptotrain import fit, load_config, run_backtest, score
+from cryptotrain.errors import UserError
+from cryptotrain.train import TrainCallbacks
 from cryptotrain.train.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +25,8 @@ def _cfg(tmp_path):
 
 def test_fit_score_backtest_are_quiet_and_return_results(tmp_path, capfd):
     epochs, plans = [], []
-    trained = fit(_cfg(tmp_path), on_start=plans.append, on_epoch=lambda row, first: epochs.append((row["epoch"], first)))
+    trained = fit(_cfg(tmp_path), callbacks=TrainCallbacks(
+        on_start=plans.append, on_epoch=lambda row, first: epochs.append((row["epoch"], first))))
     assert epochs == [(1, True), (2, False)] and plans[0].run_dir == trained.run_dir and plans[0].resumed_after is None
     assert trained.epochs_run == 2 and trained.last_epoch == 2 and not trained.stopped_early
     assert trained.best_val_loss == min(r["val_loss"] for r in trained.rows)
@@ -49,19 +53,25 @@ def test_explicit_run_dir_leaves_latest_alone_and_resume_reports_nothing_to_do(t
     assert again.epochs_run == 0 and again.last_epoch == 2 and again.rows == trained.rows
 
 
-def test_a_checkpoint_with_the_old_batch_entry_still_loads(tmp_path):
+def test_a_checkpoint_of_an_older_format_is_refused_in_one_line(tmp_path):
+    """Catches a compatibility shim coming back: a format-1 checkpoint of an earlier development
+    version (no format key, or format 1, maybe without data_range / windows) must be refused with
+    one line saying so, not half-read with made-up defaults."""
     trained = fit(_cfg(tmp_path), tmp_path / "run")
     path = trained.run_dir / "checkpoints" / "last.npz"
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     meta = json.loads(str(arrays["meta"]))
-    assert "batch" not in meta
-    arrays["meta"] = np.array(json.dumps({**meta, "batch": 0}))   # as written before the field was dropped
-    old = tmp_path / "old.npz"
-    np.savez(old, **arrays)
-    ck = load_checkpoint(old)
-    np.testing.assert_array_equal(ck.normalizer.center, load_checkpoint(path).normalizer.center)
-    assert ck.epoch == 2
+    for old_meta in ({k: v for k, v in meta.items() if k not in ("format", "windows")},
+                     {**meta, "format": "cryptotrain-checkpoint/1"}):
+        arrays["meta"] = np.array(json.dumps(old_meta))
+        old = tmp_path / "old.npz"
+        np.savez(old, **arrays)
+        with pytest.raises(UserError) as err:
+            load_checkpoint(old)
+        assert "written by an older cryptotrain" in str(err.value) and "retrain" in str(err.value)
+        assert "\n" not in str(err.value)
+    assert load_checkpoint(path).epoch == 2
 
 
 def test_importing_the_package_loads_no_numpy():

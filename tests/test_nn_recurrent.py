@@ -4,7 +4,7 @@ layers with layer norm, residual, fixed dropout masks and padding masks; padded 
 import numpy as np
 import pytest
 
-from cryptotrain.nn.recurrent import rnn_stack_backward, rnn_stack_forward, rnn_stack_init
+from cryptotrain.nn.recurrent import StackSpec, rnn_stack_backward, rnn_stack_forward, rnn_stack_init
 from nn_rnn_helpers import assert_grads_close_r4
 
 B, T, F, H = 3, 5, 3, 4
@@ -54,8 +54,9 @@ def test_stack_grads(kind, name):
         mask[0, :2] = False
         mask[2, :1] = False
     h0 = _h0(kind, L, rng) if use_h0 else None
-    kw = dict(dropout=p, layer_norm=ln, residual=res, mask=mask, train=True, h0=h0)
-    y, cache = rnn_stack_forward(params, x, kind, L, rng=rng, **kw)
+    spec = StackSpec(kind, L, dropout=p, layer_norm=ln, residual=res)
+    kw = dict(mask=mask, train=True, h0=h0)
+    y, cache = rnn_stack_forward(params, x, spec, rng=rng, **kw)
     assert len(cache["dropout_masks"]) == (L - 1 if p > 0 else 0)
     kw["dropout_masks"] = cache["dropout_masks"]
     dy = rng.normal(size=y.shape)
@@ -64,7 +65,7 @@ def test_stack_grads(kind, name):
     assert (dh0 is None) == (h0 is None)
     if mask is not None:
         assert np.all(y[~mask] == 0.0) and np.all(dx[~mask] == 0.0)
-    f = lambda: float((rnn_stack_forward(params, x, kind, L, **kw)[0] * dy).sum())
+    f = lambda: float((rnn_stack_forward(params, x, spec, **kw)[0] * dy).sum())
     tensors = {**params, "x": x, **_h0_tensors(h0)}
     analytic = {**grads, "x": dx, **_h0_tensors(dh0)}
     assert_grads_close_r4(f, tensors, analytic)
@@ -74,15 +75,15 @@ def test_stack_grads(kind, name):
 def test_stack_padded_equals_unpadded(kind):
     L, pad = 3, 2
     rng, params, x = _setup(kind, L, True, seed=5)
-    kw = dict(layer_norm=True, residual=True)
+    spec = StackSpec(kind, L, layer_norm=True, residual=True)
     x[0, :pad] = 1e3                               # garbage at padded steps must not leak
     mask = np.ones((B, T), bool)
     mask[0, :pad] = False
-    y, cache = rnn_stack_forward(params, x, kind, L, mask=mask, **kw)
+    y, cache = rnn_stack_forward(params, x, spec, mask=mask)
     dy = rng.normal(size=y.shape)                  # non-zero at padded steps: must be ignored
     dx, grads, _ = rnn_stack_backward(params, cache, dy)
-    y0, c0 = rnn_stack_forward(params, x[:1, pad:], kind, L, **kw)
-    y1, c1 = rnn_stack_forward(params, x[1:], kind, L, **kw)
+    y0, c0 = rnn_stack_forward(params, x[:1, pad:], spec)
+    y1, c1 = rnn_stack_forward(params, x[1:], spec)
     dx0, g0, _ = rnn_stack_backward(params, c0, dy[:1, pad:])
     dx1, g1, _ = rnn_stack_backward(params, c1, dy[1:])
     np.testing.assert_allclose(y[:1, pad:], y0, atol=1e-12, rtol=0)
@@ -110,23 +111,23 @@ def test_stack_init_keys_and_dtype():
 
 def test_stack_dropout_rng_and_eval():
     rng, params, x = _setup("gru", 2, False)
-    kw = dict(dropout=0.5, residual=True)
-    ya, ca = rnn_stack_forward(params, x, "gru", 2, train=True, rng=np.random.default_rng(7), **kw)
-    yb, _ = rnn_stack_forward(params, x, "gru", 2, train=True, rng=np.random.default_rng(7), **kw)
-    yc, _ = rnn_stack_forward(params, x, "gru", 2, train=True, dropout_masks=ca["dropout_masks"], **kw)
+    spec = StackSpec("gru", 2, dropout=0.5, residual=True)
+    ya, ca = rnn_stack_forward(params, x, spec, train=True, rng=np.random.default_rng(7))
+    yb, _ = rnn_stack_forward(params, x, spec, train=True, rng=np.random.default_rng(7))
+    yc, _ = rnn_stack_forward(params, x, spec, train=True, dropout_masks=ca["dropout_masks"])
     np.testing.assert_array_equal(ya, yb)
     np.testing.assert_array_equal(ya, yc)
     assert ca["dropout_masks"][0].shape == (B, T, H)
-    ye, ce = rnn_stack_forward(params, x, "gru", 2, train=False, **kw)  # evaluation: no dropout, no rng
+    ye, ce = rnn_stack_forward(params, x, spec, train=False)  # evaluation: no dropout, no rng
     assert ce["dropout_masks"] == [] and not np.array_equal(ya, ye)
     with pytest.raises(ValueError, match="rng"):
-        rnn_stack_forward(params, x, "gru", 2, train=True, **kw)
+        rnn_stack_forward(params, x, spec, train=True)
 
 
 def test_stack_float32_runs():
     rng = np.random.default_rng(0)
     params = rnn_stack_init("lstm", F, H, 2, rng)
-    y, cache = rnn_stack_forward(params, rng.normal(size=(B, T, F)).astype(np.float32), "lstm", 2)
+    y, cache = rnn_stack_forward(params, rng.normal(size=(B, T, F)).astype(np.float32), StackSpec("lstm", 2))
     dx, grads, _ = rnn_stack_backward(params, cache, np.ones_like(y))
     assert y.dtype == dx.dtype == np.float32 and all(g.dtype == np.float32 for g in grads.values())
     assert y.flags.c_contiguous and dx.flags.c_contiguous

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cryptotrain.backtest.engine import run_backtest
+from cryptotrain.backtest.engine import execute_targets
 from cryptotrain.backtest.policy import hold_forward
 from cryptotrain.backtest.portfolio_engine import run_portfolio
 
@@ -144,7 +144,7 @@ def test_one_pair_equals_the_single_pair_engine(fee_bps, slip_bps):
     T = 3000
     open_, close, rng = market(T, 1, seed=3)
     raw = np.where(rng.random(T) < 0.1, np.round(rng.uniform(-1, 1, T), 1), nan)
-    a = run_backtest(np.arange(T) * H, open_[:, 0], close[:, 0], hold_forward(raw), cash=1e4, fee_bps=fee_bps,
+    a = execute_targets(np.arange(T) * H, open_[:, 0], close[:, 0], hold_forward(raw), cash=1e4, fee_bps=fee_bps,
                      slippage_bps=slip_bps, timeframe_ms=H)
     b = pf(open_, close, raw[:, None], cash=1e4, fee_bps=fee_bps, slippage_bps=slip_bps)
     assert np.max(np.abs(b.equity / a.equity - 1)) < 1e-12
@@ -203,7 +203,7 @@ def test_ruin_wipes_the_account_out_as_the_single_pair_engine_does():
     o = np.array([100, 100, 100, 150, 250, 260, 100.0])
     c = np.array([100, 100, 140, 240, 255, 200, 90.0])
     t = np.full(7, -1.0)
-    a = run_backtest(np.arange(7) * H, o, c, t, cash=1000.0, fee_bps=10, slippage_bps=2, timeframe_ms=H)
+    a = execute_targets(np.arange(7) * H, o, c, t, cash=1000.0, fee_bps=10, slippage_bps=2, timeframe_ms=H)
     b = pf(o[:, None], c[:, None], t[:, None], fee_bps=10, slippage_bps=2)
     assert a.ruined_at == b.ruined_at == 3
     np.testing.assert_allclose(b.equity, a.equity, rtol=1e-12)

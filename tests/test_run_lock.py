@@ -29,11 +29,10 @@ ENV = dict(os.environ, PYTHONUNBUFFERED="1")
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("trained")
-    res = runner.invoke(app, ["train", "--config", TINY, "--set", f"train.runs_dir={root}"], catch_exceptions=False)
-    assert res.exit_code == 0, res.output
-    (run,) = [p for p in root.iterdir() if p.is_dir()]
+def trained(tiny_trained, tmp_path_factory) -> Path:
+    """The session's tiny run (tests/conftest.py), copied once for this module and evaluated."""
+    run = tmp_path_factory.mktemp("trained") / tiny_trained.name
+    shutil.copytree(tiny_trained, run)
     assert runner.invoke(app, ["evaluate", "--run", str(run)]).exit_code == 0
     return run
 

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from cryptotrain.cli import app
 from cryptotrain.config import load_config
-from cryptotrain.train.trainer import fit
+from cryptotrain.train.trainer import TrainCallbacks, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = str(ROOT / "configs" / "tiny.yaml")
@@ -39,18 +39,16 @@ def _runs(root: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def gru_and_lstm(tmp_path_factory) -> tuple[Path, Path]:
+def gru_and_lstm(tiny_trained, tmp_path_factory) -> tuple[Path, Path]:
+    """The session's tiny GRU run (tests/conftest.py) and the same config as an LSTM."""
     root = tmp_path_factory.mktemp("runs")
-    assert _train(root / "gru").exit_code == 0
     assert _train(root / "lstm", "--set", "model.type=lstm_attention").exit_code == 0
-    return _runs(root / "gru")[0], _runs(root / "lstm")[0]
+    return tiny_trained, _runs(root / "lstm")[0]
 
 
 @pytest.fixture()
-def run(gru_and_lstm, tmp_path) -> Path:
-    dst = tmp_path / "runs" / gru_and_lstm[0].name
-    shutil.copytree(gru_and_lstm[0], dst)
-    return dst
+def run(tiny_run) -> Path:
+    return tiny_run
 
 
 # ------------------------------------------------------------------ checkpoints
@@ -130,7 +128,7 @@ def test_latest_moves_only_once_the_new_run_has_a_checkpoint(tmp_path):
         seen.append((tmp_path / "latest").read_text().strip())
 
     cfg = load_config(TINY, [f"train.runs_dir={tmp_path}", "train.epochs=2"])
-    result = fit(cfg, on_epoch=on_epoch)
+    result = fit(cfg, callbacks=TrainCallbacks(on_epoch=on_epoch))
     assert seen == [good.name, result.run_dir.name]
     assert (tmp_path / "latest").read_text().strip() == result.run_dir.name
 
@@ -255,7 +253,7 @@ def test_a_warm_up_longer_than_the_run_warns_once(tmp_path):
         fit(cfg)
     lines = [str(w.message) for w in caught if "warmup_steps" in str(w.message)]
     assert len(lines) == 1 and "batches per epoch x 1 epochs" in lines[0], lines
-    with warnings.catch_warnings(record=True) as caught:   # the config already says it: not twice
+    with warnings.catch_warnings(record=True) as caught:   # fit says it; loading the config does not
         warnings.simplefilter("always")
         cfg = load_config(TINY, [f"train.runs_dir={tmp_path}", "train.epochs=1", "train.warmup_steps=50"])
         fit(cfg)

@@ -9,7 +9,7 @@ import pytest
 from cryptotrain.nn import buffers
 from cryptotrain.nn.gru import gru_backward, gru_forward, gru_init
 from cryptotrain.nn.lstm import lstm_backward, lstm_forward, lstm_init
-from cryptotrain.nn.recurrent import rnn_stack_backward, rnn_stack_forward, rnn_stack_init
+from cryptotrain.nn.recurrent import StackSpec, rnn_stack_backward, rnn_stack_forward, rnn_stack_init
 from cryptotrain.nn.reference import reference_gru, reference_lstm
 
 
@@ -56,14 +56,14 @@ def _check_live_caches(kind):
     xa, xb = rng.normal(size=(2, 4, 6, 5))
     dh = rng.normal(size=(4, 6, 8))
     with buffers.step():
-        ya, ca = rnn_stack_forward(params, xa, kind, 2)
-        yb, cb = rnn_stack_forward(params, xb, kind, 2)
+        ya, ca = rnn_stack_forward(params, xa, StackSpec(kind, 2))
+        yb, cb = rnn_stack_forward(params, xb, StackSpec(kind, 2))
         assert not np.shares_memory(ya, yb)
         gb = rnn_stack_backward(params, cb, dh)[1]
         ga = rnn_stack_backward(params, ca, dh)[1]
         ya, yb = ya.copy(), yb.copy()
     for x, y, g in ((xa, ya, ga), (xb, yb, gb)):
-        y_ref, c_ref = rnn_stack_forward(params, x, kind, 2)
+        y_ref, c_ref = rnn_stack_forward(params, x, StackSpec(kind, 2))
         g_ref = rnn_stack_backward(params, c_ref, dh)[1]
         np.testing.assert_array_equal(y, y_ref)
         for k in g:
@@ -129,9 +129,9 @@ def test_need_dx_false_skips_only_dx(kind):
     rng = np.random.default_rng(2)
     params = rnn_stack_init(kind, 5, 8, 2, rng, np.float64)
     x, dh = rng.normal(size=(3, 6, 5)), rng.normal(size=(3, 6, 8))
-    _, cache = rnn_stack_forward(params, x, kind, 2)
+    _, cache = rnn_stack_forward(params, x, StackSpec(kind, 2))
     dx, grads, _ = rnn_stack_backward(params, cache, dh)
-    _, cache = rnn_stack_forward(params, x, kind, 2)
+    _, cache = rnn_stack_forward(params, x, StackSpec(kind, 2))
     none, grads2, _ = rnn_stack_backward(params, cache, dh, need_dx=False)
     assert none is None and dx.shape == x.shape
     for k in grads:

@@ -18,11 +18,11 @@ from cryptotrain.cli import app
 from cryptotrain.config import load_config
 from cryptotrain.errors import RunFailure, UserError
 from cryptotrain import blas
-from cryptotrain.orchestration.sweep import SweepSettings, run_sweep
-from cryptotrain.orchestration.sweep_results import final_test, write_outputs
-from cryptotrain.orchestration.sweep_space import check_keys, load_space
-from cryptotrain.orchestration.sweep_storage import study_name
-from cryptotrain.train import fit
+from cryptotrain.orchestration.sweep.search import SweepSettings, run_sweep
+from cryptotrain.orchestration.sweep.results import final_test, write_outputs
+from cryptotrain.orchestration.sweep.space import check_keys, load_space
+from cryptotrain.orchestration.sweep.storage import study_name
+from cryptotrain.train import TrainCallbacks, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["train.epochs=3", "train.max_batches_per_epoch=3"]
@@ -67,7 +67,7 @@ def test_the_cli_names_an_unknown_key_in_one_line_and_runs_nothing(tmp_path):
 
 def test_fit_stops_when_on_epoch_asks_and_keeps_its_checkpoints(tmp_path):
     cfg = _cfg(tmp_path)
-    stopped = fit(cfg, tmp_path / "run", on_epoch=lambda row, first: row["epoch"] == 1)
+    stopped = fit(cfg, tmp_path / "run", callbacks=TrainCallbacks(on_epoch=lambda row, first: row["epoch"] == 1))
     assert stopped.stopped_on_request and stopped.last_epoch == 1 and len(stopped.rows) == 1
     assert (tmp_path / "run" / "checkpoints" / "last.npz").is_file()
     whole = fit(cfg, tmp_path / "whole")

@@ -1,5 +1,5 @@
-"""The sweep on a real local Ray (2 CPUs, started once for this module): trials run two at a
-time, a failing trial does not stop the sweep, and a worker killed in the middle of a trial is
+"""The sweep on a real local Ray (2 CPUs, the session's: tests/conftest.py; the sweeps find it): trials
+run two at a time, a failing trial does not stop the sweep, and a worker killed in the middle of a trial is
 retried from the trial's checkpoint with the numbers of an uninterrupted run."""
 
 from __future__ import annotations
@@ -14,20 +14,12 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from cryptotrain.config import config_to_dict, load_config  # noqa: E402
-from cryptotrain.orchestration import Executor, Job, run_jobs  # noqa: E402
-from cryptotrain.orchestration.sweep import SweepSettings, run_sweep  # noqa: E402
-from cryptotrain.orchestration.sweep_space import load_space  # noqa: E402
-from cryptotrain.orchestration.sweep_trial import train_trial  # noqa: E402
+from cryptotrain.orchestration import Job, run_jobs  # noqa: E402
+from cryptotrain.orchestration.sweep.search import SweepSettings, run_sweep  # noqa: E402
+from cryptotrain.orchestration.sweep.space import load_space  # noqa: E402
+from cryptotrain.orchestration.sweep.trial import train_trial  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    with Executor(workers=2) as ex:   # the sweeps below find this instance and leave it running
-        assert ray.cluster_resources()["CPU"] == 2
-        yield ex
-    assert not ray.is_initialized()
 
 
 def _cfg(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 from cryptotrain.nn.gru import gru_from_torch
 from cryptotrain.nn.lstm import lstm_from_torch
-from cryptotrain.nn.recurrent import rnn_stack_backward, rnn_stack_forward
+from cryptotrain.nn.recurrent import StackSpec, rnn_stack_backward, rnn_stack_forward
 
 torch = pytest.importorskip("torch")
 
@@ -48,7 +48,7 @@ def test_rnn_matches_torch(kind, num_layers):
     (yt * torch.tensor(dy)).sum().backward()
 
     our_h0 = [h0[l] if kind == "gru" else (h0[l], c0[l]) for l in range(num_layers)]
-    y, cache = rnn_stack_forward(params, x, kind, num_layers, h0=our_h0)
+    y, cache = rnn_stack_forward(params, x, StackSpec(kind, num_layers), h0=our_h0)
     dx, grads, dh0 = rnn_stack_backward(params, cache, dy)
 
     close = lambda a, b, what: np.testing.assert_allclose(a, b, rtol=0, atol=ATOL, err_msg=what)

@@ -15,15 +15,15 @@ from typer.testing import CliRunner
 
 from cryptotrain.cli import app
 from cryptotrain.config import load_config
-from cryptotrain.data.features import compute_features
+from cryptotrain.data.features.basic import compute_features
 from cryptotrain.data.labels import forward_returns, label_thresholds
 from cryptotrain.data.normalize import Normalizer
 from cryptotrain.data.ohlcv import load_ohlcv
 from cryptotrain.data.splits import rows_used
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.eval_data import load_eval_dataset
-from cryptotrain.orchestration.walkforward import walk_forward
-from cryptotrain.orchestration.walkforward_plan import make_plan
+from cryptotrain.orchestration.walkforward.run import walk_forward
+from cryptotrain.orchestration.walkforward.plan import make_plan
 from cryptotrain.train.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -228,7 +228,7 @@ def test_evaluate_and_backtest_accept_a_walkforward_directory(base):
 
 
 def test_warm_start_begins_each_fold_from_the_previous_folds_best_parameters(base, tmp_path):
-    from cryptotrain.orchestration.walkforward_plan import make_plan as plan_of
+    from cryptotrain.orchestration.walkforward.plan import make_plan as plan_of
     from cryptotrain.train.trainer import fit
 
     _, data, cfg0, wf0, _ = base
@@ -252,7 +252,7 @@ def test_the_stitched_report_has_the_fitted_baselines_and_each_fold_its_trading(
     baselines (logistic/ridge, LightGBM) with their verdicts, from each fold's own fit (the actions
     evaluate wrote per fold); the stitched backtest trades them and reads its result as run mode does;
     each fold row has its return, Sharpe and trades, and the fold returns compound to the stitched one."""
-    from cryptotrain.orchestration.walkforward_stitch import add_fold_trading, backtest_stitched
+    from cryptotrain.orchestration.walkforward.stitch import add_fold_trading, backtest_stitched
 
     _, _, _, wf, _ = base
     traded = backtest_stitched(wf)              # the default settings again (another test traded fee 0)

@@ -1,4 +1,4 @@
-"""Walk-forward folds on a real local Ray (2 CPUs, started once for this module): a fold trained
+"""Walk-forward folds on a real local Ray (2 CPUs, started once for the session: tests/conftest.py): a fold trained
 on a Ray worker gives the same bits as the same fold trained alone in process with the same BLAS
 thread count, and a fold whose worker is killed mid-training resumes from its checkpoint and ends
 bit-identical to the uninterrupted fold."""
@@ -16,8 +16,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from cryptotrain.config import load_config  # noqa: E402
-from cryptotrain.orchestration import Executor  # noqa: E402
-from cryptotrain.orchestration.walkforward import walk_forward  # noqa: E402
+from cryptotrain.orchestration.walkforward.run import walk_forward  # noqa: E402
 from cryptotrain.train.checkpoint import load_checkpoint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,11 +24,9 @@ SETS = ["data.last_rows=1200", "walkforward.train_span=600", "walkforward.val_sp
         "walkforward.test_span=200", "walkforward.max_folds=2", "train.max_batches_per_epoch=4", "train.epochs=3"]
 
 
-@pytest.fixture(scope="module")
-def executor():
-    with Executor(workers=2) as ex:     # walk_forward's run_jobs uses this Ray as it is
-        yield ex
-    assert not ray.is_initialized()
+@pytest.fixture
+def executor(local_ray):
+    return local_ray   # the session's Ray (tests/conftest.py): walk_forward's run_jobs uses it as it is
 
 
 def _cfg(tmp_path: Path):

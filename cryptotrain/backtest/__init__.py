@@ -3,14 +3,14 @@ fees and slippage -> equity, trades and statistics.
 
 - `policy.py`   predictions -> target exposures (and the buy-and-hold / persistence baselines)
 - `signals.py`  reading and checking an external `timestamp,position` signal file
-- `engine.py`   the execution rule, vectorized over candles (`run_backtest`)
+- `engine.py`   the execution rule, vectorized over candles (`execute_targets`)
 - `trades.py`   round-trip trades from the fills (vectorized over fills)
 - `stats.py`    `compute_stats`: every reported number and its formula
 - `backtester.py` `run`: a run's predictions or a signal file -> outputs on disk (`trade`: no files)
-- `runner.py`   `backtest_command`: the CLI entry point, printing through report/
+(the command, printing through report/, is commands/backtest.py)
 Portfolio (`backtest --weights`): `weights_file.py` (reading a weight file), `portfolio_weights.py`
 (constraints), `portfolio_engine.py` (N pairs, one cash account), `portfolio_stats.py`,
-`portfolio_backtest.py` (`run`: files in, outputs written) and `portfolio_runner.py` (the command).
+`portfolio_backtest.py` (`run`: files in, outputs written) and the command in commands/portfolio.py.
 """
 
 from cryptotrain.backtest.backtester import BacktestReport, run, trade  # noqa: F401

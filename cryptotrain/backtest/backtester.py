@@ -28,15 +28,17 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.backtest import policy
-from cryptotrain.backtest.engine import BacktestResult, final_equity, run_backtest
+from cryptotrain.backtest.engine import BacktestResult, execute_targets, final_equity
 from cryptotrain.backtest.signals import read_signals
 from cryptotrain.backtest.stats import compute_stats, drawdown
 from cryptotrain.backtest.verdict import backtest_verdict
 from cryptotrain.config import BacktestConfig, apply_overrides, load_config, validate_section
 from cryptotrain.data.ohlcv import load_ohlcv
+from cryptotrain.data.timestamps import candle_rows
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
-from cryptotrain.fileio import atomic_write_bytes, atomic_write_text, to_jsonable, write_csv
+from cryptotrain.csv_writer import write_csv
+from cryptotrain.fileio import atomic_write_bytes, atomic_write_text, to_jsonable
 from cryptotrain.outdir import check_target, output_unit
 from cryptotrain.report.backtest_report import STRATEGY_NAMES, settings_caption
 from cryptotrain.report.equity_figure import equity_panels, equity_png
@@ -63,7 +65,7 @@ class BacktestReport:
     verdict: dict[str, Any] | None = None  # verdict.backtest_verdict: returns before / after costs, trades
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Decisions:
     candles: pd.DataFrame
     timeframe: str
@@ -111,9 +113,7 @@ def trade_and_write(d: "_Decisions", out: Path | None = None, figure: FigureProc
     must be new, empty or an earlier backtest's. Run mode, signals mode and the stitched walk-forward
     all end here. `figure`: a FigureProcess(equity_png) started early, or None (drawn in this process)."""
     out_dir = Path(out) if out is not None else d.out_dir
-    # the default directories are named by cryptotrain (inside the run, or <signals stem>_backtest/):
-    # ours even when an older version wrote them without a marker; --out must prove it
-    how = dict(option="--out" if out is not None else "the output directory", legacy=out is None)
+    how = dict(option="--out" if out is not None else "the output directory")
     check_target(out_dir, **how)   # before the work, so a refused --out costs nothing
     results, stats = trade(d.candles, d.timeframe_ms, d.rows, d.actions, d.settings, d.baselines)
     verdict = backtest_verdict(stats, results, d.settings, horizon=d.horizon)
@@ -146,8 +146,8 @@ def trade(candles: pd.DataFrame, timeframe_ms: int, rows: np.ndarray, actions: n
     }
     # views of candles lo..hi, taken once for every run below
     ts, op, cl = (candles[k].to_numpy()[lo:hi + 1] for k in ("timestamp", "open", "close"))
-    results = {name: run_backtest(ts, op, cl, t, cash=bcfg.cash, fee_bps=bcfg.fee_bps,
-                                  slippage_bps=bcfg.slippage_bps, timeframe_ms=timeframe_ms)
+    results = {name: execute_targets(ts, op, cl, t, cash=bcfg.cash, fee_bps=bcfg.fee_bps,
+                                     slippage_bps=bcfg.slippage_bps, timeframe_ms=timeframe_ms)
                for name, t in targets.items()}
     return results, {name: compute_stats(res, no_costs=final_equity(op, cl, targets[name], cash=bcfg.cash,
                                                                     fee_bps=0.0, slippage_bps=0.0))
@@ -209,8 +209,9 @@ def predictions_decisions(preds: pd.DataFrame, cfg, bcfg: BacktestConfig, *, src
         order = np.argsort(np.r_[rows, at], kind="stable")
         rows, actions = np.r_[rows, at][order], np.r_[actions, np.zeros(len(at))][order]
         baselines = {b: np.r_[a, np.zeros(len(at))][order] for b, a in baselines.items()}
-    return _Decisions(candles, report.timeframe, report.timeframe_ms, rows, actions, bcfg, out_dir, title, header,
-                      provenance, baselines, cfg.labels.horizon)
+    return _Decisions(candles=candles, timeframe=report.timeframe, timeframe_ms=report.timeframe_ms, rows=rows,
+                      actions=actions, settings=bcfg, out_dir=out_dir, title=title, header=header,
+                      provenance=provenance, baselines=baselines, horizon=cfg.labels.horizon)
 
 
 # short names of the settings in a backtest directory's name (backtest/test-fee5-long-only/)
@@ -230,8 +231,10 @@ def _signals_mode(signals: Path, data: Path | None, overrides: dict) -> _Decisio
     bcfg = backtest_settings(BacktestConfig(), overrides)
     candles, report = load_ohlcv(data)
     rows, position = read_signals(signals, candles["timestamp"].to_numpy())
-    return _Decisions(candles, report.timeframe, report.timeframe_ms, rows, policy.signal_actions(position, bcfg),
-                      bcfg, signals.parent / f"{signals.stem}_backtest", signals.name, "Signals", None)
+    return _Decisions(candles=candles, timeframe=report.timeframe, timeframe_ms=report.timeframe_ms, rows=rows,
+                      actions=policy.signal_actions(position, bcfg), settings=bcfg,
+                      out_dir=signals.parent / f"{signals.stem}_backtest", title=signals.name, header="Signals",
+                      provenance=None)
 
 
 def _predictions(run_dir: Path, split: str, say, on_scored) -> tuple[pd.DataFrame, dict | None]:
@@ -267,8 +270,7 @@ def _predictions(run_dir: Path, split: str, say, on_scored) -> tuple[pd.DataFram
 
 
 def _rows_of(ts: np.ndarray, candle_ts: np.ndarray, src: str, data: str) -> np.ndarray:
-    idx = np.minimum(np.searchsorted(candle_ts, ts), len(candle_ts) - 1)
-    absent = candle_ts[idx] != ts
+    idx, absent = candle_rows(ts, candle_ts)
     if absent.any() or (np.diff(ts) <= 0).any():
         raise UserError(f"{src}: {int(absent.sum())} timestamp(s) not in {data} or not increasing; the predictions "
                         "were made on other candles (evaluate --data?): re-run evaluate on this run's data file")

@@ -152,8 +152,8 @@ def check_costs(cash: float, fee_bps: float, slippage_bps: float) -> None:
                         f"slippage {slippage_bps} bps)")
 
 
-def run_backtest(timestamps: np.ndarray, open_: np.ndarray, close: np.ndarray, target: np.ndarray, *,
-                 cash: float, fee_bps: float, slippage_bps: float, timeframe_ms: int) -> BacktestResult:
+def execute_targets(timestamps: np.ndarray, open_: np.ndarray, close: np.ndarray, target: np.ndarray, *,
+                    cash: float, fee_bps: float, slippage_bps: float, timeframe_ms: int) -> BacktestResult:
     """Trade `target` (N,) decided at each close under the execution rule above."""
     timestamps = np.asarray(timestamps, dtype=np.int64)
     open_, close, target = (np.asarray(v, dtype=np.float64) for v in (open_, close, target))
@@ -188,7 +188,7 @@ def run_backtest(timestamps: np.ndarray, open_: np.ndarray, close: np.ndarray, t
 
 def final_equity(open_: np.ndarray, close: np.ndarray, target: np.ndarray, *, cash: float, fee_bps: float,
                  slippage_bps: float) -> float:
-    """`run_backtest(...).equity[-1]` (the same bits) without the per-candle state and the trades:
+    """`execute_targets(...).equity[-1]` (the same bits) without the per-candle state and the trades:
     all that the "no costs" return needs. A ruined account ends at 0."""
     open_, close, target = (np.asarray(v, dtype=np.float64) for v in (open_, close, target))
     _check_inputs(open_, close, target, cash, fee_bps, slippage_bps)

@@ -36,10 +36,11 @@ from cryptotrain.backtest.stats import drawdown
 from cryptotrain.backtest.verdict import backtest_verdict
 from cryptotrain.backtest.weights_file import WeightFile, read_weights
 from cryptotrain.config import BacktestConfig
-from cryptotrain.data.ohlcv import format_utc
+from cryptotrain.data.timestamps import format_utc
 from cryptotrain.data.universe import Universe, list_pairs, load_pairs, pick_timeframe
 from cryptotrain.errors import UserError
-from cryptotrain.fileio import atomic_write_bytes, atomic_write_text, to_jsonable, write_csv
+from cryptotrain.csv_writer import write_csv
+from cryptotrain.fileio import atomic_write_bytes, atomic_write_text, to_jsonable
 from cryptotrain.outdir import check_target, output_unit
 from cryptotrain.report.equity_figure import equity_panels, equity_png
 from cryptotrain.report.portfolio_figures import contribution_png, weights_png

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cryptotrain.data.ohlcv import format_utc, read_frame, require_columns
-from cryptotrain.data.timestamps import to_ms
+from cryptotrain.data.ohlcv import read_frame, require_columns
+from cryptotrain.data.timestamps import candle_rows, format_utc, to_ms
 from cryptotrain.errors import UserError
 
 REQUIRED = ("timestamp", "position")
@@ -69,8 +69,7 @@ def read_signals(path: str | Path, candle_ts: np.ndarray) -> tuple[np.ndarray, n
                         f"at {_line(i - 1)}); sort the file by timestamp with one row per candle")
     pos = _positions(df["position"], path)
     candle_ts = np.asarray(candle_ts, dtype=np.int64)
-    idx = np.minimum(np.searchsorted(candle_ts, ts), len(candle_ts) - 1)
-    absent = candle_ts[idx] != ts
+    idx, absent = candle_rows(ts, candle_ts)
     if absent.any():
         i = int(np.argmax(absent))
         raise UserError(f"{path}: timestamp {df['timestamp'].iloc[i]} at {_line(i)} ({format_utc(int(ts[i]))}) is not "

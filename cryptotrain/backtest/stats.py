@@ -30,7 +30,7 @@ import pandas as pd
 
 from cryptotrain.evaluate.bootstrap import block_length, percentile_interval
 # the lead moves sweep_dsr into backtest/ at the merge of issue 24; imported from where it is now
-from cryptotrain.orchestration.sweep_dsr import candle_stats, psr
+from cryptotrain.backtest.deflated_sharpe import candle_stats, psr
 
 YEAR_MS = 365 * 24 * 3600 * 1000
 BOOTSTRAP_RESAMPLES = 1000

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cryptotrain.data.ohlcv import format_utc, read_frame, symbol_slug
+from cryptotrain.data.ohlcv import read_frame, symbol_slug
+from cryptotrain.data.timestamps import format_utc
 from cryptotrain.data.timestamps import to_ms
 from cryptotrain.errors import UserError
 

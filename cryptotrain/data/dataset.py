@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.config import Config, SplitConfig
-from cryptotrain.data.features import compute_features
+from cryptotrain.data.features.basic import compute_features
 from cryptotrain.data.labels import action_labels, confidence_target, forward_returns, label_thresholds
 from cryptotrain.data.normalize import Normalizer
-from cryptotrain.data.ohlcv import OhlcvReport, format_utc, load_ohlcv, parse_utc, segment_ids
+from cryptotrain.data.ohlcv import OhlcvReport, load_ohlcv, segment_ids
+from cryptotrain.data.timestamps import format_utc, parse_utc
 from cryptotrain.data.splits import (SPLITS, check_nonempty, resolve_embargo, rows_used, split_bounds,
                                      window_ends, window_ok)
 from cryptotrain.errors import UserError

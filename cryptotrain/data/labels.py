@@ -34,9 +34,21 @@ from __future__ import annotations
 import numpy as np
 
 from cryptotrain.config import BacktestConfig, LabelsConfig
-from cryptotrain.data.features import log_returns
-from cryptotrain.data.rolling import rolling_std
+from cryptotrain.data.features.basic import log_returns
+from cryptotrain.data.features.rolling import rolling_std
 from cryptotrain.errors import UserError
+
+ACTION_NAMES = ("sell", "hold", "buy")   # the class index of an action: 0, 1, 2
+
+
+def action_to_position(action: np.ndarray) -> np.ndarray:
+    """Class index 0 / 1 / 2 (sell, hold, buy) -> target position -1 / 0 / +1 (predictions.csv)."""
+    return np.asarray(action) - 1
+
+
+def position_to_action(position: np.ndarray) -> np.ndarray:
+    """Target position -1 / 0 / +1 -> class index 0 / 1 / 2."""
+    return np.asarray(position) + 1
 
 SELL, HOLD, BUY = 0, 1, 2
 

@@ -40,11 +40,3 @@ class Normalizer:
     def transform(self, X: np.ndarray) -> np.ndarray:
         """(..., F) -> (..., F) float64 normalized copy."""
         return (np.asarray(X, dtype=np.float64) - self.center) / self.scale
-
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, "center": self.center.tolist(), "scale": self.scale.tolist()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Normalizer":
-        return cls(kind=str(d["kind"]), center=np.asarray(d["center"], dtype=np.float64),
-                   scale=np.asarray(d["scale"], dtype=np.float64))

@@ -12,7 +12,6 @@ low, close, volume (float64).
 from __future__ import annotations
 
 import functools
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,59 +20,13 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.errors import UserError
-from cryptotrain.data.timestamps import to_ms
+from cryptotrain.data.timestamps import format_utc, ms_to_timeframe, timeframe_to_ms, to_ms
 from cryptotrain.fileio import atomic_path
 
 COLUMNS = ["timestamp", "open", "high", "low", "close", "volume"]
 PRICES = ["open", "high", "low", "close"]
 GAP_POLICIES = ("keep", "ffill", "error")
 PARQUET_ROW_GROUP = 1 << 16   # candles per Parquet row group written
-
-_UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-
-
-# --------------------------------------------------------------------------- time helpers
-def timeframe_to_ms(timeframe: str) -> int:
-    """'1m' -> 60000, '4h' -> 14400000. Units: ms, s, m, h, d, w."""
-    m = re.fullmatch(r"\s*(\d+)\s*(ms|s|m|h|d|w)\s*", str(timeframe))
-    if not m or int(m.group(1)) == 0:
-        raise UserError(f"unknown timeframe {timeframe!r}; use a number and a unit s, m, h, d or w, e.g. 1m, 15m, 1h, 1d")
-    return int(m.group(1)) * _UNIT_MS[m.group(2)]
-
-
-def ms_to_timeframe(ms: int) -> str:
-    """60000 -> '1m': the largest unit that divides `ms` exactly."""
-    ms = int(ms)
-    if ms <= 0:
-        raise ValueError(f"timeframe must be positive, got {ms} ms")
-    for unit in ("w", "d", "h", "m", "s", "ms"):
-        if ms % _UNIT_MS[unit] == 0:
-            return f"{ms // _UNIT_MS[unit]}{unit}"
-    raise AssertionError("unreachable: every ms count divides by 1")
-
-
-def parse_utc(text: str | int) -> int:
-    """A UTC date ('2024-01-31'), ISO datetime ('2024-01-31T12:00', offsets allowed) or int ms -> int ms."""
-    if isinstance(text, (int, np.integer)):
-        return int(text)
-    s = str(text).strip()
-    if re.fullmatch(r"-?\d{10,}", s):
-        return int(s)  # already milliseconds since the epoch
-    try:
-        ts = pd.Timestamp(s)
-    except (ValueError, TypeError):
-        ts = pd.NaT
-    if ts is pd.NaT or pd.isna(ts):
-        raise UserError(f"cannot read date {text!r}; use a UTC date or ISO datetime, e.g. 2024-01-31 or 2024-01-31T12:00")
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return int(ts.value // 1_000_000)
-
-
-def format_utc(ms: int) -> str:
-    """int ms -> '2021-02-11T03:00' (seconds shown only when not zero)."""
-    ts = pd.Timestamp(int(ms), unit="ms")
-    return ts.strftime("%Y-%m-%dT%H:%M:%S" if ts.second or ts.microsecond else "%Y-%m-%dT%H:%M")
-
 
 # ------------------------------------------------------------------------------ report
 @dataclass

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from cryptotrain.config import Config
-from cryptotrain.data.ohlcv import format_utc, parse_utc
+from cryptotrain.data.timestamps import format_utc, parse_utc
 from cryptotrain.errors import UserError
 
 SPLITS = ("train", "val", "test")

@@ -28,7 +28,8 @@ def synthetic_candles(n: int, timeframe_ms: int = 3_600_000, *, seed: int = 0, s
 
 
 def random_valid_candles(rng: np.random.Generator, n: int, price: float = 100.0) -> dict[str, np.ndarray]:
-    """n independent random valid candles around `price` (no continuity), as column arrays."""
+    """n independent random valid candles around `price` (no continuity), as column arrays: the
+    feature tests' input (tests/test_data_features.py, test_data_features_context.py)."""
     o = price * np.exp(rng.normal(0.0, 0.2, n))
     c = price * np.exp(rng.normal(0.0, 0.2, n))
     high = np.maximum(o, c) * np.exp(np.abs(rng.normal(0.0, 0.05, n)))

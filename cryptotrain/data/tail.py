@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.config import FeaturesConfig
-from cryptotrain.data.features import compute_features
-from cryptotrain.data.ohlcv import COLUMNS, _check_timeframe, _clean, _kind, load_ohlcv, timeframe_to_ms
+from cryptotrain.data.features.basic import compute_features
+from cryptotrain.data.ohlcv import COLUMNS, _check_timeframe, _clean, _kind, load_ohlcv
+from cryptotrain.data.timestamps import timeframe_to_ms
 from cryptotrain.data.synthetic import synthetic_candles
 from cryptotrain.errors import UserError
 

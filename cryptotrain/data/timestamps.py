@@ -1,4 +1,5 @@
-"""Reading a timestamp column (candles, signals) as int64 milliseconds since the epoch, UTC.
+"""Times: timeframes <-> milliseconds, UTC dates <-> int ms, and reading a timestamp column
+(candles, signals) as int64 milliseconds since the epoch, UTC.
 
 Accepted: integer times in seconds, milliseconds, microseconds or nanoseconds, or ISO
 datetimes; one format per file. The unit of integer times is told by magnitude, from the
@@ -11,6 +12,7 @@ read as ms (early 1970: synthetic data).
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -86,3 +88,59 @@ def to_ms(col: pd.Series, src: str, where) -> np.ndarray:
     kind, others = ("an ISO datetime", "numbers") if not is_num[i] else ("a number", "ISO datetimes")
     raise UserError(f"{src}: timestamp {str(col.iloc[i])[:40]!r} at {where(i)} is {kind} but the other timestamps "
                     f"are {others}; {_FIX}")
+
+
+_UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def timeframe_to_ms(timeframe: str) -> int:
+    """'1m' -> 60000, '4h' -> 14400000. Units: ms, s, m, h, d, w."""
+    m = re.fullmatch(r"\s*(\d+)\s*(ms|s|m|h|d|w)\s*", str(timeframe))
+    if not m or int(m.group(1)) == 0:
+        raise UserError(f"unknown timeframe {timeframe!r}; use a number and a unit s, m, h, d or w, e.g. 1m, 15m, 1h, 1d")
+    return int(m.group(1)) * _UNIT_MS[m.group(2)]
+
+
+def ms_to_timeframe(ms: int) -> str:
+    """60000 -> '1m': the largest unit that divides `ms` exactly."""
+    ms = int(ms)
+    if ms <= 0:
+        raise ValueError(f"timeframe must be positive, got {ms} ms")
+    for unit in ("w", "d", "h", "m", "s", "ms"):
+        if ms % _UNIT_MS[unit] == 0:
+            return f"{ms // _UNIT_MS[unit]}{unit}"
+    raise AssertionError("unreachable: every ms count divides by 1")
+
+
+def parse_utc(text: str | int) -> int:
+    """A UTC date ('2024-01-31'), ISO datetime ('2024-01-31T12:00', offsets allowed) or int ms -> int ms."""
+    if isinstance(text, (int, np.integer)):
+        return int(text)
+    s = str(text).strip()
+    if re.fullmatch(r"-?\d{10,}", s):
+        return int(s)  # already milliseconds since the epoch
+    try:
+        ts = pd.Timestamp(s)
+    except (ValueError, TypeError):
+        ts = pd.NaT
+    if ts is pd.NaT or pd.isna(ts):
+        raise UserError(f"cannot read date {text!r}; use a UTC date or ISO datetime, e.g. 2024-01-31 or 2024-01-31T12:00")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return int(ts.value // 1_000_000)
+
+
+def format_utc(ms: int) -> str:
+    """int ms -> '2021-02-11T03:00' (seconds shown only when not zero)."""
+    ts = pd.Timestamp(int(ms), unit="ms")
+    return ts.strftime("%Y-%m-%dT%H:%M:%S" if ts.second or ts.microsecond else "%Y-%m-%dT%H:%M")
+
+
+def candle_rows(ts: np.ndarray, candle_ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Timestamp -> candle row: (S,) row of each of `ts` in the sorted open times `candle_ts`, and
+    (S,) True where a timestamp is no candle's open time (its row is then only a neighbour's)."""
+    candle_ts = np.asarray(candle_ts, dtype=np.int64)
+    ts = np.asarray(ts, dtype=np.int64)
+    if len(candle_ts) == 0:
+        return np.zeros(len(ts), dtype=np.int64), np.ones(len(ts), dtype=bool)
+    rows = np.minimum(np.searchsorted(candle_ts, ts), len(candle_ts) - 1)
+    return rows, candle_ts[rows] != ts

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cryptotrain.data.ohlcv import EXTENSIONS, file_stem, load_ohlcv, timeframe_to_ms
+from cryptotrain.data.ohlcv import EXTENSIONS, file_stem, load_ohlcv
+from cryptotrain.data.timestamps import timeframe_to_ms
 from cryptotrain.errors import UserError
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cryptotrain.data.labels import position_to_action
 from cryptotrain.evaluate.metrics import K
 
 BASELINE_LABELS = {"majority": "majority class", "persistence": "persistence", "stratified": "stratified random",
@@ -49,7 +50,7 @@ def persistence_baseline(close: np.ndarray, idx: np.ndarray) -> dict:
     idx = np.asarray(idx, dtype=np.int64)
     prev = close[np.maximum(idx - 1, 0)]
     last = np.where(idx > 0, close[idx] / prev - 1.0, 0.0)
-    return {"action": (np.sign(last) + 1).astype(np.int64), "probs": None, "pred_return": last}
+    return {"action": position_to_action(np.sign(last)).astype(np.int64), "probs": None, "pred_return": last}
 
 
 def stratified_baseline(freq: np.ndarray, n: int, seed: int) -> dict:

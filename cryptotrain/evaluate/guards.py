@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cryptotrain.data.ohlcv import format_utc
+from cryptotrain.data.timestamps import format_utc
 from cryptotrain.errors import UserError
 
 OUTPUTS = ("logits", "confidence", "pred_return", "attention")

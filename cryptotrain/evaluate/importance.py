@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from cryptotrain.data.ohlcv import timeframe_to_ms
+from cryptotrain.data.timestamps import timeframe_to_ms
 from cryptotrain.evaluate.bootstrap import (balanced_accuracy_stat, block_length, circular_block_indices,
                                             log_loss_stat, percentile_interval)
 from cryptotrain.models.inference import forward_fixed_batch, predicted_action, slot_batches, window_slots

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-CLASS_NAMES = ("sell", "hold", "buy")
+from cryptotrain.data.labels import ACTION_NAMES
+
+CLASS_NAMES = ACTION_NAMES
 K = len(CLASS_NAMES)
 LOG_EPS = 1e-15
 

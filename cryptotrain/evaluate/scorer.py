@@ -19,7 +19,7 @@ on the validation split; write, atomically,
 With `data` the output directory is RUN_DIR/eval/<file stem>-<split>/ so the run's own
 evaluation is never overwritten; the file's timeframe must equal the run's; data.start / end /
 last_rows of the run's config are not applied to it; split "all" (every labelled window of the
-file) is allowed only with `data`. Nothing is printed: `runner.py` prints the result.
+file) is allowed only with `data`. Nothing is printed: commands/evaluate.py prints the result.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ import pandas as pd
 from cryptotrain import blas
 from cryptotrain.data.changes import describe_data_change, window_counts
 from cryptotrain.data.dataset import iso_utc
-from cryptotrain.data.features import feature_groups
+from cryptotrain.data.features.basic import feature_groups
+from cryptotrain.data.labels import action_to_position
 from cryptotrain.data.ohlcv import file_stem
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
@@ -45,7 +46,8 @@ from cryptotrain.evaluate.guards import check_finite_outputs, check_finite_param
 from cryptotrain.evaluate.importance import IMPORTANCE_CHOICES, permutation_importance
 from cryptotrain.evaluate.provenance import predictions_provenance
 from cryptotrain.evaluate.summary import evaluation_report
-from cryptotrain.fileio import atomic_write_text, to_jsonable, write_csv
+from cryptotrain.csv_writer import write_csv
+from cryptotrain.fileio import atomic_write_text, to_jsonable
 from cryptotrain.models.inference import EVAL_COLUMNS, predict_with_loss, predicted_action
 from cryptotrain.outdir import output_unit
 from cryptotrain.report.eval_plots import plot_importance, write_eval_plots
@@ -152,7 +154,7 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
                **report}
     out_dir = run_dir / "eval" / (split if data is None else f"{file_stem(Path(data))}-{split}")
     frame = predictions_frame(ds, idx, pred, baselines)
-    with output_unit(out_dir, "evaluate", legacy=True) as tmp:
+    with output_unit(out_dir, "evaluate") as tmp:
         files = _write(tmp, frame, metrics, checkpoint, ck_path, ck, ds.fingerprint.get("sha256"))
         files += write_eval_plots(report, pred["attention"], ds.timestamps[idx], tmp / "plots")
         if importance is not None:
@@ -180,8 +182,7 @@ def _data_warnings(ck, ds, idx: np.ndarray, data: Path | None, changed: bool) ->
                    f"period ({iso_utc(start)} to {iso_utc(stop)}): if {Path(data).name} is the "
                    "market the run trained on, those results are in-sample")
     if changed:
-        now = window_counts(ds) if ck.windows else None
-        out.append(describe_data_change(ck.fingerprint, ds.fingerprint, ck.windows, now) + ": " + (
+        out.append(describe_data_change(ck.fingerprint, ds.fingerprint, ck.windows, window_counts(ds)) + ": " + (
             "rows and splits are pinned to the training dates, but candles inside them may differ; compare "
             "with care" if pinned(ck) else
             "this old checkpoint has no stored split dates, so the splits may have moved into the training "
@@ -202,10 +203,10 @@ def predictions_frame(ds, idx: np.ndarray, pred: dict, baselines: dict | None = 
     """predictions.csv's rows: actions as -1/0/1, pred_return and forward_return in r_t units; then
     the fitted baselines' actions (BASELINE_ACTION_COLUMNS, those that were fitted)."""
     probs = pred["probs"]
-    extra = {col: (baselines or {})[b]["action"] - 1 for b, col in BASELINE_ACTION_COLUMNS.items() if b in (baselines or {})}
+    extra = {col: action_to_position((baselines or {})[b]["action"]) for b, col in BASELINE_ACTION_COLUMNS.items() if b in (baselines or {})}
     return pd.DataFrame({
         "timestamp": ds.timestamps[idx], "close": ds.close[idx],
         "p_sell": probs[:, 0], "p_hold": probs[:, 1], "p_buy": probs[:, 2],
-        "pred_action": predicted_action(probs) - 1, "confidence": pred["confidence"],
-        "pred_return": pred["pred_return"], "true_action": ds.action[idx] - 1, "forward_return": ds.ret[idx],
+        "pred_action": action_to_position(predicted_action(probs)), "confidence": pred["confidence"],
+        "pred_return": pred["pred_return"], "true_action": action_to_position(ds.action[idx]), "forward_return": ds.ret[idx],
         **extra}, columns=PREDICTION_COLUMNS + list(extra))

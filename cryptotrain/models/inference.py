@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from cryptotrain.config import ModelConfig
-from cryptotrain.data.ohlcv import timeframe_to_ms
+from cryptotrain.data.timestamps import timeframe_to_ms
 from cryptotrain.models import model_forward, model_loss
 from cryptotrain.nn import buffers
 from cryptotrain.nn.layers import softmax_forward

@@ -68,9 +68,10 @@ def forward(params: dict, x: np.ndarray, mcfg: ModelConfig, *, mask=None, train=
         mask = None if mask.all() else mask   # no padding: skip the masking work
     cache = {}
     # 1. recurrent stack
-    h, cache["rnn"] = recurrent.rnn_stack_forward(
-        params, x, KINDS[mcfg.type], mcfg.num_layers, dropout=mcfg.dropout, layer_norm=mcfg.layer_norm,
-        residual=mcfg.residual, mask=mask, train=train, rng=rng, prefix="rnn", keep_cache=keep_cache)
+    spec = recurrent.StackSpec(KINDS[mcfg.type], mcfg.num_layers, dropout=mcfg.dropout, layer_norm=mcfg.layer_norm,
+                               residual=mcfg.residual, prefix="rnn")
+    h, cache["rnn"] = recurrent.rnn_stack_forward(params, x, spec, mask=mask, train=train, rng=rng,
+                                                  keep_cache=keep_cache)
     # 2. self-attention block: h = LayerNorm(h + dropout(MHA(h)))
     attn = None
     if uses_mha(mcfg):

@@ -222,7 +222,8 @@ def gru_backward(p: dict, cache: dict, dy: np.ndarray):
 
 def gru_from_torch(w_ih, w_hh, b_ih, b_hh) -> dict[str, np.ndarray]:
     """Our layer params from torch.nn.GRU's weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k}
-    (as NumPy arrays): transpose the weights, fold b_hh's r, z parts into b, keep its n part apart."""
+    (as NumPy arrays): transpose the weights, fold b_hh's r, z parts into b, keep its n part apart.
+    For the torch parity tests (tests/test_torch_parity_rnn.py) and the benchmark's torch reference."""
     H = w_hh.shape[1]
     b = np.array(b_ih, copy=True)
     b[:2 * H] += b_hh[:2 * H]

@@ -218,5 +218,6 @@ def lstm_backward(p: dict, cache: dict, dy: np.ndarray):
 
 def lstm_from_torch(w_ih, w_hh, b_ih, b_hh) -> dict[str, np.ndarray]:
     """Our layer params from torch.nn.LSTM's weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k}
-    (as NumPy arrays): transpose the weights and add the two biases."""
+    (as NumPy arrays): transpose the weights and add the two biases. For the torch parity tests
+    (tests/test_torch_parity_rnn.py) and the throughput benchmark's torch reference."""
     return {"Wx": np.ascontiguousarray(w_ih.T), "Wh": np.ascontiguousarray(w_hh.T), "b": b_ih + b_hh}

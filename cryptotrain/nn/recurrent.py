@@ -29,6 +29,8 @@ Legend: B batch, T time, F input width, H hidden width, L num_layers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from cryptotrain.nn.gru import gru_backward_tcb, gru_forward_tcb, gru_init
@@ -74,12 +76,25 @@ def rnn_stack_init(kind: str, n_in: int, hidden: int, num_layers: int, rng: np.r
     return params
 
 
-def rnn_stack_forward(params, x, kind, num_layers, *, dropout: float = 0.0, layer_norm: bool = False,
-                      residual: bool = False, mask=None, train: bool = False, rng=None, h0=None,
-                      prefix: str = "rnn", dropout_masks=None, keep_cache: bool = True):
+@dataclass(frozen=True)
+class StackSpec:
+    """What a stack is (the module docstring's steps): the recurrence, its depth, what sits between
+    the layers and the prefix of its parameter keys."""
+    kind: str                  # "gru" or "lstm"
+    num_layers: int            # L
+    dropout: float = 0.0       # between layers, when training
+    layer_norm: bool = False
+    residual: bool = False     # from the second layer on
+    prefix: str = "rnn"        # params f"{prefix}.{l}.{name}"
+
+
+def rnn_stack_forward(params, x, spec: StackSpec, *, mask=None, train: bool = False, rng=None, h0=None,
+                      dropout_masks=None, keep_cache: bool = True):
     """x (B, T, F) -> h_seq (B, T, H) contiguous, cache. mask (B, T) bool, True = valid step.
     keep_cache=False: eval mode with nothing to differentiate; the same numbers, and the cache is None
     (the layers then keep only a few steps of gates, nn/gru.py)."""
+    kind, num_layers, dropout, layer_norm, residual, prefix = (
+        spec.kind, spec.num_layers, spec.dropout, spec.layer_norm, spec.residual, spec.prefix)
     _, fwd, _, n_states = _kind(kind)
     dt = params[f"{prefix}.0.Wx"].dtype
     x = np.asarray(x, dtype=dt)

@@ -164,7 +164,8 @@ def encoder_layer_from_torch(w: dict, prefix: str = "enc.0") -> dict:
     """Our layer params from torch.nn.TransformerEncoderLayer's named_parameters() as NumPy arrays
     (also maps its .grad the same way). torch stores y = x W^T + b, we store y = x W + b: weights
     are transposed. in_proj_bias [Q | K | V] gives bq and bv; its key block has no counterpart (it
-    adds q_i . b_k to every score of query i, which the softmax cancels: no effect, zero gradient)."""
+    adds q_i . b_k to every score of query i, which the softmax cancels: no effect, zero gradient).
+    For the torch parity tests (tests/test_torch_parity_transformer.py) and the benchmark's reference."""
     t = lambda a: np.ascontiguousarray(a.T)   # noqa: E731
     D = w["self_attn.out_proj.weight"].shape[0]
     b_in = w["self_attn.in_proj_bias"]

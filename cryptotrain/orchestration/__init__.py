@@ -1,4 +1,5 @@
-"""Orchestration: the one executor that walk-forward and sweep share (and, later, those two).
+"""Orchestration: the one executor that walk-forward and sweep share (executor/), and those two
+(walkforward/, sweep/), with their common training job (train_job.py).
 
 A map of pure jobs (STYLE habit 17): a job is plain data and a directory, its result is the files
 in that directory, and running it twice, or again after a crash, gives the same files. Ray only
@@ -81,7 +82,7 @@ it fails with "worker lost after N attempt(s): ...". In process there is no work
 killed driver is resumed by running the same map again.
 """
 
-from cryptotrain.orchestration.executor import Executor, run_jobs
-from cryptotrain.orchestration.jobs import Event, Job, JobContext, JobResult
+from cryptotrain.orchestration.executor.executor import Executor, run_jobs
+from cryptotrain.orchestration.executor.jobs import Event, Job, JobContext, JobResult
 
 __all__ = ["Event", "Executor", "Job", "JobContext", "JobResult", "run_jobs"]

@@ -8,8 +8,8 @@ Idempotent, as the executor asks: a directory with checkpoints/last.npz is resum
 (bit-identical to an uninterrupted run; a run that already stopped early does nothing), one
 without is started afresh (whatever a run killed before its first epoch left is removed first).
 Each epoch is reported through ctx.report (epoch, epochs, val_loss, train_loss, time_s, best);
-True from the driver stops the run after that epoch's metrics line (its checkpoint is then not
-written: a resume re-runs that epoch). The BLAS thread count in force and the attempt are
+True from the driver stops the run after that epoch, its checkpoints kept (fit's on_epoch
+returning True: the one way a job is stopped, as a pruned sweep trial is). The BLAS thread count in force and the attempt are
 recorded in DIR/worker.json.
 """
 
@@ -22,15 +22,11 @@ from pathlib import Path
 
 from cryptotrain.config import config_from_dict
 from cryptotrain.fileio import atomic_write_text
-from cryptotrain.orchestration.jobs import JobContext
+from cryptotrain.orchestration.executor.jobs import JobContext
 from cryptotrain.train.checkpoint import load_checkpoint
-from cryptotrain.train.trainer import TrainResult, fit
+from cryptotrain.train.trainer import TrainCallbacks, TrainResult, fit
 
 WORKER_FILE = "worker.json"
-
-
-class _Stop(Exception):
-    """The driver asked the job to stop (a pruned trial)."""
 
 
 def train_in_directory(ctx: JobContext, on_epoch=None) -> TrainResult:
@@ -48,11 +44,12 @@ def train_in_directory(ctx: JobContext, on_epoch=None) -> TrainResult:
         atomic_write_text(run_dir / WORKER_FILE, json.dumps({"blas_threads": ctx.blas_threads,
                                                             "attempt": ctx.attempt}) + "\n")
 
+    callbacks = TrainCallbacks(on_start=on_start, on_epoch=on_epoch or (lambda row, first: None))
     if resumable:
         return fit(None, resume=run_dir, allow_data_change=bool(ctx.payload.get("allow_data_change")),
-                   on_start=on_start, on_epoch=on_epoch)
+                   callbacks=callbacks)
     start = ctx.payload.get("start_from")
-    return fit(cfg, run_dir, on_start=on_start, on_epoch=on_epoch,
+    return fit(cfg, run_dir, callbacks=callbacks,
                start_params=load_checkpoint(Path(start)).params if start else None)
 
 
@@ -61,15 +58,12 @@ def train_run(ctx: JobContext) -> dict:
     t0 = time.perf_counter()
     epochs = dict(ctx.payload["config"]).get("train", {}).get("epochs")
 
-    def on_epoch(row: dict, first: bool) -> None:
-        stop = ctx.report({"epoch": row["epoch"], "epochs": epochs, "val_loss": row["val_loss"],
+    def on_epoch(row: dict, first: bool) -> bool:   # True: the driver asks the run to stop
+        return ctx.report({"epoch": row["epoch"], "epochs": epochs, "val_loss": row["val_loss"],
                            "train_loss": row["train_loss"], "time_s": row["time_s"], "best": row["note"] == "best"})
-        if stop:
-            raise _Stop
 
-    try:
-        res = train_in_directory(ctx, on_epoch)
-    except _Stop:
+    res = train_in_directory(ctx, on_epoch)
+    if res.stopped_on_request:
         return {"stopped": True, "seconds": time.perf_counter() - t0}
     return {"best_epoch": res.best_epoch, "best_val_loss": res.best_val_loss, "last_epoch": res.last_epoch,
             "epochs_run": res.epochs_run, "stopped_early": res.stopped_early, "stopped": False,

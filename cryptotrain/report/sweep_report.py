@@ -1,6 +1,6 @@
 """What `cryptotrain sweep` shows: a live table of the trials on a terminal (plain lines, one per
 change of a trial's state, when not), and the final look at the test split with the deflated
-Sharpe ratio sentence. Drawn from plain rows (orchestration/sweep.py's TrialRow fields)."""
+Sharpe ratio sentence. Drawn from plain rows (orchestration/sweep/search.py's TrialRow fields)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,6 @@ trials for `runs show`.
 
 from __future__ import annotations
 
-import difflib
 import re
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from cryptotrain.config import Config, config_to_dict
 from cryptotrain.errors import UserError
 from cryptotrain.runs.groups import sweep_details, walkforward_details
 from cryptotrain.runs.reader import read_json, read_run
-from cryptotrain.train.rundir import LATEST   # the pointer file train writes; read here, never written
+from cryptotrain.train.rundir import LATEST, dir_kind, find_run, latest_name   # latest: read here, never written
 
 _STAMP = re.compile(r"^(\d{8}T\d{6}Z)")
 
@@ -36,10 +35,9 @@ def read_group(path: Path, kind: str, members: str, doc_name: str) -> dict:
 
 # (kind, recognizes the directory, reads it); the first match wins, so "run" comes last.
 KINDS: list[tuple[str, Callable[[Path], bool], Callable[[Path], dict]]] = [
-    ("walkforward", lambda p: (p / "plan.json").is_file() or (p / "folds").is_dir(),
+    ("walkforward", lambda p: dir_kind(p) == "walkforward",
      lambda p: walkforward_details(p, read_group(p, "walkforward", "folds", "plan.json"))),
-    ("sweep", lambda p: (p / "sweep.json").is_file() or (p / "trials").is_dir(),
-     lambda p: sweep_details(p, read_group(p, "sweep", "trials", "sweep.json"))),
+    ("sweep", lambda p: dir_kind(p) == "sweep", lambda p: sweep_details(p, read_group(p, "sweep", "trials", "sweep.json"))),
     ("run", lambda p: True, read_run),
 ]
 
@@ -66,19 +64,6 @@ def check_runs_dir(runs_dir: Path) -> Path:
     if not runs_dir.is_dir():
         raise UserError(f"--runs-dir {runs_dir} is a file, not a directory; pass the directory that holds the runs")
     return runs_dir
-
-
-def latest_name(runs_dir: Path) -> str | None:
-    """The run name runs/latest points at (a text file, or a symlink), or None."""
-    pointer = runs_dir / LATEST
-    try:
-        if pointer.is_symlink():
-            return Path(pointer.readlink()).name
-        if pointer.is_file():
-            return pointer.read_text().strip() or None
-    except (OSError, UnicodeDecodeError):
-        return None
-    return None
 
 
 def created_key(path: Path) -> tuple[str, str]:
@@ -111,23 +96,8 @@ def list_view(doc: dict) -> dict:
 
 
 def resolve(run: str, runs_dir: Path) -> Path:
-    """RUN as given: a directory path, a name inside runs_dir, or `latest`."""
-    path = Path(run)
-    if path.is_dir() and path.name != LATEST:
-        return path
-    runs_dir = Path(runs_dir)
-    if run == LATEST or path.name == LATEST:
-        base = path.parent if path.name == LATEST and path.parent != Path(".") else runs_dir
-        name = latest_name(base)
-        if name is None or not (base / name).is_dir():
-            raise UserError(f"{base / LATEST} does not point at a run; pass a run name from `cryptotrain runs`")
-        return base / name
-    if (runs_dir / run).is_dir():
-        return runs_dir / run
-    names = [p.name for p in runs_dir.iterdir() if p.is_dir()] if runs_dir.is_dir() else []
-    close = difflib.get_close_matches(run, names, n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]}?" if close else "; `cryptotrain runs` lists them"
-    raise UserError(f"no run {run!r} (not a directory, nor a run in {runs_dir}){hint}")
+    """RUN as given: a directory path, a name inside runs_dir, or `latest` (any kind of directory)."""
+    return find_run(run, runs_dir, single=False)
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:

@@ -1,4 +1,4 @@
 """Training: `fit` (trainer.py) runs the epoch loop (loop.py), writes checkpoints (checkpoint.py),
-run directories (rundir.py) and the metrics log (metrics_log.py); runner.py is the CLI command."""
+run directories (rundir.py) and the metrics log (metrics_log.py); the command is commands/train.py."""
 
-from cryptotrain.train.trainer import TrainPlan, TrainResult, fit  # noqa: F401
+from cryptotrain.train.trainer import TrainCallbacks, TrainPlan, TrainResult, fit  # noqa: F401

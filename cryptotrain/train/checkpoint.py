@@ -34,7 +34,9 @@ from cryptotrain.errors import UserError
 from cryptotrain.fileio import atomic_path
 from cryptotrain.models import init_params
 
-FORMAT = "cryptotrain-checkpoint/1"
+# Format 2: data_range and windows always present (format 1 files of earlier development
+# versions may lack them); a file of another format is refused in one line, never converted.
+FORMAT = "cryptotrain-checkpoint/2"
 
 
 @dataclass
@@ -51,11 +53,10 @@ class Checkpoint:
     rng_states: dict[str, Any] = field(default_factory=dict)  # name -> bit_generator.state
     train_state: dict[str, Any] = field(default_factory=dict)  # best_val_loss, best_epoch, bad_epochs
     # Dataset.data_range of the training data: start_ts, end_ts, val_start_ts, test_start_ts
-    # (ms); evaluate rebuilds exactly these rows and splits. None in checkpoints written before.
-    data_range: dict[str, Any] | None = None
-    # windows per split at training ({"train", "val", "test"}), to say what changed in the data since;
-    # None in checkpoints written before
-    windows: dict[str, int] | None = None
+    # (ms); evaluate rebuilds exactly these rows and splits.
+    data_range: dict[str, Any] = field(default_factory=dict)
+    # windows per split at training ({"train", "val", "test"}), to say what changed in the data since
+    windows: dict[str, int] = field(default_factory=dict)
 
 
 def save_checkpoint(path: str | Path, ck: Checkpoint) -> None:
@@ -101,8 +102,10 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         meta = json.loads(str(arrays["meta"]))
     except json.JSONDecodeError as err:
         raise UserError(f"{path}: damaged metadata ({err}); use the other checkpoint or retrain") from err
-    if isinstance(meta, dict) and meta.get("format") not in (None, FORMAT):
-        raise UserError(f"{path}: unsupported checkpoint format {meta.get('format')!r} (expected {FORMAT})")
+    if isinstance(meta, dict) and meta.get("format") != FORMAT:
+        raise UserError(f"{path}: written by an older cryptotrain (checkpoint format {meta.get('format') or 1}, this "
+                        f"version reads {FORMAT.rsplit('/', 1)[1]}); retrain the run, or read it with the version "
+                        "that trained it")
     return _checked(path, meta, arrays)
 
 
@@ -114,7 +117,7 @@ def _invalid(path: Path, what: str) -> UserError:
 META_TYPES: dict[str, tuple[type, ...]] = {
     "format": (str,), "epoch": (int,), "global_step": (int,), "opt_step": (int,), "rng_states": (dict,),
     "train_state": (dict,), "normalizer": (str,), "thresholds": (list,), "feature_names": (list,),
-    "fingerprint": (dict,), "config": (str,),
+    "fingerprint": (dict,), "config": (str,), "data_range": (dict,), "windows": (dict,),
 }
 
 
@@ -148,7 +151,7 @@ def _checked(path: Path, meta: Any, arrays: dict[str, np.ndarray]) -> Checkpoint
         thresholds=tuple(meta["thresholds"]), feature_names=list(meta["feature_names"]),
         fingerprint=meta["fingerprint"], epoch=meta["epoch"], global_step=meta["global_step"],
         rng_states=meta["rng_states"], train_state=meta["train_state"],
-        data_range=meta.get("data_range"), windows=meta.get("windows"))
+        data_range=meta["data_range"], windows=meta["windows"])
 
 
 def _check_shapes(path: Path, config: Config, n_features: int, params: dict, arrays: dict) -> None:

@@ -1,7 +1,7 @@
 """The inner training loop: shuffled mini-batches, forward/backward, clipping, Adam, NaN guard.
 
-No I/O and no printing here: `runner.py` drives epochs, checkpoints and the display. Everything
-random comes from explicit generators passed in, so an epoch is a pure function of
+No I/O and no printing here: `trainer.py` drives epochs and checkpoints, commands/train.py the
+display. Everything random comes from explicit generators passed in, so an epoch is a pure function of
 (params, optimizer state, generator states), which is what makes resume bit-identical.
 """
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 import shutil
 import time
 import warnings
-from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ContextManager
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +27,7 @@ from cryptotrain.data.labels import majority_rate
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
 from cryptotrain.fileio import atomic_write_text
+from cryptotrain.model_memory import check_fits_in_memory
 from cryptotrain.models import init_params
 from cryptotrain.models.inference import EVAL_COLUMNS, split_loss
 from cryptotrain.optim import adam_init
@@ -36,40 +36,12 @@ from cryptotrain.train import metrics_log
 from cryptotrain.train.checkpoint import Checkpoint, check_matches_run, load_checkpoint, rng_from_state, save_checkpoint
 from cryptotrain.train.loop import NonFiniteError, batches_per_epoch, epoch_batches, train_epoch
 from cryptotrain.train.rundir import create_run_dir, not_a_single_run, set_latest
+from cryptotrain.train.state import TrainCallbacks, TrainPlan, TrainResult, TrainState
 
 OVERFIT_STEPS_PER_EPOCH = 25
 OVERFIT_MIN_EPOCHS = 12      # >= 300 steps on the one batch
 OVERFIT_MIN_LR = 3e-3        # constant; a tiny model at 1e-3 needs far more steps to reach ~0
 PLOT_EVERY_S = 30.0          # redraw plots/training.png at most this often (and at the end)
-TRAIN_STATE_KEYS = ("best_val_loss", "best_epoch", "bad_epochs", "overfit_batch")
-
-
-@dataclass
-class TrainPlan:
-    """What a run is about to do; given to `on_start` before the first epoch."""
-    run_dir: Path
-    cfg: Config
-    n_features: int
-    timeframe: str
-    split_sizes: dict[str, int]      # windows per split
-    n_batches: int                   # optimizer steps per epoch
-    overfit: bool
-    resumed_after: int | None        # the checkpoint's epoch when resuming, else None
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    best_epoch: int | None
-    best_val_loss: float | None
-    epochs_run: int                  # epochs trained by this call
-    last_epoch: int                  # epochs the run has completed in all
-    stopped_early: bool              # patience ran out during this call
-    already_stopped: bool            # a resume of a run that had already stopped early: nothing done
-    overfit: bool
-    config: Config                   # the run's resolved config (the stored one when resuming)
-    rows: list[dict] = field(default_factory=list)  # every epoch row of metrics.jsonl
-    stopped_on_request: bool = False # on_epoch returned True (a pruned sweep trial): checkpoints kept
 
 
 @dataclass
@@ -80,21 +52,15 @@ class _Session:
     params: dict
     opt_state: dict
     rngs: dict[str, np.random.Generator]
-    state: dict
+    state: TrainState
     rows: list[dict]
     resumed_after: int | None = None
     created: bool = False            # fit made run_dir, and removes it when no checkpoint gets written
 
 
-def _no_progress(epoch: int, epochs: int, n_batches: int) -> ContextManager:
-    return nullcontext(None)
-
-
 def fit(cfg: Config | None, run_dir: Path | None = None, *, resume: Path | None = None, run_name: str | None = None,
         overfit_batch: bool = False, allow_data_change: bool = False, start_params: dict | None = None,
-        on_start: Callable[[TrainPlan], None] | None = None,
-        on_epoch: Callable[[dict, bool], None] | None = None,
-        progress: Callable[[int, int, int], ContextManager] | None = None) -> TrainResult:
+        callbacks: TrainCallbacks = TrainCallbacks()) -> TrainResult:
     """Train a new run (in `run_dir`, or a fresh directory under cfg.train.runs_dir that
     runs/latest then points at, once its first checkpoint exists) or resume the run directory
     `resume`. The run directory is locked (dirlock.py) for the whole call; a new run that fails
@@ -102,22 +68,20 @@ def fit(cfg: Config | None, run_dir: Path | None = None, *, resume: Path | None 
 
     start_params: a new run starts from these parameters (a warm start, e.g. the previous
     walk-forward fold's best) instead of the seeded initialization; same keys and shapes.
-    on_start(plan) before the first epoch; on_epoch(row, first) after each epoch's metrics line
-    (returning True stops the run after that epoch's checkpoints, e.g. a pruned sweep trial);
-    progress(epoch, epochs, n_batches) -> a context manager yielding on_batch(i, loss, n) or None.
+    callbacks: TrainCallbacks (start, epoch and batch progress; no-ops by default).
     """
-    callbacks = (on_start, on_epoch, progress or _no_progress)
     if resume is not None:
         run_dir = Path(resume)
         if not run_dir.is_dir():
             raise UserError(f"cannot resume {run_dir}: the directory does not exist; pass a run directory, "
                             "e.g. --resume runs/<run>")
         with dir_lock(run_dir, "train --resume"):
-            return _train(_resume(run_dir, allow_data_change), *callbacks, point_latest=False)
+            return _train(_resume(run_dir, allow_data_change), callbacks, point_latest=False)
     if cfg is None:
         raise UserError("train needs --config CONFIG (or --resume RUN_DIR)")
     if overfit_batch:
         cfg = overfit_config(cfg)
+    check_fits_in_memory(cfg)
     ds = build_dataset(cfg)
     # runs/latest follows new runs under runs_dir; an explicit run_dir (a sweep trial, a
     # walk-forward fold) or a sanity run (not a model to evaluate) leaves it alone
@@ -133,7 +97,7 @@ def fit(cfg: Config | None, run_dir: Path | None = None, *, resume: Path | None 
     try:
         with dir_lock(run_dir, "train"):
             s = _new(cfg, ds, run_dir, overfit_batch, created, start_params)
-            return _train(s, *callbacks, point_latest=point_latest)
+            return _train(s, callbacks, point_latest=point_latest)
     except BaseException:
         # a start that never reached a checkpoint is no run: leave nothing that `latest`,
         # a listing or a resume would take for one
@@ -142,32 +106,30 @@ def fit(cfg: Config | None, run_dir: Path | None = None, *, resume: Path | None 
         raise
 
 
-def _train(s: _Session, on_start, on_epoch, progress, *, point_latest: bool) -> TrainResult:
+def _train(s: _Session, cb: TrainCallbacks, *, point_latest: bool) -> TrainResult:
     cfg, ds, state = s.cfg, s.ds, s.state
-    overfit = bool(state.get("overfit_batch"))
+    overfit = state.overfit_batch
     train_idx = ds.splits["train"]
     fixed_batch = train_idx[: cfg.train.batch_size] if overfit else None
     n_batches = OVERFIT_STEPS_PER_EPOCH if overfit else batches_per_epoch(len(train_idx), cfg)
     if s.resumed_after is None:
         _warn_warmup(cfg, n_batches)
-    if on_start is not None:
-        on_start(TrainPlan(s.run_dir, cfg, len(ds.feature_names), ds.timeframe,
+    cb.on_start(TrainPlan(s.run_dir, cfg, len(ds.feature_names), ds.timeframe,
                            {k: len(v) for k, v in ds.splits.items()}, n_batches, overfit, s.resumed_after))
-    if 0 < state["epoch"] < cfg.train.epochs and not overfit and state["bad_epochs"] >= cfg.train.patience:
+    if 0 < state.epoch < cfg.train.epochs and not overfit and state.bad_epochs >= cfg.train.patience:
         return _result(s, 0, stopped_early=False, already_stopped=True)
-    first_epoch = state["epoch"] + 1
+    first_epoch = state.epoch + 1
     last_plot = time.monotonic()
     val_majority = majority_rate(ds.action[ds.splits["val"]])
     stopped = requested = False
     for epoch in range(first_epoch, cfg.train.epochs + 1):
         batches = ([fixed_batch] * n_batches if overfit else
                    epoch_batches(train_idx, cfg.train.batch_size, s.rngs["shuffle"], cfg.train.max_batches_per_epoch))
-        row, improved = _train_one_epoch(s, epoch, batches, n_batches * cfg.train.epochs, fixed_batch, progress)
+        row, improved = _train_one_epoch(s, epoch, batches, n_batches * cfg.train.epochs, fixed_batch, cb.progress)
         s.rows.append(row)
         metrics_log.append_row(s.run_dir / metrics_log.FILE, row)
-        if on_epoch is not None:
-            requested = bool(on_epoch(row, epoch == first_epoch))
-        state["epoch"] = epoch
+        requested = bool(cb.on_epoch(row, epoch == first_epoch))
+        state.epoch = epoch
         _write_checkpoints(s, improved)
         if point_latest and epoch == first_epoch:
             set_latest(s.run_dir)   # only now is there a checkpoint to evaluate
@@ -176,22 +138,21 @@ def _train(s: _Session, on_start, on_epoch, progress, *, point_latest: bool) -> 
         if time.monotonic() - last_plot >= PLOT_EVERY_S:
             plot_training(s.rows, s.run_dir / "plots" / "training.png", val_majority)
             last_plot = time.monotonic()
-        if not overfit and state["bad_epochs"] >= cfg.train.patience and epoch < cfg.train.epochs:
+        if not overfit and state.bad_epochs >= cfg.train.patience and epoch < cfg.train.epochs:
             stopped = True   # (patience running out at the last planned epoch stops nothing)
             break
     plot_training(s.rows, s.run_dir / "plots" / "training.png", val_majority)
-    result = _result(s, state["epoch"] - first_epoch + 1, stopped_early=stopped, already_stopped=False)
+    result = _result(s, state.epoch - first_epoch + 1, stopped_early=stopped, already_stopped=False)
     result.stopped_on_request = requested
     return result
 
 
 def _warn_warmup(cfg: Config, n_batches: int) -> None:
-    """Warm-up not shorter than the run, when only the data tells (the config warns when
-    max_batches_per_epoch alone shows it: not twice)."""
+    """Warm-up not shorter than the run: the one place this is said (not when a config is loaded,
+    which evaluate and backtest do again for a trained run), once the data gives the batches."""
     t = cfg.train
     total = n_batches * t.epochs
-    config_warned = t.max_batches_per_epoch is not None and t.warmup_steps >= t.epochs * t.max_batches_per_epoch
-    if t.warmup_steps and t.warmup_steps >= total and not config_warned:
+    if t.warmup_steps and t.warmup_steps >= total:
         warnings.warn(f"train.warmup_steps ({t.warmup_steps}) is not shorter than the whole run ({total} steps: "
                       f"{n_batches} batches per epoch x {t.epochs} epochs); the learning rate never leaves the "
                       "warm-up: lower train.warmup_steps", stacklevel=3)
@@ -210,8 +171,7 @@ def _new(cfg: Config, ds, run_dir: Path, overfit_batch: bool, created: bool,
                             "use the same model and features section")
         params = {k: np.array(start_params[k], dtype=params[k].dtype, copy=True) for k in params}
     rngs = {"shuffle": np.random.default_rng([seed, 1]), "dropout": np.random.default_rng([seed, 2])}
-    state = {"epoch": 0, "global_step": 0, "best_val_loss": None, "best_epoch": None, "bad_epochs": 0,
-             "overfit_batch": overfit_batch}
+    state = TrainState(overfit_batch=overfit_batch)
     atomic_write_text(run_dir / metrics_log.FILE, "")
     return _Session(run_dir, cfg, ds, params, adam_init(params), rngs, state, [], created=created)
 
@@ -224,12 +184,14 @@ def _resume(run_dir: Path, allow_data_change: bool) -> _Session:
         raise UserError(f"cannot resume {run_dir}: {last} not found (the run never finished an epoch); start a new run")
     ck = load_checkpoint(last)
     check_matches_run(ck, last, run_dir)
+    check_fits_in_memory(ck.config)
     ds = build_dataset(ck.config, normalizer=ck.normalizer, thresholds=ck.thresholds)
     if not allow_data_change and data_changed(ck.fingerprint, ds.fingerprint):
         raise UserError(f"{describe_data_change(ck.fingerprint, ds.fingerprint, ck.windows, window_counts(ds))}; "
                         "restore the file, or pass --allow-data-change to resume anyway")
     rngs = {k: rng_from_state(v) for k, v in ck.rng_states.items()}
-    state = dict(ck.train_state, epoch=ck.epoch, global_step=ck.global_step)
+    saved = {k: ck.train_state[k] for k in TrainState().saved() if k in ck.train_state}
+    state = TrainState(epoch=ck.epoch, global_step=ck.global_step, **saved)
     rows = metrics_log.truncate(run_dir / metrics_log.FILE, upto_epoch=ck.epoch)
     return _Session(run_dir, ck.config, ds, ck.params, ck.opt_state, rngs, state, rows, resumed_after=ck.epoch)
 
@@ -239,14 +201,14 @@ def _train_one_epoch(s: _Session, epoch: int, batches: list, total_steps: int, f
     cfg, state = s.cfg, s.state
     try:
         with progress(epoch, cfg.train.epochs, len(batches)) as on_batch:
-            st, state["global_step"] = train_epoch(s.params, s.opt_state, s.ds, cfg, batches, s.rngs["dropout"],
-                                                   state["global_step"], total_steps, on_batch)
+            st, state.global_step = train_epoch(s.params, s.opt_state, s.ds, cfg, batches, s.rngs["dropout"],
+                                                state.global_step, total_steps, on_batch)
         val_loss, val_parts, val_acc = split_loss(s.params, s.ds, "val" if fixed_batch is None else fixed_batch,
                                                   cfg.model, cfg.train.batch_size)
         if not np.isfinite(val_loss):
             raise NonFiniteError(f"validation loss is {val_loss} after epoch {epoch}; lower train.lr")
     except NonFiniteError as err:
-        kept = (f"last good checkpoint: epoch {state['epoch']}, in {s.run_dir}" if state["epoch"] else
+        kept = (f"last good checkpoint: epoch {state.epoch}, in {s.run_dir}" if state.epoch else
                 f"no checkpoint was written; {s.run_dir} removed" if s.created else
                 f"no checkpoint was written in {s.run_dir}")
         raise NonFiniteError(f"{err} ({kept})") from err
@@ -256,7 +218,7 @@ def _train_one_epoch(s: _Session, epoch: int, batches: list, total_steps: int, f
            **{f"val_{k}": v for k, v in val_parts.items()}, "val_accuracy": val_acc,
            "lr": st.lr, "grad_norm": st.grad_norm, "time_s": st.seconds,
            "samples_per_s": st.samples / st.seconds if st.seconds else None,
-           "step": state["global_step"], "note": "best" if improved else None}
+           "step": state.global_step, "note": "best" if improved else None}
     return row, improved
 
 
@@ -264,9 +226,9 @@ def _write_checkpoints(s: _Session, improved: bool) -> None:
     ds, state = s.ds, s.state
     ck = Checkpoint(params=s.params, opt_state=s.opt_state, config=s.cfg, normalizer=ds.normalizer,
                     thresholds=ds.thresholds, feature_names=ds.feature_names, fingerprint=ds.fingerprint,
-                    data_range=ds.data_range, windows=window_counts(ds), epoch=state["epoch"], global_step=state["global_step"],
+                    data_range=ds.data_range, windows=window_counts(ds), epoch=state.epoch, global_step=state.global_step,
                     rng_states={k: r.bit_generator.state for k, r in s.rngs.items()},
-                    train_state={**{k: state[k] for k in TRAIN_STATE_KEYS}, "eval_columns": EVAL_COLUMNS,
+                    train_state={**state.saved(), "eval_columns": EVAL_COLUMNS,
                                  "blas_threads": blas.threads_in_force()})   # evaluate and predict run with it
     if improved:
         save_checkpoint(s.run_dir / "checkpoints" / "best.npz", ck)
@@ -275,9 +237,9 @@ def _write_checkpoints(s: _Session, improved: bool) -> None:
 
 def _result(s: _Session, epochs_run: int, *, stopped_early: bool, already_stopped: bool) -> TrainResult:
     st = s.state
-    return TrainResult(run_dir=s.run_dir, best_epoch=st["best_epoch"], best_val_loss=st["best_val_loss"],
-                       epochs_run=epochs_run, last_epoch=st["epoch"], stopped_early=stopped_early,
-                       already_stopped=already_stopped, overfit=bool(st.get("overfit_batch")), config=s.cfg,
+    return TrainResult(run_dir=s.run_dir, best_epoch=st.best_epoch, best_val_loss=st.best_val_loss,
+                       epochs_run=epochs_run, last_epoch=st.epoch, stopped_early=stopped_early,
+                       already_stopped=already_stopped, overfit=st.overfit_batch, config=s.cfg,
                        rows=s.rows)
 
 
@@ -296,10 +258,10 @@ def overfit_config(cfg: Config) -> Config:
     return cfg
 
 
-def _update_early_stopping(state: dict, epoch: int, val_loss: float, cfg: Config) -> bool:
-    best = state["best_val_loss"]
+def _update_early_stopping(state: TrainState, epoch: int, val_loss: float, cfg: Config) -> bool:
+    best = state.best_val_loss
     if np.isfinite(val_loss) and (best is None or val_loss < best - cfg.train.min_delta):
-        state.update(best_val_loss=val_loss, best_epoch=epoch, bad_epochs=0)
+        state.best_val_loss, state.best_epoch, state.bad_epochs = val_loss, epoch, 0
         return True
-    state["bad_epochs"] += 1
+    state.bad_epochs += 1
     return False

@@ -1,0 +1,42 @@
+"""`cryptotrain backtest`: the command around `backtester.run`, printing through report/ (a walk-forward
+directory: its stitched test signals, commands/walkforward.py)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from cryptotrain.backtest import backtester
+from cryptotrain.backtest.stats import span_warning
+from cryptotrain.report.backtest_report import print_backtest, print_message
+
+
+def backtest_command(run: Path | None, split: str, signals: Path | None, data: Path | None, out: Path | None,
+                     overrides: dict[str, Any], console: Console) -> dict[str, dict[str, Any]]:
+    """Run the backtest, write the outputs, print the table; returns {"model"|...: stats}."""
+    if signals is None:   # (signals mode needs neither import: evaluate's modules come with them)
+        from cryptotrain.orchestration.walkforward.stitch import is_walkforward_dir
+
+        if is_walkforward_dir(run):   # a walk-forward run: its stitched test signals
+            from cryptotrain.commands.walkforward import backtest_walkforward
+
+            return backtest_walkforward(run, overrides, console=console)
+    rep = backtester.run(run, split, signals=signals, data=data, out=out, overrides=overrides,
+              on_message=functools.partial(print_message, console),
+              on_scored=functools.partial(_print_scored, console=console))
+    print_backtest(console, rep.stats, header=rep.header, title=rep.title, settings=rep.settings,
+                   timeframe=rep.timeframe, out_dir=rep.out_dir, verdict=rep.verdict)
+    short = span_warning(rep.stats["model"])
+    if short:
+        print_message(console, "warning", short)
+    return rep.stats
+
+
+def _print_scored(result, console: Console) -> None:
+    """evaluate's report, when run mode ran it first (imported here: signals mode never needs it)."""
+    from cryptotrain.commands.evaluate import print_result
+
+    print_result(result, console=console)
