@@ -306,7 +306,7 @@ def backtest(
     fills, fees and slippage."""
     from cryptotrain.commands.backtest import backtest_command
 
-    from cryptotrain.backtest.backtester import set_overrides
+    from cryptotrain.backtest.settings import set_overrides
 
     overrides = set_overrides(set_) if set_ else {}
     overrides |= {k: v for k, v in dict(fee_bps=fee_bps, slippage_bps=slippage_bps, cash=cash, mode=mode,

@@ -7,6 +7,7 @@ fees and slippage -> equity, trades and statistics.
 - `trades.py`   round-trip trades from the fills (vectorized over fills)
 - `stats.py`    `compute_stats`: every reported number and its formula
 - `backtester.py` `run`: a run's predictions or a signal file -> outputs on disk (`trade`: no files)
+- `settings.py` the settings of one backtest (options, `--set`, the directory of other settings)
 (the command, printing through report/, is commands/backtest.py)
 Portfolio (`backtest --weights`): `weights_file.py` (reading a weight file), `portfolio_weights.py`
 (constraints), `portfolio_engine.py` (N pairs, one cash account), `portfolio_stats.py`,

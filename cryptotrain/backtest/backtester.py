@@ -32,7 +32,8 @@ from cryptotrain.backtest.engine import BacktestResult, execute_targets, final_e
 from cryptotrain.backtest.signals import read_signals
 from cryptotrain.backtest.stats import compute_stats, drawdown
 from cryptotrain.backtest.verdict import backtest_verdict
-from cryptotrain.config import BacktestConfig, apply_overrides, load_config, validate_section
+from cryptotrain.backtest.settings import backtest_settings, settings_dir_name
+from cryptotrain.config import BacktestConfig, load_config
 from cryptotrain.data.ohlcv import load_ohlcv
 from cryptotrain.data.timestamps import candle_rows
 from cryptotrain.dirlock import dir_lock
@@ -154,25 +155,6 @@ def trade(candles: pd.DataFrame, timeframe_ms: int, rows: np.ndarray, actions: n
                      for name, res in results.items()}
 
 
-def backtest_settings(base: BacktestConfig, overrides: dict[str, Any]) -> BacktestConfig:
-    """`base` updated with command-line values, type-checked (a bad value names its option)."""
-    return validate_section(BacktestConfig, {**base.model_dump(), **overrides}, "backtest", option=True)
-
-
-def set_overrides(items: list[str]) -> dict[str, Any]:
-    """`--set backtest.KEY=VALUE` items -> {KEY: value}, type-checked as `train --set` is (values read
-    as YAML; an unknown key names the closest one). Only the backtest section: it is all a backtest uses."""
-    raw = apply_overrides({}, items)
-    other = next((k for k in raw if k != "backtest"), None)
-    if other is not None:
-        raise UserError(f"--set {other}.…: backtest takes backtest.KEY=VALUE only (e.g. --set backtest.gross=0.5); "
-                        "other sections belong to train")
-    given = raw.get("backtest", {})
-    checked = validate_section(BacktestConfig, {**BacktestConfig().model_dump(), **given},
-                               "--set " + " ".join(items), prefix="backtest")
-    return {k: getattr(checked, k) for k in given}
-
-
 def _run_mode(run_dir: Path, split: str, overrides: dict, say, on_scored) -> _Decisions:
     from cryptotrain.evaluate.provenance import describe
 
@@ -212,17 +194,6 @@ def predictions_decisions(preds: pd.DataFrame, cfg, bcfg: BacktestConfig, *, src
     return _Decisions(candles=candles, timeframe=report.timeframe, timeframe_ms=report.timeframe_ms, rows=rows,
                       actions=actions, settings=bcfg, out_dir=out_dir, title=title, header=header,
                       provenance=provenance, baselines=baselines, horizon=cfg.labels.horizon)
-
-
-# short names of the settings in a backtest directory's name (backtest/test-fee5-long-only/)
-_SHORT = {"fee_bps": "fee{:g}", "slippage_bps": "slip{:g}", "cash": "cash{:g}", "mode": "{}",
-          "threshold": "thr{:g}", "sizing": "{}", "max_exposure": "exp{:g}", "min_hold": "hold{}"}
-
-
-def settings_dir_name(split: str, base: BacktestConfig, bcfg: BacktestConfig) -> str:
-    """`split` when `bcfg` is the run's own `base`, else split-<short names of the settings that differ>."""
-    changed = [_SHORT.get(k, k + "{}").format(v) for k, v in bcfg.model_dump().items() if getattr(base, k) != v]
-    return "-".join([split, *changed])
 
 
 def _signals_mode(signals: Path, data: Path | None, overrides: dict) -> _Decisions:

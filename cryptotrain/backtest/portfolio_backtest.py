@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cryptotrain.backtest.backtester import backtest_settings
+from cryptotrain.backtest.settings import backtest_settings
 from cryptotrain.backtest.portfolio_engine import PortfolioResult, run_portfolio
 from cryptotrain.backtest.portfolio_stats import per_pair_stats, portfolio_stats
 from cryptotrain.backtest.portfolio_weights import book, constrain
@@ -71,7 +71,7 @@ def run(weights: Path | None, data_dir: Path | None, *, out: Path | None = None,
                         "candle files")
     weights = Path(weights)
     out_dir = Path(out) if out is not None else weights.parent / f"{weights.stem}_backtest"
-    how = dict(option="--out" if out is not None else "the output directory", legacy=False)
+    how = dict(option="--out" if out is not None else "the output directory")
     check_target(out_dir, **how)
     bcfg = backtest_settings(BacktestConfig(), overrides or {})
     pairs = list_pairs(Path(data_dir))

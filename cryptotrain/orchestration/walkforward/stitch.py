@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cryptotrain.backtest.backtester import BacktestReport, backtest_settings, predictions_decisions, trade_and_write
+from cryptotrain.backtest.backtester import BacktestReport, predictions_decisions, trade_and_write
+from cryptotrain.backtest.settings import backtest_settings
 from cryptotrain.backtest.stats import periods_per_year
 from cryptotrain.config import load_config
 from cryptotrain.data.timestamps import timeframe_to_ms
