@@ -51,12 +51,13 @@ class Fold:
         return asdict(self)
 
 
-def span_rows(ts: np.ndarray, start: int, span, sign: int = 1) -> int:
-    """The row `span` candles (int) or that long (duration) after (sign 1) or before (-1) row `start`."""
+def span_rows(ts: np.ndarray, start: int, span, sign: int = 1, times: int = 1) -> int:
+    """The row `times` x `span` candles (int) or that long (duration) after (sign 1) or before (-1)
+    row `start` (times 0: `start` itself)."""
     if isinstance(span, int):
-        return start + sign * span
+        return start + sign * times * span
     t0 = int(ts[start]) if start < len(ts) else int(ts[-1]) + int(np.median(np.diff(ts[-3:])))
-    return int(np.searchsorted(ts, t0 + sign * timeframe_to_ms(span), side="left"))
+    return int(np.searchsorted(ts, t0 + sign * times * timeframe_to_ms(span), side="left"))
 
 
 def _length_ms(span, candle_ms: int) -> int:
@@ -139,8 +140,7 @@ def _layout(cfg: Config, ts: np.ndarray) -> list[dict[str, list[int]]]:
                         + "; use more data (data.start / last_rows) or shorter spans")
     folds = []
     for k in range(wf.max_folds or 10**9):
-        s = s0 + k * step if isinstance(step, int) else span_rows(ts, s0, f"{k * int(step[:-1])}{step[-1]}")
-        s_next = s0 + (k + 1) * step if isinstance(step, int) else span_rows(ts, s0, f"{(k + 1) * int(step[:-1])}{step[-1]}")
+        s, s_next = span_rows(ts, s0, step, times=k), span_rows(ts, s0, step, times=k + 1)
         if s >= limit:
             break
         e = min(span_rows(ts, s, wf.test_span), s_next, limit)
