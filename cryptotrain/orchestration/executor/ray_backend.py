@@ -93,6 +93,8 @@ class RaySession:
         started = time.perf_counter()
         # No usage statistics are sent, by this process or the ones it starts.
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        if address is not None:
+            _probe(address)   # even when this process already has a Ray: the address the user named must answer
         self.owned = not ray.is_initialized()
         if self.owned:
             common = dict(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
@@ -102,7 +104,6 @@ class RaySession:
                 # exists. The object store carries only small results (the real ones are files).
                 ray.init(address="local", num_cpus=workers, object_store_memory=100 * 1024 * 1024, **common)
             else:
-                _probe(address)
                 ray.init(address=address, **common)
         self.threads = threads
         # One mailbox for every map of the session: an actor's process takes a second or more to
