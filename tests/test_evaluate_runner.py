@@ -242,19 +242,16 @@ def test_non_finite_parameters_or_outputs_are_refused(tmp_path, scale, needle):
     assert not (run / "eval" / "test" / "predictions.csv").exists()
 
 
-def test_data_inside_the_training_period_is_flagged_in_sample(tmp_path):
-    """Scoring the run's own file with --data --split all reads candles the model trained on."""
+def test_data_inside_the_training_period_is_flagged_in_sample(tmp_path, tiny_run):
+    """Scoring the run's own file with --data --split all reads candles the model trained on. The
+    run: a copy of the session's configs/tiny.yaml run (conftest.py)."""
     from typer.testing import CliRunner
 
     from cryptotrain.cli import app
 
     root = Path(__file__).resolve().parents[1]
-    runs = tmp_path / "runs"
     r = CliRunner()
-    res = r.invoke(app, ["train", "--config", str(root / "configs/tiny.yaml"), "--set", f"train.runs_dir={runs}",
-                         "--set", "train.epochs=1"])
-    assert res.exit_code == 0, res.output
-    run = next(p for p in runs.iterdir() if p.is_dir())
+    run = tiny_run
     # a slice of the run's own file (its first 400 training candles and the 400 before them),
     # not all 47,900 candles: the same warning, a fraction of the scoring
     candles = pd.read_csv(root / "data/sample/BTC_USDT-1h.csv.gz")

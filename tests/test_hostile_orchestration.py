@@ -20,7 +20,6 @@ from cryptotrain.data.ohlcv import load_ohlcv
 from cryptotrain.data.timestamps import format_utc
 from cryptotrain.dirlock import holder
 from cryptotrain.orchestration.walkforward.run import walk_forward
-from cryptotrain.train import fit
 from tests.hostile_cli import cli, held_lock, one_error, tree_hashes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,12 +198,10 @@ def test_8_a_config_that_is_not_utf8_is_a_problem_of_its_run_only(tmp_path):
         assert res.exit_code == 0 and "UTF-8" in res.output, res.output
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("hostile_run")
-    cfg = load_config(TINY, [f"data.path={SAMPLE}", f"train.runs_dir={tmp / 'runs'}", "train.epochs=1",
-                             "train.max_batches_per_epoch=3"])
-    return fit(cfg, tmp / "run").run_dir
+@pytest.fixture
+def run(tiny_trained) -> Path:
+    """The session's tiny run (conftest.py): both tests below are refused before anything is written."""
+    return tiny_trained
 
 
 def test_17_predict_at_the_files_first_candle_says_too_little_history(run, tmp_path):

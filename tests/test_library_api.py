@@ -53,12 +53,12 @@ def test_explicit_run_dir_leaves_latest_alone_and_resume_reports_nothing_to_do(t
     assert again.epochs_run == 0 and again.last_epoch == 2 and again.rows == trained.rows
 
 
-def test_a_checkpoint_of_an_older_format_is_refused_in_one_line(tmp_path):
+def test_a_checkpoint_of_an_older_format_is_refused_in_one_line(tmp_path, tiny_trained):
     """Catches a compatibility shim coming back: a format-1 checkpoint of an earlier development
     version (no format key, or format 1, maybe without data_range / windows) must be refused with
-    one line saying so, not half-read with made-up defaults."""
-    trained = fit(_cfg(tmp_path), tmp_path / "run")
-    path = trained.run_dir / "checkpoints" / "last.npz"
+    one line saying so, not half-read with made-up defaults. The checkpoint: the session's tiny run
+    (conftest.py, read only; the old-format copies go to tmp_path)."""
+    path = tiny_trained / "checkpoints" / "last.npz"
     with np.load(path, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     meta = json.loads(str(arrays["meta"]))

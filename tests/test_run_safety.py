@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from cryptotrain.cli import app
 from cryptotrain.config import load_config
+from cryptotrain.train.rundir import set_latest
 from cryptotrain.train.trainer import TrainCallbacks, fit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,9 +120,18 @@ def test_a_metrics_line_that_is_not_an_object(run):
 
 
 # ------------------------------------------------------------------ latest and failed starts
-def test_latest_moves_only_once_the_new_run_has_a_checkpoint(tmp_path):
-    assert _train(tmp_path, "--set", "train.epochs=1").exit_code == 0
-    (good,) = _runs(tmp_path)
+@pytest.fixture()
+def good(tiny_trained, tmp_path) -> Path:
+    """A good run already in the runs directory tmp_path, latest on it: a copy of the session's tiny
+    run (tests/conftest.py) instead of a training of its own."""
+    run = tmp_path / tiny_trained.name
+    shutil.copytree(tiny_trained, run)
+    set_latest(run)
+    return run
+
+
+def test_latest_moves_only_once_the_new_run_has_a_checkpoint(tmp_path, good):
+    assert _runs(tmp_path) == [good]
     seen = []
 
     def on_epoch(row, first):   # called after the metrics line, before the checkpoints
@@ -138,9 +148,8 @@ def test_latest_moves_only_once_the_new_run_has_a_checkpoint(tmp_path):
     ("model.head_sizes=[0]", 2, "head_sizes"),
     ("train.lr=1e39", 1, "no checkpoint was written"),          # fails inside the first epoch
 ], ids=["lr-inf", "head-0", "nan-in-first-epoch"])
-def test_a_failed_start_leaves_no_run_and_latest_on_the_good_one(tmp_path, setting, code, needle):
-    assert _train(tmp_path, "--set", "train.epochs=1").exit_code == 0
-    (good,) = _runs(tmp_path)
+def test_a_failed_start_leaves_no_run_and_latest_on_the_good_one(tmp_path, good, setting, code, needle):
+    assert _runs(tmp_path) == [good]
     res = _train(tmp_path, "--set", setting, "--set", "train.clip_norm=null")
     assert res.exit_code == code and needle in res.output, res.output
     assert _runs(tmp_path) == [good] and (tmp_path / "latest").read_text().strip() == good.name

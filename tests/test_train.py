@@ -75,10 +75,10 @@ def test_train_writes_a_complete_run_directory(tmp_path):
         assert "meta" in z.files and any(k.startswith("param/") for k in z.files)
 
 
-def test_pinned_first_losses(tmp_path):
-    """A silent change of the math, data or seeding moves these numbers."""
-    assert _train(tmp_path).exit_code == 0
-    rows = _metrics(_run_dirs(tmp_path)[0])
+def test_pinned_first_losses(tiny_trained):
+    """A silent change of the math, data or seeding moves these numbers. The session's tiny run
+    (conftest.py) is this same `train --config configs/tiny.yaml`."""
+    rows = _metrics(tiny_trained)
     got = [round(r["train_loss"], 6) for r in rows] + [round(rows[0]["val_loss"], 6)]
     assert got == pytest.approx(PINNED, abs=2e-5), got
 
@@ -86,10 +86,10 @@ def test_pinned_first_losses(tmp_path):
 PINNED = [1.14785, 1.117985, 1.164867]  # epochs 1-2 train loss, epoch 1 val loss (float32)
 
 
-def test_same_seed_same_numbers(tmp_path):
-    a, b = tmp_path / "a", tmp_path / "b"
-    assert _train(a).exit_code == 0 and _train(b).exit_code == 0
-    (ra,), (rb,) = _run_dirs(a), _run_dirs(b)
+def test_same_seed_same_numbers(tmp_path, tiny_trained):
+    """A second training of tiny.yaml against the session's one (conftest.py): same numbers, same bits."""
+    assert _train(tmp_path).exit_code == 0
+    (ra,), rb = _run_dirs(tmp_path), tiny_trained
     assert _numbers(_metrics(ra)) == _numbers(_metrics(rb))
     _assert_same_params(ra / "checkpoints/last.npz", rb / "checkpoints/last.npz")
 
@@ -264,9 +264,8 @@ def test_resuming_an_early_stopped_run_trains_nothing(tmp_path):
     assert (run / "metrics.jsonl").read_text() == before
 
 
-def test_damaged_checkpoint_is_a_clear_error(tmp_path):
-    assert _train(tmp_path, "--set", "train.epochs=1").exit_code == 0
-    (run,) = _run_dirs(tmp_path)
+def test_damaged_checkpoint_is_a_clear_error(tiny_run):
+    run = tiny_run
     ck = run / "checkpoints/last.npz"
     ck.write_bytes(ck.read_bytes()[:3000])
     res = runner.invoke(app, ["train", "--resume", str(run)])
