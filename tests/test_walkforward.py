@@ -222,9 +222,12 @@ def test_evaluate_and_backtest_accept_a_walkforward_directory(base):
     r = CliRunner().invoke(app, ["evaluate", "--run", str(wf), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["kind"] == "walkforward"
+    default = (wf / "backtest" / "stats.json").read_bytes()
     r = CliRunner().invoke(app, ["backtest", "--run", str(wf), "--fee-bps", "0"])
     assert r.exit_code == 0 and "Walk-forward" in r.output
-    assert json.loads((wf / "backtest" / "stats.json").read_text())["settings"]["fee_bps"] == 0
+    # other settings never replace the walk-forward's own backtest (issue 24): they get their own directory
+    assert json.loads((wf / "backtest-fee0" / "stats.json").read_text())["settings"]["fee_bps"] == 0
+    assert (wf / "backtest" / "stats.json").read_bytes() == default
 
 
 def test_warm_start_begins_each_fold_from_the_previous_folds_best_parameters(base, tmp_path):
@@ -255,7 +258,7 @@ def test_the_stitched_report_has_the_fitted_baselines_and_each_fold_its_trading(
     from cryptotrain.orchestration.walkforward.stitch import add_fold_trading, backtest_stitched
 
     _, _, _, wf, _ = base
-    traded = backtest_stitched(wf)              # the default settings again (another test traded fee 0)
+    traded = backtest_stitched(wf)              # the config's settings, into backtest/
     plan = json.loads((wf / "plan.json").read_text())
     m = add_fold_trading(wf, json.loads((wf / "metrics.json").read_text()), plan)
     assert {"linear", "lightgbm", "rate_matched"} <= set(m["baselines"]) and "linear" in m["verdicts"]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.backtest.backtester import BacktestReport, predictions_decisions, trade_and_write
-from cryptotrain.backtest.settings import backtest_settings
+from cryptotrain.backtest.settings import backtest_settings, settings_dir_name
 from cryptotrain.backtest.stats import periods_per_year
 from cryptotrain.config import load_config
 from cryptotrain.data.timestamps import timeframe_to_ms
@@ -193,7 +193,9 @@ def backtest_stitched(wf_dir: Path, overrides: dict | None = None) -> BacktestRe
     present = set(preds["fold"])
     gaps = [f["first_ts"]["test"] for f in read_plan(wf_dir)["folds"]
             if f["fold"] not in present and ts[0] < f["first_ts"]["test"] < ts[-1]]
-    d = predictions_decisions(preds, cfg, backtest_settings(cfg.backtest, overrides or {}), src=str(path),
-                              out_dir=wf_dir / "backtest", title=f"{wf_dir.name} (stitched walk-forward test parts)",
+    bcfg = backtest_settings(cfg.backtest, overrides or {})
+    # the config's settings own backtest/ (the per-fold trading reads it); others get backtest-<settings>/
+    d = predictions_decisions(preds, cfg, bcfg, src=str(path),
+                              out_dir=wf_dir / settings_dir_name("backtest", cfg.backtest, bcfg), title=f"{wf_dir.name} (stitched walk-forward test parts)",
                               header="Walk-forward", provenance=None, flat_at=np.asarray(gaps, dtype=np.int64))
     return trade_and_write(d)
