@@ -21,9 +21,9 @@ from cryptotrain.report.runs_groups import print_sweep, print_walkforward
 
 NA = "-"
 # the headers of the seven cells of a run; every header and cell has two lines
-_LIST_COLUMNS = ["model\nparams", "market", "epochs\nstate", "best val\nloss", "test acc\nbeats",
+_LIST_COLUMNS = ["model\nparams", "market", "epochs\nstate", "best val\nloss", "test acc\nedge",
                  "return [%]\nB&H [%]", "Sharpe\nB&H"]
-_WRAPS = {"epochs\nstate": 13, "test acc\nbeats": 12}   # columns whose words may wrap (max width)
+_WRAPS = {"epochs\nstate": 13, "test acc\nedge": 12}   # columns whose words may wrap (max width)
 _LEFT = ("", "run", "model\nparams", "market", "epochs\nstate")
 
 
@@ -47,13 +47,13 @@ def list_cells(rec: dict) -> list[str]:
         return [rec["kind"] if rec["kind"] != "run" else NA, NA, rec["state"], NA, NA, NA, NA]
     ev, bt = rec.get("evaluation"), rec.get("backtest")
     ep = rec["epochs"]
-    # how many of the evaluated baselines are beaten (names in `runs show`): six names do not fit a cell
-    beats = f"{len(ev['beats'])}/{len(ev['verdicts'])}" if ev else NA
+    # evaluate's edge claim (sign, size, none: corrected for the comparisons; `runs show` has the sentence)
+    edge = (ev.get("edge") or NA) if ev else NA
     model, bh = (bt or {}).get("model", {}), (bt or {}).get("buy_and_hold", {})
     market = f"{rec['symbol'] or NA}\n{rec['timeframe'] or NA}"
     return [f"{rec['model']['type'] or NA}\n{fmt(rec['model']['params'])}", market,
             f"{fmt(ep['done'])}/{fmt(ep['planned'])}\n{_state(rec)}", fmt(rec.get("best_val_loss")),
-            f"{fmt(ev and ev['accuracy'], '.3f')}\n{beats}",
+            f"{fmt(ev and ev['accuracy'], '.3f')}\n{edge}",
             f"{fmt(bt and model.get('return_pct'), '+.2f')}\n{fmt(bt and bh.get('return_pct'), '+.2f')}",
             f"{fmt(bt and model.get('sharpe'), '.2f')}\n{fmt(bt and bh.get('sharpe'), '.2f')}"]
 
@@ -173,7 +173,8 @@ def _print_run_details(console: Console, rec: dict) -> None:
         rows = [("checkpoint", f"{ev['checkpoint'] or NA} (epoch {fmt(ev['epoch'])})"),
                 ("windows", fmt(ev["n_windows"])), ("accuracy", fmt(ev["accuracy"], ".3f")),
                 ("balanced accuracy", fmt(ev["balanced_accuracy"], ".3f")), ("log loss", fmt(ev["log_loss"])),
-                ("beats beyond 95% interval", ", ".join(ev["beats"]) or "none")]
+                ("edge", ev.get("edge_sentence") or NA),
+                ("beats, 95%, uncorrected", ", ".join(ev["beats"]) or "none")]
         rows += [("verdict", v) for v in ev["verdicts"].values()]
         rows += [("warning", w) for w in ev["warnings"]]
         console.print(_pairs_table(rows, escape(f"Evaluation eval/{name}")))

@@ -19,7 +19,7 @@ HEADLINES: list[tuple[str, str, str | None, tuple[str, ...]]] = [
     ("test_accuracy", "test accuracy", "higher", ("evaluation", "accuracy")),
     ("test_balanced_accuracy", "test balanced accuracy", "higher", ("evaluation", "balanced_accuracy")),
     ("test_log_loss", "test log loss", "lower", ("evaluation", "log_loss")),
-    ("baselines_beaten", "baselines beaten", "higher", ()),
+    ("edge", "edge (evaluate's claim)", None, ("evaluation", "edge")),
     ("return_pct", "backtest Return [%]", "higher", ("backtest", "model", "return_pct")),
     ("sharpe", "backtest Sharpe Ratio", "higher", ("backtest", "model", "sharpe")),
     ("max_drawdown_pct", "backtest Max. Drawdown [%]", "higher", ("backtest", "model", "max_drawdown_pct")),
@@ -35,9 +35,6 @@ GROUPS = {"walkforward": ("walk-forward", "folds", "1"), "sweep": ("sweep", "tri
 def headline(record: dict, key: str) -> Any:
     for k, _, _, where in HEADLINES:
         if k == key:
-            if key == "baselines_beaten":
-                beats = dig(record, "evaluation", "beats")
-                return len(beats) if isinstance(beats, list) else None
             return dig(record, *where)
     raise KeyError(key)
 

@@ -142,7 +142,8 @@ def read_checkpoint_summary(path: Path, problems: list[str]) -> dict | None:
 
 
 def evaluation_summary(doc: dict) -> dict:
-    """Headline numbers of an eval/<name>/metrics.json and the baselines beaten beyond the interval."""
+    """Headline numbers of an eval/<name>/metrics.json, evaluate's edge claim (corrected for the
+    comparisons) and, descriptive only, the baselines beaten beyond the uncorrected interval on some metric."""
     beats, worse = [], []
     for b, entry in (dig(doc, "bootstrap", "baselines") or {}).items():
         diff = dig(entry, "diff") or {}
@@ -159,6 +160,9 @@ def evaluation_summary(doc: dict) -> dict:
             "balanced_accuracy": number(cls.get("balanced_accuracy")), "macro_f1": number(cls.get("macro_f1")),
             "log_loss": number(cls.get("log_loss")), "loss": number(dig(doc, "loss", "total")),
             "beats": beats, "worse_than": worse,
+            # evaluate's corrected claim (evaluate/edge.py): sign, size or none; None before issue 25's rule
+            "edge": dig(doc, "edge", "kind") if isinstance(dig(doc, "edge", "kind"), str) else None,
+            "edge_sentence": dig(doc, "edge", "sentence") if isinstance(dig(doc, "edge", "sentence"), str) else None,
             "verdicts": {k: v for k, v in (doc.get("verdicts") or {}).items() if isinstance(v, str)},
             "warnings": [w for w in doc.get("warnings") or [] if isinstance(w, str)]}
 
