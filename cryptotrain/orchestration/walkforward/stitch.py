@@ -30,6 +30,7 @@ from cryptotrain.evaluate.summary import evaluation_report
 from cryptotrain.fileio import atomic_path, atomic_write_text, read_state, to_jsonable
 from cryptotrain.train.checkpoint import load_checkpoint
 from cryptotrain.train import metrics_log
+from cryptotrain.train.rundir import dir_kind
 
 PLAN_FILE = "plan.json"
 STATE_FILE = "walkforward.json"
@@ -45,7 +46,8 @@ class FoldScored:
 
 
 def is_walkforward_dir(path: Path | None) -> bool:
-    return path is not None and (Path(path) / PLAN_FILE).is_file() and (Path(path) / "folds").is_dir()
+    """A walk-forward directory by the one rule that names directories under runs/ (rundir.dir_kind)."""
+    return path is not None and dir_kind(Path(path)) == "walkforward"
 
 
 def read_plan(wf_dir: Path) -> dict:
