@@ -51,13 +51,15 @@ def test_topk_holds_exactly_the_k_best_and_k_worst(long_short):
             np.testing.assert_allclose(w[t][w[t] != 0], 1.0 / k)
 
 
-def dropout_loop(scores, rows, k, n_drop):
+def dropout_loop(scores, rows, k, n_drop, exclude=None):
     """Qlib's TopkDropout in plain Python, one side, from its description: held pairs without a score
     leave first; candidates = the best n_drop + k - |held| pairs not held; the held pairs among the
-    last n_drop of (held + candidates) by score are sold; the first |sold| + k - |held| candidates bought."""
+    last n_drop of (held + candidates) by score are sold; the first |sold| + k - |held| candidates bought.
+    `exclude`: row -> pairs out of reach at that row (the long book, for the short side)."""
     held, out = [], {}
     for t in rows:
-        sc = {i: scores[t, i] for i in range(scores.shape[1]) if np.isfinite(scores[t, i])}
+        sc = {i: scores[t, i] for i in range(scores.shape[1])
+              if np.isfinite(scores[t, i]) and i not in (exclude or {}).get(t, ())}
         rank = lambda ids: sorted(ids, key=lambda i: (-sc[i], i))     # noqa: E731
         held = rank([i for i in held if i in sc])
         cand = rank([i for i in sc if i not in held])[: n_drop + k - len(held)]
@@ -73,16 +75,17 @@ def dropout_loop(scores, rows, k, n_drop):
 @pytest.mark.parametrize("n_drop", [0, 1, 2])
 def test_n_drop_limits_replacements_against_a_plain_loop(n_drop):
     """Catches hysteresis that replaces more than n_drop holdings per decision (n_drop ignored: plain
-    top-k), sells a holding for a worse candidate, or keeps a pair that lost its score; the long book
-    equals the loop above at every decision row."""
+    top-k), sells a holding for a worse candidate, keeps a pair that lost its score, or shorts a pair
+    the long book holds; both books equal the loop above at every decision row (long-short)."""
     s, k = scores_matrix(T=200, N=8, seed=3, holes=0.05), 3
     rows = decision_rows(len(s), 2)
-    w = topk_weights(s, rows, k=k, n_drop=n_drop, long_short=False, gross=1.0)
+    w = topk_weights(s, rows, k=k, n_drop=n_drop, long_short=True, gross=1.0)
     want = dropout_loop(s, rows, k, n_drop)
+    want_short = dropout_loop(-s, rows, k, n_drop, exclude=want)
     prev, swaps = set(), []
     for t in rows:
-        long, _ = held_sets(w, t)
-        assert long == want[t], t
+        long, short = held_sets(w, t)
+        assert long == want[t] and short == want_short[t], t
         forced = {i for i in prev if not np.isfinite(s[t, i])}
         swaps.append(len(prev - long - forced))
         prev = long
