@@ -108,3 +108,18 @@ def test_independent_refuses_target_vol_and_missing_candle_files(data_dir):
         resolve_settings(BacktestConfig(target_vol=0.5), horizon=4)
     with pytest.raises(UserError, match="no 1h candle file for XRP/USDT"):
         load_universe([*SYMBOLS, "XRP/USDT"], "1h", data_dir=data_dir)
+
+
+def test_policy_keys_are_refused_with_weights(data_dir, tmp_path):
+    """Catches `--set backtest.policy=topk` silently ignored on a weight file (it has no scores to rank)."""
+    from typer.testing import CliRunner
+
+    from cryptotrain.cli import app
+
+    uni = load_universe(SYMBOLS, "1h", data_dir=data_dir)
+    pd.DataFrame({"timestamp": [int(uni.timestamps[5])], "symbol": ["BTC/USDT"], "weight": [0.5]}).to_csv(
+        tmp_path / "w.csv", index=False)
+    res = CliRunner().invoke(app, ["backtest", "--weights", str(tmp_path / "w.csv"), "--data-dir", str(data_dir),
+                                   "--set", "backtest.policy=topk"])
+    assert res.exit_code == 2 and "backtest.policy turns a universe run's scores" in res.output, res.output
+    assert not (tmp_path / "w_backtest").exists()

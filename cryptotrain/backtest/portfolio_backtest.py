@@ -82,6 +82,10 @@ def run(weights: Path | None, data_dir: Path | None, *, out: Path | None = None,
     if weights is None or data_dir is None:
         raise UserError("--weights and --data-dir go together: the weight file and the directory of its pairs' "
                         "candle files")
+    policy_keys = sorted({"policy", "k", "n_drop"} & set(overrides or {}))
+    if policy_keys:
+        raise UserError(f"backtest.{policy_keys[0]} turns a universe run's scores into weights (backtest --run "
+                        "UNIVERSE_RUN); --weights are weights already: drop it")
     weights = Path(weights)
     out_dir = Path(out) if out is not None else weights.parent / f"{weights.stem}_backtest"
     how = dict(option="--out" if out is not None else "the output directory")

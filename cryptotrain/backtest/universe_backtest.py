@@ -21,19 +21,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from cryptotrain.backtest.portfolio_backtest import BTC, Book, PortfolioReport, trade
+from cryptotrain.backtest.backtester import SPLITS, _predictions
+from cryptotrain.backtest.portfolio_backtest import BTC, Book, PortfolioReport, trade, write_outputs
 from cryptotrain.backtest.portfolio_policy import (independent_targets, momentum_actions, momentum_scores,
                                                    policy_weights)
 from cryptotrain.backtest.portfolio_weights import constrain
-from cryptotrain.config import BacktestConfig
+from cryptotrain.backtest.settings import backtest_settings, settings_dir_name
+from cryptotrain.config import BacktestConfig, load_config
 from cryptotrain.data.ohlcv import symbol_slug
 from cryptotrain.data.timestamps import candle_rows
-from cryptotrain.data.universe import Universe, list_pairs, load_pairs
+from cryptotrain.data.universe import Universe, list_pairs, load_pairs, pick_timeframe
+from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
+from cryptotrain.outdir import check_target, output_unit
+
+if TYPE_CHECKING:
+    from cryptotrain.evaluate.scorer import EvalResult
 
 NEEDED = ("symbol", "timestamp", "pred_action", "confidence")
 
@@ -47,15 +55,20 @@ class UniversePredictions:
     score_name: str           # "pred_return" or "p_buy - p_sell"
 
 
-def load_universe(symbols: list[str], timeframe: str, *, data_dir: Path | None = None,
+def load_universe(symbols: list[str], timeframe: str | None, *, data_dir: Path | str | None = None,
                   paths: dict[str, str] | None = None) -> Universe:
     """The pairs' candles on one grid, named as the files (BTC_USDT), in `symbols`' order; BTC_USDT of
-    `data_dir` is added last (for the BTC benchmark) when the universe lacks it. `paths`: symbol -> file."""
+    `data_dir` is added last (for the BTC benchmark) when the universe lacks it. `paths`: symbol -> file
+    (then `timeframe` is needed); timeframe None: the one every pair's files in `data_dir` share."""
     slugs = [symbol_slug(s) for s in symbols]
     if paths is not None:
+        if timeframe is None:
+            raise UserError("data.paths needs data.timeframe (e.g. 1h)")
         pairs = {symbol_slug(s): {timeframe: Path(p)} for s, p in paths.items()}
     elif data_dir is not None:
         pairs = list_pairs(Path(data_dir))
+        if timeframe is None:
+            timeframe = pick_timeframe(pairs, [s for s in slugs if s in pairs] or slugs[:1], None, Path(data_dir))
     else:
         raise UserError("a universe run needs data.dir (a folder of candle files) or data.paths (symbol: file)")
     missing = [s for s, slug in zip(symbols, slugs) if timeframe not in pairs.get(slug, {})]
@@ -145,3 +158,39 @@ def trade_universe(uni: Universe, preds: UniversePredictions, bcfg: BacktestConf
                                                max_exposure=bcfg.max_exposure, gross=bcfg.gross,
                                                target_vol=bcfg.target_vol, timeframe_ms=uni.timeframe_ms), reb)
     return trade(uni, books, lo, hi, bcfg, n_pairs, horizon=horizon)
+
+
+def is_universe_run(run_dir: Path | None) -> bool:
+    """A run directory whose config names a universe (data.universe); False when there is none to read."""
+    cfg = Path(run_dir or "") / "config.yaml"
+    return run_dir is not None and cfg.is_file() and getattr(load_config(cfg).data, "universe", None) is not None
+
+
+def run(run_dir: Path, split: str = "test", *, out: Path | None = None, overrides: dict[str, Any] | None = None,
+        on_message: Callable[[str, str], None] | None = None,
+        on_scored: Callable[[EvalResult], None] | None = None) -> PortfolioReport:
+    """`backtest --run UNIVERSE_RUN`: its split's predictions (evaluate is run first when they are missing or
+    stale, as for one pair) traded by the policy into RUN/backtest/<split>[-<settings that differ>]/ or `out`."""
+    if split not in SPLITS:
+        raise UserError(f"--split {split!r}: use test or val")
+    run_dir = Path(run_dir)
+    cfg = load_config(run_dir / "config.yaml")
+    bcfg = backtest_settings(cfg.backtest, overrides or {})
+    out_dir = Path(out) if out is not None else run_dir / "backtest" / settings_dir_name(split, cfg.backtest, bcfg)
+    how = dict(option="--out" if out is not None else "the output directory")
+    check_target(out_dir, **how)
+    d, horizon = cfg.data, cfg.labels.horizon
+    bcfg = resolve_settings(bcfg, horizon)
+    with dir_lock(run_dir, "backtest"):
+        df, _ = _predictions(run_dir, split, on_message or (lambda level, text: None),
+                             on_scored or (lambda result: None))
+        uni = load_universe(d.universe, d.timeframe, data_dir=d.dir, paths=d.paths)
+        preds = read_predictions(df, uni, len(d.universe), str(run_dir / "eval" / split / "predictions.csv"))
+        rep = trade_universe(uni, preds, bcfg, horizon, len(d.universe))
+        topk = f" k {bcfg.k} n_drop {bcfg.k if bcfg.n_drop is None else bcfg.n_drop}" if bcfg.policy == "topk" else ""
+        rep.title = f"{run_dir.name} ({split} split, policy {bcfg.policy}{topk}, score {preds.score_name})"
+        rep.out_dir = out_dir
+        with output_unit(out_dir, "backtest", **how) as tmp:
+            files = write_outputs(tmp, rep)
+        rep.files = [out_dir / f.relative_to(tmp) for f in files]
+    return rep
