@@ -261,7 +261,7 @@ def predict(
 # -------------------------------------------------------------------------- backtest
 def _bt_help(text: str, key: str) -> str:
     default = BACKTEST[key]   # BacktestConfig's defaults, readable without loading pydantic
-    shown = default if isinstance(default, str) else format(default, "g")
+    shown = "none" if default is None else default if isinstance(default, str) else format(default, "g")
     return f"{text}. Default: the run config's backtest.{key} (unset: {shown})."
 
 
@@ -299,6 +299,11 @@ def backtest(
                                                                 "candles, 0 = never", "rebalance")),
     target_vol: Optional[float] = typer.Option(None, help=_bt_help("Portfolio: annual volatility to scale the book "
                                                                    "to, 0 = off", "target_vol")),
+    policy: Optional[str] = typer.Option(None, help=_bt_help("Universe run: independent, topk or proportional",
+                                                             "policy")),
+    k: Optional[int] = typer.Option(None, "--k", help=_bt_help("Universe run, topk: pairs long (and short)", "k")),
+    n_drop: Optional[int] = typer.Option(None, help=_bt_help("Universe run, topk: most holdings replaced per "
+                                                             "decision, none = k", "n_drop")),
     set_: list[str] = typer.Option([], "--set", help="Override a backtest setting: backtest.key=value (repeatable; "
                                                      "an option given too wins)."),
 ) -> None:
@@ -312,7 +317,7 @@ def backtest(
     overrides |= {k: v for k, v in dict(fee_bps=fee_bps, slippage_bps=slippage_bps, cash=cash, mode=mode,
                                        threshold=threshold, sizing=sizing, max_exposure=max_exposure,
                                        min_hold=min_hold, gross=gross, rebalance=rebalance,
-                                       target_vol=target_vol).items()
+                                       target_vol=target_vol, policy=policy, k=k, n_drop=n_drop).items()
                  if v is not None}
     if weights is not None or data_dir is not None:
         from cryptotrain.commands.portfolio import portfolio_command
