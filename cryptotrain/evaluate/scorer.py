@@ -10,7 +10,9 @@ intervals, verdicts, leakage warnings, attention and (with `importance`) permuta
 on the validation split; write, atomically,
 
     RUN_DIR/eval/<split>/predictions.csv    one row per window (columns: PREDICTION_COLUMNS, then
-                                            the fitted baselines' actions, BASELINE_ACTION_COLUMNS)
+                                            the fitted baselines' actions, BASELINE_ACTION_COLUMNS); a
+                                            universe run: one row per (pair, decision time), sorted by
+                                            time then symbol, a `symbol` column after timestamp
     RUN_DIR/eval/<split>/metrics.json       everything in the report (NaN -> null), and the
                                             provenance of predictions.csv (provenance.py)
     RUN_DIR/eval/<split>/plots/*.png        confusion, reliability, attention by lag, heatmap,
@@ -44,6 +46,7 @@ from cryptotrain.evaluate.eval_data import (load_eval_dataset, pinned, run_basel
                                             training_overlap, untrained_head_notes)
 from cryptotrain.evaluate.guards import check_finite_outputs, check_finite_params
 from cryptotrain.evaluate.importance import IMPORTANCE_CHOICES, permutation_importance
+from cryptotrain.evaluate.per_pair import per_pair_report
 from cryptotrain.evaluate.provenance import predictions_provenance
 from cryptotrain.evaluate.summary import evaluation_report
 from cryptotrain.csv_writer import write_csv
@@ -126,6 +129,9 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
                                baselines=baselines, attention=pred["attention"], timeframe=ds.timeframe,
                                horizon=ds.horizon, seed=cfg.train.seed, costs=cfg.backtest,
                                notes=untrained_head_notes(trained) + fit_notes, on_progress=tick)
+    if ds.symbols is not None:   # a universe: each pair's windows on their own, keyed by symbol
+        report["per_pair"] = per_pair_report(ds.symbols, ds.symbol_id[idx], y_true=ds.action[idx], r=ds.ret[idx],
+                                             model=model, baselines=baselines, horizon=ds.horizon, seed=cfg.train.seed)
     if importance is not None:
         val = split_rows(ds, "val")
         if len(val) == 0:
@@ -203,10 +209,11 @@ def predictions_frame(ds, idx: np.ndarray, pred: dict, baselines: dict | None = 
     """predictions.csv's rows: actions as -1/0/1, pred_return and forward_return in r_t units; then
     the fitted baselines' actions (BASELINE_ACTION_COLUMNS, those that were fitted)."""
     probs = pred["probs"]
+    pair = {} if ds.symbols is None else {"symbol": np.asarray(ds.symbols, dtype=object)[ds.symbol_id[idx]]}
     extra = {col: action_to_position((baselines or {})[b]["action"]) for b, col in BASELINE_ACTION_COLUMNS.items() if b in (baselines or {})}
     return pd.DataFrame({
-        "timestamp": ds.timestamps[idx], "close": ds.close[idx],
+        "timestamp": ds.timestamps[idx], **pair, "close": ds.close[idx],
         "p_sell": probs[:, 0], "p_hold": probs[:, 1], "p_buy": probs[:, 2],
         "pred_action": action_to_position(predicted_action(probs)), "confidence": pred["confidence"],
         "pred_return": pred["pred_return"], "true_action": action_to_position(ds.action[idx]), "forward_return": ds.ret[idx],
-        **extra}, columns=PREDICTION_COLUMNS + list(extra))
+        **extra}, columns=PREDICTION_COLUMNS[:1] + list(pair) + PREDICTION_COLUMNS[1:] + list(extra))
