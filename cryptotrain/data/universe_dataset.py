@@ -31,7 +31,7 @@ import numpy as np
 from cryptotrain.config import Config, DataConfig
 from cryptotrain.data.labels import action_labels, label_thresholds
 from cryptotrain.data.normalize import Normalizer, check_normalizer
-from cryptotrain.data.ohlcv import load_ohlcv, symbol_slug
+from cryptotrain.data.ohlcv import file_stem, load_ohlcv, symbol_slug
 from cryptotrain.data.pair_data import PairArrays, file_sha256, pair_arrays, trim_candles
 from cryptotrain.data.splits import SPLITS, check_nonempty, resolve_embargo, rows_used, split_bounds, window_ends
 from cryptotrain.data.timestamps import format_utc
@@ -59,9 +59,17 @@ def universe_files(dcfg: DataConfig) -> dict[str, str]:
 def pair_index(symbols: list[str], symbol: str, what: str = "data") -> int:
     """Index of `symbol` among the run's pairs; a pair the run does not know is refused, naming it."""
     if symbol not in symbols:
-        raise UserError(f"{what} is {symbol}, a pair this run was not trained on (it knows {', '.join(symbols)}): "
-                        "it has no normalizer statistics or embedding for it; pass data of one of these pairs")
+        raise UserError(f"{what} holds {symbol}, a pair this run was not trained on (it knows {', '.join(symbols)}), "
+                        "so it has no normalizer statistics or embedding for it; pass a file of one of these pairs, "
+                        "named as fetch names it (e.g. BTC_USDT-1h.csv.gz)")
     return symbols.index(symbol)
+
+
+def pair_of_file(symbols: list[str], path: str | Path) -> str:
+    """The pair of `symbols` whose file `path` is, by its name (BTC_USDT-1h.csv.gz); another is refused."""
+    slug = file_stem(Path(path)).rpartition("-")[0] or file_stem(Path(path))
+    known = {symbol_slug(s): s for s in symbols}
+    return known.get(slug) or symbols[pair_index(symbols, slug, f"{path}")]
 
 
 def _load(cfg: Config, files: dict[str, str], dtype) -> tuple[np.ndarray, dict[str, PairArrays]]:

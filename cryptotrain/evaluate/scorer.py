@@ -18,7 +18,8 @@ on the validation split; write, atomically,
     RUN_DIR/eval/<split>/plots/*.png        confusion, reliability, attention by lag, heatmap,
                                             importance
 
-With `data` the output directory is RUN_DIR/eval/<file stem>-<split>/ so the run's own
+With `data` (or `data_dir`, a universe run's pairs in another folder) the output directory is
+RUN_DIR/eval/<file or folder name>-<split>/ so the run's own
 evaluation is never overwritten; the file's timeframe must equal the run's; data.start / end /
 last_rows of the run's config are not applied to it; split "all" (every labelled window of the
 file) is allowed only with `data`. Nothing is printed: commands/evaluate.py prints the result.
@@ -78,7 +79,7 @@ class EvalResult:
 
 def score(run_dir: Path | None = None, split: str = "test", checkpoint: str = "best",
           data: Path | None = None, importance: str | None = None, importance_repeats: int = 5,
-          on_progress: Callable[[str, int, int], None] | None = None) -> EvalResult:
+          on_progress: Callable[[str, int, int], None] | None = None, data_dir: Path | None = None) -> EvalResult:
     """Score RUN_DIR's `checkpoint` on `split` (of `data` when given) and write the outputs.
 
     importance "features" | "groups": also the permutation importance on the validation split
@@ -88,7 +89,7 @@ def score(run_dir: Path | None = None, split: str = "test", checkpoint: str = "b
     on_progress(step, done, total): the steps (scoring, fitting baselines, bootstrap intervals,
     permutation importance) as they go, for a progress display (report/progress.py StepProgress).
     """
-    _check_choices(split, checkpoint, data)
+    _check_choices(split, checkpoint, data or data_dir)
     if importance is not None and importance not in IMPORTANCE_CHOICES:
         raise UserError(f"--importance {importance!r}: use features or groups")
     if not 1 <= importance_repeats <= MAX_IMPORTANCE_REPEATS:
@@ -97,17 +98,18 @@ def score(run_dir: Path | None = None, split: str = "test", checkpoint: str = "b
     run_dir = resolve_run(run_dir)
     with dir_lock(run_dir, "evaluate"):
         return _score(run_dir, split, checkpoint, data, importance, importance_repeats,
-                      on_progress or (lambda step, done, total: None))
+                      on_progress or (lambda step, done, total: None), data_dir)
 
 
 def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, importance: str | None,
-           importance_repeats: int, tick: Callable[[str, int, int], None]) -> EvalResult:
+           importance_repeats: int, tick: Callable[[str, int, int], None], data_dir: Path | None = None) -> EvalResult:
     ck_path = run_dir / "checkpoints" / f"{checkpoint}.npz"
     ck = load_checkpoint(ck_path)
     check_matches_run(ck, ck_path, run_dir)
     check_finite_params(ck.params, str(ck_path))
     cfg = ck.config
-    ds = load_eval_dataset(ck, data, split)
+    ds = load_eval_dataset(ck, data, split, data_dir)
+    data = data or data_dir   # from here on: "other data than the run's own" (a universe's folder too)
     idx = split_rows(ds, split)
     if len(idx) == 0:
         raise UserError(f"the {split} split of {ds.fingerprint['path']} has no complete window; use a longer file")
