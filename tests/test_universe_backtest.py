@@ -3,6 +3,7 @@ on three pairs cut from data/sample and a predictions file written here in evalu
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +124,33 @@ def test_policy_keys_are_refused_with_weights(data_dir, tmp_path):
                                    "--set", "backtest.policy=topk"])
     assert res.exit_code == 2 and "backtest.policy turns a universe run's scores" in res.output, res.output
     assert not (tmp_path / "w_backtest").exists()
+
+
+def test_backtest_run_on_a_universe_run_end_to_end(data_dir, tmp_path):
+    """Catches `backtest --run` on a universe run not reaching the policy (dispatched to the single-pair
+    backtest, or --set backtest.policy ignored), settings written into the run's own backtest directory,
+    and momentum missing from stats.json and the reading lines. The run is a directory with config.yaml
+    and eval/test/predictions.csv written here (no training: the backtest reads only those)."""
+    from typer.testing import CliRunner
+
+    from cryptotrain.cli import app
+
+    run = tmp_path / "runs" / "u1"
+    (run / "eval" / "test").mkdir(parents=True)
+    (run / "config.yaml").write_text(f"data:\n  universe: [{', '.join(SYMBOLS)}]\n  dir: {data_dir}\n"
+                                     "  timeframe: 1h\nlabels:\n  horizon: 6\n")
+    uni = load_universe(SYMBOLS, "1h", data_dir=data_dir)
+    predictions(uni, pred_return=True).to_csv(run / "eval" / "test" / "predictions.csv", index=False)
+    res = CliRunner().invoke(app, ["backtest", "--run", str(run), "--set", "backtest.policy=topk",
+                                   "--set", "backtest.k=1", "--mode", "long-only"])
+    assert res.exit_code == 0, res.output
+    out = run / "backtest" / "test-long-only-topk-k1"
+    doc = json.loads((out / "stats.json").read_text())
+    assert set(doc) >= {"portfolio", "momentum", "equal_weight", "btc_buy_and_hold", "per_pair"}
+    assert doc["settings"]["policy"] == "topk" and doc["settings"]["rebalance"] == 6
+    assert "Against Momentum" in res.output and "policy topk k 1" in res.output
+    assert doc["portfolio"]["Avg. Holdings"] == pytest.approx(1.0, abs=0.1)
+    res = CliRunner().invoke(app, ["backtest", "--run", str(run)])            # independent, the run's settings
+    assert res.exit_code == 0, res.output
+    doc = json.loads((run / "backtest" / "test" / "stats.json").read_text())
+    assert doc["settings"]["policy"] == "independent" and doc["momentum"]["# Trades"] > 0

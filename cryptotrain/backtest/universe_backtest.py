@@ -163,7 +163,7 @@ def trade_universe(uni: Universe, preds: UniversePredictions, bcfg: BacktestConf
 def is_universe_run(run_dir: Path | None) -> bool:
     """A run directory whose config names a universe (data.universe); False when there is none to read."""
     cfg = Path(run_dir or "") / "config.yaml"
-    return run_dir is not None and cfg.is_file() and getattr(load_config(cfg).data, "universe", None) is not None
+    return run_dir is not None and cfg.is_file() and load_config(cfg).data.universe is not None
 
 
 def run(run_dir: Path, split: str = "test", *, out: Path | None = None, overrides: dict[str, Any] | None = None,
