@@ -148,7 +148,7 @@ def test_backtest_run_on_a_universe_run_end_to_end(data_dir, tmp_path):
     doc = json.loads((out / "stats.json").read_text())
     assert set(doc) >= {"portfolio", "momentum", "equal_weight", "btc_buy_and_hold", "per_pair"}
     assert doc["settings"]["policy"] == "topk" and doc["settings"]["rebalance"] == 6
-    assert "Against Momentum" in res.output and "policy topk k 1" in res.output
+    assert "Against Momentum" in res.output and "policy topk: k 1" in res.output
     assert doc["portfolio"]["Avg. Holdings"] == pytest.approx(1.0, abs=0.1)
     res = CliRunner().invoke(app, ["backtest", "--run", str(run)])            # independent, the run's settings
     assert res.exit_code == 0, res.output

@@ -187,8 +187,10 @@ def run(run_dir: Path, split: str = "test", *, out: Path | None = None, override
         uni = load_universe(d.universe, d.timeframe, data_dir=d.dir, paths=d.paths)
         preds = read_predictions(df, uni, len(d.universe), str(run_dir / "eval" / split / "predictions.csv"))
         rep = trade_universe(uni, preds, bcfg, horizon, len(d.universe))
-        topk = f" k {bcfg.k} n_drop {bcfg.k if bcfg.n_drop is None else bcfg.n_drop}" if bcfg.policy == "topk" else ""
-        rep.title = f"{run_dir.name} ({split} split, policy {bcfg.policy}{topk}, score {preds.score_name})"
+        how_ = {"independent": "pred_action and confidence per pair",
+                "topk": f"k {bcfg.k} n_drop {bcfg.k if bcfg.n_drop is None else bcfg.n_drop}, score {preds.score_name}",
+                "proportional": f"score {preds.score_name}"}[bcfg.policy]
+        rep.title = f"{run_dir.name} ({split} split, policy {bcfg.policy}: {how_})"
         rep.out_dir = out_dir
         with output_unit(out_dir, "backtest", **how) as tmp:
             files = write_outputs(tmp, rep)
