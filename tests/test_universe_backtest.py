@@ -150,6 +150,11 @@ def test_backtest_run_on_a_universe_run_end_to_end(data_dir, tmp_path):
     assert doc["settings"]["policy"] == "topk" and doc["settings"]["rebalance"] == 6
     assert "Against Momentum" in res.output and "policy topk: k 1" in res.output
     assert doc["portfolio"]["Avg. Holdings"] == pytest.approx(1.0, abs=0.1)
+    from cryptotrain.runs.reader import backtest_summary   # runs show / list read the portfolio and BTC
+
+    summary = backtest_summary(doc)
+    assert summary["model"]["return_pct"] == doc["portfolio"]["Return [%]"]
+    assert summary["buy_and_hold"]["return_pct"] == doc["btc_buy_and_hold"]["Return [%]"]
     res = CliRunner().invoke(app, ["backtest", "--run", str(run)])            # independent, the run's settings
     assert res.exit_code == 0, res.output
     doc = json.loads((run / "backtest" / "test" / "stats.json").read_text())

@@ -73,6 +73,7 @@ class PortfolioReport:
     title: str
     out_dir: Path
     files: list[Path] = field(default_factory=list)
+    provenance: dict | None = None         # a universe run's: which checkpoint made the predictions traded
 
 
 def run(weights: Path | None, data_dir: Path | None, *, out: Path | None = None,
@@ -205,6 +206,8 @@ def write_outputs(out_dir: Path, rep: PortfolioReport) -> list[Path]:
     doc["ended"] = {s: format_utc(t) for s, t in p.ended.items()}
     doc["settings"] = rep.settings.model_dump(mode="json")
     doc["verdict"] = rep.verdict
+    if rep.provenance is not None:
+        doc["predictions"] = rep.provenance
     atomic_write_text(out_dir / "stats.json", json.dumps(doc, indent=2) + "\n")
     dd = drawdown(p.equity, p.cash)
     gross = np.divide(np.abs(p.value).sum(axis=1), p.equity, out=np.zeros(len(p.equity)), where=p.equity > 0)
