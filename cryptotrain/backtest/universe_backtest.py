@@ -183,14 +183,14 @@ def run(run_dir: Path, split: str = "test", *, out: Path | None = None, override
     bcfg = resolve_settings(bcfg, horizon)
     with dir_lock(run_dir, "backtest"):
         df, prov = _predictions(run_dir, split, on_message or (lambda level, text: None),
-                             on_scored or (lambda result: None))
+                                on_scored or (lambda result: None))
         uni = load_universe(d.universe, d.timeframe, data_dir=d.dir, paths=d.paths)
         preds = read_predictions(df, uni, len(d.universe), str(run_dir / "eval" / split / "predictions.csv"))
         rep = trade_universe(uni, preds, bcfg, horizon, len(d.universe))
-        how_ = {"independent": "pred_action and confidence per pair",
+        what = {"independent": "pred_action and confidence per pair",
                 "topk": f"k {bcfg.k} n_drop {bcfg.k if bcfg.n_drop is None else bcfg.n_drop}, score {preds.score_name}",
                 "proportional": f"score {preds.score_name}"}[bcfg.policy]
-        rep.title = f"{run_dir.name} ({split} split, policy {bcfg.policy}: {how_})"
+        rep.title = f"{run_dir.name} ({split} split, policy {bcfg.policy}: {what})"
         rep.out_dir, rep.provenance = out_dir, prov
         with output_unit(out_dir, "backtest", **how) as tmp:
             files = write_outputs(tmp, rep)
