@@ -11,6 +11,7 @@ from cryptotrain.evaluate.scorer import score
 from cryptotrain.errors import UserError
 from cryptotrain.models import init_params, model_backward, model_forward, model_loss
 from cryptotrain.models.gradcheck import check_model_grads, small_model_config
+from cryptotrain.predict import predict
 from cryptotrain.train.checkpoint import load_checkpoint
 from cryptotrain.train.trainer import fit
 from test_universe import config, cut, make_universe
@@ -50,7 +51,8 @@ def test_embedding_changes_the_output_only_through_the_pair():
 def test_embedding_run_trains_evaluates_and_keeps_its_pairs(tmp_path):
     """A universe run with the embedding: its checkpoint holds the (P, K) table and the pair list
     (the stored config's data.universe); evaluation on one known pair's file uses that pair's row (its
-    predictions equal the run's own for that pair), and a file of another pair is refused, naming it."""
+    predictions equal the run's own for that pair), predict of one candle of it gives evaluate's bits,
+    and a file of another pair is refused, naming it."""
     data_dir = make_universe(tmp_path / "data")
     run = fit(config(tmp_path, data_dir, "model.symbol_embedding=2")).run_dir
     ck = load_checkpoint(run / "checkpoints" / "best.npz")
@@ -60,6 +62,9 @@ def test_embedding_run_trains_evaluates_and_keeps_its_pairs(tmp_path):
     eth = score(run, split="test", data=data_dir / "ETH_USDT-1h.csv").predictions
     mine = own[own["symbol"] == "ETH/USDT"].merge(eth, on="timestamp")
     assert len(mine) > 0 and (mine["p_buy_x"] == mine["p_buy_y"]).all()
+    last = eth.iloc[-1]   # predict scores one candle alone: evaluate's bits for that pair
+    got = predict(run, data=data_dir / "ETH_USDT-1h.csv", at=str(int(last["timestamp"])), allow_stale=True).result
+    assert got["p_buy"] == last["p_buy"] and got["data"]["symbol"] == "ETH/USDT"
     cut("DOGE_USDT", tmp_path)
     with pytest.raises(UserError, match="DOGE_USDT.*not trained on"):
         score(run, split="test", data=tmp_path / "DOGE_USDT-1h.csv")
