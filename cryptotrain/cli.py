@@ -119,13 +119,15 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @data_app.command("inspect")
 @_handles_errors
 def data_inspect(
-    path: Path = typer.Argument(..., help="Candle file: CSV, CSV.gz or Parquet."),
+    path: Optional[Path] = typer.Argument(None, help="Candle file (CSV, CSV.gz or Parquet), or a folder of pair files."),
     timeframe: Optional[str] = typer.Option(None, help="Expected timeframe, e.g. 1h (inferred when omitted)."),
+    config: Optional[Path] = typer.Option(None, help="A config with data.universe: one row per pair of it."),
 ) -> None:
-    """Load a candle file and print a summary: rows, range, timeframe, gaps, duplicates."""
-    from cryptotrain.commands.data_inspect import inspect_file
+    """Load a candle file and print a summary: rows, range, timeframe, gaps, duplicates. A folder of
+    pair files (or --config with data.universe): one row per pair and the range every pair covers."""
+    from cryptotrain.commands.data_inspect import inspect_data
 
-    inspect_file(path, timeframe=timeframe, console=_console())
+    inspect_data(path, timeframe=timeframe, config=config, console=_console())
 
 
 # ----------------------------------------------------------------------------- fetch
