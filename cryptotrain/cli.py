@@ -143,8 +143,23 @@ def fetch(
                                                   "and timeframe, e.g. data/binance/BTC_USDT-1h.parquet."),
     format: str = typer.Option("parquet", "--format", help="parquet or csv."),
     exchange_config: Optional[Path] = typer.Option(None, help="YAML/JSON passed to the ccxt constructor; ${ENV} values are expanded."),
+    symbols: Optional[str] = typer.Option(None, help="Several pairs, comma-separated (BTC/USDT,ETH/USDT): one file each "
+                                                     "in the folder --out (default data/<exchange>/)."),
+    config: Optional[Path] = typer.Option(None, help="Fetch a config's data.universe into its data.dir (its exchange "
+                                                     "and timeframe)."),
 ) -> None:
     """Download candles through ccxt: resumable, validated, never losing or duplicating a candle."""
+    if symbols is not None or config is not None:
+        from cryptotrain.commands.fetch_many import fetch_config, fetch_symbols
+
+        if config is not None:
+            fetch_config(config, since=since, until=until, fmt=format, exchange_config=exchange_config,
+                         console=_console(), symbols_given=symbols is not None)
+            return
+        fetch_symbols(exchange=exchange, symbols=[s.strip() for s in symbols.split(",") if s.strip()],
+                      timeframe=timeframe, since=since, until=until, out_dir=out or Path("data") / exchange, fmt=format,
+                      exchange_config=exchange_config, console=_console())
+        return
     from cryptotrain.commands.fetch import fetch_command
 
     fetch_command(exchange=exchange, symbol=symbol, timeframe=timeframe, since=since, until=until,
