@@ -119,13 +119,15 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @data_app.command("inspect")
 @_handles_errors
 def data_inspect(
-    path: Path = typer.Argument(..., help="Candle file: CSV, CSV.gz or Parquet."),
+    path: Optional[Path] = typer.Argument(None, help="Candle file (CSV, CSV.gz or Parquet), or a folder of pair files."),
     timeframe: Optional[str] = typer.Option(None, help="Expected timeframe, e.g. 1h (inferred when omitted)."),
+    config: Optional[Path] = typer.Option(None, help="A config with data.universe: one row per pair of it."),
 ) -> None:
-    """Load a candle file and print a summary: rows, range, timeframe, gaps, duplicates."""
-    from cryptotrain.commands.data_inspect import inspect_file
+    """Load a candle file and print a summary: rows, range, timeframe, gaps, duplicates. A folder of
+    pair files (or --config with data.universe): one row per pair and the range every pair covers."""
+    from cryptotrain.commands.data_inspect import inspect_data
 
-    inspect_file(path, timeframe=timeframe, console=_console())
+    inspect_data(path, timeframe=timeframe, config=config, console=_console())
 
 
 # ----------------------------------------------------------------------------- fetch
@@ -141,8 +143,23 @@ def fetch(
                                                   "and timeframe, e.g. data/binance/BTC_USDT-1h.parquet."),
     format: str = typer.Option("parquet", "--format", help="parquet or csv."),
     exchange_config: Optional[Path] = typer.Option(None, help="YAML/JSON passed to the ccxt constructor; ${ENV} values are expanded."),
+    symbols: Optional[str] = typer.Option(None, help="Several pairs, comma-separated (BTC/USDT,ETH/USDT): one file each "
+                                                     "in the folder --out (default data/<exchange>/)."),
+    config: Optional[Path] = typer.Option(None, help="Fetch a config's data.universe into its data.dir (its exchange "
+                                                     "and timeframe)."),
 ) -> None:
     """Download candles through ccxt: resumable, validated, never losing or duplicating a candle."""
+    if symbols is not None or config is not None:
+        from cryptotrain.commands.fetch_many import fetch_config, fetch_symbols
+
+        if config is not None:
+            fetch_config(config, since=since, until=until, fmt=format, exchange_config=exchange_config,
+                         console=_console(), symbols_given=symbols is not None)
+            return
+        fetch_symbols(exchange=exchange, symbols=[s.strip() for s in symbols.split(",") if s.strip()],
+                      timeframe=timeframe, since=since, until=until, out_dir=out or Path("data") / exchange, fmt=format,
+                      exchange_config=exchange_config, console=_console())
+        return
     from cryptotrain.commands.fetch import fetch_command
 
     fetch_command(exchange=exchange, symbol=symbol, timeframe=timeframe, since=since, until=until,

@@ -45,6 +45,7 @@ class ModelConfig(_Section):
     class_weights: Optional[list[float]] = None  # [sell, hold, buy] cross-entropy weights
     l2: float = Field(default=0.0, ge=0)
     dtype: Literal["float32", "float64"] = "float32"
+    symbol_embedding: int = Field(default=0, ge=0)  # K: a learned K-vector per pair of data.universe fed at every step; 0 = off
 
     @model_validator(mode="after")
     def _check(self) -> "ModelConfig":

@@ -133,7 +133,8 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
                                notes=untrained_head_notes(trained) + fit_notes, on_progress=tick)
     if ds.symbols is not None:   # a universe: each pair's windows on their own, keyed by symbol
         report["per_pair"] = per_pair_report(ds.symbols, ds.symbol_id[idx], y_true=ds.action[idx], r=ds.ret[idx],
-                                             model=model, baselines=baselines, horizon=ds.horizon, seed=cfg.train.seed)
+                                             model=model, baselines=baselines, horizon=ds.horizon, seed=cfg.train.seed,
+                                             on_progress=tick)
     if importance is not None:
         val = split_rows(ds, "val")
         if len(val) == 0:

@@ -63,7 +63,7 @@ def dataset_slots(dataset, idx: np.ndarray, batch_size: int) -> np.ndarray:
 
 
 def forward_fixed_batch(params: dict, x: np.ndarray, mcfg: ModelConfig, batch_size: int,
-                        slots: np.ndarray | None = None) -> dict:
+                        slots: np.ndarray | None = None, pairs: np.ndarray | None = None) -> dict:
     """Eval-mode outputs for the n <= batch_size windows x (n, T, F), always computed as one batch of
     exactly `batch_size`, window i in column slots[i] (distinct; default i); the other columns
     hold copies of the last window. Outputs come back in the order of x.
@@ -79,7 +79,11 @@ def forward_fixed_batch(params: dict, x: np.ndarray, mcfg: ModelConfig, batch_si
         raise ValueError(f"{n} windows need {n} distinct batch columns below {batch_size}, got {slots.tolist()}")
     full = np.repeat(x[-1:], batch_size, axis=0)
     full[slots] = x
-    out, _ = model_forward(params, full, mcfg, train=False, keep_cache=False)
+    full_pairs = None
+    if pairs is not None:   # a universe's windows: their symbol ids, placed as the windows
+        full_pairs = np.repeat(np.asarray(pairs, dtype=np.int64)[-1:], batch_size)
+        full_pairs[slots] = pairs
+    out, _ = model_forward(params, full, mcfg, train=False, keep_cache=False, pairs=full_pairs)
     return {k: (v[slots] if v is not None else None) for k, v in out.items()}
 
 
@@ -119,7 +123,7 @@ def predict_with_loss(params: dict, dataset, split: str | np.ndarray, mcfg: Mode
         # one batch = one buffers.step(): its arrays reuse the previous batch's memory (no fresh
         # pages to fault in); what is kept past the block is copied out of the pool
         with buffers.step():
-            out = forward_fixed_batch(params, x, mcfg, batch_size, slots[part])
+            out = forward_fixed_batch(params, x, mcfg, batch_size, slots[part], targets.get("pair"))
             loss, parts, _ = model_loss(out, targets, mcfg, params, l2=False)  # no weight penalty in a validation loss
             n = len(bidx)
             total += float(loss) * n

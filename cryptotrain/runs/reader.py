@@ -280,7 +280,9 @@ def read_run(run_dir: Path) -> dict:
         "name": run_dir.name, "path": str(run_dir), "kind": "run", "state": state,
         "overfit_batch": bool(ts.get("overfit_batch")),
         "model": {"type": cfg.model.type if cfg else None, "params": ck["params"] if ck else None},
-        "symbol": cfg.data.symbol if cfg else None, "timeframe": cfg.data.timeframe if cfg else None,
+        # a universe run: its pair count in place of one symbol (the pairs: "pairs")
+        "symbol": (cfg.data.symbol if cfg.data.universe is None else f"{len(cfg.data.universe)} pairs") if cfg else None,
+        "pairs": cfg.data.universe if cfg else None, "timeframe": cfg.data.timeframe if cfg else None,
         "epochs": {"done": done, "planned": planned, "best": number(ts.get("best_epoch")) if ck else train.get("best_epoch")},
         "best_val_loss": best_val, "training": train,
         "evaluation": evals.get("test"), "evaluations": evals,
