@@ -269,12 +269,19 @@ def predict(
     at: Optional[str] = typer.Option(None, help="Decision candle (its open time, UTC) instead of the last closed one."),
     json_: bool = _flag(False, "--json", "Print one JSON object instead of lines."),
     allow_stale: bool = _flag(False, "--allow-stale", "Score the last candle even if newer ones are missing."),
+    data_dir: Optional[Path] = typer.Option(None, help="Universe run: folder of its pairs' candle files; default: "
+                                                       "the run's data.dir / data.paths."),
+    holdings: Optional[Path] = typer.Option(None, help="Universe run: units held per pair, CSV symbol,units or "
+                                                       "JSON {symbol: units}; default: none (all cash)."),
+    cash: Optional[float] = typer.Option(None, help="Universe run: cash besides the holdings, in $; default: the "
+                                                    "run's backtest.cash."),
 ) -> None:
-    """Say what the run's model would do at the last closed candle: probabilities, action, target position."""
+    """Say what the run's model would do at the last closed candle: probabilities, action, target position;
+    for a universe run every pair ranked, the policy's target weights and the orders from the holdings."""
     from cryptotrain.commands.predict import predict_command
 
     predict_command(run, checkpoint=checkpoint, data=data, at=at, allow_stale=allow_stale, as_json=json_,
-                    console=_console())
+                    console=_console(), data_dir=data_dir, holdings=holdings, cash=cash)
 
 
 # -------------------------------------------------------------------------- backtest

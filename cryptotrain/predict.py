@@ -52,7 +52,7 @@ from cryptotrain.evaluate.guards import check_finite_outputs, check_finite_param
 from cryptotrain.evaluate.scorer import CHECKPOINT_CHOICES
 from cryptotrain.models.inference import forward_fixed_batch, predicted_action, window_slots
 from cryptotrain.nn.layers import softmax_forward
-from cryptotrain.train.checkpoint import load_checkpoint
+from cryptotrain.train.checkpoint import Checkpoint, load_checkpoint
 from cryptotrain.train.rundir import resolve_run
 
 
@@ -63,20 +63,39 @@ class Prediction:
     timings: dict = field(default_factory=dict)  # seconds: checkpoint, read, features, model
 
 
-def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | None = None, at: str | None = None,
-            *, allow_stale: bool = False, now_ms: int | None = None) -> Prediction:
-    """Score the window ending at the last closed candle of `data` (default: the run's data.path), or at `at`."""
+@dataclass
+class LoadedRun:
+    run_dir: Path
+    name: str          # best or last
+    path: Path         # the checkpoint file
+    ck: Checkpoint
+    sha256: str
+
+
+def load_run(run_dir: Path | None = None, checkpoint: str = "best") -> LoadedRun:
+    """The run's checkpoint, checked (finite parameters, the features the code builds now): read once, then
+    scored on any number of candle files (a universe run's pairs, predict_universe.py)."""
     if checkpoint not in CHECKPOINT_CHOICES:
         raise UserError(f"--checkpoint {checkpoint!r}: use best or last")
-    timings, t0 = {}, time.perf_counter()
     run_dir = resolve_run(run_dir)
     ck_path = run_dir / "checkpoints" / f"{checkpoint}.npz"
     ck = load_checkpoint(ck_path)
     check_finite_params(ck.params, str(ck_path))
-    cfg = ck.config
-    if feature_names(cfg.features) != list(ck.feature_names):
+    if feature_names(ck.config.features) != list(ck.feature_names):
         raise UserError(f"the features built now differ from the checkpoint's ({len(ck.feature_names)}): the "
                         "feature code changed since training; retrain the run")
+    return LoadedRun(run_dir, checkpoint, ck_path, ck, file_sha256(ck_path))
+
+
+def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | None = None, at: str | None = None,
+            *, allow_stale: bool = False, now_ms: int | None = None, loaded: LoadedRun | None = None,
+            src: CandleFile | None = None) -> Prediction:
+    """Score the window ending at the last closed candle of `data` (default: the run's data.path), or at `at`.
+    `loaded` / `src`: the run and the file already read (else read here)."""
+    timings, t0 = {}, time.perf_counter()
+    loaded = loaded or load_run(run_dir, checkpoint)
+    run_dir, checkpoint, ck_path, ck = loaded.run_dir, loaded.name, loaded.path, loaded.ck
+    cfg = ck.config
     timings["checkpoint"], t0 = time.perf_counter() - t0, time.perf_counter()
 
     pair, n_pairs = 0, 1
@@ -86,7 +105,7 @@ def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | 
                             f"of one of them ({', '.join(cfg.data.universe)})")
         pair, n_pairs = cfg.data.universe.index(pair_of_file(cfg.data.universe, data)), len(cfg.data.universe)
     path = Path(data if data is not None else cfg.data.path)
-    src = CandleFile(path)
+    src = src or CandleFile(path)
     read_s = time.perf_counter() - t0
     tf = src.timeframe_ms
     if cfg.data.timeframe and ms_to_timeframe(tf) != cfg.data.timeframe:
@@ -127,7 +146,7 @@ def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | 
 
     result = {
         "run": str(run_dir),
-        "checkpoint": {"name": checkpoint, "epoch": int(ck.epoch), "sha256": file_sha256(ck_path)},
+        "checkpoint": {"name": checkpoint, "epoch": int(ck.epoch), "sha256": loaded.sha256},
         "data": {"path": str(path), "symbol": symbol, "rows": src.rows, "last_ts": int(src.timestamps[-1]),
                  "last_time": iso_utc(int(src.timestamps[-1])), "timeframe": ms_to_timeframe(tf)},
         "decision": {"timestamp": ts, "time": iso_utc(ts), "close_time": iso_utc(ts + tf), "close": close_t},

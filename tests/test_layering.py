@@ -50,7 +50,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("train", ("train",)),
     ("evaluate", ("evaluate",)),
     ("backtest", ("backtest",)),
-    ("orchestration", ("orchestration", "predict", "runs")),
+    ("orchestration", ("orchestration", "predict", "predict_universe", "runs")),
     ("commands", ("commands",)),
     ("cli", ("cli", "__main__", "__init__")),
 ]

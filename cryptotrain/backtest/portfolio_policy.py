@@ -41,6 +41,7 @@ import math
 import numpy as np
 
 from cryptotrain.backtest import policy
+from cryptotrain.backtest.portfolio_weights import constrain
 from cryptotrain.config import BacktestConfig
 
 
@@ -70,6 +71,39 @@ def dropout_step(score: list[float], held: set[int], k: int, n_drop: int, allowe
     return (set(last) - sell) | set(cand[: len(sell) + k - len(last)])
 
 
+def topk_step(score: list[float], long: set[int], short: set[int], k: int, n_drop: int, long_short: bool,
+              ) -> tuple[set[int], set[int]]:
+    """One decision of both books: the long side's TopkDropout, then (long-short) the short side's on -score
+    over the pairs not long. Empty short book in long-only."""
+    long = dropout_step(score, long, k, n_drop)
+    if not long_short:
+        return long, set()
+    return long, dropout_step([-v for v in score], short - long, k, n_drop, set(range(len(score))) - long)
+
+
+def next_weights(score: np.ndarray, pred_action: np.ndarray, confidence: np.ndarray, held: np.ndarray,
+                 bcfg: BacktestConfig) -> np.ndarray:
+    """(N,) the policy's next decision from the book held now (`held`: (N,) weights of equity), as the
+    backtest takes it at a decision row: TopkDropout hysteresis against the held pairs (long: held > 0,
+    short: held < 0), proportional from the scores, independent sleeves of 1/N by today's single-pair rule
+    (a hold keeps the held weight); then the constraints without target_vol. NaN score: no score."""
+    N, ls = len(score), bcfg.mode == "long-short"
+    if bcfg.policy == "independent":
+        raw = policy.prediction_actions(pred_action, confidence, bcfg)
+        w = np.where(np.isnan(raw), held, np.clip(raw, -bcfg.gross, bcfg.gross) / max(N, 1))
+    elif bcfg.policy == "topk":
+        n_drop = bcfg.k if bcfg.n_drop is None else bcfg.n_drop
+        long, short = topk_step(score.tolist(), set(np.flatnonzero(held > 0).tolist()),
+                                set(np.flatnonzero(held < 0).tolist()), bcfg.k, n_drop, ls)
+        w = np.zeros(N)
+        w[list(long)] = bcfg.gross / (bcfg.k * (2 if ls else 1))
+        w[list(short)] = -bcfg.gross / (bcfg.k * (2 if ls else 1))
+    else:
+        w = proportional_weights(score[None], np.array([0]), long_short=ls, gross=bcfg.gross)[0]
+    return constrain(w[None], np.full((1, N), np.nan), mode=bcfg.mode, max_exposure=bcfg.max_exposure,
+                     gross=bcfg.gross, target_vol=0.0, timeframe_ms=1)[0]
+
+
 def topk_weights(scores: np.ndarray, rows: np.ndarray, *, k: int, n_drop: int | None, long_short: bool,
                  gross: float) -> np.ndarray:
     """(T, N) weights at `rows` (NaN elsewhere): TopkDropout long (and short) books, equal weights. The loop
@@ -81,13 +115,10 @@ def topk_weights(scores: np.ndarray, rows: np.ndarray, *, k: int, n_drop: int | 
     book = np.zeros((len(rows), N))
     long: set[int] = set()
     short: set[int] = set()
-    everyone = set(range(N))
     for d, s in enumerate(scores[rows].tolist()):
-        long = dropout_step(s, long, k, n_drop)
+        long, short = topk_step(s, long, short, k, n_drop, long_short)
         book[d, list(long)] = size
-        if long_short:
-            short = dropout_step([-v for v in s], short - long, k, n_drop, everyone - long)
-            book[d, list(short)] = -size
+        book[d, list(short)] = -size
     out = np.full((T, N), np.nan)
     out[rows] = book
     return out
