@@ -275,13 +275,17 @@ def predict(
                                                        "JSON {symbol: units}; default: none (all cash)."),
     cash: Optional[float] = typer.Option(None, help="Universe run: cash besides the holdings, in $; default: the "
                                                     "run's backtest.cash."),
+    set_: list[str] = typer.Option([], "--set", help="Universe run: a backtest setting instead of the run's, "
+                                                     "backtest.key=value (repeatable), e.g. backtest.policy=topk."),
 ) -> None:
     """Say what the run's model would do at the last closed candle: probabilities, action, target position;
     for a universe run every pair ranked, the policy's target weights and the orders from the holdings."""
+    from cryptotrain.backtest.settings import set_overrides
     from cryptotrain.commands.predict import predict_command
 
     predict_command(run, checkpoint=checkpoint, data=data, at=at, allow_stale=allow_stale, as_json=json_,
-                    console=_console(), data_dir=data_dir, holdings=holdings, cash=cash)
+                    console=_console(), data_dir=data_dir, holdings=holdings, cash=cash,
+                    overrides=set_overrides(set_) if set_ else None)
 
 
 # -------------------------------------------------------------------------- backtest

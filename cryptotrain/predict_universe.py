@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.backtest.portfolio_policy import next_weights
+from cryptotrain.backtest.settings import backtest_settings
 from cryptotrain.backtest.universe_backtest import resolve_settings
 from cryptotrain.data.dataset import iso_utc
 from cryptotrain.data.ohlcv import symbol_slug
@@ -81,16 +82,16 @@ def read_holdings(path: Path, symbols: list[str], long_only: bool) -> np.ndarray
 
 def predict_universe(run: Path | LoadedRun | None = None, checkpoint: str = "best", *, data_dir: Path | None = None,
                      holdings: Path | None = None, cash: float | None = None, at: str | None = None,
-                     allow_stale: bool = False, now_ms: int | None = None) -> dict:
+                     allow_stale: bool = False, now_ms: int | None = None, overrides: dict | None = None) -> dict:
     """The plain result `predict --run UNIVERSE_RUN --json` prints (module docstring); `run` a run directory
-    or one load_run read."""
+    or one load_run read; `overrides`: backtest settings instead of the run's (`--set backtest.k=3`)."""
     t0 = time.perf_counter()
     loaded = run if isinstance(run, LoadedRun) else load_run(run, checkpoint)
     if loaded.ck.config.data.universe is None:
         raise UserError(f"{loaded.run_dir} is a single-pair run (no data.universe): use predict without --holdings")
     cfg = loaded.ck.config
     symbols, tf_name = list(cfg.data.universe), cfg.data.timeframe
-    bcfg = resolve_settings(cfg.backtest, cfg.labels.horizon)
+    bcfg = resolve_settings(backtest_settings(cfg.backtest, overrides or {}), cfg.labels.horizon)
     if bcfg.target_vol > 0:
         raise UserError("predict does not apply backtest.target_vol (it needs the book's trailing returns); its "
                         "targets would differ from the backtest's: use a run with target_vol 0")
@@ -112,7 +113,7 @@ def predict_universe(run: Path | LoadedRun | None = None, checkpoint: str = "bes
         if not np.any(src.timestamps == t):
             last = int(src.timestamps[-1])
             why = "stale: its last candle opens" if last < t else "a gap: no candle at the decision time; last"
-            skipped.append({"symbol": s, "reason": f"{why} {format_utc(last)}"})
+            skipped.append({"symbol": s, "reason": f"{why} {format_utc(last)}, the decision candle {format_utc(t)}"})
             continue
         try:
             r = predict(data=files[s], at=format_utc(t), loaded=loaded, src=src).result

@@ -140,3 +140,16 @@ def test_next_weights_replays_the_backtest_policy(mode, policy, n_drop):
     for t in range(len(scores)):
         held = next_weights(scores[t], np.full(6, np.nan), np.full(6, np.nan), held, bcfg)
         np.testing.assert_array_equal(held, want[t], err_msg=f"row {t}")
+
+
+def test_set_changes_the_policy_of_the_targets(trained):
+    """--set backtest.k=2 (topk) holds two pairs instead of the run's one, printed as JSON; the same option on a
+    single-pair prediction (--data) is refused in one line."""
+    data_dir, run = trained
+    r = CliRunner().invoke(app, ["predict", "--run", str(run), "--allow-stale", "--json", "--set", "backtest.k=2"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.output)
+    assert res["policy"]["k"] == 2 and sum(p["target_weight"] > 0 for p in res["pairs"]) == 2
+    r = CliRunner().invoke(app, ["predict", "--run", str(run), "--allow-stale", "--set", "backtest.k=2",
+                                 "--data", str(data_dir / "BTC_USDT-1h.csv")])
+    assert r.exit_code == 2 and "--set is for a universe run" in r.output
