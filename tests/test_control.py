@@ -153,3 +153,28 @@ def test_bad_options_are_one_line_and_leave_nothing(tmp_path, args, message):
     res = _control(tmp_path, *args)
     assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_cells_run_two_at_once_on_the_session_ray(local_ray, tmp_path):
+    """Catches cells that bypass the executor (run in the driver whatever --workers says): with
+    workers 2 on the session's Ray both cells start in other processes than this one, overlap in
+    time, run with 1 BLAS thread each, and give a whole table."""
+    import os
+
+    from cryptotrain.orchestration.control.run import run_control
+
+    cfg = load_config(ROOT / "configs/tiny.yaml", [f"train.runs_dir={tmp_path / 'runs'}",
+                                                   f"data.path={ROOT / 'data/sample/BTC_USDT-1h.csv.gz'}"])
+    seen: dict[str, dict] = {}
+
+    def on_event(e):
+        if e.kind in ("start", "finish"):
+            seen.setdefault(e.key, {})[e.kind] = (e.time, e.data)
+
+    table = run_control(cfg, tmp_path / "runs" / "c", ControlSettings(strengths=(0.0, 0.5), seeds=1, workers=2),
+                        on_event=on_event)
+    assert [r["finished"] for r in table["rows"]] == [1, 1] and not table["failed"]
+    starts = {k: v["start"] for k, v in seen.items()}
+    assert all(data["pid"] != os.getpid() and data["blas_threads"] == 1 for _, data in starts.values())
+    first_finish = min(v["finish"][0] for v in seen.values())
+    assert max(t for t, _ in starts.values()) < first_finish     # both ran at once
