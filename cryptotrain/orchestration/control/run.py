@@ -111,8 +111,11 @@ def power_table(cells: list[dict], s: ControlSettings) -> dict:
     rows = []
     for k in s.strengths:
         here = [c for c in cells if c.get("strength") == k and c["ok"]]
-        med = lambda key: float(np.median([c[key] for c in here])) if here and all(  # noqa: E731
-            c[key] is not None for c in here) else float("nan")
+
+        def med(key: str) -> float:
+            values = [c[key] for c in here]
+            return float(np.median(values)) if values and None not in values else float("nan")
+
         detections = sum(bool(c["detected"]) for c in here)
         rows.append({"strength": k, "seeds": s.seeds, "finished": len(here),
                      "oracle_direction_accuracy": med("oracle_direction_accuracy"),
