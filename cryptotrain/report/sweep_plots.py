@@ -83,8 +83,13 @@ def plot_pbo_logits(path: Path, logits: np.ndarray, pbo: float, n_strategies: in
     plt = pyplot()
     lam = np.asarray(logits, dtype=float)
     fig, ax = plt.subplots(figsize=(7, 3.8))
-    ax.hist(lam, bins=min(60, max(10, len(np.unique(lam)))), color="tab:blue", alpha=0.8)
-    ax.axvline(0.0, color="tab:red", linestyle="--", label="out-of-sample median (PBO = share left of it)")
+    values, counts = np.unique(np.round(lam, 9), return_counts=True)
+    if len(values) <= 60:   # N trials give at most N + 1 ranks (ties halve): one bar per logit value
+        gap = float(np.min(np.diff(values))) if len(values) > 1 else 1.0
+        ax.bar(values, counts, width=0.8 * gap, color="tab:blue", alpha=0.8)
+    else:
+        ax.hist(lam, bins=60, color="tab:blue", alpha=0.8)
+    ax.axvline(0.0, color="tab:red", linestyle="--", label="out-of-sample median (PBO = share at or left of it)")
     ax.set_xlabel("logit of the in-sample winner's out-of-sample rank")
     ax.set_ylabel("splits")
     ax.set_title(f"Probability of backtest overfitting {pbo:.2f} ({len(lam):,} splits, {n_strategies} trials)")
