@@ -147,7 +147,9 @@ def test_an_interrupted_cell_restarts_and_gives_the_cell_an_uninterrupted_run_ga
 
 @pytest.mark.parametrize("args, message", [(["--strengths", "0,x"], "--strengths '0,x': give numbers"),
                                            (["--family", "wave"], "--family 'wave': choose one of trend, reversion"),
-                                           (["--seeds", "0"], "--seeds must be a whole number from 1")])
+                                           (["--seeds", "0"], "--seeds must be a whole number from 1"),
+                                           (["--set", "data.universe=[BTC/USDT, ETH/USDT]", "--set",
+                                             f"data.dir={ROOT / 'data/sample'}"], "plants a signal in one pair's")])
 def test_bad_options_are_one_line_and_leave_nothing(tmp_path, args, message):
     """Catches a traceback, or a control directory made, for options the command could have refused first."""
     res = _control(tmp_path, *args)

@@ -61,6 +61,9 @@ def measure_shape(cfg: Config) -> Shape:
     """The shape of cfg's data: its rows after data.start / end / last_rows, volatility and volume
     level of its training split."""
     d = cfg.data
+    if d.universe is not None:
+        raise UserError(f"the control plants a signal in one pair's candles, and this config trades data.universe "
+                        f"({d.market()}); use a config with one data.path")
     df, report = load_ohlcv(d.path, d.timeframe, d.gap_policy)
     df = trim_candles(df, d.start, d.end, d.last_rows, d.path)
     ts = df["timestamp"].to_numpy(dtype=np.int64)
