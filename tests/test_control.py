@@ -180,3 +180,45 @@ def test_cells_run_two_at_once_on_the_session_ray(local_ray, tmp_path):
     assert all(data["pid"] != os.getpid() and data["blas_threads"] == 1 for _, data in starts.values())
     first_finish = min(v["finish"][0] for v in seen.values())
     assert max(t for t, _ in starts.values()) < first_finish     # both ran at once
+
+
+def test_a_cell_interrupted_mid_training_resumes_to_the_cell_of_an_uninterrupted_run(tmp_path):
+    """Catches a resume that starts a half-trained cell afresh with other numbers, or reads a
+    rewritten candle file: a cell stopped after its first epoch (checkpoints kept, no cell.json) and
+    finished by the control gives the cell.json of a control that ran it in one go."""
+    from cryptotrain.config import config_from_dict
+    from cryptotrain.data.ohlcv import write_ohlcv
+    from cryptotrain.orchestration.control.run import cell_job
+    from cryptotrain.train import TrainCallbacks, fit
+
+    assert _control(tmp_path, "--json", "--strengths", "0.5").exit_code == 0
+    whole = json.loads((tmp_path / "runs/control-tiny-trend/s0.5-seed0/cell.json").read_text())
+    cfg = load_config(ROOT / "configs/tiny.yaml", [f"train.runs_dir={tmp_path / 'runs'}",
+                                                   f"data.path={ROOT / 'data/sample/BTC_USDT-1h.csv.gz'}"])
+    cdir = tmp_path / "runs" / "cut"
+    job = cell_job(cfg, cdir, measure_shape(cfg).to_dict(), "trend", 0.5, 0)
+    candles, _ = planted_candles(Shape(**job.payload["shape"]), "trend", 0.5, job.payload["data_seed"])
+    write_ohlcv(candles, job.payload["config"]["data"]["path"])
+    stopped = fit(config_from_dict(dict(job.payload["config"])), job.directory,
+                  callbacks=TrainCallbacks(on_epoch=lambda row, first: row["epoch"] == 1))
+    assert stopped.stopped_on_request and not (job.directory / "cell.json").exists()
+    assert _control(tmp_path, "--json", "--strengths", "0.5", "--run-name", "cut").exit_code == 0
+    assert json.loads((job.directory / "cell.json").read_text()) == whole
+    assert len((job.directory / "metrics.jsonl").read_text().splitlines()) == 2   # epoch 2 only added
+
+
+def test_a_detection_at_strength_0_is_printed_as_a_false_discovery():
+    """Catches a false discovery computed but not shown: the printed table says FALSE DISCOVERY."""
+    import io
+
+    from rich.console import Console
+
+    from cryptotrain.report.control_report import print_power_table
+
+    s = ControlSettings(strengths=(0.0, 0.2), seeds=3)
+    t = power_table([_cell(0.0, k, k < 2) for k in range(3)] + [_cell(0.2, k, True) for k in range(3)], s)
+    t.update(shape={"n": 100, "sigma": 0.01}, directory="runs/c")
+    out = io.StringIO()
+    print_power_table(Console(file=out, width=120), t)
+    assert "FALSE DISCOVERY: strength 0 (a random walk) detected in 2 of 3 seeds" in out.getvalue()
+    assert "smallest strength detected: 0.2" in out.getvalue()

@@ -78,7 +78,7 @@ def run_control(cfg: Config, control_dir: Path, s: ControlSettings,
     control_dir.mkdir(parents=True, exist_ok=True)
     with dir_lock(control_dir, "control"):
         _pin_base(control_dir, cfg)
-        jobs = [_job(cfg, control_dir, shape.to_dict(), s.family, k, seed)
+        jobs = [cell_job(cfg, control_dir, shape.to_dict(), s.family, k, seed)
                 for k in s.strengths for seed in range(s.seeds)]
         with Executor(s.workers) as executor:
             results = executor.map(jobs, control_cell, on_event=on_event)
@@ -92,7 +92,7 @@ def run_control(cfg: Config, control_dir: Path, s: ControlSettings,
     return table
 
 
-def _job(cfg: Config, control_dir: Path, shape: dict, family: str, strength: float, seed: int) -> Job:
+def cell_job(cfg: Config, control_dir: Path, shape: dict, family: str, strength: float, seed: int) -> Job:
     """One cell: the config on its own candle file (already trimmed: no start / end / last_rows), its
     training seed moved on by the seed index, the data drawn from (train.seed, seed index)."""
     name = cell_name(strength, seed)
