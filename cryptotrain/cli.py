@@ -217,6 +217,33 @@ def sweep(
     sweep_command(cfg, config, space, settings, run_name=run_name, console=_console())
 
 
+# --------------------------------------------------------------------------- control
+@app.command()
+@_handles_errors
+def control(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML config whose whole pipeline is tested."),
+    set_: list[str] = typer.Option([], "--set", help="Override a config value: section.key=value."),
+    strengths: str = typer.Option("0,0.1,0.2,0.3", help="Planted drifts, in sigmas per candle (0 = noise)."),
+    seeds: int = typer.Option(3, help="Seeds per strength (data and training)."),
+    family: str = typer.Option("trend", help="Planted signal: trend or reversion."),
+    workers: int = typer.Option(1, help="Cells at once: 1 in this process, N on a local Ray."),
+    run_name: Optional[str] = typer.Option(None, help="Directory under runs/ (default control-<config>-<family>)."),
+    as_json: bool = _flag(False, "--json", "Print the power table as JSON."),
+) -> None:
+    """Positive and negative controls: would this setup find a planted edge of each strength, and would it pay?"""
+    from cryptotrain.config import load_config
+    from cryptotrain.commands.control import control_command
+    from cryptotrain.orchestration.control.run import ControlSettings
+
+    try:
+        ks = tuple(float(k) for k in strengths.split(","))
+    except ValueError:
+        raise UserError(f"--strengths {strengths!r}: give numbers separated by commas, e.g. 0,0.1,0.2,0.3") from None
+    cfg = load_config(config, set_)
+    control_command(cfg, config, ControlSettings(family=family, strengths=ks, seeds=seeds, workers=workers),
+                    run_name=run_name, as_json=as_json, console=_console())
+
+
 # -------------------------------------------------------------------------- gradcheck
 @app.command()
 @_handles_errors
