@@ -18,6 +18,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from cryptotrain.report.runs_groups import print_sweep, print_walkforward
+from cryptotrain.report.tables import print_fitted_table
 
 NA = "-"
 # the headers of the seven cells of a run; every header and cell has two lines
@@ -50,7 +51,8 @@ def list_cells(rec: dict) -> list[str]:
     # evaluate's edge claim (sign, size, none: corrected for the comparisons; `runs show` has the sentence)
     edge = (ev.get("edge") or NA) if ev else NA
     model, bh = (bt or {}).get("model", {}), (bt or {}).get("buy_and_hold", {})
-    market = f"{rec['symbol'] or NA}\n{rec['timeframe'] or NA}"
+    policy = f", {rec['policy']}" if rec.get("policy") else ""   # a universe run's allocation policy
+    market = f"{rec['symbol'] or NA}{policy}\n{rec['timeframe'] or NA}"
     return [f"{rec['model']['type'] or NA}\n{fmt(rec['model']['params'])}", market,
             f"{fmt(ep['done'])}/{fmt(ep['planned'])}\n{_state(rec)}", fmt(rec.get("best_val_loss")),
             f"{fmt(ev and ev['accuracy'], '.3f')}\n{edge}",
@@ -153,6 +155,9 @@ def _print_run_details(console: Console, rec: dict) -> None:
     m, ep, tr = rec["model"], rec["epochs"], rec["training"]
     console.print(escape(f"model {m['type'] or NA}, {fmt(m['params'])} parameters, {rec['symbol'] or NA} "
                          f"{rec['timeframe'] or NA}"), soft_wrap=True, highlight=False)
+    if rec.get("n_pairs"):
+        console.print(escape(f"pairs: {', '.join(rec['pairs'])}; backtest.policy {rec['policy']}"), soft_wrap=True,
+                      highlight=False)
     diff = rec.get("config_vs_defaults") or {}
     table = Table(title=f"Config differences from the defaults ({len(diff)})", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
@@ -178,21 +183,41 @@ def _print_run_details(console: Console, rec: dict) -> None:
         rows += [("verdict", v) for v in ev["verdicts"].values()]
         rows += [("warning", w) for w in ev["warnings"]]
         console.print(_pairs_table(rows, escape(f"Evaluation eval/{name}")))
+        if ev.get("per_pair"):
+            print_per_pair(console, ev["per_pair"], f"Per pair eval/{name}")
     for name, bt in rec["backtests"].items():
         table = Table(title=escape(f"Backtest backtest/{name} ({bt['checkpoint'] or 'unknown'} checkpoint)"),
                       title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
         table.add_column("Statistic", no_wrap=True)
         table.add_column("Model", justify="right")
         table.add_column("Buy & Hold", justify="right")
+        others = [k for k in ("equal_weight", "momentum") if bt.get(k)]   # a universe run's benchmarks
+        for k in others:
+            table.add_column({"equal_weight": "Equal weight", "momentum": "Momentum"}[k], justify="right")
         for key, label, spec in (("return_pct", "Return [%]", "+.2f"), ("sharpe", "Sharpe Ratio", ".3f"),
                                  ("max_drawdown_pct", "Max. Drawdown [%]", ".2f"), ("trades", "# Trades", "d")):
-            table.add_row(escape(label), fmt(bt["model"][key], spec), fmt(bt["buy_and_hold"][key], spec))
+            table.add_row(escape(label), fmt(bt["model"][key], spec), fmt(bt["buy_and_hold"][key], spec),
+                          *(fmt(bt[k][key], spec) for k in others))
+        if others:
+            table.add_row("Turnover per Year", fmt(bt.get("turnover_per_year"), ".1f"), NA, *(NA for _ in others))
         console.print(table)
     console.print("figures: " + escape(", ".join(rec["figures"]) or "none"), soft_wrap=True, highlight=False)
 
 
+def print_per_pair(console: Console, per_pair: dict, title: str) -> None:
+    """A universe evaluation's per-pair point values (runs show; the intervals are in metrics.json)."""
+    syms = list(per_pair)
+    print_fitted_table(console, title, "pair", syms, {
+        "windows": [fmt(per_pair[s]["windows"]) for s in syms],
+        "accuracy": [fmt(per_pair[s]["accuracy"], ".3f") for s in syms],
+        "direction acc.": [fmt(per_pair[s]["direction_accuracy"], ".3f") for s in syms],
+        "IC Pearson": [fmt(per_pair[s]["ic_pearson"], "+.4f") for s in syms],
+        "IC Spearman": [fmt(per_pair[s]["ic_spearman"], "+.4f") for s in syms]})
+
+
 _COMPARE_FORMATS = {"test_accuracy": ".3f", "test_balanced_accuracy": ".3f", "return_pct": "+.2f",
-                    "buy_hold_return_pct": "+.2f", "max_drawdown_pct": ".2f", "sharpe": ".3f", "buy_hold_sharpe": ".3f"}
+                    "buy_hold_return_pct": "+.2f", "max_drawdown_pct": ".2f", "sharpe": ".3f", "buy_hold_sharpe": ".3f",
+                    "turnover_per_year": ".1f", "equal_weight_return_pct": "+.2f", "momentum_return_pct": "+.2f"}
 
 
 def distinct_spec(values: list[Any], spec: str, most: int = 10) -> str:

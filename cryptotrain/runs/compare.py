@@ -25,7 +25,14 @@ HEADLINES: list[tuple[str, str, str | None, tuple[str, ...]]] = [
     ("max_drawdown_pct", "backtest Max. Drawdown [%]", "higher", ("backtest", "model", "max_drawdown_pct")),
     ("buy_hold_return_pct", "Buy & Hold Return [%]", None, ("backtest", "buy_and_hold", "return_pct")),
     ("buy_hold_sharpe", "Buy & Hold Sharpe Ratio", None, ("backtest", "buy_and_hold", "sharpe")),
+    # universe runs: the pairs, the allocation policy, the portfolio's turnover and benchmarks
+    ("n_pairs", "pairs", None, ("n_pairs",)),
+    ("policy", "backtest policy", None, ("policy",)),
+    ("turnover_per_year", "portfolio Turnover per Year", None, ("backtest", "turnover_per_year")),
+    ("equal_weight_return_pct", "Equal weight Return [%]", None, ("backtest", "equal_weight", "return_pct")),
+    ("momentum_return_pct", "Momentum Return [%]", None, ("backtest", "momentum", "return_pct")),
 ]
+UNIVERSE_HEADLINES = {"n_pairs", "policy", "turnover_per_year", "equal_weight_return_pct", "momentum_return_pct"}
 
 
 # kind -> (its name in a message, where its runs are, the first one)
@@ -74,6 +81,8 @@ def compare_runs(paths: list[Path]) -> dict:
     metrics = {}
     for key, label, direction, _ in HEADLINES:
         values = [headline(r, key) for r in records]
+        if key in UNIVERSE_HEADLINES and all(v is None for v in values):
+            continue   # single-pair runs only: no rows of dashes
         best = better_index(values, direction)
         metrics[key] = {"label": label, "better": direction, "values": values,
                         "best": [names[i] for i in best], "best_index": best}

@@ -7,9 +7,9 @@ Sources, each optional (a missing or damaged one becomes a line in "problems", n
                                 (read with allow_pickle=False; only the arrays' sizes are used;
                                 best.npz when a kill came between writing the two)
     metrics.jsonl               one JSON object per finished epoch (the training summary)
-    eval/<name>/metrics.json    evaluate's headline numbers and baseline verdicts
-    backtest/<split>/stats.json the backtest's return and Sharpe ratio beside buy and hold (and
-                                backtest/<split>-<settings>/ the backtests with other settings)
+    eval/<name>/metrics.json    evaluate's headline numbers, baseline verdicts (a universe's per-pair table)
+    backtest/<split>/stats.json the backtest's return and Sharpe beside buy and hold (a universe's: the
+                                basket, momentum), backtest/<split>-<settings>/ with other settings
 
 An evaluation or backtest whose provenance no longer matches the run's checkpoint or
 predictions.csv (evaluate/provenance.py: content hashes) is marked stale.
@@ -33,6 +33,7 @@ import yaml
 
 from cryptotrain.config import Config, config_from_dict, config_to_dict
 from cryptotrain.errors import UserError
+from cryptotrain.evaluate.per_pair import PAIR_METRICS
 from cryptotrain.evaluate.provenance import stale_reason
 from cryptotrain.report.labels import advantage
 
@@ -164,6 +165,8 @@ def evaluation_summary(doc: dict) -> dict:
             "edge": dig(doc, "edge", "kind") if isinstance(dig(doc, "edge", "kind"), str) else None,
             "edge_sentence": dig(doc, "edge", "sentence") if isinstance(dig(doc, "edge", "sentence"), str) else None,
             "verdicts": {k: v for k, v in (doc.get("verdicts") or {}).items() if isinstance(v, str)},
+            "per_pair": {s: {"windows": number(d.get("windows")), **{m: number(dig(d, m, "value")) for m in PAIR_METRICS}}
+                         for s, d in (doc.get("per_pair") or {}).items() if isinstance(d, dict)},   # a universe's
             "warnings": [w for w in doc.get("warnings") or [] if isinstance(w, str)]}
 
 
@@ -178,6 +181,8 @@ def backtest_summary(doc: dict) -> dict:
     portfolio = "model" not in doc and "portfolio" in doc   # a universe run's (backtest/universe_backtest.py)
     return {"model": side("portfolio" if portfolio else "model"),
             "buy_and_hold": side("btc_buy_and_hold" if portfolio else "buy_and_hold"),
+            **({"equal_weight": side("equal_weight"), "momentum": side("momentum") if "momentum" in doc else None,
+                "turnover_per_year": number(dig(doc, "portfolio", "Turnover per Year"))} if portfolio else {}),
             "checkpoint": dig(doc, "predictions", "checkpoint"), "settings": doc.get("settings")}
 
 
@@ -280,9 +285,10 @@ def read_run(run_dir: Path) -> dict:
         "name": run_dir.name, "path": str(run_dir), "kind": "run", "state": state,
         "overfit_batch": bool(ts.get("overfit_batch")),
         "model": {"type": cfg.model.type if cfg else None, "params": ck["params"] if ck else None},
-        # a universe run: its pair count in place of one symbol (the pairs: "pairs")
+        # a universe run: its pair count in place of one symbol (the pairs: "pairs"), its allocation policy
         "symbol": (cfg.data.symbol if cfg.data.universe is None else f"{len(cfg.data.universe)} pairs") if cfg else None,
         "pairs": cfg.data.universe if cfg else None, "timeframe": cfg.data.timeframe if cfg else None,
+        "n_pairs": len(cfg.data.universe or []) or None if cfg else None, "policy": cfg.backtest.policy if cfg and cfg.data.universe else None,
         "epochs": {"done": done, "planned": planned, "best": number(ts.get("best_epoch")) if ck else train.get("best_epoch")},
         "best_val_loss": best_val, "training": train,
         "evaluation": evals.get("test"), "evaluations": evals,
