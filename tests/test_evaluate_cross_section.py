@@ -119,3 +119,24 @@ def test_the_verdict_on_noise_claims_nothing_and_a_real_ranking_is_claimed():
     assert rep["model"]["rank_ic"]["lo"] > 0 and rep["model"]["spread"]["value"] > 0
     assert rep["n_timestamps"] == len(fig["rank_ic"]) == 299     # momentum needs one earlier candle
     assert rep["model"]["rank_icir"]["value"] == rep["model"]["rank_ic"]["value"] / rep["model"]["rank_ic_std"]["value"]
+
+
+def test_the_table_and_figure_show_the_report(tmp_path):
+    """Catches a table that drops the model's interval or a baseline, cuts a cell on an 80-column
+    terminal, or a figure that is not written."""
+    import io
+
+    from rich.console import Console
+
+    from cryptotrain.report.cross_section import plot_cross_section, print_cross_section
+
+    ret, model, base = _noise_case(4, signal=0.5)
+    rep, fig = cross_section_report(ret, model, base, min_pairs=3, quantiles=3, horizon=1, n_resamples=200)
+    console = Console(file=io.StringIO(), width=80, record=True)
+    print_cross_section(console, rep, {"momentum": "cross-sectional momentum"})
+    text = console.export_text()
+    assert "…" not in text and rep["edge"]["sentence"][:40] in " ".join(text.split())
+    assert f"{rep['model']['rank_ic']['value']:+.4f} [{rep['model']['rank_ic']['lo']:+.4f}" in text
+    assert "cross-sectional momentum" in text and "reversal" in text
+    ts = 1_700_000_000_000 + 3_600_000 * fig["rows"]
+    assert plot_cross_section(ts, fig["rank_ic"], fig["groups"], 1, tmp_path / "x.png").stat().st_size > 5000
