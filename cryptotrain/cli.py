@@ -229,6 +229,8 @@ def evaluate(
     checkpoint: str = typer.Option("best", help="best or last."),
     data: Optional[Path] = typer.Option(None, help="Score another candle file with the run's normalizer; "
                                                    "default: the run's own data.path."),
+    data_dir: Optional[Path] = typer.Option(None, help="A universe run: score it on this folder holding every pair's "
+                                                       "candle file (BTC_USDT-1h.csv.gz, ...)."),
     json_: bool = _flag(False, "--json", "Print metrics as JSON instead of tables."),
     importance: Optional[str] = typer.Option(None, help="Permutation importance on the val split: features or groups."),
     importance_repeats: int = typer.Option(5, help="Seeded permutations per feature (or group) for --importance."),
@@ -237,7 +239,7 @@ def evaluate(
     from cryptotrain.commands.evaluate import evaluate_command
 
     evaluate_command(run=run, split=split, checkpoint=checkpoint, data=data, as_json=json_, console=_console(),
-                     importance=importance, importance_repeats=importance_repeats)
+                     importance=importance, importance_repeats=importance_repeats, data_dir=data_dir)
 
 
 # --------------------------------------------------------------------------- predict
