@@ -83,8 +83,12 @@ def test_score_panel_and_momentum():
     assert ts.tolist() == [1, 2] and symbols == ["A", "B"]
     np.testing.assert_array_equal(p["forward_return"], [[0.2, 0.3], [0.4, 0.1]])
     np.testing.assert_array_equal(p["score"], [[2.0, 3.0], [4.0, 1.0]])
-    close = np.array([[1.0, 2.0], [2.0, np.nan], [4.0, 2.0], [8.0, 1.0]])
-    np.testing.assert_array_equal(momentum_scores(close, 2), [[np.nan] * 2, [np.nan] * 2, [3.0, 0.0], [3.0, np.nan]])
+    # two pairs laid out one after the other (a universe dataset): A at hours 0-3, B at hours 0, 2, 3 (a gap)
+    ts = np.array([0, 1, 2, 3, 0, 2, 3]) * 3_600_000
+    pair = np.array([0, 0, 0, 0, 1, 1, 1])
+    close = np.array([1.0, 2.0, 4.0, 8.0, 2.0, 2.0, 1.0])
+    got = momentum_scores(ts, pair, close, np.arange(7), 2, 3_600_000)
+    np.testing.assert_array_equal(got, [np.nan, np.nan, 3.0, 3.0, np.nan, np.nan, np.nan])   # B: across its gap
 
 
 def _noise_case(seed: int, signal: float = 0.0):
@@ -92,7 +96,7 @@ def _noise_case(seed: int, signal: float = 0.0):
     T, N = 300, 9
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (T + 2, N)), axis=0))
     ret = close[2:] / close[1:-1] - 1.0                       # r_t from t+1 on, horizon 1
-    mom = momentum_scores(close, 1)[:-2]
+    mom = np.r_[np.full((1, N), np.nan), close[1:-2] / close[:-3] - 1.0]   # c_t / c_{t-1} - 1
     model = signal * ret + rng.normal(0, 0.01, (T, N))
     return ret, model, {"momentum": mom, "reversal": -mom}
 
@@ -116,9 +120,9 @@ def test_the_verdict_on_noise_claims_nothing_and_a_real_ranking_is_claimed():
     rep, fig = cross_section_report(ret, model, base, min_pairs=3, quantiles=3, horizon=1, n_resamples=300)
     assert rep["edge"]["kind"] == "ranking", rep["edge"]["sentence"]
     assert rep["edge"]["sentence"].startswith("Cross-sectional edge: the ranking of pairs")
-    assert rep["model"]["rank_ic"]["lo"] > 0 and rep["model"]["spread"]["value"] > 0
+    assert rep["rank_ic"]["lo"] > 0 and rep["spread"]["value"] > 0
     assert rep["n_timestamps"] == len(fig["rank_ic"]) == 299     # momentum needs one earlier candle
-    assert rep["model"]["rank_icir"]["value"] == rep["model"]["rank_ic"]["value"] / rep["model"]["rank_ic_std"]["value"]
+    assert rep["rank_icir"]["value"] == rep["rank_ic"]["value"] / rep["rank_ic_std"]["value"]
 
 
 def test_the_table_and_figure_show_the_report(tmp_path):
@@ -133,10 +137,10 @@ def test_the_table_and_figure_show_the_report(tmp_path):
     ret, model, base = _noise_case(4, signal=0.5)
     rep, fig = cross_section_report(ret, model, base, min_pairs=3, quantiles=3, horizon=1, n_resamples=200)
     console = Console(file=io.StringIO(), width=80, record=True)
-    print_cross_section(console, rep, {"momentum": "cross-sectional momentum"})
+    print_cross_section(console, rep)
     text = console.export_text()
     assert "…" not in text and rep["edge"]["sentence"][:40] in " ".join(text.split())
-    assert f"{rep['model']['rank_ic']['value']:+.4f} [{rep['model']['rank_ic']['lo']:+.4f}" in text
+    assert f"{rep['rank_ic']['value']:+.4f} [{rep['rank_ic']['lo']:+.4f}" in text
     assert "cross-sectional momentum" in text and "reversal" in text
     ts = 1_700_000_000_000 + 3_600_000 * fig["rows"]
     assert plot_cross_section(ts, fig["rank_ic"], fig["groups"], 1, tmp_path / "x.png").stat().st_size > 5000

@@ -22,7 +22,7 @@ from cryptotrain.config import Config
 from cryptotrain.data.features.cross import check_cross, cross_features
 from cryptotrain.data.labels import confidence_target, excess_returns
 from cryptotrain.data.ohlcv import segment_ids
-from cryptotrain.data.splits import window_ok
+from cryptotrain.data.pair_data import rows_ok
 from cryptotrain.errors import UserError
 
 
@@ -63,25 +63,29 @@ def add_cross(cfg: Config, calendar: np.ndarray, parts: dict, timeframe_ms: int)
         return parts
     fcfg, lcfg = cfg.features, cfg.labels
     symbols = list(parts)
+    if len(symbols) < len(cfg.data.universe):
+        raise UserError(f"this run's {'features.cross' if fcfg.cross else 'labels.target excess'} reads every pair at "
+                        f"each timestamp; score it on all its {len(cfg.data.universe)} pairs (evaluate --data-dir DIR), "
+                        f"not {len(symbols)}")
     if lcfg.target == "excess" and len(symbols) < fcfg.cross_min_pairs:
         raise UserError(f"labels.target excess needs at least features.cross_min_pairs = {fcfg.cross_min_pairs} "
-                        f"pairs (got {len(symbols)}: {', '.join(symbols)}); evaluate the run on all its pairs")
+                        f"pairs in data.universe (got {len(symbols)}); add pairs or use labels.target absolute")
     names = next(iter(parts.values())).names
     check_cross(fcfg, names, symbols)
     G, rows = grid_rows(calendar, [p.timestamps for p in parts.values()], timeframe_ms)
     close = on_grid([p.df["close"].to_numpy() for p in parts.values()], rows, G)
     Xc, cnames = cross_features(close, {f: on_grid([p.X[:, names.index(f)] for p in parts.values()], rows, G)
                                         for f in fcfg.cross}, symbols, fcfg, phase=int(calendar[0]) // timeframe_ms)
+    Xc = np.ascontiguousarray(Xc.transpose(1, 0, 2))   # (P, G, C): each pair's rows are gathered whole
     if lcfg.target == "excess":
         x = excess_returns(on_grid([p.ret for p in parts.values()], rows, G), fcfg.cross_min_pairs)
     out = {}
     for i, (s, p) in enumerate(parts.items()):
-        X = np.concatenate([p.X, Xc[rows[i], i].astype(p.X.dtype)], axis=1) if cnames else p.X
+        X = np.concatenate([p.X, Xc[i, rows[i]]], axis=1, dtype=p.X.dtype) if cnames else p.X
         seg = segment_ids(p.timestamps, timeframe_ms)
         ret, conf = p.ret, p.conf
         if lcfg.target == "excess":
             ret = x[rows[i], i]
             conf = confidence_target(ret, p.df["close"].to_numpy(), lcfg, segment=seg)
-        ok = window_ok(np.isfinite(X).all(axis=1), seg, cfg.data.window) & np.isfinite(ret) & np.isfinite(conf)
-        out[s] = replace(p, X=X, names=names + cnames, ret=ret, conf=conf, ok=ok)
+        out[s] = replace(p, X=X, names=names + cnames, ret=ret, conf=conf, ok=rows_ok(X, seg, cfg.data.window, ret, conf))
     return out

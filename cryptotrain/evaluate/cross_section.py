@@ -14,8 +14,9 @@ share of dates with a positive one.) A timestamp where a correlation is undefine
 or returns) has NaN there and is left out of its mean.
 
 Baselines score the same cells: the cross-sectional momentum of the pairs, s_i,t = c_i,t / c_i,t-h - 1
-(the past return over the label horizon h, known at the close of t; NaN unless both candles
-exist), and the reversal, -momentum. A cell counts for every predictor only where all of them
+(the past return over the label horizon h, known at the close of t; NaN unless the pair has every
+candle t-h..t), the reversal, -momentum, and the pooled fitted baselines' predicted returns
+(fitted_baselines.py, fitted on every pair's training windows). A cell counts for every predictor only where all of them
 and r are finite, so each is judged on exactly the same pairs at the same timestamps.
 
 Shapes: T timestamps (the union calendar's decision times), N pairs, q groups.
@@ -50,12 +51,15 @@ def score_panel(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, li
     return ts, list(symbols), out
 
 
-def momentum_scores(close: np.ndarray, horizon: int) -> np.ndarray:
-    """(T, N) c_t / c_{t-h} - 1 per pair (NaN unless both candles exist): the momentum baseline's score."""
-    close = np.asarray(close, dtype=np.float64)
-    out = np.full(close.shape, np.nan)
-    out[horizon:] = close[horizon:] / close[:-horizon] - 1.0
-    return out
+def momentum_scores(timestamps: np.ndarray, pair: np.ndarray, close: np.ndarray, idx: np.ndarray, horizon: int,
+                    timeframe_ms: int) -> np.ndarray:
+    """(M,) c_t / c_{t-h} - 1 of the pair of each decision row idx: the momentum baseline's score. Rows
+    are candles, a pair's consecutive in time (a universe dataset's layout); row idx - h is the pair's
+    candle h candles before t when its pair and timestamp say so, else the score is NaN (a gap)."""
+    idx = np.asarray(idx, dtype=np.int64)
+    j = np.maximum(idx - horizon, 0)
+    ok = (idx >= horizon) & (pair[j] == pair[idx]) & (timestamps[j] == timestamps[idx] - horizon * timeframe_ms)
+    return np.where(ok, close[idx] / np.where(ok, close[j], 1.0) - 1.0, np.nan)
 
 
 def common_cells(ret: np.ndarray, scores: dict[str, np.ndarray], min_pairs: int) -> np.ndarray:

@@ -24,10 +24,12 @@ Shapes: T' timestamps, R resamples, C resamples in one chunk, q groups.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
+from cryptotrain.data.timestamps import timeframe_to_ms
 from cryptotrain.evaluate.bootstrap import (CHUNK_ELEMENTS, block_length, circular_block_indices,
                                             corrected_intervals, percentile_interval)
-from cryptotrain.evaluate.cross_section import common_cells, cross_series
+from cryptotrain.evaluate.cross_section import common_cells, cross_series, momentum_scores, score_panel
 from cryptotrain.evaluate.edge import CROSS_METRIC, cross_edge_summary, holm_levels
 
 CROSS_BASELINE_LABELS = {"momentum": "cross-sectional momentum", "reversal": "cross-sectional reversal"}
@@ -73,8 +75,9 @@ def distinct_baselines(scores: dict[str, np.ndarray], cells: np.ndarray) -> list
 def cross_section_report(ret: np.ndarray, model: np.ndarray, baselines: dict[str, np.ndarray], *, min_pairs: int,
                          quantiles: int, horizon: int, labels: dict[str, str] | None = None,
                          n_resamples: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[dict, dict]:
-    """(report, series): the statistics with intervals, the verdict and the facts of the cross-section
-    (JSON-ready but for NaN); series: the model's per-timestamp "rank_ic", "groups", "rows" (its
+    """(report, series): the model's statistics with intervals (keys ic, rank_ic, icir, ...), "baselines"
+    (each one's, and model - baseline), the verdict ("edge") and the facts of the cross-section (JSON-ready
+    but for NaN); series: the model's per-timestamp "rank_ic", "groups", "rows" (its
     timestamps' rows in the panel) for the figure. ret, model, each baseline: (T, N) panels."""
     scores = {"model": model, **baselines}
     cells = common_cells(ret, scores, min_pairs)
@@ -110,11 +113,40 @@ def cross_section_report(ret: np.ndarray, model: np.ndarray, baselines: dict[str
                 diff[m].update(corrected_intervals(d, corrected[m]))
         boot["baselines"][b] = {"metrics": {m: interval(point[b][m][0], s) for m, s in samples[b].items()},
                                 "diff": diff}
-    report = {"n_timestamps": int(n), "n_pairs": len(ret[0]) if len(ret) else 0,
+    labels = {**CROSS_BASELINE_LABELS, **(labels or {})}
+    report = {**boot["model"], "baselines": boot["baselines"],
+              "edge": cross_edge_summary(boot, names, labels),
+              "n_timestamps": int(n), "n_pairs": len(ret[0]) if len(ret) else 0,
               "pairs_per_timestamp": float(cells[rows].sum() / n) if n else float("nan"),
               "min_pairs": int(min_pairs), "quantiles": int(quantiles), "horizon": int(horizon),
               "method": "circular block bootstrap over timestamps, percentile intervals", "block_length": L,
-              "n_resamples": int(n_resamples), "seed": int(seed), "level": level, **boot,
-              "edge": cross_edge_summary(boot, names, {**CROSS_BASELINE_LABELS, **(labels or {})})}
+              "n_resamples": int(n_resamples), "seed": int(seed), "level": level,
+              "labels": {b: labels.get(b, b) for b in baselines}}
     figure = {"rows": rows, "rank_ic": series["model"]["rank_ic"], "groups": series["model"]["groups"]}
     return report, figure
+
+
+def universe_cross_section(ds, idx: np.ndarray, model: dict, baselines: dict[str, dict], cfg,
+                           labels: dict[str, str] | None = None) -> tuple[dict | None, dict | None]:
+    """cross_section_report of a universe evaluation's windows `idx` (None, None when fewer than
+    features.cross_min_pairs pairs have windows, e.g. one pair's file). The model's score is its
+    predicted return, or p_buy - p_sell without a trained return head; the baselines are momentum,
+    reversal and the fitted baselines' predicted returns. The long frame (timestamp, symbol, scores,
+    forward_return) is the predictions' rows."""
+    m = cfg.features.cross_min_pairs
+    if len(np.unique(ds.symbol_id[idx])) < m:
+        return None, None
+    score = model["pred_return"] if model.get("pred_return") is not None else model["probs"][:, 2] - model["probs"][:, 0]
+    mom = momentum_scores(ds.timestamps, ds.symbol_id, ds.close, idx, ds.horizon, timeframe_to_ms(ds.timeframe))
+    fitted = {b: p["pred_return"] for b, p in baselines.items() if b in ("linear", "lightgbm") and
+              p.get("pred_return") is not None}
+    frame = pd.DataFrame({"timestamp": ds.timestamps[idx], "symbol": np.asarray(ds.symbols)[ds.symbol_id[idx]],
+                          "forward_return": ds.ret[idx], "score": score, "momentum": mom, "reversal": -mom, **fitted})
+    names = ["momentum", "reversal", *fitted]
+    ts, _, p = score_panel(frame, ["score", *names])
+    rep, fig = cross_section_report(p["forward_return"], p["score"], {b: p[b] for b in names}, min_pairs=m,
+                                    quantiles=cfg.evaluate.quantiles, horizon=ds.horizon, labels=labels,
+                                    seed=cfg.train.seed)
+    rep["score"] = "predicted return" if model.get("pred_return") is not None else "p_buy - p_sell"
+    fig["timestamps"] = ts[fig["rows"]]
+    return rep, fig

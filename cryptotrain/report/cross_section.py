@@ -42,11 +42,11 @@ def _cell(d: dict | None, scale: float, fmt: str, interval: bool) -> str:
     return s
 
 
-def print_cross_section(console: Console, rep: dict, labels: dict[str, str]) -> None:
+def print_cross_section(console: Console, rep: dict) -> None:
     """The table (model with its interval, each baseline's value) and the verdict sentence."""
-    cols = {f"model [{rep['level']:.0%} CI]": [_cell(rep["model"].get(k), sc, f, True) for _, k, sc, f in CROSS_ROWS]}
+    cols = {f"model [{rep['level']:.0%} CI]": [_cell(rep.get(k), sc, f, True) for _, k, sc, f in CROSS_ROWS]}
     for b, v in rep["baselines"].items():
-        cols[labels.get(b, b)] = [_cell(v["metrics"].get(k), sc, f, False) for _, k, sc, f in CROSS_ROWS]
+        cols[rep["labels"].get(b, b)] = [_cell(v["metrics"].get(k), sc, f, False) for _, k, sc, f in CROSS_ROWS]
     title = (f"Across the pairs: {rep['n_timestamps']} timestamps with at least {rep['min_pairs']} of the "
              f"{rep['n_pairs']} pairs ({rep['pairs_per_timestamp']:.1f} on average), {rep['quantiles']} score groups; "
              f"{rep['level']:.0%} intervals by {rep['method']}, block length {rep['block_length']}, "

@@ -135,8 +135,9 @@ def _beta_corr(r: np.ndarray, m: np.ndarray, w: int, phase: int) -> tuple[np.nda
 
 
 def cross_features(close: np.ndarray, values: dict[str, np.ndarray], symbols: list[str], fcfg: FeaturesConfig,
-                   phase: int = 0, dtype=np.float64) -> tuple[np.ndarray, list[str]]:
-    """(T, N, C) cross features of `dtype` and their names (module docstring).
+                   phase: int = 0) -> tuple[np.ndarray, list[str]]:
+    """(T, N, C) float64 cross features (a view of a (C, T, N) array: one column per block) and their
+    names (module docstring).
 
     close (T, N): the pairs' closes on the union calendar, NaN where a pair has no candle;
     values: name -> (T, N) for each per-pair feature listed in features.cross (NaN where undefined);
@@ -145,31 +146,32 @@ def cross_features(close: np.ndarray, values: dict[str, np.ndarray], symbols: li
     close = np.asarray(close, dtype=np.float64)
     T, N = close.shape
     m = fcfg.cross_min_pairs
-    out = np.full((T, N, len(names)), np.nan, dtype=dtype)
+    out = np.empty((len(names), T, N))
     if not names:
-        return out, names
+        return out.transpose(1, 2, 0), names
     present = np.isfinite(close)
-    run = run_lengths(present)
-    cols = []
+    col = iter(out)                                # each column is written once, in the order of `names`
     for f in fcfg.cross:
         x = np.asarray(values[f], dtype=np.float64)
-        cols += [cross_rank01(x, m), cross_zscore(x, m)]
+        next(col)[:] = cross_rank01(x, m)
+        next(col)[:] = cross_zscore(x, m)
     r1 = np.full((T, N), np.nan)
     r1[1:] = close[1:] / close[:-1] - 1.0          # NaN unless the pair has candles at t-1 and t
     mkt = cross_mean(r1, m)
-    cols.append(np.broadcast_to(mkt[:, None], (T, N)))
+    next(col)[:] = mkt[:, None]
     for w in fcfg.cross_windows:
-        bc = [_beta_corr(r1[:, i], mkt, w, phase) for i in range(N)]
-        cols += [np.stack([b for b, _ in bc], axis=1), np.stack([c for _, c in bc], axis=1)]
+        beta, corr = next(col), next(col)
+        for i in range(N):
+            beta[:, i], corr[:, i] = _beta_corr(r1[:, i], mkt, w, phase)
     if fcfg.cross_reference is not None:
+        run = run_lengths(present)
         ref = symbols.index(fcfg.cross_reference)
         logc = np.log(close)
         for k in fcfg.returns:
-            rk = np.full((T, N), np.nan)
-            rk[k:] = logc[k:] - logc[:-k]
-            rk[run < k + 1] = np.nan
-            cols.append(rk - rk[:, ref:ref + 1])
-    thin = present.sum(axis=1) < m                # a thin timestamp: no cross feature for any pair
-    for j, col in enumerate(cols):
-        out[:, :, j] = np.where(thin[:, None] | ~present, np.nan, col)
-    return out, names
+            rk = next(col)
+            rk[:k] = np.nan
+            np.subtract(logc[k:], logc[:-k], out=rk[k:])
+            rk[run < k + 1] = np.nan               # a gap inside t-k..t
+            rk -= rk[:, ref:ref + 1].copy()
+    out[:, ~present | (present.sum(axis=1) < m)[:, None]] = np.nan   # no candle, or a thin timestamp
+    return out.transpose(1, 2, 0), names
