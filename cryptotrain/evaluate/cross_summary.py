@@ -23,6 +23,8 @@ Shapes: T' timestamps, R resamples, C resamples in one chunk, q groups.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -74,11 +76,13 @@ def distinct_baselines(scores: dict[str, np.ndarray], cells: np.ndarray) -> list
 
 def cross_section_report(ret: np.ndarray, model: np.ndarray, baselines: dict[str, np.ndarray], *, min_pairs: int,
                          quantiles: int, horizon: int, labels: dict[str, str] | None = None,
-                         n_resamples: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[dict, dict]:
+                         n_resamples: int = 1000, seed: int = 0, level: float = 0.95,
+                         on_progress: Callable[[str, int, int], None] | None = None) -> tuple[dict, dict]:
     """(report, series): the model's statistics with intervals (keys ic, rank_ic, icir, ...), "baselines"
     (each one's, and model - baseline), the verdict ("edge") and the facts of the cross-section (JSON-ready
     but for NaN); series: the model's per-timestamp "rank_ic", "groups", "rows" (its
-    timestamps' rows in the panel) for the figure. ret, model, each baseline: (T, N) panels."""
+    timestamps' rows in the panel) for the figure. ret, model, each baseline: (T, N) panels.
+    on_progress("cross-sectional intervals", resamples done, n_resamples) after each chunk."""
     scores = {"model": model, **baselines}
     cells = common_cells(ret, scores, min_pairs)
     rows = np.flatnonzero(cells.any(axis=1))
@@ -91,12 +95,15 @@ def cross_section_report(ret: np.ndarray, model: np.ndarray, baselines: dict[str
     draws: dict[str, dict[str, list]] = {k: {m: [] for m in v} for k, v in point.items()}
     rng = np.random.default_rng(seed)
     done, chunk = 0, max(1, CHUNK_ELEMENTS // max(n, 1))
+    tick = on_progress or (lambda step, done, total: None)
+    tick("cross-sectional intervals", 0, n_resamples)
     while done < n_resamples and n > 0:
         idx = circular_block_indices(n, min(chunk, n_resamples - done), L, rng)
         for k, s in series.items():
             for m, v in series_stats(s, idx).items():
                 draws[k][m].append(v)
         done += len(idx)
+        tick("cross-sectional intervals", done, n_resamples)
     samples = {k: {m: np.concatenate(v) if v else np.array([]) for m, v in d.items()} for k, d in draws.items()}
 
     def interval(value, s):
@@ -127,7 +134,8 @@ def cross_section_report(ret: np.ndarray, model: np.ndarray, baselines: dict[str
 
 
 def universe_cross_section(ds, idx: np.ndarray, model: dict, baselines: dict[str, dict], cfg,
-                           labels: dict[str, str] | None = None) -> tuple[dict | None, dict | None]:
+                           labels: dict[str, str] | None = None,
+                           on_progress: Callable[[str, int, int], None] | None = None) -> tuple[dict | None, dict | None]:
     """cross_section_report of a universe evaluation's windows `idx` (None, None when fewer than
     features.cross_min_pairs pairs have windows, e.g. one pair's file). The model's score is its
     predicted return, or p_buy - p_sell without a trained return head; the baselines are momentum,
@@ -146,7 +154,8 @@ def universe_cross_section(ds, idx: np.ndarray, model: dict, baselines: dict[str
     ts, _, p = score_panel(frame, ["score", *names])
     rep, fig = cross_section_report(p["forward_return"], p["score"], {b: p[b] for b in names}, min_pairs=m,
                                     quantiles=cfg.evaluate.quantiles, horizon=ds.horizon, labels=labels,
-                                    seed=cfg.train.seed)
+                                    seed=cfg.train.seed, on_progress=on_progress)
     rep["score"] = "predicted return" if model.get("pred_return") is not None else "p_buy - p_sell"
+    rep["target"] = cfg.labels.target      # excess: the returns above are each pair's minus the pairs' mean
     fig["timestamps"] = ts[fig["rows"]]
     return rep, fig

@@ -136,7 +136,7 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
     if ds.symbols is not None:   # a universe: each pair's windows on their own, keyed by symbol
         report["per_pair"] = per_pair_report(ds.symbols, ds.symbol_id[idx], y_true=ds.action[idx], r=ds.ret[idx],
                                              model=model, baselines=baselines, horizon=ds.horizon, seed=cfg.train.seed)
-    cross = universe_cross_section(ds, idx, model, baselines, cfg, LABELS) if ds.symbols is not None else (None, None)
+    cross = universe_cross_section(ds, idx, model, baselines, cfg, LABELS, tick) if ds.symbols is not None else (None, None)
     if cross[0] is not None:     # ... and across the pairs at each timestamp (cross_summary.py)
         report["cross_section"] = cross[0]
     if importance is not None:
@@ -171,8 +171,8 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
         files = _write(tmp, frame, metrics, checkpoint, ck_path, ck, ds.fingerprint.get("sha256"))
         files += write_eval_plots(report, pred["attention"], ds.timestamps[idx], tmp / "plots")
         if cross[1] is not None:
-            files.append(plot_cross_section(cross[1]["timestamps"], cross[1]["rank_ic"], cross[1]["groups"],
-                                            ds.horizon, tmp / "plots" / "cross_section.png"))
+            files.append(plot_cross_section(cross[1]["timestamps"], cross[1]["rank_ic"], cross[1]["groups"], ds.horizon,
+                                            tmp / "plots" / "cross_section.png", excess=cfg.labels.target == "excess"))
         if importance is not None:
             files.append(plot_importance(report["importance"], tmp / "plots" / "importance.png"))
     files = [out_dir / f.relative_to(tmp) for f in files]

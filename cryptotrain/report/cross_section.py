@@ -50,16 +50,18 @@ def print_cross_section(console: Console, rep: dict) -> None:
     title = (f"Across the pairs: {rep['n_timestamps']} timestamps with at least {rep['min_pairs']} of the "
              f"{rep['n_pairs']} pairs ({rep['pairs_per_timestamp']:.1f} on average), {rep['quantiles']} score groups; "
              f"{rep['level']:.0%} intervals by {rep['method']}, block length {rep['block_length']}, "
-             f"{rep['n_resamples']} resamples")
+             f"{rep['n_resamples']} resamples; score: {rep.get('score', 'the model')}, returns: "
+             + ("excess forward returns (each pair's minus the pairs' mean, labels.target excess)"
+                if rep.get("target") == "excess" else "forward returns r_t"))
     print_fitted_table(console, title, "statistic", [r[0] for r in CROSS_ROWS], cols, styles={next(iter(cols)): "bold"})
     console.print(rep["edge"]["sentence"], style="bold", soft_wrap=True, markup=False)
 
 
 def plot_cross_section(timestamps: np.ndarray, rank_ic: np.ndarray, groups: np.ndarray, horizon: int,
-                       path: Path) -> Path:
+                       path: Path, excess: bool = False) -> Path:
     """Two panels over the decision times (ms): the cumulative sum of RankIC_t, and for each score group
-    the cumulative sum of its mean forward return divided by h (labels of h candles overlap, so
-    each candle's move would otherwise count h times), in %."""
+    the cumulative sum of its mean forward return (`excess`: the excess return of labels.target excess)
+    divided by h (labels of h candles overlap, so each candle's move would otherwise count h times), in %."""
     plt = pyplot()
     t = np.asarray(timestamps, dtype=np.int64).astype("datetime64[ms]")
     fig, (a, b) = plt.subplots(2, 1, figsize=(9, 6.4), sharex=True)
@@ -74,7 +76,10 @@ def plot_cross_section(timestamps: np.ndarray, rank_ic: np.ndarray, groups: np.n
         b.plot(t, 100.0 * np.cumsum(np.nan_to_num(groups[:, k])) / horizon, color=color, lw=1.1,
                label=f"{name} (score group {k + 1} of {q})")
     b.axhline(0.0, color="grey", lw=0.8)
-    b.set_ylabel(f"cumulative mean forward return / {horizon} [%]")
+    what = "excess return" if excess else "forward return"
+    b.set_ylabel(f"cumulative mean {what} / h [%]")
+    b.set_title(f"Score groups' mean {what} over the label horizon h = {horizon}, summed and divided by h",
+                fontsize=10)
     b.legend(fontsize=8, loc="best")
     for ax in (a, b):
         ax.grid(alpha=0.3)
