@@ -69,6 +69,9 @@ def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | 
     ck = load_checkpoint(ck_path)
     check_finite_params(ck.params, str(ck_path))
     cfg = ck.config
+    if cfg.features.cross:   # its features need every pair's candles at once, not one file's tail
+        raise UserError("this run's features.cross reads every pair at each timestamp, and predict scores one file; "
+                        "score the run with evaluate --data-dir DIR (a folder of all its pairs)")
     if feature_names(cfg.features) != list(ck.feature_names):
         raise UserError(f"the features built now differ from the checkpoint's ({len(ck.feature_names)}): the "
                         "feature code changed since training; retrain the run")

@@ -122,3 +122,13 @@ def test_one_pair_runs_and_one_pair_files_are_refused(trained, tmp_path):
         build_dataset(one)
     with pytest.raises(UserError, match="--data-dir"):
         score(run, split="test", data=cfg.data.dir + "/ETH_USDT-1h.csv")
+
+
+def test_predict_refuses_a_cross_run(trained):
+    """predict reads one file's tail: a run whose features read every pair is refused in one line
+    (not scored with the cross columns missing, nor blamed on changed feature code)."""
+    from cryptotrain.predict import predict
+
+    _, run, _ = trained
+    with pytest.raises(UserError, match="evaluate --data-dir"):
+        predict(run)
