@@ -112,6 +112,11 @@ class BacktestConfig(_Section):
     gross: float = Field(default=BACKTEST["gross"], gt=0, le=100)  # portfolio (--weights): cap on sum_i |weight_i|
     rebalance: int = Field(default=BACKTEST["rebalance"], ge=0)  # portfolio: every N candles trade held pairs back to target; 0 = never
     target_vol: float = Field(default=BACKTEST["target_vol"], ge=0, le=100)  # portfolio: annual volatility the book aims at; 0 = off
+    # universe run: per-pair scores -> weights (backtest/portfolio_policy.py); topk and proportional
+    # decide every `rebalance` candles, 0 = the label horizon
+    policy: Literal["independent", "topk", "proportional"] = BACKTEST["policy"]
+    k: int = Field(default=BACKTEST["k"], ge=1)          # topk: pairs long (and short in long-short)
+    n_drop: Optional[int] = Field(default=BACKTEST["n_drop"], ge=0)  # topk: most holdings replaced per decision; unset = k
 
 
 # ---------------------------------------------------------------------- walkforward

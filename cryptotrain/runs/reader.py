@@ -168,13 +168,16 @@ def evaluation_summary(doc: dict) -> dict:
 
 
 def backtest_summary(doc: dict) -> dict:
-    """Return, Sharpe and drawdown of the model beside buy and hold, from a stats.json."""
+    """Return, Sharpe and drawdown of the model beside buy and hold, from a stats.json (of a universe run: the
+    portfolio beside BTC's buy and hold)."""
     def side(name: str) -> dict:
         s = doc.get(name) if isinstance(doc.get(name), dict) else {}
         return {"return_pct": number(s.get("Return [%]")), "sharpe": number(s.get("Sharpe Ratio")),
                 "max_drawdown_pct": number(s.get("Max. Drawdown [%]")), "trades": number(s.get("# Trades"))}
 
-    return {"model": side("model"), "buy_and_hold": side("buy_and_hold"),
+    portfolio = "model" not in doc and "portfolio" in doc   # a universe run's (backtest/universe_backtest.py)
+    return {"model": side("portfolio" if portfolio else "model"),
+            "buy_and_hold": side("btc_buy_and_hold" if portfolio else "buy_and_hold"),
             "checkpoint": dig(doc, "predictions", "checkpoint"), "settings": doc.get("settings")}
 
 
