@@ -260,3 +260,16 @@ def test_missing_pair_file_is_named(tmp_path):
     cut("BTC_USDT", d)
     with pytest.raises(UserError, match="ETH/USDT, SOL/USDT.*fetch"):
         build_dataset(config(tmp_path, d))
+
+
+def test_data_inspect_folder_has_a_row_per_pair(tmp_path):
+    """data inspect DIR: one row per pair and the range every pair covers (the late ETH's first candle
+    to the early SOL's last); a range taken from one pair, or the union, would name other times."""
+    d = make_universe(tmp_path / "data")
+    res = CliRunner().invoke(app, ["data", "inspect", str(d)])
+    assert res.exit_code == 0, res.output
+    eth, sol = (load_ohlcv(d / f"{s}-1h.csv", "1h")[0]["timestamp"] for s in ("ETH_USDT", "SOL_USDT"))
+    from cryptotrain.data.timestamps import format_utc
+
+    assert all(s in res.output for s in ("BTC_USDT", "ETH_USDT", "SOL_USDT"))
+    assert f"every pair has candles from {format_utc(eth.iloc[0])} to {format_utc(sol.iloc[-1])}" in res.output

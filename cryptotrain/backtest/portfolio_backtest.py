@@ -30,6 +30,7 @@ import pandas as pd
 
 from cryptotrain.backtest.settings import backtest_settings
 from cryptotrain.backtest.portfolio_engine import PortfolioResult, run_portfolio
+from cryptotrain.backtest.portfolio_sleeves import run_sleeves
 from cryptotrain.backtest.portfolio_stats import per_pair_stats, portfolio_stats
 from cryptotrain.backtest.portfolio_weights import book, constrain
 from cryptotrain.backtest.stats import drawdown
@@ -50,8 +51,20 @@ BTC = "BTC_USDT"
 
 
 @dataclass
+class Book:
+    """A portfolio to trade on the grid rows lo..hi: its pairs' columns, its target weights (T', n) decided at
+    each row's close (NaN = keep), the engine's rebalance (every N rows or a (T',) mask of rows), and whether
+    each pair is its own sleeve (portfolio_sleeves.py: the targets are then fractions of each sleeve)."""
+
+    cols: slice
+    weights: np.ndarray
+    rebalance: int | np.ndarray = 0
+    sleeves: bool = False
+
+
+@dataclass
 class PortfolioReport:
-    results: dict[str, PortfolioResult]   # "portfolio", "equal_weight", "btc_buy_and_hold"
+    results: dict[str, PortfolioResult]   # "portfolio", ("momentum",) "equal_weight", "btc_buy_and_hold"
     stats: dict[str, dict[str, Any]]      # the same keys -> portfolio_stats
     per_pair: dict[str, dict[str, Any]]   # symbol -> per_pair_stats of the portfolio
     verdict: dict[str, Any]
@@ -60,6 +73,7 @@ class PortfolioReport:
     title: str
     out_dir: Path
     files: list[Path] = field(default_factory=list)
+    provenance: dict | None = None         # a universe run's: which checkpoint made the predictions traded
 
 
 def run(weights: Path | None, data_dir: Path | None, *, out: Path | None = None,
@@ -69,6 +83,10 @@ def run(weights: Path | None, data_dir: Path | None, *, out: Path | None = None,
     if weights is None or data_dir is None:
         raise UserError("--weights and --data-dir go together: the weight file and the directory of its pairs' "
                         "candle files")
+    policy_keys = sorted({"policy", "k", "n_drop"} & set(overrides or {}))
+    if policy_keys:
+        raise UserError(f"backtest.{policy_keys[0]} turns a universe run's scores into weights (backtest --run "
+                        "UNIVERSE_RUN); --weights are weights already: drop it")
     weights = Path(weights)
     out_dir = Path(out) if out is not None else weights.parent / f"{weights.stem}_backtest"
     how = dict(option="--out" if out is not None else "the output directory")
@@ -81,7 +99,10 @@ def run(weights: Path | None, data_dir: Path | None, *, out: Path | None = None,
     uni = load_pairs(pairs, wf.symbols + extra, tf)
     W, lo, hi = _on_grid(wf, uni, weights)
     bcfg = _check_gross(W, bcfg, allow_leverage, uni.timestamps[lo:hi + 1], weights)
-    rep = trade(uni, W, lo, hi, bcfg, n_pairs=len(wf.symbols))
+    n = len(wf.symbols)
+    target = constrain(W[:, :n], uni.close[lo:hi + 1, :n], mode=bcfg.mode, max_exposure=bcfg.max_exposure,
+                       gross=bcfg.gross, target_vol=bcfg.target_vol, timeframe_ms=uni.timeframe_ms)
+    rep = trade(uni, {"portfolio": Book(slice(0, n), target, bcfg.rebalance)}, lo, hi, bcfg, n_pairs=n)
     rep.title, rep.out_dir = weights.name, out_dir
     with output_unit(out_dir, "backtest", **how) as tmp:
         files = write_outputs(tmp, rep)
@@ -134,36 +155,36 @@ def _basket(uni: Universe, lo: int, hi: int, n: int, rebalance: int) -> tuple[np
     return np.where(change[:, None], w, np.nan), reb
 
 
-def trade(uni: Universe, W: np.ndarray, lo: int, hi: int, bcfg: BacktestConfig, n_pairs: int) -> PortfolioReport:
-    """The portfolio of the first `n_pairs` columns and the benchmarks on grid rows lo..hi; no files."""
+def trade(uni: Universe, books: dict[str, Book], lo: int, hi: int, bcfg: BacktestConfig,
+          n_pairs: int, horizon: int | None = None) -> PortfolioReport:
+    """`books` ("portfolio" and any benchmark traded alike) and the benchmarks of the module docstring on
+    grid rows lo..hi, the basket over the first `n_pairs` columns; no files."""
     sl = slice(lo, hi + 1)
     ts, op, cl = uni.timestamps[sl], uni.open[sl], uni.close[sl]
     ends = np.array([int(uni.timestamps[len(uni.timestamps) - 1 - np.argmax(np.isfinite(uni.open[::-1, i]))])
                      for i in range(len(uni.symbols))])
-    target = constrain(W[:, :n_pairs], cl[:, :n_pairs], mode=bcfg.mode, max_exposure=bcfg.max_exposure,
-                       gross=bcfg.gross, target_vol=bcfg.target_vol, timeframe_ms=uni.timeframe_ms)
     basket, reb = _basket(uni, lo, hi, n_pairs, bcfg.rebalance)
-    runs = {"portfolio": (slice(0, n_pairs), target, bcfg.rebalance),
-            "equal_weight": (slice(0, n_pairs), basket, reb)}
+    runs = {**books, "equal_weight": Book(slice(0, n_pairs), basket, reb)}
     if BTC in uni.symbols:
         b = uni.symbols.index(BTC)
         hold = np.full((len(ts), 1), np.nan)
         hold[0] = 1.0
-        runs["btc_buy_and_hold"] = (slice(b, b + 1), hold, 0)
+        runs["btc_buy_and_hold"] = Book(slice(b, b + 1), hold)
 
-    def go(cols: slice, w: np.ndarray, rebalance, fee: float, slip: float) -> PortfolioResult:
-        return run_portfolio(ts, op[:, cols], cl[:, cols], w, cash=bcfg.cash, fee_bps=fee, slippage_bps=slip,
-                             timeframe_ms=uni.timeframe_ms, rebalance=rebalance, symbols=uni.symbols[cols],
-                             data_end=ends[cols])
+    def go(b: Book, fee: float, slip: float) -> PortfolioResult:
+        engine = run_sleeves if b.sleeves else run_portfolio
+        return engine(ts, op[:, b.cols], cl[:, b.cols], b.weights, cash=bcfg.cash, fee_bps=fee, slippage_bps=slip,
+                      timeframe_ms=uni.timeframe_ms, rebalance=b.rebalance, symbols=uni.symbols[b.cols],
+                      data_end=ends[b.cols])
 
-    results = {k: go(*v, bcfg.fee_bps, bcfg.slippage_bps) for k, v in runs.items()}
-    free = {k: go(*v, 0.0, 0.0) for k, v in runs.items()}
+    results = {k: go(b, bcfg.fee_bps, bcfg.slippage_bps) for k, b in runs.items()}
+    free = {k: go(b, 0.0, 0.0) for k, b in runs.items()}
     bh = free["btc_buy_and_hold" if "btc_buy_and_hold" in free else "equal_weight"].equity
     stats = {}
     for k, res in results.items():
         res.buy_hold = bh
         stats[k] = portfolio_stats(res, no_costs=float(free[k].equity[-1]))
-    verdict = backtest_verdict(stats, results, bcfg, strategy="portfolio")
+    verdict = backtest_verdict(stats, results, bcfg, strategy="portfolio", horizon=horizon)
     return PortfolioReport(results, stats, per_pair_stats(results["portfolio"]), verdict, bcfg, uni.timeframe, "",
                            Path("."))
 
@@ -185,6 +206,8 @@ def write_outputs(out_dir: Path, rep: PortfolioReport) -> list[Path]:
     doc["ended"] = {s: format_utc(t) for s, t in p.ended.items()}
     doc["settings"] = rep.settings.model_dump(mode="json")
     doc["verdict"] = rep.verdict
+    if rep.provenance is not None:
+        doc["predictions"] = rep.provenance
     atomic_write_text(out_dir / "stats.json", json.dumps(doc, indent=2) + "\n")
     dd = drawdown(p.equity, p.cash)
     gross = np.divide(np.abs(p.value).sum(axis=1), p.equity, out=np.zeros(len(p.equity)), where=p.equity > 0)
@@ -197,7 +220,7 @@ def write_outputs(out_dir: Path, rep: PortfolioReport) -> list[Path]:
     trades = p.trades.copy()
     trades["duration"] = pd.to_timedelta(trades["duration"], unit="ms").astype(str)
     write_csv(trades, out_dir / "trades.csv")
-    names = {"equal_weight": "Equal weight", "btc_buy_and_hold": "BTC buy & hold"}
+    names = {"equal_weight": "Equal weight", "btc_buy_and_hold": "BTC buy & hold", "momentum": "Momentum"}
     panels = equity_panels(p.timestamps, p.equity, dd, net,
                            others={names[k]: r.equity for k, r in rep.results.items() if k != "portfolio"})
     plots = out_dir / "plots"

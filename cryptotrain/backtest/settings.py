@@ -31,7 +31,8 @@ def set_overrides(items: list[str]) -> dict[str, Any]:
 
 # short names of the settings in a backtest directory's name (backtest/test-fee5-long-only/)
 _SHORT = {"fee_bps": "fee{:g}", "slippage_bps": "slip{:g}", "cash": "cash{:g}", "mode": "{}",
-          "threshold": "thr{:g}", "sizing": "{}", "max_exposure": "exp{:g}", "min_hold": "hold{}"}
+          "threshold": "thr{:g}", "sizing": "{}", "max_exposure": "exp{:g}", "min_hold": "hold{}",
+          "policy": "{}", "k": "k{}", "n_drop": "drop{}"}
 
 
 def settings_dir_name(split: str, base: BacktestConfig, bcfg: BacktestConfig) -> str:

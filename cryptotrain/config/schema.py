@@ -45,6 +45,7 @@ class ModelConfig(_Section):
     class_weights: Optional[list[float]] = None  # [sell, hold, buy] cross-entropy weights
     l2: float = Field(default=0.0, ge=0)
     dtype: Literal["float32", "float64"] = "float32"
+    symbol_embedding: int = Field(default=0, ge=0)  # K: a learned K-vector per pair of data.universe fed at every step; 0 = off
 
     @model_validator(mode="after")
     def _check(self) -> "ModelConfig":
@@ -111,6 +112,11 @@ class BacktestConfig(_Section):
     gross: float = Field(default=BACKTEST["gross"], gt=0, le=100)  # portfolio (--weights): cap on sum_i |weight_i|
     rebalance: int = Field(default=BACKTEST["rebalance"], ge=0)  # portfolio: every N candles trade held pairs back to target; 0 = never
     target_vol: float = Field(default=BACKTEST["target_vol"], ge=0, le=100)  # portfolio: annual volatility the book aims at; 0 = off
+    # universe run: per-pair scores -> weights (backtest/portfolio_policy.py); topk and proportional
+    # decide every `rebalance` candles, 0 = the label horizon
+    policy: Literal["independent", "topk", "proportional"] = BACKTEST["policy"]
+    k: int = Field(default=BACKTEST["k"], ge=1)          # topk: pairs long (and short in long-short)
+    n_drop: Optional[int] = Field(default=BACKTEST["n_drop"], ge=0)  # topk: most holdings replaced per decision; unset = k
 
 
 # ---------------------------------------------------------------------- walkforward

@@ -78,12 +78,14 @@ class Dataset:
                 "test_start_ts": int(ts[first["test"]]) if first["test"] < n else None}
 
     def batch(self, idx: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Windows ending at rows `idx` -> x (B, T, F) and targets {"action", "confidence", "return"} (B,)."""
+        """Windows ending at rows `idx` -> x (B, T, F) and targets {"action", "confidence", "return"} (B,),
+        and of a universe "pair" (B,), the symbol ids (the model's symbol embedding reads them)."""
         idx = np.asarray(idx, dtype=np.int64)
         x = self.features[idx[:, None] + np.arange(-self.window + 1, 1)]  # (B, T, F)
         dt = self.features.dtype
+        pair = {} if self.symbol_id is None else {"pair": self.symbol_id[idx]}
         return x, {"action": self.action[idx], "confidence": self.confidence[idx].astype(dt),
-                   "return": self.ret[idx].astype(dt)}
+                   "return": self.ret[idx].astype(dt), **pair}
 
 
 def iso_utc(ms: int) -> str:

@@ -66,11 +66,11 @@ def permuted_probs(params: dict, ds, idx: np.ndarray, mcfg, batch_size: int, col
     out = []
     slots = dataset_slots(ds, idx, batch_size)
     for part in slot_batches(slots):                              # evaluate's batches (models/inference.py)
-        x, _ = ds.batch(idx[part])                                # (B, T, F), a copy
+        x, targets = ds.batch(idx[part])                          # (B, T, F), a copy
         if cols:
             xs, _ = ds.batch(source[part])
             x[:, :, cols] = xs[:, :, cols]
-        o = forward_fixed_batch(params, x, mcfg, batch_size, slots[part])
+        o = forward_fixed_batch(params, x, mcfg, batch_size, slots[part], targets.get("pair"))
         out.append(softmax_forward(np.asarray(o["logits"], dtype=np.float64))[0])
     return np.concatenate(out) if out else np.zeros((0, 3))
 

@@ -29,12 +29,15 @@ def _rows(pred: dict, mask: np.ndarray) -> dict:
 
 
 def per_pair_report(symbols: list[str], symbol_id: np.ndarray, *, y_true, r, model: dict, baselines: dict[str, dict],
-                    horizon: int = 1, n_resamples: int = 1000, seed: int = 0) -> dict[str, dict]:
+                    horizon: int = 1, n_resamples: int = 1000, seed: int = 0, on_progress=None) -> dict[str, dict]:
     """{symbol: {"windows", "coverage", metric: {"value", "lo", "hi"}, "baselines": {name: {metric: value}},
-    "diff": {name: {metric: {"value", "lo", "hi"}}}}} for the pairs with windows, in `symbols` order."""
+    "diff": {name: {metric: {"value", "lo", "hi"}}}}} for the pairs with windows, in `symbols` order.
+    on_progress("per-pair intervals", pairs done, pairs) after each pair."""
     y_true, r, symbol_id = np.asarray(y_true), np.asarray(r, dtype=np.float64), np.asarray(symbol_id)
+    tick = on_progress or (lambda step, done, total: None)
     out = {}
     for p, sym in enumerate(symbols):
+        tick("per-pair intervals", p, len(symbols))
         mask = symbol_id == p
         if not mask.any():
             continue
@@ -48,4 +51,5 @@ def per_pair_report(symbols: list[str], symbol_id: np.ndarray, *, y_true, r, mod
                     "baselines": {b: {k: v["metrics"][k]["value"] for k in keep if k in v["metrics"]}
                                   for b, v in boot["baselines"].items()},
                     "diff": {b: {k: v["diff"][k] for k in keep if k in v["diff"]} for b, v in boot["baselines"].items()}}
+    tick("per-pair intervals", len(symbols), len(symbols))
     return out

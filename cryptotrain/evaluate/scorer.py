@@ -135,7 +135,8 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
                                notes=untrained_head_notes(trained) + fit_notes, on_progress=tick)
     if ds.symbols is not None:   # a universe: each pair's windows on their own, keyed by symbol
         report["per_pair"] = per_pair_report(ds.symbols, ds.symbol_id[idx], y_true=ds.action[idx], r=ds.ret[idx],
-                                             model=model, baselines=baselines, horizon=ds.horizon, seed=cfg.train.seed)
+                                             model=model, baselines=baselines, horizon=ds.horizon, seed=cfg.train.seed,
+                                             on_progress=tick)
     cross = universe_cross_section(ds, idx, model, baselines, cfg, LABELS, tick) if ds.symbols is not None else (None, None)
     if cross[0] is not None:     # ... and across the pairs at each timestamp (cross_summary.py)
         report["cross_section"] = cross[0]

@@ -55,15 +55,16 @@ def window_slots(timestamps: np.ndarray, timeframe_ms: int, batch_size: int, pai
 
 
 def dataset_slots(dataset, idx: np.ndarray, batch_size: int) -> np.ndarray:
-    """`window_slots` of the windows ending at rows `idx` of a Dataset (one file or a universe)."""
+    """`window_slots` of the windows ending at rows `idx` of a Dataset (one file or a universe; an object
+    without symbol ids is one file)."""
     tf = timeframe_to_ms(dataset.timeframe)
-    if dataset.symbol_id is None:
+    if getattr(dataset, "symbol_id", None) is None:
         return window_slots(dataset.timestamps[idx], tf, batch_size)
     return window_slots(dataset.timestamps[idx], tf, batch_size, dataset.symbol_id[idx], len(dataset.symbols))
 
 
 def forward_fixed_batch(params: dict, x: np.ndarray, mcfg: ModelConfig, batch_size: int,
-                        slots: np.ndarray | None = None) -> dict:
+                        slots: np.ndarray | None = None, pairs: np.ndarray | None = None) -> dict:
     """Eval-mode outputs for the n <= batch_size windows x (n, T, F), always computed as one batch of
     exactly `batch_size`, window i in column slots[i] (distinct; default i); the other columns
     hold copies of the last window. Outputs come back in the order of x.
@@ -79,7 +80,11 @@ def forward_fixed_batch(params: dict, x: np.ndarray, mcfg: ModelConfig, batch_si
         raise ValueError(f"{n} windows need {n} distinct batch columns below {batch_size}, got {slots.tolist()}")
     full = np.repeat(x[-1:], batch_size, axis=0)
     full[slots] = x
-    out, _ = model_forward(params, full, mcfg, train=False, keep_cache=False)
+    full_pairs = None
+    if pairs is not None:   # a universe's windows: their symbol ids, placed as the windows
+        full_pairs = np.repeat(np.asarray(pairs, dtype=np.int64)[-1:], batch_size)
+        full_pairs[slots] = pairs
+    out, _ = model_forward(params, full, mcfg, train=False, keep_cache=False, pairs=full_pairs)
     return {k: (v[slots] if v is not None else None) for k, v in out.items()}
 
 
@@ -119,7 +124,7 @@ def predict_with_loss(params: dict, dataset, split: str | np.ndarray, mcfg: Mode
         # one batch = one buffers.step(): its arrays reuse the previous batch's memory (no fresh
         # pages to fault in); what is kept past the block is copied out of the pool
         with buffers.step():
-            out = forward_fixed_batch(params, x, mcfg, batch_size, slots[part])
+            out = forward_fixed_batch(params, x, mcfg, batch_size, slots[part], targets.get("pair"))
             loss, parts, _ = model_loss(out, targets, mcfg, params, l2=False)  # no weight penalty in a validation loss
             n = len(bidx)
             total += float(loss) * n

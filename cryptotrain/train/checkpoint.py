@@ -156,7 +156,8 @@ def _checked(path: Path, meta: Any, arrays: dict[str, np.ndarray]) -> Checkpoint
 
 def _check_shapes(path: Path, config: Config, n_features: int, params: dict, arrays: dict) -> None:
     """Every parameter the stored config's model has, with its shape, and its Adam moments; nothing else."""
-    expected = init_params(config.model, n_features, config.data.window, np.random.default_rng(0))
+    expected = init_params(config.model, n_features, config.data.window, np.random.default_rng(0),
+                           n_pairs=len(config.data.universe or [0]))
     for name, ref in expected.items():
         if name not in params:
             raise _invalid(path, f"parameter {name} missing (the stored config's {config.model.type} model has it)")
