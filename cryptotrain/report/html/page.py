@@ -1,0 +1,143 @@
+"""One self-contained HTML page: every script and style inline, nothing fetched when it opens.
+
+A `Page` collects sections of HTML and figures (plotly figure dicts of plain data); `html()`
+writes the plotly.js bundle once (plotly's own offline copy, package_data/plotly.min.js), the
+figures as JSON and a small script that draws them, links the time axes of the figures in one
+`link` group (zoom one, all follow) and sorts a `sortable` table by the column clicked.
+`window.reportReady` is set when every figure has drawn (the browser tests wait for it).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import pkgutil
+from typing import Any
+
+COLORS = {"model": "#1f77b4", "long": "#2ca02c", "short": "#d62728", "neutral": "#7f7f7f",
+          "benchmarks": ["#7f7f7f", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#bcbd22"]}
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0 auto;max-width:1500px;
+padding:12px 24px;color:#222;background:#fff}
+h1{font-size:22px;margin:8px 0}h2{font-size:17px;margin:26px 0 6px;border-bottom:1px solid #ddd}
+p.note{color:#555;font-size:13px;margin:4px 0 8px}ul.verdict{font-size:14px;line-height:1.45}
+table{border-collapse:collapse;font-size:12.5px;margin:6px 0}
+th,td{padding:3px 8px;border-bottom:1px solid #eee;text-align:right;white-space:nowrap}
+th:first-child,td:first-child{text-align:left}th{background:#f4f4f4;position:sticky;top:0}
+table.sortable th{cursor:pointer}table.sortable th[aria-sort]::after{content:attr(data-arrow)}
+div.scroll{max-height:480px;overflow:auto;border:1px solid #eee;display:inline-block}
+dl.prov{display:grid;grid-template-columns:max-content auto;gap:2px 14px;font-size:13px}
+dl.prov dt{color:#555}dl.prov dd{margin:0;font-family:monospace;word-break:break-all}
+div.grid{display:flex;flex-wrap:wrap;gap:12px}div.grid>div{flex:1 1 460px;min-width:420px}
+img.figure{max-width:100%}
+"""
+
+_SCRIPT = """
+(function(){
+const figs = JSON.parse(document.getElementById('figures').textContent);
+const config = {responsive: true, displaylogo: false};
+const drawn = figs.map(f => Plotly.newPlot(f.id, f.fig.data, f.fig.layout, config));
+Promise.all(drawn).then(() => {
+  const groups = {};
+  figs.forEach(f => { if (f.link) (groups[f.link] = groups[f.link] || []).push(document.getElementById(f.id)); });
+  let busy = false;
+  Object.values(groups).forEach(members => members.forEach(gd => gd.on('plotly_relayout', ev => {
+    if (busy) return;
+    let update = null;
+    for (const [k, v] of Object.entries(ev)) {
+      const m = k.match(/^xaxis\\d*\\.(range(\\[0\\])?|autorange)$/);
+      if (!m) continue;
+      if (m[1] === 'autorange') update = {'xaxis.autorange': true};
+      else if (m[1] === 'range') update = {'xaxis.range': v};
+      else update = {'xaxis.range': [v, ev[k.replace('[0]', '[1]')]]};
+    }
+    if (!update) return;
+    busy = true;
+    Promise.all(members.filter(o => o !== gd).map(o => Plotly.relayout(o, update))).finally(() => { busy = false; });
+  })));
+  window.reportReady = true;
+}).catch(err => { console.error(err); window.reportReady = 'failed'; });
+document.querySelectorAll('table.sortable').forEach(table => table.querySelectorAll('th').forEach((th, col) => {
+  th.addEventListener('click', () => {
+    const up = th.getAttribute('aria-sort') !== 'ascending';
+    table.querySelectorAll('th').forEach(h => h.removeAttribute('aria-sort'));
+    th.setAttribute('aria-sort', up ? 'ascending' : 'descending');
+    th.dataset.arrow = up ? ' \\u25b2' : ' \\u25bc';
+    const key = td => td.dataset.v !== undefined ? Number(td.dataset.v) : td.textContent;
+    const body = table.tBodies[0];
+    const rows = Array.from(body.rows);
+    rows.sort((a, b) => { const x = key(a.cells[col]), y = key(b.cells[col]);
+      const c = typeof x === 'number' ? x - y : String(x).localeCompare(String(y));
+      return up ? c : -c; });
+    rows.forEach(r => body.appendChild(r));
+  });
+}));
+})();
+"""
+
+
+def esc(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+class Page:
+    """Sections and figures of one report, in order."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self._parts: list[str] = []
+        self._figures: list[dict[str, Any]] = []
+
+    def figure(self, fig: dict[str, Any], height: int = 320, link: str | None = None) -> str:
+        """The <div> a figure is drawn into; figures sharing `link` share their x (time) range."""
+        fid = f"fig{len(self._figures)}"
+        layout = {"margin": {"l": 70, "r": 20, "t": 40, "b": 40}, "height": height,
+                  "hovermode": "x unified" if link else "closest", "font": {"size": 12},
+                  "legend": {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+                  **fig.get("layout", {})}
+        self._figures.append({"id": fid, "link": link, "fig": {"data": fig["data"], "layout": layout}})
+        return f'<div class="chart" id="{fid}" style="height:{height}px"></div>'
+
+    def section(self, title: str, *blocks: str, note: str | None = None, anchor: str | None = None) -> None:
+        head = f'<h2 id="{esc(anchor)}">' if anchor else "<h2>"
+        self._parts.append(f"<section>{head}{esc(title)}</h2>"
+                           + (f'<p class="note">{esc(note)}</p>' if note else "") + "".join(blocks) + "</section>")
+
+    def raw(self, block: str) -> None:
+        self._parts.append(block)
+
+    def html(self) -> str:
+        figures = json.dumps(self._figures, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+        js = pkgutil.get_data("plotly", "package_data/plotly.min.js").decode("utf-8")
+        return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                f"<title>{esc(self.title)}</title><style>{_CSS}</style>"
+                f"<script>{js}</script></head><body><h1>{esc(self.title)}</h1>"
+                + "".join(self._parts)
+                + f'<script type="application/json" id="figures">{figures}</script>'
+                f"<script>{_SCRIPT}</script></body></html>\n")
+
+
+def table(header: list[str], rows: list[list[Any]], *, sortable: bool = False, scroll: bool = False,
+          table_id: str | None = None) -> str:
+    """An HTML table; a cell is text or (text, number): the number is what a sortable table sorts by."""
+    def cell(c: Any) -> str:
+        if isinstance(c, tuple):
+            text, v = c
+            v = float(v) if v is not None else float("nan")
+            return f'<td data-v="{v!r}">{esc(text)}</td>' if v == v else f'<td data-v="-1e308">{esc(text)}</td>'
+        return f"<td>{esc(c)}</td>"
+
+    attrs = (' class="sortable"' if sortable else "") + (f' id="{esc(table_id)}"' if table_id else "")
+    body = "".join("<tr>" + "".join(cell(c) for c in row) + "</tr>" for row in rows)
+    out = f"<table{attrs}><thead><tr>{''.join(f'<th>{esc(h)}</th>' for h in header)}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll">{out}</div>' if scroll else out
+
+
+def bullet_list(lines: list[str], cls: str = "verdict") -> str:
+    return f'<ul class="{cls}">' + "".join(f"<li>{esc(s)}</li>" for s in lines) + "</ul>"
+
+
+def definitions(pairs: dict[str, Any]) -> str:
+    return '<dl class="prov">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in pairs.items()
+                                          if v is not None) + "</dl>"
