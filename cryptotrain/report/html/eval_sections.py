@@ -40,7 +40,7 @@ def _confusion(page: Page, cls: dict[str, Any]) -> str:
     names = list(cls["per_class"])
     share = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     text = [[f"{cm[i, j]:,}<br>{share[i, j]:.0%}" for j in range(cm.shape[1])] for i in range(cm.shape[0])]
-    data = [{"type": "heatmap", "x": names, "y": names, "z": share.tolist(), "text": text, "texttemplate": "%{text}",
+    data = [{"type": "heatmap", "name": "confusion", "x": names, "y": names, "z": share.tolist(), "text": text, "texttemplate": "%{text}",
              "colorscale": "Blues", "zmin": 0, "zmax": 1, "showscale": False,
              "hovertemplate": "true %{y}, predicted %{x}: %{text}<extra></extra>"}]
     layout = {"xaxis": {"title": {"text": "predicted"}, "type": "category"},
@@ -104,9 +104,9 @@ def evaluation(page: Page, metrics: dict[str, Any], attention_png: bytes | None 
     """evaluate's figures, drawn from metrics.json; the attention heatmap is evaluate's own PNG (its
     weights per window are not kept in a file), inlined as a data: URL."""
     figs = [_confusion(page, metrics["model"]["classification"])]
-    if metrics["model"].get("confidence", {}).get("reliability"):
+    if (metrics["model"].get("confidence") or {}).get("reliability"):
         figs.append(_reliability(page, metrics["model"]["confidence"]["reliability"]))
-    if metrics.get("attention", {}).get("by_lag"):
+    if (metrics.get("attention") or {}).get("by_lag"):
         figs.append(_attention_by_lag(page, metrics["attention"]["by_lag"]))
     if attention_png:
         figs.append('<img class="figure" alt="attention over windows" src="data:image/png;base64,'

@@ -118,10 +118,16 @@ class Page:
                 f"<script>{_SCRIPT}</script></body></html>\n")
 
 
+class Html(str):
+    """Text that is already HTML (a link made here), put into a table cell as it is."""
+
+
 def table(header: list[str], rows: list[list[Any]], *, sortable: bool = False, scroll: bool = False,
           table_id: str | None = None) -> str:
-    """An HTML table; a cell is text or (text, number): the number is what a sortable table sorts by."""
+    """An HTML table; a cell is text, Html, or (text, number): the number is what a sortable table sorts by."""
     def cell(c: Any) -> str:
+        if isinstance(c, Html):
+            return f"<td>{c}</td>"
         if isinstance(c, tuple):
             text, v = c
             v = float(v) if v is not None else float("nan")

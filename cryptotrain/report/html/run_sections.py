@@ -72,22 +72,27 @@ def market(page: Page, candles: dict[str, np.ndarray], trades: dict[str, Any], s
     page.section("Market and trades", page.figure({"data": data, "layout": layout}, height=620, link="time"), note=note)
 
 
-def equity(page: Page, eq: dict[str, Any], name: str = "Model") -> None:
-    """Equity of the strategy and of every benchmark, and its drawdown, on one time axis."""
+def equity(page: Page, eq: dict[str, Any], name: str = "Model", marks: list[tuple[int, str]] = ()) -> None:
+    """Equity of the strategy and of every benchmark, and its drawdown, on one time axis; `marks`:
+    (time, label) of vertical lines (a walk-forward's fold boundaries)."""
     series = [eq["equity"], eq["drawdown"], *eq["benchmarks"].values()]
     i = thin(series)
     t = typed(np.asarray(eq["time"])[i])
     data = [{"type": "scatter", "mode": "lines", "name": label, "x": t, "y": typed(np.asarray(s)[i]),
-             "line": {"width": 1.1, "dash": "dot", "color": color}}
+             "line": {"width": 1.1, "dash": "dot", "color": color, "simplify": False}}
             for (label, s), color in zip(eq["benchmarks"].items(), COLORS["benchmarks"])]
     data.append({"type": "scatter", "mode": "lines", "name": name, "x": t, "y": typed(np.asarray(eq["equity"])[i]),
-                 "line": {"width": 1.8, "color": COLORS["model"]}})
+                 "line": {"width": 1.8, "color": COLORS["model"], "simplify": False}})
     data.append({"type": "scatter", "mode": "lines", "name": f"{name} drawdown", "x": t,
                  "y": typed(100.0 * np.asarray(eq["drawdown"])[i]), "yaxis": "y2", "fill": "tozeroy",
-                 "line": {"width": 0.8, "color": COLORS["short"]}, "showlegend": False})
+                 "line": {"width": 0.8, "color": COLORS["short"], "simplify": False}, "showlegend": False})
     layout = {"xaxis": _time_axis(anchor="y2"),
               "yaxis": {"domain": [0.32, 1.0], "title": {"text": "equity [$]"}},
-              "yaxis2": {"domain": [0.0, 0.26], "title": {"text": "drawdown [%]"}}}
+              "yaxis2": {"domain": [0.0, 0.26], "title": {"text": "drawdown [%]"}},
+              "shapes": [{"type": "line", "xref": "x", "yref": "paper", "x0": int(ms), "x1": int(ms), "y0": 0, "y1": 1,
+                          "line": {"color": "#555", "dash": "dot", "width": 1}} for ms, _ in marks],
+              "annotations": [{"xref": "x", "yref": "paper", "x": int(ms), "y": 1, "text": label, "showarrow": False,
+                               "xanchor": "left", "yanchor": "top", "font": {"size": 10}} for ms, label in marks]}
     n = len(eq["time"])
     note = (f"{len(i):,} of {n:,} points drawn (every bucket's lowest and highest kept)" if len(i) < n
             else f"{n:,} points") + "; dotted: the benchmarks, each after its own costs."
@@ -112,7 +117,7 @@ def monthly(page: Page, eq: dict[str, Any], cash: float) -> None:
     years, names, grid = monthly_returns(eq["time"], eq["equity"], cash)
     text = [["" if v != v else f"{v:+.1f}" for v in row] for row in grid]
     lim = float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 1.0
-    data = [{"type": "heatmap", "x": names, "y": [str(y) for y in years], "z": [[None if v != v else v for v in row] for row in grid],
+    data = [{"type": "heatmap", "name": "monthly returns", "x": names, "y": [str(y) for y in years], "z": [[None if v != v else v for v in row] for row in grid],
              "text": text, "texttemplate": "%{text}", "zmid": 0, "zmin": -lim, "zmax": lim,
              "colorscale": [[0, "#c62828"], [0.5, "#f5f5f5"], [1, "#2e7d32"]], "hovertemplate": "%{y} %{x}: %{z:+.2f}%<extra></extra>",
              "colorbar": {"title": {"text": "%"}}, "xgap": 2, "ygap": 2}]
@@ -149,9 +154,9 @@ def sharpe(page: Page, eq: dict[str, Any], timeframe_ms: int, periods_per_year: 
                    if label == "Buy & Hold"})
     i = thin([np.nan_to_num(c) for c in curves.values()])
     t = typed(np.asarray(eq["time"])[i])
-    data = [{"type": "scatter", "mode": "lines", "name": label, "x": t, "y": typed(c[i]),
+    data = [{"type": "scatter", "mode": "lines", "name": f"{label} rolling Sharpe", "x": t, "y": typed(c[i]),
              "line": {"width": 1.4 if label == name else 1.0, "color": COLORS["model"] if label == name else COLORS["neutral"],
-                      "dash": "solid" if label == name else "dot"}} for label, c in curves.items()]
+                      "dash": "solid" if label == name else "dot", "simplify": False}} for label, c in curves.items()]
     layout = {"xaxis": _time_axis(), "yaxis": {"title": {"text": "Sharpe (ann.)"}, "zeroline": True}}
     days = window * timeframe_ms / DAY_MS
     page.section("Rolling Sharpe ratio", page.figure({"data": data, "layout": layout}, height=300, link="time"),
