@@ -177,3 +177,33 @@ def test_a_sweep_report_draws_every_trial_and_links_the_trials_own_reports(brows
     assert "only 3 complete trials" in page.eval("document.body.innerText")
     links = page.eval("Array.from(document.querySelectorAll('#trials a')).map(a => a.getAttribute('href'))")
     assert links == ["trials/1/report.html"] and (sw / links[0]).is_file()
+
+
+def test_a_portfolio_report_draws_each_pairs_weights_and_contribution(browser, tmp_path):
+    """Catches a portfolio report that drops a pair from the weights or the contribution, weights
+    that do not span every candle, or a weights panel that does not follow a zoom on the equity."""
+    H, N = 3_600_000, 300
+    t0 = 1_699_999_200_000
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for sym in ("BTC_USDT", "ETH_USDT"):
+        close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, N)))
+        open_ = np.concatenate(([100.0], close[:-1]))
+        pd.DataFrame({"timestamp": t0 + np.arange(N) * H, "open": open_, "high": np.maximum(open_, close) * 1.001,
+                      "low": np.minimum(open_, close) * 0.999, "close": close, "volume": 1.0}).to_csv(
+            data / f"{sym}-1h.csv.gz", index=False)
+    rows = [(t0 + t * H, sym, w) for t in range(0, 280, 40) for sym, w in (("BTC_USDT", 0.5), ("ETH_USDT", 0.2 + t / 1000))]
+    pd.DataFrame(rows, columns=["timestamp", "symbol", "weight"]).to_csv(tmp_path / "w.csv", index=False)
+    res = CliRunner().invoke(app, ["backtest", "--weights", str(tmp_path / "w.csv"), "--data-dir", str(data)])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "w_backtest"
+    page = _open(browser, _report(out), tmp_path / "portfolio.png")
+    t = _traces(page)
+    eq = pd.read_csv(out / "equity.csv")
+    assert t["BTC_USDT"]["drawn"] == t["ETH_USDT"]["drawn"] == t["Portfolio"]["drawn"] == len(eq)
+    assert t["P&L contribution"]["drawn"] == 2
+    ts = eq["timestamp"].to_numpy().astype("datetime64[ms]")
+    a, b = str(ts[20]).replace("T", " "), str(ts[120]).replace("T", " ")
+    ranges = _linked_zoom_moves(page, "fig0", a, b)
+    assert len(ranges) == 3 and all(lo.startswith(a[:16]) and hi.startswith(b[:16]) for _, (lo, hi) in ranges), ranges

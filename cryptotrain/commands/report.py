@@ -1,5 +1,6 @@
-"""`cryptotrain report`: one self-contained HTML file for a run, a walk-forward or a sweep
-directory (report/html/), written into it (or --out) atomically; prints its path and size.
+"""`cryptotrain report`: one self-contained HTML file for a run, a walk-forward, a sweep or a
+portfolio backtest's directory (report/html/), written into it (or --out) atomically; prints its
+path and size.
 
 Other commands end with the line `report_hint` makes, naming the report that shows their result.
 """
@@ -38,11 +39,19 @@ def build_report(path: Path, split: str) -> str:
         from cryptotrain.report.html.sweep_sections import sweep_report
 
         return sweep_report(sweep_data(path))
+    from cryptotrain.commands.report_groups import is_portfolio_dir
+
+    if is_portfolio_dir(path):
+        from cryptotrain.commands.report_groups import portfolio_data
+        from cryptotrain.report.html.portfolio_sections import portfolio_report
+
+        return portfolio_report(portfolio_data(path))
     from cryptotrain.commands.report_data import run_data
     from cryptotrain.report.html.build import run_report
 
     if not (path / "config.yaml").is_file():
-        raise UserError(f"{path} is not a run, walk-forward or sweep directory (no config.yaml); pass one under runs/")
+        raise UserError(f"{path} is not a run, walk-forward, sweep or portfolio backtest directory (no config.yaml, "
+                        "plan.json, sweep.json or weights.csv); pass one of those")
     return run_report(run_data(path, split))
 
 

@@ -17,10 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cryptotrain.backtest.stats import periods_per_year
 from cryptotrain.config import load_config
 from cryptotrain.data.ohlcv import load_ohlcv
-from cryptotrain.data.timestamps import timeframe_to_ms
+from cryptotrain.data.timestamps import periods_per_year, timeframe_to_ms
 from cryptotrain.report.backtest_report import STRATEGY_NAMES, verdict_lines
 from cryptotrain.train.metrics_log import read_rows
 

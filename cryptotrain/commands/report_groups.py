@@ -1,6 +1,7 @@
 """What `cryptotrain report` reads from a walk-forward directory (plan.json, metrics.json, the
-stitched backtest/) and from a sweep directory (sweep.json, trials.csv), as plain data for
-report/html/walkforward_sections.py and sweep_sections.py."""
+stitched backtest/), a sweep directory (sweep.json, trials.csv) and a portfolio backtest's
+directory (`backtest --weights`: stats.json, equity.csv, weights.csv, trades.csv), as plain data
+for report/html/walkforward_sections.py, sweep_sections.py and portfolio_sections.py."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from typing import Any
 
 import pandas as pd
 
-from cryptotrain.commands.report_data import backtest_data, version
+import numpy as np
+
+from cryptotrain.commands.report_data import backtest_data, trades_data, version
 from cryptotrain.config import load_config
-from cryptotrain.report.backtest_report import verdict_lines
+from cryptotrain.data.timestamps import periods_per_year
+from cryptotrain.report.backtest_report import STRATEGY_NAMES, verdict_lines
 
 
 def walkforward_data(wf: Path) -> dict[str, Any]:
@@ -77,3 +81,32 @@ def sweep_data(sw: Path) -> dict[str, Any]:
             "keys": keys, "log_keys": log_keys, "trials": trials, "importances": doc.get("importances") or {},
             "importance_method": doc.get("importance_method"), "n_complete": counts.get("complete", 0),
             "verdicts": verdicts, "provenance": provenance}
+
+
+def is_portfolio_dir(path: Path) -> bool:
+    """A `backtest --weights` output directory: stats.json with per-pair statistics and weights.csv."""
+    return (path / "weights.csv").is_file() and (path / "stats.json").is_file() and (path / "equity.csv").is_file()
+
+
+def portfolio_data(path: Path) -> dict[str, Any]:
+    doc = json.loads((path / "stats.json").read_text())
+    eq = pd.read_csv(path / "equity.csv")
+    time = eq["timestamp"].to_numpy()
+    bench = {STRATEGY_NAMES.get(c.removesuffix("_equity"), c): eq[c].to_numpy()
+             for c in eq.columns if c.endswith("_equity")}
+    w = pd.read_csv(path / "weights.csv")   # the target weight of a pair from each row on, until the next
+    grid = w.pivot_table(index="timestamp", columns="symbol", values="weight", aggfunc="last")
+    grid = grid.reindex(np.union1d(grid.index.to_numpy(), time)).ffill().fillna(0.0).reindex(time)
+    tf_ms = int(np.median(np.diff(time))) if len(time) > 1 else 3_600_000
+    bt = {"stats": {STRATEGY_NAMES.get(k, k): v for k, v in doc.items() if k in ("portfolio", "equal_weight", "btc_buy_and_hold")},
+          "settings": doc.get("settings", {}), "trades": trades_data(path / "trades.csv"),
+          "equity": {"time": time, "equity": eq["equity"].to_numpy(), "drawdown": eq["drawdown"].to_numpy(),
+                     "benchmarks": bench},
+          "timeframe_ms": tf_ms, "periods_per_year": periods_per_year(tf_ms)}
+    s = doc.get("settings", {})
+    provenance = {"backtest": str(path), "pairs": ", ".join(grid.columns),
+                  "settings": ", ".join(f"{k} {v}" for k, v in s.items() if v is not None), "cryptotrain": version()}
+    return {"kind": "portfolio", "name": path.name, "backtest": bt, "per_pair": doc.get("per_pair", {}),
+            "weights": {c: grid[c].to_numpy() for c in grid.columns}, "ended": doc.get("ended"),
+            "verdicts": verdict_lines(doc["verdict"], "Portfolio") if doc.get("verdict") else [],
+            "provenance": provenance}

@@ -151,7 +151,7 @@ def sharpe(page: Page, eq: dict[str, Any], timeframe_ms: int, periods_per_year: 
     window = min(max(2, round(ROLLING_DAYS * DAY_MS / timeframe_ms)), max(2, n // 3))
     curves = {name: rolling_sharpe(eq["equity"], window, periods_per_year)}
     curves.update({label: rolling_sharpe(s, window, periods_per_year) for label, s in eq["benchmarks"].items()
-                   if label == "Buy & Hold"})
+                   if label.endswith("Buy & Hold")})
     i = thin([np.nan_to_num(c) for c in curves.values()])
     t = typed(np.asarray(eq["time"])[i])
     data = [{"type": "scatter", "mode": "lines", "name": f"{label} rolling Sharpe", "x": t, "y": typed(c[i]),
@@ -195,10 +195,11 @@ def _utc(ms: Any) -> str:
 
 def trades_table(page: Page, trades: dict[str, Any]) -> None:
     """Every trade, sortable by any column (click its header)."""
+    columns = ((("symbol", "Pair"),) if "symbol" in trades else ()) + TRADE_COLUMNS   # a portfolio's trades name their pair
     rows = []
     for i in range(len(trades["side"])):
         row = []
-        for key, _ in TRADE_COLUMNS:
+        for key, _ in columns:
             v = trades[key][i]
             if key.endswith("_time"):
                 row.append((_utc(v), int(v)))
@@ -214,6 +215,6 @@ def trades_table(page: Page, trades: dict[str, Any]) -> None:
             else:
                 row.append(str(v))
         rows.append(row)
-    page.section(f"Trades ({len(rows):,})", table([h for _, h in TRADE_COLUMNS], rows, sortable=True, scroll=True,
+    page.section(f"Trades ({len(rows):,})", table([h for _, h in columns], rows, sortable=True, scroll=True,
                                                   table_id="trades"),
                  note="Click a column header to sort by it (again to reverse).")
