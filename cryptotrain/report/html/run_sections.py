@@ -122,7 +122,7 @@ def monthly(page: Page, eq: dict[str, Any], cash: float) -> None:
              "colorscale": [[0, "#c62828"], [0.5, "#f5f5f5"], [1, "#2e7d32"]], "hovertemplate": "%{y} %{x}: %{z:+.2f}%<extra></extra>",
              "colorbar": {"title": {"text": "%"}}, "xgap": 2, "ygap": 2}]
     layout = {"yaxis": {"autorange": "reversed", "type": "category"}, "xaxis": {"type": "category"},
-              "margin": {"l": 60, "r": 20, "t": 30, "b": 10}}
+              "margin": {"l": 60, "r": 20, "t": 34, "b": 30}}
     page.section("Monthly returns [%]", page.figure({"data": data, "layout": layout}, height=90 + 36 * len(years)),
                  note="The strategy's return in each calendar month (UTC), after costs.")
 
