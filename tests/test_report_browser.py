@@ -77,7 +77,8 @@ def test_a_runs_report_draws_every_candle_trade_and_point_links_its_time_axes_an
     """Catches a report that fetches anything (a CDN script, a web font), a chart left empty or short
     of its data (a trace dropped, candles or trades lost on the way), a time axis that does not
     follow a zoom on another, and a trades table that does not sort."""
-    for cmd in (["evaluate", "--run", str(tiny_run)], ["backtest", "--run", str(tiny_run)]):
+    for cmd in (["evaluate", "--run", str(tiny_run), "--importance", "groups", "--importance-repeats", "2"],
+                ["backtest", "--run", str(tiny_run)]):
         res = CliRunner().invoke(app, cmd)
         assert res.exit_code == 0, res.output
         assert f"cryptotrain report {tiny_run}" in res.output.splitlines()[-1]
@@ -103,6 +104,7 @@ def test_a_runs_report_draws_every_candle_trade_and_point_links_its_time_axes_an
     assert t["windows per bin"]["drawn"] == len(metrics["model"]["confidence"]["reliability"])
     assert t["attention"]["drawn"] == len(metrics["attention"]["by_lag"])
     assert 0 < t["Model rolling Sharpe"]["drawn"] < n   # NaN until its window fills
+    assert t["log loss"]["drawn"] == t["balanced accuracy"]["drawn"] == len(metrics["importance"]["rows"]) > 0
 
     # zoom the candles to the middle third: the equity and rolling Sharpe follow
     ts = eq["timestamp"].to_numpy().astype("datetime64[ms]")
@@ -198,6 +200,7 @@ def test_a_portfolio_report_draws_each_pairs_weights_and_contribution(browser, t
     res = CliRunner().invoke(app, ["backtest", "--weights", str(tmp_path / "w.csv"), "--data-dir", str(data)])
     assert res.exit_code == 0, res.output
     out = tmp_path / "w_backtest"
+    assert res.output.splitlines()[-1].endswith(f"cryptotrain report {out}")
     page = _open(browser, _report(out), tmp_path / "portfolio.png")
     t = _traces(page)
     eq = pd.read_csv(out / "equity.csv")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from cryptotrain.report.html.arrays import merge_candles
 from cryptotrain.report.html.run_sections import monthly_returns, rolling_sharpe
 
 runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_rolling_sharpe_is_the_whole_span_formula_on_each_window():
@@ -63,6 +65,16 @@ def test_merged_candles_keep_every_high_and_low():
     assert drawn["volume"].sum() == n and np.all(np.abs(drawn["position"]) <= 1)
     same, one = merge_candles(c, n)
     assert one == 1 and same is c
+
+
+def test_train_ends_with_the_report_command_of_its_run(tmp_path):
+    """Catches train (like evaluate, backtest, walkforward and sweep: the browser tests) not naming
+    the report that shows its run, or naming another directory."""
+    res = runner.invoke(app, ["train", "-c", str(ROOT / "configs" / "tiny.yaml"), "--set", f"train.runs_dir={tmp_path}",
+                              "--set", "train.epochs=1", "--set", "train.max_batches_per_epoch=2"])
+    assert res.exit_code == 0, res.output
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert res.output.splitlines()[-1] == f"see it all in one page: cryptotrain report {run}"
 
 
 def test_bad_targets_are_one_line_exit_2_and_write_nothing(tmp_path, tiny_run):

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from cryptotrain.backtest import portfolio_backtest
 from cryptotrain.backtest.stats import span_warning
+from cryptotrain.commands.report import print_report_hint
 from cryptotrain.data.timestamps import format_utc
 from cryptotrain.report.portfolio_report import print_portfolio
 
@@ -24,4 +25,5 @@ def portfolio_command(weights: Path | None, data_dir: Path | None, out: Path | N
                     timeframe=rep.timeframe, out_dir=rep.out_dir,
                     ended={s: format_utc(t) for s, t in rep.results["portfolio"].ended.items()},
                     verdict=rep.verdict, warnings=[short] if short else [])
+    print_report_hint(console, rep.out_dir)
     return rep.stats
