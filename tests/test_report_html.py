@@ -4,6 +4,7 @@ monthly returns, merged candles) against plain references, bad input as one line
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -104,3 +105,24 @@ def test_a_run_without_evaluation_says_what_is_missing_and_user_text_is_escaped(
     assert f"cryptotrain evaluate --run {run}".replace("<", "&lt;").replace(">", "&gt;").replace("&c", "&amp;c") in html
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=\"(https?:)?//", html)
     assert html.count("<script") == 3   # plotly.js, the figures (JSON), the page's own script
+
+
+def test_a_backtest_of_other_predictions_is_named_and_a_nan_in_the_log_draws_as_a_gap(tiny_run, tmp_path):
+    """Catches a report that shows a backtest beside an evaluation whose predictions it did not
+    trade (evaluate ran again after it) without saying so, and one that fails on a NaN in the
+    training log (JSON has no NaN)."""
+    for cmd in (["evaluate", "--run", str(tiny_run)], ["backtest", "--run", str(tiny_run)]):
+        assert runner.invoke(app, cmd).exit_code == 0
+    stats = tiny_run / "backtest" / "test" / "stats.json"
+    doc = json.loads(stats.read_text())
+    doc["predictions"]["predictions_sha256"] = "0" * 64
+    stats.write_text(json.dumps(doc))
+    log = tiny_run / "metrics.jsonl"
+    rows = [json.loads(s) for s in log.read_text().splitlines()]
+    rows[0]["val_accuracy"] = float("nan")
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = runner.invoke(app, ["report", str(tiny_run)])
+    assert res.exit_code == 0, res.output
+    html = (tiny_run / "report.html").read_text()
+    assert "the backtest traded other predictions than the evaluation shown here" in html
+    assert "NaN" not in html.split('id="figures">')[1].split("</script>")[0]

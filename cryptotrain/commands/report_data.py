@@ -57,7 +57,7 @@ def backtest_data(bt_dir: Path, data_path: Path | None, timeframe: str | None) -
         benchmarks = {STRATEGY_NAMES["buy_and_hold"]: eq["buy_hold_equity"].to_numpy()}
     time = eq["timestamp"].to_numpy()
     out = {"stats": {STRATEGY_NAMES.get(k, k): v for k, v in doc.items() if k not in ("settings", "verdict", "predictions")},
-           "settings": doc.get("settings", {}), "verdict": doc.get("verdict"),
+           "settings": doc.get("settings", {}), "verdict": doc.get("verdict"), "provenance": doc.get("predictions"),
            "equity": {"time": time, "equity": eq["equity"].to_numpy(), "drawdown": eq["drawdown"].to_numpy(),
                       "benchmarks": benchmarks},
            "trades": trades_data(bt_dir / "trades.csv"), "candles": None}
@@ -89,6 +89,11 @@ def run_data(run_dir: Path, split: str) -> dict[str, Any]:
             missing.append(f"no candles: the data file {data_path} is not there")
     else:
         missing.append(f"no backtest of the {split} split: `cryptotrain backtest --run {run_dir} --split {split}`")
+    traded = ((bt or {}).get("provenance") or {}).get("predictions_sha256")
+    shown = ((metrics or {}).get("provenance") or {}).get("predictions_sha256")
+    if traded and shown and traded != shown:
+        missing.append(f"the backtest traded other predictions than the evaluation shown here (evaluate ran again "
+                       f"since): `cryptotrain backtest --run {run_dir} --split {split}`")
     verdicts = []
     if metrics is not None:
         verdicts += [s for s in (metrics.get("edge", {}).get("sentence"), metrics.get("direction_verdict")) if s]

@@ -14,7 +14,7 @@ def run_report(d: dict[str, Any]) -> str:
     page = Page(f"{d['name']}: {d['split']} split")
     run_sections.header(page, d["verdicts"], d["provenance"])
     if d["missing"]:
-        page.section("Not in this report", bullet_list(d["missing"], cls="note"))
+        page.section("Missing or out of date", bullet_list(d["missing"], cls="note"))
     add_run_body(page, d)
     return page.html()
 

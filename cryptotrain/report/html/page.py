@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import pkgutil
 from typing import Any
 
@@ -77,6 +78,18 @@ document.querySelectorAll('table.sortable').forEach(table => table.querySelector
 """
 
 
+def _finite(obj: Any) -> Any:
+    """`obj` with every NaN or infinite float (in lists and dicts) as None: JSON has no NaN, and
+    plotly draws None as a gap. Typed arrays are strings here and keep their NaN."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
@@ -108,7 +121,7 @@ class Page:
         self._parts.append(block)
 
     def html(self) -> str:
-        figures = json.dumps(self._figures, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+        figures = json.dumps(_finite(self._figures), separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
         js = pkgutil.get_data("plotly", "package_data/plotly.min.js").decode("utf-8")
         return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                 f"<title>{esc(self.title)}</title><style>{_CSS}</style>"

@@ -66,7 +66,7 @@ def walkforward_report(d: dict[str, Any]) -> str:
     page = Page(f"{d['name']}: walk-forward, {len(d['plan']['folds'])} folds")
     run_sections.header(page, d["verdicts"], d["provenance"])
     if d["missing_parts"]:
-        page.section("Not in this report", bullet_list(d["missing_parts"], cls="note"))
+        page.section("Missing or out of date", bullet_list(d["missing_parts"], cls="note"))
     timeline(page, d["plan"]["folds"])
     folds = d["metrics"]["folds"] if d["metrics"] else []
     if folds:
