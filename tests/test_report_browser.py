@@ -18,10 +18,12 @@ import pytest
 from typer.testing import CliRunner
 
 from cryptotrain.cli import app
+from cryptotrain.data.ohlcv import load_ohlcv
 
 import browser as chromium
 
 COUNTS_JS = (Path(__file__).parent / "report_counts.js").read_text()
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +78,8 @@ def test_a_runs_report_draws_every_candle_trade_and_point_links_its_time_axes_an
                                                                                                 tmp_path):
     """Catches a report that fetches anything (a CDN script, a web font), a chart left empty or short
     of its data (a trace dropped, candles or trades lost on the way), a time axis that does not
-    follow a zoom on another, and a trades table that does not sort."""
+    follow a zoom on another, a price axis left at the whole split's range after a zoom (flat
+    candles), and a trades table that does not sort."""
     for cmd in (["evaluate", "--run", str(tiny_run), "--importance", "groups", "--importance-repeats", "2"],
                 ["backtest", "--run", str(tiny_run)]):
         res = CliRunner().invoke(app, cmd)
@@ -113,6 +116,12 @@ def test_a_runs_report_draws_every_candle_trade_and_point_links_its_time_axes_an
     assert len(ranges) == 3
     for fid, (lo, hi) in ranges:
         assert lo.startswith(a[:16]) and hi.startswith(b[:16]), (fid, lo, hi, a, b)
+    # and the price axis fits the candles now shown (not the whole split's range, which flattens them)
+    candles, _ = load_ohlcv(ROOT / "data/sample/BTC_USDT-1h.csv.gz", "1h")
+    shown = candles[(candles["timestamp"] >= eq["timestamp"][n // 3]) & (candles["timestamp"] <= eq["timestamp"][2 * n // 3])]
+    y_lo, y_hi = page.eval("document.getElementById('fig0').layout.yaxis.range")
+    low, high = shown["low"].min(), shown["high"].max()
+    assert y_lo <= low and y_hi >= high and (y_hi - y_lo) <= 1.2 * (high - low), (y_lo, y_hi, low, high)
 
     # the trades table sorts by P&L, up then down
     sorted_pnl = "Array.from(document.querySelectorAll('#trades tbody tr')).map(r => Number(r.cells[6].dataset.v))"
@@ -125,7 +134,6 @@ def test_a_runs_report_draws_every_candle_trade_and_point_links_its_time_axes_an
     assert page.problems(html) == []
 
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ["-c", str(ROOT / "configs" / "tiny.yaml"), "--set", f"data.path={ROOT / 'data/sample/BTC_USDT-1h.csv.gz'}"]
 
 

@@ -34,28 +34,64 @@ div.grid{display:flex;flex-wrap:wrap;gap:12px}div.grid>div{flex:1 1 460px;min-wi
 img.figure{max-width:100%}
 """
 
-_SCRIPT = """
+_SCRIPT = r"""
 (function(){
 const figs = JSON.parse(document.getElementById('figures').textContent);
 const config = {responsive: true, displaylogo: false};
+// value axes whose range the report set (plotly fills in the others' ranges once it draws)
+figs.forEach(f => { f.fixed = new Set(Object.keys(f.fig.layout).filter(k => /^yaxis\d*$/.test(k) && f.fig.layout[k].range !== undefined)); });
 const drawn = figs.map(f => Plotly.newPlot(f.id, f.fig.data, f.fig.layout, config));
+const toMs = v => { if (typeof v === 'number') return v; const s = String(v).replace(' ', 'T'); return Date.parse(s.length > 10 ? s + 'Z' : s); };
+const valueAxis = t => 'yaxis' + (t.yaxis && t.yaxis !== 'y' ? t.yaxis.slice(1) : '');
+const fixed = (f, ax) => f.fixed.has(ax);
+function fitY(gd, f, lo, hi) {
+  const ext = {};
+  gd._fullData.forEach(t => {
+    const ax = valueAxis(t);
+    if (t.visible !== true || fixed(f, ax) || !t.x) return;
+    const cols = t.type === 'candlestick' ? [t.low, t.high] : [t.y];
+    if (!cols[0]) return;
+    const e = ext[ax] || (ext[ax] = [Infinity, -Infinity]);
+    if (t.type === 'bar' || t.fill === 'tozeroy') { e[0] = Math.min(e[0], 0); e[1] = Math.max(e[1], 0); }
+    for (let i = 0; i < t.x.length; i++) {
+      const x = toMs(t.x[i]);
+      if (x < lo || x > hi) continue;
+      for (const c of cols) { const v = c[i]; if (v === null || v === undefined || isNaN(v)) continue; if (v < e[0]) e[0] = v; if (v > e[1]) e[1] = v; }
+    }
+  });
+  const update = {};
+  for (const [ax, [a, b]] of Object.entries(ext)) if (a < b) { const pad = 0.05 * (b - a); update[ax + '.range'] = [a - pad, b + pad]; }
+  return update;
+}
+function fitAll(f) {
+  const update = {};
+  Object.keys(f.fig.layout).filter(k => /^yaxis\d*$/.test(k) && !fixed(f, k)).forEach(k => { update[k + '.autorange'] = true; });
+  return update;
+}
 Promise.all(drawn).then(() => {
   const groups = {};
-  figs.forEach(f => { if (f.link) (groups[f.link] = groups[f.link] || []).push(document.getElementById(f.id)); });
+  figs.forEach(f => { if (f.link) (groups[f.link] = groups[f.link] || []).push(f); });
   let busy = false;
-  Object.values(groups).forEach(members => members.forEach(gd => gd.on('plotly_relayout', ev => {
+  Object.values(groups).forEach(members => members.forEach(f => document.getElementById(f.id).on('plotly_relayout', ev => {
     if (busy) return;
-    let update = null;
+    let range = null, reset = false, ownY = false;
     for (const [k, v] of Object.entries(ev)) {
-      const m = k.match(/^xaxis\\d*\\.(range(\\[0\\])?|autorange)$/);
+      if (/^yaxis\d*\.range/.test(k)) ownY = true;
+      const m = k.match(/^xaxis\d*\.(range(\[0\])?|autorange)$/);
       if (!m) continue;
-      if (m[1] === 'autorange') update = {'xaxis.autorange': true};
-      else if (m[1] === 'range') update = {'xaxis.range': v};
-      else update = {'xaxis.range': [v, ev[k.replace('[0]', '[1]')]]};
+      if (m[1] === 'autorange') reset = true;
+      else if (m[1] === 'range') range = v;
+      else range = [v, ev[k.replace('[0]', '[1]')]];
     }
-    if (!update) return;
+    if (!range && !reset) return;
     busy = true;
-    Promise.all(members.filter(o => o !== gd).map(o => Plotly.relayout(o, update))).finally(() => { busy = false; });
+    Promise.all(members.map(o => {
+      const gd = document.getElementById(o.id);
+      const update = reset ? {'xaxis.autorange': true} : {'xaxis.range': range};
+      // each panel's value axes fit what the new time range shows (the one the user box-zoomed keeps its own)
+      Object.assign(update, reset ? fitAll(o) : (o.id === f.id && ownY) ? {} : fitY(gd, o, toMs(range[0]), toMs(range[1])));
+      return Plotly.relayout(gd, update);
+    })).finally(() => { busy = false; });
   })));
   window.reportReady = true;
 }).catch(err => { console.error(err); window.reportReady = 'failed'; });
@@ -64,7 +100,7 @@ document.querySelectorAll('table.sortable').forEach(table => table.querySelector
     const up = th.getAttribute('aria-sort') !== 'ascending';
     table.querySelectorAll('th').forEach(h => h.removeAttribute('aria-sort'));
     th.setAttribute('aria-sort', up ? 'ascending' : 'descending');
-    th.dataset.arrow = up ? ' \\u25b2' : ' \\u25bc';
+    th.dataset.arrow = up ? ' \u25b2' : ' \u25bc';
     const key = td => td.dataset.v !== undefined ? Number(td.dataset.v) : td.textContent;
     const body = table.tBodies[0];
     const rows = Array.from(body.rows);
