@@ -26,9 +26,11 @@ demo: $(VENV)/.installed
 	$(BIN)/cryptotrain train --config $(DEMO_CONFIG) --run-name demo
 	$(BIN)/cryptotrain evaluate
 	$(BIN)/cryptotrain backtest
+	$(BIN)/cryptotrain report
 	@echo
 	@echo "Where to look: runs/latest names the demo's run; in runs/<run>/ eval/test/ holds metrics.json"
-	@echo "and plots/ (what the model knows), backtest/test/ holds stats.json, trades.csv and plots/equity.png."
+	@echo "and plots/ (what the model knows), backtest/test/ holds stats.json, trades.csv and plots/equity.png;"
+	@echo "report.html shows it all in one page (open it in a browser; it needs no network)."
 	@echo "What the numbers mean: evaluate's 'Edge:' line says whether the model knows the sign of moves,"
 	@echo "only their size (hold vs move) or nothing its strongest baseline does not know (it names that"
 	@echo "baseline and how many comparisons were counted). The backtest's last lines compare its"

@@ -407,6 +407,21 @@ def walkforward(
                         blas_threads=blas_threads, force=force, console=_console())
 
 
+# ---------------------------------------------------------------------------- report
+@app.command()
+@_handles_errors
+def report(
+    target: Optional[Path] = typer.Argument(None, metavar="[RUN | WF_DIR | SWEEP_DIR]",
+                                            help="Run, walk-forward or sweep directory; default: runs/latest."),
+    out: Optional[Path] = typer.Option(None, help="HTML file to write (default: report.html in the directory)."),
+    split: str = typer.Option("test", help="test or val: the split of a run's evaluation and backtest."),
+) -> None:
+    """Write one self-contained HTML report (charts, tables, verdicts) that opens offline in a browser."""
+    from cryptotrain.commands.report import report_command
+
+    report_command(target, out, split, console=_console())
+
+
 # ------------------------------------------------------------------------------ runs
 runs_app = typer.Typer(cls=_Group, help="List, show and compare the runs in a runs directory (reads only).")
 app.add_typer(runs_app, name="runs")

@@ -81,6 +81,9 @@ def load_run(run_dir: Path | None = None, checkpoint: str = "best") -> LoadedRun
     ck_path = run_dir / "checkpoints" / f"{checkpoint}.npz"
     ck = load_checkpoint(ck_path)
     check_finite_params(ck.params, str(ck_path))
+    if ck.config.features.cross:   # its features need every pair's candles at once, not one file's tail
+        raise UserError("this run's features.cross reads every pair at each timestamp, and predict scores one file; "
+                        "score the run with evaluate --data-dir DIR (a folder of all its pairs)")
     if feature_names(ck.config.features) != list(ck.feature_names):
         raise UserError(f"the features built now differ from the checkpoint's ({len(ck.feature_names)}): the "
                         "feature code changed since training; retrain the run")

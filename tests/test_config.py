@@ -76,7 +76,8 @@ def test_round_trip_is_exact(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text(text)
     assert load_config(p) == cfg
-    assert set(yaml.safe_load(text)) == {"data", "features", "labels", "model", "train", "backtest", "walkforward"}
+    assert set(yaml.safe_load(text)) == {"data", "features", "labels", "model", "train", "backtest", "walkforward",
+                                         "evaluate"}
 
 
 def test_every_shipped_config_loads():

@@ -259,7 +259,7 @@ def write_outputs(out_dir: Path, results: dict[str, BacktestResult], stats: dict
                   header: str = "Model", figure: FigureProcess | None = None) -> list[Path]:
     """stats.json ({"model", "buy_and_hold", "persistence", the fitted baselines traded, "settings"},
     "verdict" when given and, in run mode, "predictions": the provenance of the predictions traded),
-    equity.csv, trades.csv, plots/equity.png (rendered by `figure`, a FigureProcess(equity_png), while
+    equity.csv, benchmarks.csv (each baseline's equity), trades.csv, plots/equity.png (rendered by `figure`, a FigureProcess(equity_png), while
     the CSV files are written; in this process without it)."""
     model = results["model"]
     doc = {name: to_jsonable(s) for name, s in stats.items()}
@@ -276,8 +276,12 @@ def write_outputs(out_dir: Path, results: dict[str, BacktestResult], stats: dict
     png = (figure or FigureProcess(equity_png, spawn=False)).submit(
         panels, f"Backtest {title}: {settings_caption(bcfg)}", header)
     write_csv(eq, out_dir / "equity.csv")
+    # every baseline's equity [$] by its stats.json key, for the HTML report's comparison (cryptotrain report)
+    write_csv(pd.DataFrame({"timestamp": model.timestamps, **{k: r.equity for k, r in results.items() if k != "model"}},
+                           copy=False), out_dir / "benchmarks.csv")
     trades = model.trades.copy()
     trades["duration"] = pd.to_timedelta(trades["duration"], unit="ms").astype(str)
     write_csv(trades, out_dir / "trades.csv")
     atomic_write_bytes(out_dir / "plots" / "equity.png", png.result())
-    return [out_dir / "stats.json", out_dir / "equity.csv", out_dir / "trades.csv", out_dir / "plots" / "equity.png"]
+    return [out_dir / "stats.json", out_dir / "equity.csv", out_dir / "benchmarks.csv", out_dir / "trades.csv",
+            out_dir / "plots" / "equity.png"]

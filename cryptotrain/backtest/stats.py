@@ -31,8 +31,8 @@ import pandas as pd
 from cryptotrain.evaluate.bootstrap import block_length, percentile_interval
 # the lead moves sweep_dsr into backtest/ at the merge of issue 24; imported from where it is now
 from cryptotrain.backtest.deflated_sharpe import candle_stats, psr
+from cryptotrain.data.timestamps import YEAR_MS, periods_per_year  # noqa: F401  (defined with the timeframes)
 
-YEAR_MS = 365 * 24 * 3600 * 1000
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_DRAWS = 2_000_000   # R * k cap: the interval costs ~0.05 s at most
 MIN_SPAN_DAYS = 90
@@ -101,11 +101,6 @@ def span_warning(stats: dict[str, Any]) -> str | None:
     return (f"the span is {days:.1f} days ({stats['Start']:%Y-%m-%d %H:%M} to {stats['End']:%Y-%m-%d %H:%M} UTC), "
             f"shorter than {MIN_SPAN_DAYS} days: the annualized figures (Return (Ann.), CAGR, Sharpe, Sortino, "
             "Calmar) extrapolate it to a year and mean little; read Return [%] and backtest a longer span")
-
-
-def periods_per_year(timeframe_ms: int) -> float:
-    """P = YEAR_MS / timeframe: the factor sqrt(P) annualizes a per-candle Sharpe ratio (8760 for 1h)."""
-    return YEAR_MS / int(timeframe_ms)
 
 
 def compute_stats(res, no_costs: float | None = None) -> dict[str, Any]:

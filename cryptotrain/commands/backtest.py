@@ -11,6 +11,7 @@ from rich.console import Console
 
 from cryptotrain.backtest import backtester
 from cryptotrain.backtest.stats import span_warning
+from cryptotrain.commands.report import print_report_hint
 from cryptotrain.report.backtest_report import print_backtest, print_message
 
 
@@ -40,6 +41,8 @@ def backtest_command(run: Path | None, split: str, signals: Path | None, data: P
     short = span_warning(rep.stats["model"])
     if short:
         print_message(console, "warning", short)
+    if signals is None and out is None and rep.out_dir.name == split:   # RUN/backtest/SPLIT: the run's report shows it
+        print_report_hint(console, rep.out_dir.parent.parent, split)
     return rep.stats
 
 

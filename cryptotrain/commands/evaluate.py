@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from cryptotrain.commands.report import print_report_hint
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.scorer import EvalResult, score
 from cryptotrain.fileio import to_jsonable
@@ -37,6 +38,8 @@ def evaluate_command(run: Path | None, split: str, checkpoint: str, data: Path |
         console.print(f"run {result.metrics['run']} (from runs/latest; pass --run RUN_DIR for another)", soft_wrap=True,
                       markup=False)
     print_result(result, console, as_json=as_json)
+    if not as_json and data is None and split in ("test", "val"):
+        print_report_hint(console, result.metrics["run"], split)
     return result.metrics
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from cryptotrain.backtest import portfolio_backtest, universe_backtest
 from cryptotrain.backtest.stats import span_warning
+from cryptotrain.commands.report import print_report_hint
 from cryptotrain.data.timestamps import format_utc
 from cryptotrain.report.backtest_report import print_message
 from cryptotrain.report.portfolio_report import print_portfolio
@@ -39,4 +40,5 @@ def _print(rep: portfolio_backtest.PortfolioReport, console: Console) -> dict[st
                     timeframe=rep.timeframe, out_dir=rep.out_dir,
                     ended={s: format_utc(t) for s, t in rep.results["portfolio"].ended.items()},
                     verdict=rep.verdict, warnings=[short] if short else [])
+    print_report_hint(console, rep.out_dir)
     return rep.stats

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from cryptotrain.commands.report import print_report_hint
 from cryptotrain.config import Config
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.orchestration.sweep.search import SweepSettings, run_sweep
@@ -46,4 +47,5 @@ def sweep_command(cfg: Config, config_path: Path, space_path: Path, s: SweepSett
         if made and not any(sweep_dir.iterdir()):   # refused before it wrote anything: leave nothing behind
             sweep_dir.rmdir()
     print_sweep_end(console, summary, final, sweep_dir)
+    print_report_hint(console, sweep_dir)
     return sweep_dir

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from cryptotrain.commands.report import print_report_hint
 from cryptotrain.config import Config
 from cryptotrain.errors import Interrupted
 from cryptotrain.report.training import print_epoch, print_intro, print_summary
@@ -34,6 +35,7 @@ def train_command(cfg: Config | None, *, run_name: str | None = None, resume: Pa
     except KeyboardInterrupt:
         raise Interrupted(interrupted_message(started[0] if started else resume)) from None
     print_summary(console, result)
+    print_report_hint(console, result.run_dir)
     return result.run_dir
 
 

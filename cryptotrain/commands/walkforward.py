@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
+from cryptotrain.commands.report import print_report_hint
 from cryptotrain.config import Config, load_config
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import RunFailure, UserError
@@ -65,6 +66,7 @@ def walkforward_command(cfg: Config, wf_dir: Path, *, workers: int, address: str
                        verdict=res.backtest.verdict)
         for f in res.files:
             console.print(f"wrote {f}", style="dim", markup=False)
+        print_report_hint(console, wf_dir)
     if res.failed:
         raise RunFailure("; ".join(f"fold {k} failed: {e}" for k, e in sorted(res.failed.items())))
     return wf_dir

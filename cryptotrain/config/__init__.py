@@ -37,6 +37,7 @@ from cryptotrain.config.load import (  # noqa: F401
 from cryptotrain.config.schema import (  # noqa: F401
     BacktestConfig,
     Config,
+    EvaluateConfig,
     ModelConfig,
     TrainConfig,
     WalkForwardConfig,

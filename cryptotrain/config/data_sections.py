@@ -126,6 +126,11 @@ class FeaturesConfig(_Section):
     volume_zscore: Optional[Window2] = 24   # log volume and its rolling z-score over this window
     vwap: Optional[Period] = 24             # log distance of close to the rolling VWAP
     time: bool = True                       # sin/cos of hour-of-day and day-of-week
+    # the cross group of a universe run (data/features/cross.py): off while `cross` is empty
+    cross: list[str] = []                   # per-pair features ranked and z-scored across the pairs, e.g. [ret_1, vol_24]
+    cross_windows: list[Window2] = [72, 168]  # rolling beta and correlation of each pair to the market
+    cross_reference: Optional[str] = "BTC/USDT"  # rel_ret_k: the pair's ret_k minus this pair's; null disables
+    cross_min_pairs: int = Field(default=3, ge=2)  # fewer pairs at a timestamp: no cross feature, excess label or IC
     windows: list[Window2] = [5, 10, 20, 30, 60]  # alpha158 rolling windows (Qlib's)
     context: list[str] = []                 # higher timeframes joined to every row, e.g. [4h, 1d]
     context_set: list[str] = ["kbar", "roc", "std", "rsv"]  # groups computed on the context candles
@@ -205,3 +210,5 @@ class LabelsConfig(_Section):
     # cost: |r_t| above one round trip of the backtest settings, 2 (fee_bps + slippage_bps) / 1e4, plus this
     cost_margin_bps: float = Field(default=0.0, ge=0)
     confidence_window: int = Field(default=24, ge=2)  # volatility window for the confidence target
+    # absolute: r_t; excess: r_t minus the equal-weight mean r_t of the pairs at t (a universe run)
+    target: Literal["absolute", "excess"] = "absolute"

@@ -138,6 +138,12 @@ class WalkForwardConfig(_Section):
     _dates = field_validator("first_test_start", "last_test_end", mode="before")(_iso)
 
 
+# ------------------------------------------------------------------------- evaluate
+class EvaluateConfig(_Section):
+    """`evaluate` of a universe run: the cross-sectional metrics (evaluate/cross_section.py)."""
+    quantiles: int = Field(default=3, ge=2)  # score groups per timestamp; top minus bottom is the spread
+
+
 class Config(_Section):
     data: DataConfig = DataConfig()
     features: FeaturesConfig = FeaturesConfig()
@@ -146,3 +152,4 @@ class Config(_Section):
     train: TrainConfig = TrainConfig()
     backtest: BacktestConfig = BacktestConfig()
     walkforward: WalkForwardConfig = WalkForwardConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()

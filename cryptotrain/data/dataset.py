@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.config import Config, SplitConfig
+from cryptotrain.data.cross_universe import check_single_pair
 from cryptotrain.data.labels import action_labels, label_thresholds
 from cryptotrain.data.normalize import Normalizer, check_normalizer
 from cryptotrain.data.ohlcv import OhlcvReport, load_ohlcv
@@ -126,6 +127,7 @@ def build_dataset(cfg: Config, *, path: str | None = None, normalizer: Normalize
         need = ("train", *need)
     if cfg.data.universe is not None:
         return Dataset(**build_universe(cfg, files or universe_files(cfg.data), normalizer, thresholds, need, dtype))
+    check_single_pair(cfg)
     dcfg, T = cfg.data, cfg.data.window
     src = str(path if path is not None else dcfg.path)
     embargo = resolve_embargo(cfg)

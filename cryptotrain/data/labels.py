@@ -10,6 +10,12 @@ every t whose rows t..t+1+h do not lie in one contiguous segment (the label woul
 across a gap), and, when a `filled` mask is given, where open[t+1] or open[t+1+h] belongs to
 a candle inserted by gap_policy ffill (its open is made up: no trade could fill there).
 
+Target (labels.target): absolute is r_t itself; excess, in a universe run, is the pair's r_t minus
+the equal-weight mean of the r_t of the pairs that have one at t (the market's move), NaN where
+fewer than features.cross_min_pairs pairs have one, so the labels of a timestamp sum to zero:
+
+    x_i,t = r_i,t - (1 / n_t) sum_j r_j,t     (j over the n_t >= m pairs with r_j,t defined)
+
 Action (class index 0 = sell, 1 = hold, 2 = buy): sell if r_t < lo, buy if r_t > hi, else
 hold; -1 where r_t is undefined. Thresholds:
 - fixed: lo, hi = -threshold_bps / 1e4, +threshold_bps / 1e4;
@@ -35,6 +41,7 @@ import numpy as np
 
 from cryptotrain.config import BacktestConfig, LabelsConfig
 from cryptotrain.data.features.basic import log_returns
+from cryptotrain.data.features.cross import cross_mean
 from cryptotrain.data.features.rolling import rolling_std
 from cryptotrain.errors import UserError
 
@@ -68,6 +75,13 @@ def forward_returns(open_: np.ndarray, horizon: int, segment: np.ndarray | None 
             f = np.asarray(filled, dtype=bool)
             r[: n - k][f[1 : n - horizon] | f[k:]] = np.nan   # open[t+1] or open[t+1+h] made up
     return r
+
+
+def excess_returns(r: np.ndarray, min_pairs: int) -> np.ndarray:
+    """(T, N) x_i,t = r_i,t - mean_t r of the pairs with a forward return at t (module docstring);
+    r (T, N) on the union calendar, NaN where a pair has none; NaN rows where fewer than min_pairs."""
+    r = np.asarray(r, dtype=np.float64)
+    return r - cross_mean(r, min_pairs)[:, None]
 
 
 def action_labels(r: np.ndarray, lo: float, hi: float) -> np.ndarray:

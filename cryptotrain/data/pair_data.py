@@ -46,8 +46,13 @@ def pair_arrays(cfg: Config, df: pd.DataFrame, report: OhlcvReport, dtype) -> Pa
     filled = filled_candles(ts, report)
     ret = forward_returns(o, h, segment=seg, filled=filled)
     conf = confidence_target(ret, c, cfg.labels, segment=seg)
-    ok = window_ok(np.isfinite(X).all(axis=1), seg, T) & np.isfinite(ret) & np.isfinite(conf)
-    return PairArrays(df, report, ts, X, names, filled, ret, conf, ok)
+    return PairArrays(df, report, ts, X, names, filled, ret, conf, rows_ok(X, seg, T, ret, conf))
+
+
+def rows_ok(X: np.ndarray, seg: np.ndarray, T: int, ret: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """(N,) bool: row t ends a complete window (every feature of its T rows defined, inside one
+    segment) and has a label and a confidence target."""
+    return window_ok(np.isfinite(X).all(axis=1), seg, T) & np.isfinite(ret) & np.isfinite(conf)
 
 
 def file_sha256(path: str | Path) -> str:

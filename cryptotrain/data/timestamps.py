@@ -21,6 +21,14 @@ import pandas as pd
 from cryptotrain.errors import UserError
 
 # unit -> (lowest value of the 1973..2286 band, ms per unit as a divisor/multiplier)
+YEAR_MS = 365 * 24 * 3600 * 1000
+
+
+def periods_per_year(timeframe_ms: int) -> float:
+    """P = YEAR_MS / timeframe: the factor sqrt(P) annualizes a per-candle Sharpe ratio (8760 for 1h)."""
+    return YEAR_MS / int(timeframe_ms)
+
+
 _BANDS = (("s", 1e8, 1e11), ("ms", 1e11, 1e14), ("us", 1e14, 1e17), ("ns", 1e17, 1e20))
 _TO_MS = {"s": (1000, 1), "ms": (1, 1), "us": (1, 1000), "ns": (1, 1_000_000)}  # (multiply, divide)
 _NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}

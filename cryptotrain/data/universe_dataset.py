@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from cryptotrain.config import Config, DataConfig
+from cryptotrain.data.cross_universe import add_cross
 from cryptotrain.data.labels import action_labels, label_thresholds
 from cryptotrain.data.normalize import Normalizer, check_normalizer
 from cryptotrain.data.ohlcv import file_stem, load_ohlcv, symbol_slug
@@ -117,6 +118,7 @@ def build_universe(cfg: Config, files: dict[str, str], normalizer: Normalizer | 
     symbols, T = list(cfg.data.universe), cfg.data.window
     embargo = resolve_embargo(cfg)
     calendar, parts = _load(cfg, files, dtype)
+    parts = add_cross(cfg, calendar, parts, next(iter(parts.values())).report.timeframe_ms)   # cross group, excess
     cal_bounds = split_bounds(calendar, cfg)
     edges = tuple(float(calendar[cal_bounds[k][0]]) if cal_bounds[k][0] < len(calendar) else np.inf
                   for k in ("val", "test"))

@@ -20,6 +20,10 @@ The rule, declared here and nowhere else:
   The family-wise error is at most ALPHA, so when the model knows nothing the chance of a claim of
   one kind is at most ALPHA (tests/test_edge_null.py measures it on 500 random predictors).
 Every other comparison evaluate prints is descriptive: 95% intervals, not corrected.
+The cross-sectional claim of a universe run (`cross_edge_summary`) is the same test on one more
+kind, ranking -> CROSS_METRIC, the mean Rank IC across the pairs (evaluate/cross_summary.py): the
+model ranks the pairs by their next move better than every baseline ranking of the same cells
+(cross-sectional momentum and reversal, the pooled fitted baselines), Holm over those m.
 
 Shapes: N windows; actions (N,) class indices 0 = sell, 1 = hold, 2 = buy; r (N,) forward returns.
 """
@@ -34,7 +38,9 @@ ALPHA = 0.05                                           # family-wise error of on
 CORRECTION = "Holm"
 PRIMARY = {"sign": "direction_accuracy", "size": "balanced_accuracy"}   # both: higher is better
 MIN_CALLS = 10                                         # fewer buy/sell calls: no direction accuracy to test
-KIND_NAMES = {"sign": "the sign of moves", "size": "the size of moves (hold vs move)"}
+KIND_NAMES = {"sign": "the sign of moves", "size": "the size of moves (hold vs move)",
+              "ranking": "the ranking of pairs by their next move"}
+CROSS_METRIC = "rank_ic"                               # the ranking claim's metric: higher is better
 
 
 def compared_baselines(model_action: np.ndarray, baselines: dict[str, dict]) -> dict[str, list[str]]:
@@ -54,17 +60,22 @@ def compared_baselines(model_action: np.ndarray, baselines: dict[str, dict]) -> 
     return out
 
 
+def holm_levels(m: int) -> list[float]:
+    """The two-sided levels 1 - 2 ALPHA / j, j = 1..m, whose lower ends are the Holm one-sided bounds
+    at 1 - ALPHA / j."""
+    return [1.0 - 2 * ALPHA / j for j in range(1, m + 1)]
+
+
 def corrected_levels(compared: dict[str, list[str]]) -> dict[str, list[float]]:
-    """Primary metric -> the two-sided levels 1 - 2 ALPHA / j, j = 1..m, whose lower ends are the Holm
-    one-sided bounds at 1 - ALPHA / j (for bootstrap_intervals)."""
-    return {PRIMARY[k]: [1.0 - 2 * ALPHA / j for j in range(1, len(names) + 1)] for k, names in compared.items() if names}
+    """Primary metric -> holm_levels over its baselines (for bootstrap_intervals)."""
+    return {PRIMARY[k]: holm_levels(len(names)) for k, names in compared.items() if names}
 
 
-def edge_test(boot: dict, kind: str, names: list[str]) -> dict:
-    """The claim of one kind: is model - baseline of PRIMARY[kind] above its Holm one-sided lower bound
-    for every baseline in `names`? (A baseline whose bound is undefined is not beaten.) Each row's
-    "level" is the one-sided confidence of its bound "lo"."""
-    metric = PRIMARY[kind]
+def edge_test(boot: dict, kind: str, names: list[str], metric: str | None = None) -> dict:
+    """The claim of one kind: is model - baseline of `metric` (default PRIMARY[kind]) above its Holm
+    one-sided lower bound for every baseline in `names`? (A baseline whose bound is undefined is not
+    beaten.) Each row's "level" is the one-sided confidence of its bound "lo"."""
+    metric = metric or PRIMARY[kind]
     nan = float("nan")
     diffs = {b: boot["baselines"][b]["diff"].get(metric) or {"value": nan, "p_value": nan, "levels": []}
              for b in names}
@@ -151,3 +162,16 @@ def edge_summary(boot: dict, compared: dict[str, list[str]], labels: dict[str, s
     return {"kind": kind, "sentence": sentence, "tests": tests, "per_call": per_call,
             "rule": {"alpha": ALPHA, "correction": CORRECTION, "bounds": "one-sided, block bootstrap",
                      "primary": dict(PRIMARY), "min_calls": MIN_CALLS}}
+
+
+def cross_edge_summary(boot: dict, names: list[str], labels: dict[str, str]) -> dict:
+    """{"kind": "ranking" | "none", "sentence", "test", "rule"}: the cross-sectional claim, edge_test on
+    CROSS_METRIC against the baselines `names` (boot: cross_summary's intervals, same layout as
+    bootstrap_intervals')."""
+    t = edge_test(boot, "ranking", names, CROSS_METRIC)
+    part = _part(t, labels) if names else "Ranking: no baseline to compare with"
+    kind = "ranking" if t["claimed"] else "none"
+    head = f"Cross-sectional edge: {KIND_NAMES['ranking']}." if t["claimed"] else "Cross-sectional edge: none."
+    return {"kind": kind, "sentence": f"{head} {part}.", "test": t,
+            "rule": {"alpha": ALPHA, "correction": CORRECTION, "bounds": "one-sided, block bootstrap over timestamps",
+                     "primary": CROSS_METRIC}}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cryptotrain.data.features.cross import average_ranks  # noqa: F401  (the one rank rule, also for the cross group)
 from cryptotrain.data.labels import ACTION_NAMES
 
 CLASS_NAMES = ACTION_NAMES
@@ -149,27 +150,6 @@ def confidence_metrics(pred_conf: np.ndarray, target_conf: np.ndarray, hit: np.n
     err = np.asarray(pred_conf, dtype=np.float64) - np.asarray(target_conf, dtype=np.float64)
     return {"mse": float(np.mean(err ** 2)) if len(err) else float("nan"),
             "reliability": reliability_table(pred_conf, target_conf, hit, n_bins)}
-
-
-def average_ranks(a: np.ndarray) -> np.ndarray:
-    """1-based ranks along the last axis; tied values share the mean of their ranks."""
-    a = np.asarray(a)
-    order = np.argsort(a, axis=-1, kind="stable")
-    s = np.take_along_axis(a, order, axis=-1)
-    n = a.shape[-1]
-    # Tie groups in sorted order: a group starts where the value changes and ends before the
-    # next start; every member gets the mean of the group's ordinal ranks, (first + last) / 2 + 1.
-    start = np.ones(s.shape, dtype=bool)
-    start[..., 1:] = s[..., 1:] != s[..., :-1]
-    end = np.ones(s.shape, dtype=bool)
-    end[..., :-1] = start[..., 1:]
-    pos = np.broadcast_to(np.arange(n), s.shape)
-    first = np.maximum.accumulate(np.where(start, pos, 0), axis=-1)
-    last = np.flip(np.minimum.accumulate(np.flip(np.where(end, pos, n), -1), axis=-1), -1)
-    ranks_sorted = (first + last) / 2.0 + 1.0
-    out = np.empty(s.shape, dtype=np.float64)
-    np.put_along_axis(out, order, ranks_sorted, axis=-1)
-    return out
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray | float:

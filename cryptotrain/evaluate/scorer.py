@@ -16,7 +16,7 @@ on the validation split; write, atomically,
     RUN_DIR/eval/<split>/metrics.json       everything in the report (NaN -> null), and the
                                             provenance of predictions.csv (provenance.py)
     RUN_DIR/eval/<split>/plots/*.png        confusion, reliability, attention by lag, heatmap,
-                                            importance
+                                            importance, cross_section (a universe run)
 
 With `data` (or `data_dir`, a universe run's pairs in another folder) the output directory is
 RUN_DIR/eval/<file or folder name>-<split>/ so the run's own
@@ -49,11 +49,13 @@ from cryptotrain.evaluate.guards import check_finite_outputs, check_finite_param
 from cryptotrain.evaluate.importance import IMPORTANCE_CHOICES, permutation_importance
 from cryptotrain.evaluate.per_pair import per_pair_report
 from cryptotrain.evaluate.provenance import predictions_provenance
-from cryptotrain.evaluate.summary import evaluation_report
+from cryptotrain.evaluate.cross_summary import universe_cross_section
+from cryptotrain.evaluate.summary import LABELS, evaluation_report
 from cryptotrain.csv_writer import write_csv
 from cryptotrain.fileio import atomic_write_text, to_jsonable
 from cryptotrain.models.inference import EVAL_COLUMNS, predict_with_loss, predicted_action
 from cryptotrain.outdir import output_unit
+from cryptotrain.report.cross_section import plot_cross_section
 from cryptotrain.report.eval_plots import plot_importance, write_eval_plots
 from cryptotrain.train.checkpoint import check_matches_run, load_checkpoint
 from cryptotrain.train.metrics_log import logged_val_loss
@@ -135,6 +137,9 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
         report["per_pair"] = per_pair_report(ds.symbols, ds.symbol_id[idx], y_true=ds.action[idx], r=ds.ret[idx],
                                              model=model, baselines=baselines, horizon=ds.horizon, seed=cfg.train.seed,
                                              on_progress=tick)
+    cross = universe_cross_section(ds, idx, model, baselines, cfg, LABELS, tick) if ds.symbols is not None else (None, None)
+    if cross[0] is not None:     # ... and across the pairs at each timestamp (cross_summary.py)
+        report["cross_section"] = cross[0]
     if importance is not None:
         val = split_rows(ds, "val")
         if len(val) == 0:
@@ -166,6 +171,9 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
     with output_unit(out_dir, "evaluate") as tmp:
         files = _write(tmp, frame, metrics, checkpoint, ck_path, ck, ds.fingerprint.get("sha256"))
         files += write_eval_plots(report, pred["attention"], ds.timestamps[idx], tmp / "plots")
+        if cross[1] is not None:
+            files.append(plot_cross_section(cross[1]["timestamps"], cross[1]["rank_ic"], cross[1]["groups"], ds.horizon,
+                                            tmp / "plots" / "cross_section.png", excess=cfg.labels.target == "excess"))
         if importance is not None:
             files.append(plot_importance(report["importance"], tmp / "plots" / "importance.png"))
     files = [out_dir / f.relative_to(tmp) for f in files]

@@ -55,9 +55,10 @@ def window_slots(timestamps: np.ndarray, timeframe_ms: int, batch_size: int, pai
 
 
 def dataset_slots(dataset, idx: np.ndarray, batch_size: int) -> np.ndarray:
-    """`window_slots` of the windows ending at rows `idx` of a Dataset (one file or a universe)."""
+    """`window_slots` of the windows ending at rows `idx` of a Dataset (one file or a universe; an object
+    without symbol ids is one file)."""
     tf = timeframe_to_ms(dataset.timeframe)
-    if dataset.symbol_id is None:
+    if getattr(dataset, "symbol_id", None) is None:
         return window_slots(dataset.timestamps[idx], tf, batch_size)
     return window_slots(dataset.timestamps[idx], tf, batch_size, dataset.symbol_id[idx], len(dataset.symbols))
 

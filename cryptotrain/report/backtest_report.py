@@ -127,6 +127,6 @@ def print_backtest(console: Console, stats: dict[str, dict[str, Any]], *, header
                       title=f"Backtest {title}, {span}: {settings_caption(settings)}, {timeframe} candles. "
                             "Return [%] is after fees and slippage; the \"no costs\" rows trade the same "
                             "positions without them.")
-    console.print(f"wrote {out_dir}/stats.json, equity.csv, trades.csv, plots/equity.png", soft_wrap=True, markup=False)
+    console.print(f"wrote {out_dir}/stats.json, equity.csv, benchmarks.csv, trades.csv, plots/equity.png", soft_wrap=True, markup=False)
     for line in verdict_lines(verdict, header) if verdict else []:
         console.print(line, soft_wrap=False, highlight=False, markup=False)

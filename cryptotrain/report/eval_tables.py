@@ -10,6 +10,7 @@ import math
 from rich.console import Console
 from rich.markup import escape
 
+from cryptotrain.report.cross_section import print_cross_section
 from cryptotrain.report.labels import in_display_units, labeled
 from cryptotrain.report.tables import print_fitted_table
 
@@ -137,6 +138,8 @@ def print_evaluation(report: dict, console: Console, *, title: str = "", files: 
     print_per_class_table(console, report["model"]["classification"])
     if report.get("per_pair"):
         print_per_pair_table(console, report["per_pair"])
+    if report.get("cross_section"):
+        print_cross_section(console, report["cross_section"])
     if "confidence" in report["model"]:
         print_reliability_table(console, report["model"]["confidence"]["reliability"])
     att = report.get("attention")

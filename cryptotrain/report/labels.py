@@ -4,7 +4,8 @@ evaluation tables (eval_tables.py); it lives in report so that report never impo
 METRIC_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy",
                  "direction_accuracy": "direction accuracy",
                  "ic_pearson": "IC (Pearson)", "ic_spearman": "IC (Spearman)",
-                 "log_loss": "log loss", "rmse": "return RMSE"}
+                 "log_loss": "log loss", "rmse": "return RMSE",
+                 "rank_ic": "mean Rank IC"}   # across the pairs at each timestamp (evaluate/cross_section.py)
 # Return errors are shown in one unit everywhere, basis points of r_t (1 bp = 1e-4): an RMSE is
 # ~100 bp and its differences ~1 bp, which r_t with a few decimals would print as 0.000.
 BP_METRICS = frozenset({"rmse", "mae"})

@@ -37,6 +37,7 @@ import pandas as pd
 from cryptotrain.config import ALPHA158_GROUPS, ALPHA158_ROLLING, FeaturesConfig
 from cryptotrain.data.features import alpha158 as a158
 from cryptotrain.data.features.context import fill_context
+from cryptotrain.data.features.cross import cross_names
 from cryptotrain.data.ohlcv import segment_ids
 from cryptotrain.data.features.rolling import rolling_mean, rolling_mean_std, rolling_std, rolling_sum
 
@@ -84,6 +85,8 @@ def feature_groups(fcfg: FeaturesConfig) -> dict[str, list[str]]:
     for tf in fcfg.context:
         out.update({f"{tf}_{g}": [f"{tf}_{name}" for name in group_names(g, fcfg, fcfg.context_windows)]
                     for g in fcfg.context_groups()})
+    if fcfg.cross:                                 # a universe run's cross group, appended last (cross_universe.py)
+        out["cross"] = cross_names(fcfg)
     return out
 
 
