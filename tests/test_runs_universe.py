@@ -23,7 +23,7 @@ def backtested(trained):  # noqa: F811
 
 def test_list_show_compare_name_pairs_policy_and_portfolio(backtested, tmp_path):
     """list: "3 pairs, topk"; show: the pairs, the per-pair table with each pair's windows, the equal-weight
-    and momentum columns; compare of two universe runs: pairs, policy, turnover and the benchmarks' returns
+    and momentum columns; compare of two universe runs: pairs, Rank IC, policy, turnover and the benchmarks' returns
     (catches a reader that drops the universe's keys: the rows would be missing or dashes)."""
     runs = backtested.parent
     r = CliRunner().invoke(app, ["runs", "list", "--runs-dir", str(runs)], env={"COLUMNS": "200"})
@@ -45,4 +45,6 @@ def test_list_show_compare_name_pairs_policy_and_portfolio(backtested, tmp_path)
     assert r.exit_code == 0, r.output
     m = json.loads(r.output)["metrics"]
     assert m["n_pairs"]["values"] == [3, 3] and m["policy"]["values"] == ["topk", "topk"]
+    rank_ic = json.loads((backtested / "eval" / "test" / "metrics.json").read_text())["cross_section"]["rank_ic"]
+    assert m["test_rank_ic"]["values"] == [rank_ic["value"]] * 2
     assert m["equal_weight_return_pct"]["values"][0] is not None and m["momentum_return_pct"]["values"][0] is not None

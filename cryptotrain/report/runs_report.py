@@ -217,7 +217,7 @@ def print_per_pair(console: Console, per_pair: dict, title: str) -> None:
 
 _COMPARE_FORMATS = {"test_accuracy": ".3f", "test_balanced_accuracy": ".3f", "return_pct": "+.2f",
                     "buy_hold_return_pct": "+.2f", "max_drawdown_pct": ".2f", "sharpe": ".3f", "buy_hold_sharpe": ".3f",
-                    "turnover_per_year": ".1f", "equal_weight_return_pct": "+.2f", "momentum_return_pct": "+.2f"}
+                    "turnover_per_year": ".1f", "test_rank_ic": "+.4f", "test_ic": "+.4f", "equal_weight_return_pct": "+.2f", "momentum_return_pct": "+.2f"}
 
 
 def distinct_spec(values: list[Any], spec: str, most: int = 10) -> str:

@@ -27,12 +27,15 @@ HEADLINES: list[tuple[str, str, str | None, tuple[str, ...]]] = [
     ("buy_hold_sharpe", "Buy & Hold Sharpe Ratio", None, ("backtest", "buy_and_hold", "sharpe")),
     # universe runs: the pairs, the allocation policy, the portfolio's turnover and benchmarks
     ("n_pairs", "pairs", None, ("n_pairs",)),
+    ("test_rank_ic", "test Rank IC (cross-section)", "higher", ("evaluation", "cross", "rank_ic")),
+    ("test_ic", "test IC (cross-section)", "higher", ("evaluation", "cross", "ic")),
+    ("test_rank_icir", "test Rank ICIR", "higher", ("evaluation", "cross", "rank_icir")),
     ("policy", "backtest policy", None, ("policy",)),
     ("turnover_per_year", "portfolio Turnover per Year", None, ("backtest", "turnover_per_year")),
     ("equal_weight_return_pct", "Equal weight Return [%]", None, ("backtest", "equal_weight", "return_pct")),
     ("momentum_return_pct", "Momentum Return [%]", None, ("backtest", "momentum", "return_pct")),
 ]
-UNIVERSE_HEADLINES = {"n_pairs", "policy", "turnover_per_year", "equal_weight_return_pct", "momentum_return_pct"}
+UNIVERSE_HEADLINES = {"n_pairs", "test_rank_ic", "test_ic", "test_rank_icir", "policy", "turnover_per_year", "equal_weight_return_pct", "momentum_return_pct"}
 
 
 # kind -> (its name in a message, where its runs are, the first one)

@@ -7,9 +7,8 @@ Sources, each optional (a missing or damaged one becomes a line in "problems", n
                                 (read with allow_pickle=False; only the arrays' sizes are used;
                                 best.npz when a kill came between writing the two)
     metrics.jsonl               one JSON object per finished epoch (the training summary)
-    eval/<name>/metrics.json    evaluate's headline numbers, baseline verdicts (a universe's per-pair table)
-    backtest/<split>/stats.json the backtest's return and Sharpe beside buy and hold (a universe's: the
-                                basket, momentum), backtest/<split>-<settings>/ with other settings
+    eval/<name>/metrics.json    evaluate's headline numbers, verdicts (a universe's per-pair table, cross-section)
+    backtest/<split>/stats.json return and Sharpe beside buy and hold (a universe's: basket, momentum), and <split>-<settings>/
 
 An evaluation or backtest whose provenance no longer matches the run's checkpoint or
 predictions.csv (evaluate/provenance.py: content hashes) is marked stale.
@@ -167,6 +166,7 @@ def evaluation_summary(doc: dict) -> dict:
             "verdicts": {k: v for k, v in (doc.get("verdicts") or {}).items() if isinstance(v, str)},
             "per_pair": {s: {"windows": number(d.get("windows")), **{m: number(dig(d, m, "value")) for m in PAIR_METRICS}}
                          for s, d in (doc.get("per_pair") or {}).items() if isinstance(d, dict)},   # a universe's
+            "cross": {m: number(dig(doc, "cross_section", m, "value")) for m in ("ic", "rank_ic", "rank_icir")},
             "warnings": [w for w in doc.get("warnings") or [] if isinstance(w, str)]}
 
 
