@@ -32,6 +32,7 @@ from cryptotrain.backtest.settings import backtest_settings
 from cryptotrain.backtest.portfolio_engine import PortfolioResult, run_portfolio
 from cryptotrain.backtest.portfolio_stats import per_pair_stats, portfolio_stats
 from cryptotrain.backtest.portfolio_weights import book, constrain
+from cryptotrain.backtest.risk import Rules, engine_args
 from cryptotrain.backtest.stats import drawdown
 from cryptotrain.backtest.verdict import backtest_verdict
 from cryptotrain.backtest.weights_file import WeightFile, read_weights
@@ -66,27 +67,52 @@ def run(weights: Path | None, data_dir: Path | None, *, out: Path | None = None,
         overrides: dict[str, Any] | None = None, timeframe: str | None = None,
         allow_leverage: bool = False) -> PortfolioReport:
     """Read, check, trade, write (module docstring). Bad input: one UserError line."""
-    if weights is None or data_dir is None:
-        raise UserError("--weights and --data-dir go together: the weight file and the directory of its pairs' "
-                        "candle files")
+    _both(weights, data_dir)
     weights = Path(weights)
     out_dir = Path(out) if out is not None else weights.parent / f"{weights.stem}_backtest"
     how = dict(option="--out" if out is not None else "the output directory")
     check_target(out_dir, **how)
     bcfg = backtest_settings(BacktestConfig(), overrides or {})
-    pairs = list_pairs(Path(data_dir))
-    wf = read_weights(weights, set(pairs))
-    tf = pick_timeframe(pairs, wf.symbols, timeframe, Path(data_dir))
-    extra = [BTC] if BTC not in wf.symbols and tf in pairs.get(BTC, {}) else []
-    uni = load_pairs(pairs, wf.symbols + extra, tf)
-    W, lo, hi = _on_grid(wf, uni, weights)
-    bcfg = _check_gross(W, bcfg, allow_leverage, uni.timestamps[lo:hi + 1], weights)
-    rep = trade(uni, W, lo, hi, bcfg, n_pairs=len(wf.symbols))
+    book = read_book(weights, data_dir, timeframe)
+    rep = trade(book.uni, book.W, book.lo, book.hi, book.settings(bcfg, allow_leverage), n_pairs=book.n_pairs)
     rep.title, rep.out_dir = weights.name, out_dir
     with output_unit(out_dir, "backtest", **how) as tmp:
         files = write_outputs(tmp, rep)
     rep.files = [out_dir / f.relative_to(tmp) for f in files]
     return rep
+
+
+def _both(weights: Path | None, data_dir: Path | None) -> None:
+    if weights is None or data_dir is None:
+        raise UserError("--weights and --data-dir go together: the weight file and the directory of its pairs' "
+                        "candle files")
+
+
+@dataclass
+class Book:
+    """A weight file on its pairs' grid (decision rows lo..hi, NaN = none): what each backtest of it trades."""
+    uni: Universe
+    W: np.ndarray     # (hi - lo + 1, pairs on the grid)
+    lo: int
+    hi: int
+    n_pairs: int      # the file's pairs: the first columns (then BTC_USDT, for its benchmark, when not one of them)
+    src: Path
+
+    def settings(self, bcfg: BacktestConfig, allow_leverage: bool) -> BacktestConfig:
+        """`bcfg` once the book's gross is checked against its cap (raised to it with allow_leverage)."""
+        return _check_gross(self.W, bcfg, allow_leverage, self.uni.timestamps[self.lo:self.hi + 1], self.src)
+
+
+def read_book(weights: Path | None, data_dir: Path | None, timeframe: str | None) -> Book:
+    """Read the weight file and its pairs' candles (module docstring); bad input: one UserError line."""
+    _both(weights, data_dir)
+    pairs = list_pairs(Path(data_dir))
+    wf = read_weights(Path(weights), set(pairs))
+    tf = pick_timeframe(pairs, wf.symbols, timeframe, Path(data_dir))
+    extra = [BTC] if BTC not in wf.symbols and tf in pairs.get(BTC, {}) else []
+    uni = load_pairs(pairs, wf.symbols + extra, tf)
+    W, lo, hi = _on_grid(wf, uni, Path(weights))
+    return Book(uni, W, lo, hi, len(wf.symbols), Path(weights))
 
 
 def _on_grid(wf: WeightFile, uni: Universe, src: Path) -> tuple[np.ndarray, int, int]:
@@ -134,8 +160,10 @@ def _basket(uni: Universe, lo: int, hi: int, n: int, rebalance: int) -> tuple[np
     return np.where(change[:, None], w, np.nan), reb
 
 
-def trade(uni: Universe, W: np.ndarray, lo: int, hi: int, bcfg: BacktestConfig, n_pairs: int) -> PortfolioReport:
-    """The portfolio of the first `n_pairs` columns and the benchmarks on grid rows lo..hi; no files."""
+def trade(uni: Universe, W: np.ndarray, lo: int, hi: int, bcfg: BacktestConfig, n_pairs: int,
+          benchmarks: bool = True) -> PortfolioReport:
+    """The portfolio of the first `n_pairs` columns and the benchmarks on grid rows lo..hi; no files.
+    `benchmarks` False: the portfolio alone (a grid's combinations; Buy & Hold's return still computed)."""
     sl = slice(lo, hi + 1)
     ts, op, cl = uni.timestamps[sl], uni.open[sl], uni.close[sl]
     ends = np.array([int(uni.timestamps[len(uni.timestamps) - 1 - np.argmax(np.isfinite(uni.open[::-1, i]))])
@@ -151,14 +179,21 @@ def trade(uni: Universe, W: np.ndarray, lo: int, hi: int, bcfg: BacktestConfig, 
         hold[0] = 1.0
         runs["btc_buy_and_hold"] = (slice(b, b + 1), hold, 0)
 
-    def go(cols: slice, w: np.ndarray, rebalance, fee: float, slip: float) -> PortfolioResult:
+    rules = Rules.of(bcfg)   # the risk rules act on the portfolio, not on the benchmarks
+    risk = engine_args(rules, uni.high[:, :n_pairs], uni.low[:, :n_pairs], uni.close[:, :n_pairs], sl)
+
+    def go(k: str, fee: float, slip: float, with_trades: bool = True) -> PortfolioResult:
+        cols, w, rebalance = runs[k]
         return run_portfolio(ts, op[:, cols], cl[:, cols], w, cash=bcfg.cash, fee_bps=fee, slippage_bps=slip,
                              timeframe_ms=uni.timeframe_ms, rebalance=rebalance, symbols=uni.symbols[cols],
-                             data_end=ends[cols])
+                             data_end=ends[cols], with_trades=with_trades, **(risk if k == "portfolio" else {}))
 
-    results = {k: go(*v, bcfg.fee_bps, bcfg.slippage_bps) for k, v in runs.items()}
-    free = {k: go(*v, 0.0, 0.0) for k, v in runs.items()}
-    bh = free["btc_buy_and_hold" if "btc_buy_and_hold" in free else "equal_weight"].equity
+    traded = [k for k in runs if benchmarks or k == "portfolio"]
+    bh_key = "btc_buy_and_hold" if "btc_buy_and_hold" in runs else "equal_weight"
+    results = {k: go(k, bcfg.fee_bps, bcfg.slippage_bps) for k in traded}
+    free = {k: go(k, 0.0, 0.0, with_trades=False)   # the "no costs" returns, and Buy & Hold's
+            for k in runs if k in traded or k == bh_key}
+    bh = free[bh_key].equity
     stats = {}
     for k, res in results.items():
         res.buy_hold = bh

@@ -40,3 +40,20 @@ def _print_scored(result, console: Console) -> None:
     from cryptotrain.commands.evaluate import print_result
 
     print_result(result, console=console)
+
+
+def grid_command(*, grid: str, sort_by: str, as_json: bool, console: Console, **where: Any) -> dict[str, Any]:
+    """`backtest --grid`: every combination on the same decisions (backtest/grid_run.py), one table
+    and the DSR and PBO lines, or grid.json's document with --json (messages then go to stderr)."""
+    from cryptotrain.backtest import grid_run
+    from cryptotrain.report.grid_report import print_grid
+    from cryptotrain.report.runs_report import print_json_doc
+
+    say = Console(stderr=True, highlight=False) if as_json else console
+    rep = grid_run.run(grid=grid, sort_by=sort_by, on_message=functools.partial(print_message, say),
+                       on_scored=None if as_json else functools.partial(_print_scored, console=console), **where)
+    if as_json:
+        print_json_doc(console, rep.doc)
+    else:
+        print_grid(console, rep.doc, header=rep.header, out_dir=rep.out_dir, files=rep.files)
+    return rep.doc
