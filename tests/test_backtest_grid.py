@@ -140,3 +140,19 @@ def test_json_needs_grid_and_sort_names_a_statistic(tmp_path, signals):
     assert res.exit_code == 0 and "sorted by Sharpe Ratio" in res.output, res.output
     bad = invoke("--signals", sig, "--data", data, "--grid", "fee_bps=0,10", "--grid-sort", "return")
     assert bad.exit_code == 2 and "give the full name" in bad.output
+
+
+def test_grid_on_a_run_writes_beside_its_backtest_and_trades_its_predictions(tiny_run):
+    """Catches a run-mode grid that writes over the run's own backtest/test/ or trades other decisions
+    than the run's predictions (its combination with the run's settings must be the run's backtest)."""
+    assert CliRunner().invoke(app, ["backtest", "--run", str(tiny_run)]).exit_code == 0
+    own = tiny_run / "backtest" / "test" / "stats.json"
+    before = own.read_bytes()
+    res = invoke("--run", tiny_run, "--grid", "fee_bps=10,20 max_hold=0,3")
+    assert res.exit_code == 0, res.output
+    (out,) = (tiny_run / "backtest").glob("test-grid-*")
+    assert own.read_bytes() == before
+    grid = pd.read_csv(out / "grid.csv").set_index("combination")
+    base = json.loads(before)["model"]
+    assert grid.loc["fee_bps=10 max_hold=0", "Return [%]"] == base["Return [%]"]
+    assert grid.loc["fee_bps=20 max_hold=0", "Return [%]"] < base["Return [%]"] or base["# Trades"] == 0

@@ -13,6 +13,7 @@ from cryptotrain.backtest.engine import execute_targets, final_equity
 from cryptotrain.backtest.policy import hold_forward
 from cryptotrain.backtest.portfolio_engine import run_portfolio
 from cryptotrain.backtest.risk import Rules, pair_atr
+from cryptotrain.backtest.trades import EXIT_REASONS
 
 H = 3_600_000
 inf, nan = math.inf, math.nan
@@ -51,20 +52,23 @@ def rule_exit(side, o, h, l, entry, best, since, atr_e, R: Rules):
 
 
 def loop(open_, high, low, close, weights, R: Rules, cash=1000.0, f=0.0, s=0.0, rebalance=0, atr=None):
-    """Candle by candle, pair by pair (no gaps): fills at the open when the decided target changes
-    (sizing by bisection, sells paid in first), then each held pair's rules inside the candle.
-    Returns (equity at every close, [(row, pair, exit price, reason)])."""
+    """Candle by candle, pair by pair: fills at a pair's open when its decided target changes (sizing
+    by bisection, sells paid in first), then each held pair's rules inside its candle; a pair without
+    a candle (NaN) waits, is valued at its last close, and is sold at its last close when its data
+    ends. Returns (equity at every close, [(row, pair, exit price, reason)])."""
     T, N = open_.shape
     c, u = cash, [0.0] * N
     filled, pending, held = [0.0] * N, [0.0] * N, [0.0] * N
-    entry, best, since, atr_e = [0.0] * N, [0.0] * N, [0] * N, [None] * N
+    entry, best, since, atr_e, last, last_atr = [0.0] * N, [0.0] * N, [0] * N, [None] * N, [nan] * N, [nan] * N
+    last_row = [max(t for t in range(T) if np.isfinite(open_[t, i])) for i in range(N)]
     equity, exits = [], []
     for t in range(T):
-        P = list(open_[t])
+        has = [bool(np.isfinite(open_[t, i])) for i in range(N)]
+        P = [open_[t, i] if has[i] else last[i] for i in range(N)]
         reb = rebalance > 0 and t > 0 and t % rebalance == 0
-        go = [i for i in range(N) if pending[i] != filled[i] or (reb and held[i] != 0)]
+        go = [i for i in range(N) if has[i] and (pending[i] != filled[i] or (reb and held[i] != 0))]
         if go:
-            E = c + sum(u[i] * P[i] for i in range(N))
+            E = c + sum(u[i] * P[i] for i in range(N) if u[i] != 0)
 
             def excess(x):
                 return x + sum((s + f * (1 + s) if pending[i] * x > u[i] * P[i] else s + f * (1 - s))
@@ -85,10 +89,10 @@ def loop(open_, high, low, close, weights, R: Rules, cash=1000.0, f=0.0, s=0.0, 
             for i in go:
                 if np.sign(pending[i]) != np.sign(held[i]):      # a new side: a new entry
                     entry[i] = best[i] = P[i]
-                    since[i], atr_e[i] = 0, atr[t - 1, i] if atr is not None else None
+                    since[i], atr_e[i] = 0, last_atr[i]
                 filled[i] = held[i] = pending[i]
         for i in range(N):
-            if held[i] != 0:
+            if has[i] and held[i] != 0:
                 hit = rule_exit(np.sign(held[i]), open_[t, i], high[t, i], low[t, i], entry[i], best[i], since[i],
                                 atr_e[i], R)
                 if hit is not None:
@@ -99,7 +103,14 @@ def loop(open_, high, low, close, weights, R: Rules, cash=1000.0, f=0.0, s=0.0, 
                 else:
                     best[i] = max(best[i], high[t, i]) if held[i] > 0 else min(best[i], low[t, i])
                     since[i] += 1
-        equity.append(c + sum(u[i] * close[t, i] for i in range(N)))
+            if has[i]:
+                last[i] = close[t, i]
+                last_atr[i] = atr[t, i] if atr is not None else None
+            if last_row[i] == t < T - 1 and u[i] != 0:      # data ends while held: sold at that close
+                price = close[t, i] * (1 - s if u[i] > 0 else 1 + s)
+                c += u[i] * price - f * abs(u[i]) * price
+                u[i] = 0.0
+        equity.append(c + sum(u[i] * last[i] for i in range(N) if u[i] != 0))
         pending = [w if np.isfinite(w) else p for w, p in zip(weights[t], pending)]
     return np.array(equity), exits
 
@@ -172,7 +183,29 @@ def test_portfolio_engine_matches_the_loop(rules, rebalance):
                       rebalance=rebalance, high=h, low=l, rules=rules)
     np.testing.assert_allclose(r.equity, want, rtol=1e-9)
     assert len(exits) >= 5
-    rule = r.fills.reason > 0
+    rule = (r.fills.reason > 0) & (r.fills.reason < EXIT_REASONS.index("end"))   # rule exits, not close-outs
+    assert sorted(zip(r.fills.candle[rule].tolist(), r.fills.pair[rule].tolist())) == sorted(e[:2] for e in exits)
+
+
+@pytest.mark.parametrize("rules", [RULES[4], RULES[6], RULES[8]], ids=str)
+def test_portfolio_rules_with_gaps_late_listing_and_an_early_end_match_the_loop(rules):
+    """Catches rules that count or check the rows where a pair has no candle (max_hold counts the
+    pair's candles; a gap's next open may gap through the stop), or a rule exit and the close-out at
+    a pair's end both selling it."""
+    T, N = 160, 3
+    o, h, l, c, rng = candles(T, N, seed=21)
+    for a in (o, h, l, c):
+        a[:15, 1] = nan              # pair 1 listed late
+        a[110:, 2] = nan             # pair 2 ends early
+        a[[40, 41, 42, 77], 0] = nan   # pair 0 has gaps
+    w = targets(rng, T, N)
+    atr = pair_atr(h, l, c, rules.atr_period)
+    want, exits = loop(o, h, l, c, w, rules, f=10 / 1e4, s=2 / 1e4, rebalance=6, atr=atr)
+    r = run_portfolio(np.arange(T) * H, o, c, w, cash=1000.0, fee_bps=10, slippage_bps=2, timeframe_ms=H,
+                      rebalance=6, high=h, low=l, rules=rules)
+    np.testing.assert_allclose(r.equity, want, rtol=1e-9)
+    assert len(exits) >= 5
+    rule = (r.fills.reason > 0) & (r.fills.reason < EXIT_REASONS.index("end"))   # rule exits, not close-outs
     assert sorted(zip(r.fills.candle[rule].tolist(), r.fills.pair[rule].tolist())) == sorted(e[:2] for e in exits)
 
 

@@ -49,6 +49,13 @@ def grid_command(*, grid: str, sort_by: str, as_json: bool, console: Console, **
     from cryptotrain.report.grid_report import print_grid
     from cryptotrain.report.runs_report import print_json_doc
 
+    if where.get("signals") is None and where.get("weights") is None and where.get("data_dir") is None:
+        from cryptotrain.errors import UserError
+        from cryptotrain.orchestration.walkforward.stitch import is_walkforward_dir
+
+        if is_walkforward_dir(where.get("run_dir")):
+            raise UserError("--grid trades a run's predictions, --signals or --weights; a walk-forward's stitched "
+                            "signals are not supported yet (backtest it with --set for each setting)")
     say = Console(stderr=True, highlight=False) if as_json else console
     rep = grid_run.run(grid=grid, sort_by=sort_by, on_message=functools.partial(print_message, say),
                        on_scored=None if as_json else functools.partial(_print_scored, console=console), **where)
