@@ -159,8 +159,8 @@ def trade(candles: pd.DataFrame, timeframe_ms: int, rows: np.ndarray, actions: n
     # views of candles lo..hi, taken once for every run below
     ts, op, cl = (candles[k].to_numpy()[lo:hi + 1] for k in ("timestamp", "open", "close"))
     # the risk rules act on every strategy but buy and hold (the market's reference)
-    risk = engine_args(Rules.of(bcfg), *(candles[k].to_numpy(dtype=np.float64) for k in ("high", "low", "close")),
-                       slice(lo, hi + 1))
+    risk = {} if (rules := Rules.of(bcfg)) is None else engine_args(
+        rules, *(candles[k].to_numpy(dtype=np.float64) for k in ("high", "low", "close")), slice(lo, hi + 1))
     rules_of = {name: ({} if name == "buy_and_hold" else risk) for name in targets}
     results = {name: execute_targets(ts, op, cl, t, cash=bcfg.cash, fee_bps=bcfg.fee_bps,
                                      slippage_bps=bcfg.slippage_bps, timeframe_ms=timeframe_ms, **rules_of[name])

@@ -179,8 +179,9 @@ def trade(uni: Universe, W: np.ndarray, lo: int, hi: int, bcfg: BacktestConfig, 
         hold[0] = 1.0
         runs["btc_buy_and_hold"] = (slice(b, b + 1), hold, 0)
 
-    rules = Rules.of(bcfg)   # the risk rules act on the portfolio, not on the benchmarks
-    risk = engine_args(rules, uni.high[:, :n_pairs], uni.low[:, :n_pairs], uni.close[:, :n_pairs], sl)
+    # the risk rules act on the portfolio, not on the benchmarks
+    risk = {} if (rules := Rules.of(bcfg)) is None else engine_args(
+        rules, uni.high[:, :n_pairs], uni.low[:, :n_pairs], uni.close[:, :n_pairs], sl)
 
     def go(k: str, fee: float, slip: float, with_trades: bool = True) -> PortfolioResult:
         cols, w, rebalance = runs[k]
