@@ -156,3 +156,10 @@ def test_grid_on_a_run_writes_beside_its_backtest_and_trades_its_predictions(tin
     base = json.loads(before)["model"]
     assert grid.loc["fee_bps=10 max_hold=0", "Return [%]"] == base["Return [%]"]
     assert grid.loc["fee_bps=20 max_hold=0", "Return [%]"] < base["Return [%]"] or base["# Trades"] == 0
+
+
+def test_grid_on_a_walkforward_directory_is_one_line(tmp_path):
+    """Catches --grid falling into the run-mode path on a walk-forward directory (a confusing error there)."""
+    (tmp_path / "wf" / "folds").mkdir(parents=True)
+    res = invoke("--run", tmp_path / "wf", "--grid", "fee_bps=1,2")
+    assert res.exit_code == 2 and "walk-forward" in res.output and "Traceback" not in res.output
