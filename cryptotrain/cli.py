@@ -119,13 +119,15 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 @data_app.command("inspect")
 @_handles_errors
 def data_inspect(
-    path: Path = typer.Argument(..., help="Candle file: CSV, CSV.gz or Parquet."),
+    path: Optional[Path] = typer.Argument(None, help="Candle file (CSV, CSV.gz or Parquet), or a folder of pair files."),
     timeframe: Optional[str] = typer.Option(None, help="Expected timeframe, e.g. 1h (inferred when omitted)."),
+    config: Optional[Path] = typer.Option(None, help="A config with data.universe: one row per pair of it."),
 ) -> None:
-    """Load a candle file and print a summary: rows, range, timeframe, gaps, duplicates."""
-    from cryptotrain.commands.data_inspect import inspect_file
+    """Load a candle file and print a summary: rows, range, timeframe, gaps, duplicates. A folder of
+    pair files (or --config with data.universe): one row per pair and the range every pair covers."""
+    from cryptotrain.commands.data_inspect import inspect_data
 
-    inspect_file(path, timeframe=timeframe, console=_console())
+    inspect_data(path, timeframe=timeframe, config=config, console=_console())
 
 
 # ----------------------------------------------------------------------------- fetch
@@ -141,8 +143,23 @@ def fetch(
                                                   "and timeframe, e.g. data/binance/BTC_USDT-1h.parquet."),
     format: str = typer.Option("parquet", "--format", help="parquet or csv."),
     exchange_config: Optional[Path] = typer.Option(None, help="YAML/JSON passed to the ccxt constructor; ${ENV} values are expanded."),
+    symbols: Optional[str] = typer.Option(None, help="Several pairs, comma-separated (BTC/USDT,ETH/USDT): one file each "
+                                                     "in the folder --out (default data/<exchange>/)."),
+    config: Optional[Path] = typer.Option(None, help="Fetch a config's data.universe into its data.dir (its exchange "
+                                                     "and timeframe)."),
 ) -> None:
     """Download candles through ccxt: resumable, validated, never losing or duplicating a candle."""
+    if symbols is not None or config is not None:
+        from cryptotrain.commands.fetch_many import fetch_config, fetch_symbols
+
+        if config is not None:
+            fetch_config(config, since=since, until=until, fmt=format, exchange_config=exchange_config,
+                         console=_console(), symbols_given=symbols is not None)
+            return
+        fetch_symbols(exchange=exchange, symbols=[s.strip() for s in symbols.split(",") if s.strip()],
+                      timeframe=timeframe, since=since, until=until, out_dir=out or Path("data") / exchange, fmt=format,
+                      exchange_config=exchange_config, console=_console())
+        return
     from cryptotrain.commands.fetch import fetch_command
 
     fetch_command(exchange=exchange, symbol=symbol, timeframe=timeframe, since=since, until=until,
@@ -200,6 +217,33 @@ def sweep(
     sweep_command(cfg, config, space, settings, run_name=run_name, console=_console())
 
 
+# --------------------------------------------------------------------------- control
+@app.command()
+@_handles_errors
+def control(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML config whose whole pipeline is tested."),
+    set_: list[str] = typer.Option([], "--set", help="Override a config value: section.key=value."),
+    strengths: str = typer.Option("0,0.1,0.2,0.3", help="Planted drifts, in sigmas per candle (0 = noise)."),
+    seeds: int = typer.Option(3, help="Seeds per strength (data and training)."),
+    family: str = typer.Option("trend", help="Planted signal: trend or reversion."),
+    workers: int = typer.Option(1, help="Cells at once: 1 in this process, N on a local Ray."),
+    run_name: Optional[str] = typer.Option(None, help="Directory under runs/ (default control-<config>-<family>)."),
+    as_json: bool = _flag(False, "--json", "Print the power table as JSON."),
+) -> None:
+    """Positive and negative controls: would this setup find a planted edge of each strength, and would it pay?"""
+    from cryptotrain.config import load_config
+    from cryptotrain.commands.control import control_command
+    from cryptotrain.orchestration.control.run import ControlSettings
+
+    try:
+        ks = tuple(float(k) for k in strengths.split(","))
+    except ValueError:
+        raise UserError(f"--strengths {strengths!r}: give numbers separated by commas, e.g. 0,0.1,0.2,0.3") from None
+    cfg = load_config(config, set_)
+    control_command(cfg, config, ControlSettings(family=family, strengths=ks, seeds=seeds, workers=workers),
+                    run_name=run_name, as_json=as_json, console=_console())
+
+
 # -------------------------------------------------------------------------- gradcheck
 @app.command()
 @_handles_errors
@@ -229,6 +273,8 @@ def evaluate(
     checkpoint: str = typer.Option("best", help="best or last."),
     data: Optional[Path] = typer.Option(None, help="Score another candle file with the run's normalizer; "
                                                    "default: the run's own data.path."),
+    data_dir: Optional[Path] = typer.Option(None, help="A universe run: score it on this folder holding every pair's "
+                                                       "candle file (BTC_USDT-1h.csv.gz, ...)."),
     json_: bool = _flag(False, "--json", "Print metrics as JSON instead of tables."),
     importance: Optional[str] = typer.Option(None, help="Permutation importance on the val split: features or groups."),
     importance_repeats: int = typer.Option(5, help="Seeded permutations per feature (or group) for --importance."),
@@ -237,7 +283,7 @@ def evaluate(
     from cryptotrain.commands.evaluate import evaluate_command
 
     evaluate_command(run=run, split=split, checkpoint=checkpoint, data=data, as_json=json_, console=_console(),
-                     importance=importance, importance_repeats=importance_repeats)
+                     importance=importance, importance_repeats=importance_repeats, data_dir=data_dir)
 
 
 # --------------------------------------------------------------------------- predict
@@ -261,7 +307,7 @@ def predict(
 # -------------------------------------------------------------------------- backtest
 def _bt_help(text: str, key: str) -> str:
     default = BACKTEST[key]   # BacktestConfig's defaults, readable without loading pydantic
-    shown = default if isinstance(default, str) else format(default, "g")
+    shown = "none" if default is None else default if isinstance(default, str) else format(default, "g")
     return f"{text}. Default: the run config's backtest.{key} (unset: {shown})."
 
 
@@ -314,6 +360,11 @@ def backtest(
                                                                       "since entry, 0 = off", "trailing_stop")),
     max_hold: Optional[int] = typer.Option(None, help=_bt_help("Exit at the open after this many candles held, "
                                                                "0 = off", "max_hold")),
+    policy: Optional[str] = typer.Option(None, help=_bt_help("Universe run: independent, topk or proportional",
+                                                             "policy")),
+    k: Optional[int] = typer.Option(None, "--k", help=_bt_help("Universe run, topk: pairs long (and short)", "k")),
+    n_drop: Optional[int] = typer.Option(None, help=_bt_help("Universe run, topk: most holdings replaced per "
+                                                             "decision, none = k", "n_drop")),
     set_: list[str] = typer.Option([], "--set", help="Override a backtest setting: backtest.key=value (repeatable; "
                                                      "an option given too wins)."),
     grid: Optional[str] = typer.Option(None, help="Trade every combination of backtest settings on the same "
@@ -329,12 +380,13 @@ def backtest(
     from cryptotrain.backtest.settings import set_overrides
 
     overrides = set_overrides(set_) if set_ else {}
-    overrides |= {k: v for k, v in dict(fee_bps=fee_bps, slippage_bps=slippage_bps, cash=cash, mode=mode,
-                                       threshold=threshold, sizing=sizing, max_exposure=max_exposure,
-                                       min_hold=min_hold, gross=gross, rebalance=rebalance,
-                                       target_vol=target_vol, stop_loss=stop_loss, take_profit=take_profit,
-                                       stop_loss_atr=stop_loss_atr, take_profit_atr=take_profit_atr,
-                                       atr_period=atr_period, trailing_stop=trailing_stop, max_hold=max_hold).items()
+    overrides |= {key: v for key, v in dict(fee_bps=fee_bps, slippage_bps=slippage_bps, cash=cash, mode=mode,
+                                           threshold=threshold, sizing=sizing, max_exposure=max_exposure,
+                                           min_hold=min_hold, gross=gross, rebalance=rebalance,
+                                           target_vol=target_vol, stop_loss=stop_loss, take_profit=take_profit,
+                                           stop_loss_atr=stop_loss_atr, take_profit_atr=take_profit_atr,
+                                           atr_period=atr_period, trailing_stop=trailing_stop, max_hold=max_hold,
+                                           policy=policy, k=k, n_drop=n_drop).items()
                  if v is not None}
     if grid is not None or json_:
         from cryptotrain.commands.backtest import grid_command

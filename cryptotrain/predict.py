@@ -16,6 +16,10 @@ open of t+1. The numbers are the bits `evaluate` writes to predictions.csv for t
   as evaluate runs every batch, the window in the column its candle's time names (`window_slots`),
   where evaluate puts it too, with the BLAS thread count training recorded (OpenBLAS rounds by it).
 
+A universe run (data.universe) predicts for one pair's file (--data, named BTC_USDT-1h.csv.gz as
+fetch names it): that pair's normalizer statistics, symbol embedding row and batch column (a
+pair the run does not know is refused).
+
 Refused with a UserError: another timeframe than the run's; a last candle older than one
 timeframe (a newer candle has closed and is not in the file; `allow_stale` scores it anyway);
 --at a candle that is not in the file; a window that spans a gap; less history than the window
@@ -41,6 +45,7 @@ from cryptotrain.data.labels import ACTION_NAMES, action_to_position, position_t
 from cryptotrain.data.ohlcv import fill_gaps, file_stem, find_gaps, symbol_slug
 from cryptotrain.data.timestamps import format_utc, ms_to_timeframe, parse_utc
 from cryptotrain.data.tail import CandleFile, ema_memory_rows, warmup_rows
+from cryptotrain.data.universe_dataset import pair_of_file
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.eval_data import pinned, trained_heads
 from cryptotrain.evaluate.guards import check_finite_outputs, check_finite_params
@@ -74,6 +79,12 @@ def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | 
                         "feature code changed since training; retrain the run")
     timings["checkpoint"], t0 = time.perf_counter() - t0, time.perf_counter()
 
+    pair, n_pairs = 0, 1
+    if cfg.data.universe is not None:   # a universe run: one pair's file, that pair's statistics and batch column
+        if data is None:
+            raise UserError(f"this run was trained on {len(cfg.data.universe)} pairs: pass --data FILE, the candle file "
+                            f"of one of them ({', '.join(cfg.data.universe)})")
+        pair, n_pairs = cfg.data.universe.index(pair_of_file(cfg.data.universe, data)), len(cfg.data.universe)
     path = Path(data if data is not None else cfg.data.path)
     src = CandleFile(path)
     read_s = time.perf_counter() - t0
@@ -81,13 +92,14 @@ def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | 
     if cfg.data.timeframe and ms_to_timeframe(tf) != cfg.data.timeframe:
         raise UserError(f"{path}: the file has {ms_to_timeframe(tf)} candles but the run was trained on "
                         f"{cfg.data.timeframe}; pass a {cfg.data.timeframe} candle file with --data")
-    if data is not None:
+    if data is not None and cfg.data.universe is None:
         _warn_symbol(path, cfg.data.symbol)
     if cfg.data.gap_policy == "error" and find_gaps(src.timestamps, tf):
         t, n = find_gaps(src.timestamps, tf)[0]
         raise UserError(f"{path}: the run's data.gap_policy is error and the file has a gap after {format_utc(t)} "
                         f"({n} missing); re-fetch the data")
-    fetch = (f"cryptotrain fetch --exchange {cfg.data.exchange} --symbol {cfg.data.symbol} --timeframe "
+    symbol = cfg.data.symbol if cfg.data.universe is None else cfg.data.universe[pair]
+    fetch = (f"cryptotrain fetch --exchange {cfg.data.exchange} --symbol {symbol} --timeframe "
              f"{ms_to_timeframe(tf)} --out {path}")
     t_row = _decision_row(src, path, at, allow_stale, now_ms, fetch)
     first_row = _first_row(ck, src, data)
@@ -97,12 +109,13 @@ def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | 
     t0 = time.perf_counter()
 
     dtype = np.float64 if cfg.model.dtype == "float64" else np.float32
-    x = np.ascontiguousarray(ck.normalizer.transform(X), dtype=dtype)[None]   # (1, T, F)
+    x = np.ascontiguousarray(ck.normalizer.pair(pair).transform(X), dtype=dtype)[None]   # (1, T, F)
     ts = int(src.timestamps[t_row])
     # the batch column evaluate gives this candle, at training's BLAS thread count: evaluate's bits
     with np.errstate(over="ignore", invalid="ignore"), blas.limited(ck.train_state.get("blas_threads")):
         out = forward_fixed_batch(ck.params, x, cfg.model, cfg.train.batch_size,
-                                  window_slots(np.array([ts]), tf, cfg.train.batch_size))
+                                  window_slots(np.array([ts]), tf, cfg.train.batch_size, pair, n_pairs),
+                                  np.array([pair]))
     check_finite_outputs({"logits": out["logits"], "confidence": out["confidence"], "pred_return": out["return"]},
                          np.array([ts]), f"{ck_path} on {path}")
     probs = softmax_forward(out["logits"].astype(np.float64))[0][0]
@@ -115,7 +128,7 @@ def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | 
     result = {
         "run": str(run_dir),
         "checkpoint": {"name": checkpoint, "epoch": int(ck.epoch), "sha256": file_sha256(ck_path)},
-        "data": {"path": str(path), "rows": src.rows, "last_ts": int(src.timestamps[-1]),
+        "data": {"path": str(path), "symbol": symbol, "rows": src.rows, "last_ts": int(src.timestamps[-1]),
                  "last_time": iso_utc(int(src.timestamps[-1])), "timeframe": ms_to_timeframe(tf)},
         "decision": {"timestamp": ts, "time": iso_utc(ts), "close_time": iso_utc(ts + tf), "close": close_t},
         "fill": {"timestamp": ts + tf, "time": iso_utc(ts + tf), "price": "open of the next candle"},

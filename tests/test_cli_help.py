@@ -43,7 +43,7 @@ def test_backtest_help_gives_every_default_and_they_are_the_configs():
     text = " ".join(_help(["backtest"], columns=200).split())
     for key in BACKTEST:
         value = getattr(cfg, key)
-        shown = value if isinstance(value, str) else f"{value:g}"
+        shown = "none" if value is None else value if isinstance(value, str) else f"{value:g}"
         assert f"backtest.{key} (unset: {shown})" in text, key
     assert "in bps" in text and "SIGNALS_backtest/ beside the signals file" in text
 

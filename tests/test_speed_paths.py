@@ -217,6 +217,7 @@ def test_eval_pass_in_pooled_batches_is_the_plain_forward_bit_for_bit(model):
 
     class Data:
         timestamps, timeframe = np.arange(n) * 3_600_000, "1h"   # window i in batch column i mod B
+        symbol_id = None                                          # one pair: no (pair, time) columns
 
         def batch(self, idx):
             return xs[idx], {k: v[idx] for k, v in tg.items()}
@@ -280,6 +281,7 @@ def test_eval_batches_put_each_window_in_the_column_of_its_time():
 
     class Data:
         timestamps, timeframe = ts, "1h"
+        symbol_id = None
 
         def batch(self, idx):
             return xs[idx], {k: v[idx] for k, v in tg.items()}
@@ -312,6 +314,7 @@ def test_eval_batches_place_every_window_by_its_time_whatever_the_kernel(monkeyp
 
     class Data:
         timestamps, timeframe = ts, "1h"
+        symbol_id = None
 
         def batch(self, idx):
             return xs[idx], {"action": np.zeros(len(idx), np.int64)}

@@ -99,6 +99,7 @@ def test_a_sweep_runs_continues_and_its_best_yaml_reproduces_the_best_trial(tmp_
     assert len({r.values["train.lr"] for r in rows}) == 3   # the continued sampler does not redraw trial 0
 
     summary = write_outputs(sweep_dir, study, rows, list(space), s)
+    assert "selects by validation loss" in summary["pbo"]["note"]   # PBO would judge a selection not made
     lines = (sweep_dir / "trials.csv").read_text().splitlines()
     assert lines[0].startswith("number,state,train.lr,model.hidden_size,best_val_loss") and len(lines) == 4
     assert all((sweep_dir / "plots" / f).is_file() for f in ("history.png", "objective_vs_params.png"))

@@ -12,6 +12,9 @@ fees and slippage -> equity, trades and statistics.
 Portfolio (`backtest --weights`): `weights_file.py` (reading a weight file), `portfolio_weights.py`
 (constraints), `portfolio_engine.py` (N pairs, one cash account), `portfolio_stats.py`,
 `portfolio_backtest.py` (`run`: files in, outputs written) and the command in commands/portfolio.py.
+Universe runs (`backtest --run UNIVERSE_RUN`): `portfolio_policy.py` (scores -> weights: independent,
+topk, proportional; the momentum score), `portfolio_sleeves.py` (independent's sleeves) and
+`universe_backtest.py` (predictions + candles -> policy -> engine).
 """
 
 from cryptotrain.backtest.backtester import BacktestReport, run, trade  # noqa: F401

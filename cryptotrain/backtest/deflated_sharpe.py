@@ -27,11 +27,16 @@ from scipy.stats import norm
 EULER_GAMMA = 0.5772156649015329
 
 
-def backtest_candle_stats(result) -> dict[str, float]:
-    """candle_stats of a backtest's r_t = E_t / E_(t-1) - 1 (E_(-1) = cash), as backtest/stats.py."""
+def candle_returns(result) -> np.ndarray:
+    """A backtest's (T,) r_t = E_t / E_(t-1) - 1 (E_(-1) = cash), as backtest/stats.py."""
     eq = np.asarray(result.equity, dtype=np.float64)
     prev = np.concatenate(([result.cash], eq[:-1]))
-    return candle_stats(np.divide(eq, prev, out=np.ones(len(eq)), where=prev > 0) - 1.0)
+    return np.divide(eq, prev, out=np.ones(len(eq)), where=prev > 0) - 1.0
+
+
+def backtest_candle_stats(result) -> dict[str, float]:
+    """candle_stats of a backtest's candle_returns."""
+    return candle_stats(candle_returns(result))
 
 
 def candle_stats(returns: np.ndarray) -> dict[str, float]:

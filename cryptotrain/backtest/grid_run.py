@@ -46,14 +46,16 @@ def run(run_dir: Path | None = None, split: str = "test", *, grid: str, sort_by:
         on_message: Callable[[str, str], None] | None = None, on_scored=None) -> GridReport:
     """Trade every combination of `grid` on the decisions and write the grid's outputs (module docstring)."""
     overrides = overrides or {}
-    parse_grid(grid)   # a malformed grid costs nothing
+    keys = parse_grid(grid)   # a malformed grid costs nothing
     name = f"-grid-{grid_hash(' '.join(grid.split()), overrides)}"
     if weights is not None or data_dir is not None:
+        portfolio_backtest.no_policy_keys([*keys, *overrides])
         book = portfolio_backtest.read_book(weights, data_dir, timeframe)
 
         def trade_book(ov: dict[str, Any]):
             bcfg = book.settings(backtest_settings(BacktestConfig(), ov), allow_leverage)
-            rep = portfolio_backtest.trade(book.uni, book.W, book.lo, book.hi, bcfg, book.n_pairs, benchmarks=False)
+            rep = portfolio_backtest.trade(book.uni, {"portfolio": book.portfolio(bcfg)}, book.lo, book.hi, bcfg,
+                                           book.n_pairs, benchmarks=False)
             return rep.results["portfolio"], rep.stats["portfolio"]
 
         default = book.src.parent / f"{book.src.stem}_backtest{name}"

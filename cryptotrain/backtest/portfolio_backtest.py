@@ -30,6 +30,7 @@ import pandas as pd
 
 from cryptotrain.backtest.settings import backtest_settings
 from cryptotrain.backtest.portfolio_engine import PortfolioResult, run_portfolio
+from cryptotrain.backtest.portfolio_sleeves import run_sleeves
 from cryptotrain.backtest.portfolio_stats import per_pair_stats, portfolio_stats
 from cryptotrain.backtest.portfolio_weights import book, constrain
 from cryptotrain.backtest.risk import Rules, engine_args
@@ -51,8 +52,20 @@ BTC = "BTC_USDT"
 
 
 @dataclass
+class Book:
+    """A portfolio to trade on the grid rows lo..hi: its pairs' columns, its target weights (T', n) decided at
+    each row's close (NaN = keep), the engine's rebalance (every N rows or a (T',) mask of rows), and whether
+    each pair is its own sleeve (portfolio_sleeves.py: the targets are then fractions of each sleeve)."""
+
+    cols: slice
+    weights: np.ndarray
+    rebalance: int | np.ndarray = 0
+    sleeves: bool = False
+
+
+@dataclass
 class PortfolioReport:
-    results: dict[str, PortfolioResult]   # "portfolio", "equal_weight", "btc_buy_and_hold"
+    results: dict[str, PortfolioResult]   # "portfolio", ("momentum",) "equal_weight", "btc_buy_and_hold"
     stats: dict[str, dict[str, Any]]      # the same keys -> portfolio_stats
     per_pair: dict[str, dict[str, Any]]   # symbol -> per_pair_stats of the portfolio
     verdict: dict[str, Any]
@@ -61,6 +74,7 @@ class PortfolioReport:
     title: str
     out_dir: Path
     files: list[Path] = field(default_factory=list)
+    provenance: dict | None = None         # a universe run's: which checkpoint made the predictions traded
 
 
 def run(weights: Path | None, data_dir: Path | None, *, out: Path | None = None,
@@ -68,18 +82,28 @@ def run(weights: Path | None, data_dir: Path | None, *, out: Path | None = None,
         allow_leverage: bool = False) -> PortfolioReport:
     """Read, check, trade, write (module docstring). Bad input: one UserError line."""
     _both(weights, data_dir)
+    no_policy_keys(overrides or {})
     weights = Path(weights)
     out_dir = Path(out) if out is not None else weights.parent / f"{weights.stem}_backtest"
     how = dict(option="--out" if out is not None else "the output directory")
     check_target(out_dir, **how)
     bcfg = backtest_settings(BacktestConfig(), overrides or {})
-    book = read_book(weights, data_dir, timeframe)
-    rep = trade(book.uni, book.W, book.lo, book.hi, book.settings(bcfg, allow_leverage), n_pairs=book.n_pairs)
+    wb = read_book(weights, data_dir, timeframe)
+    bcfg = wb.settings(bcfg, allow_leverage)
+    rep = trade(wb.uni, {"portfolio": wb.portfolio(bcfg)}, wb.lo, wb.hi, bcfg, n_pairs=wb.n_pairs)
     rep.title, rep.out_dir = weights.name, out_dir
     with output_unit(out_dir, "backtest", **how) as tmp:
         files = write_outputs(tmp, rep)
     rep.files = [out_dir / f.relative_to(tmp) for f in files]
     return rep
+
+
+def no_policy_keys(keys) -> None:
+    """The policy keys have no meaning for a weight file: one UserError line naming the first given."""
+    policy_keys = sorted({"policy", "k", "n_drop"} & set(keys))
+    if policy_keys:
+        raise UserError(f"backtest.{policy_keys[0]} turns a universe run's scores into weights (backtest --run "
+                        "UNIVERSE_RUN); --weights are weights already: drop it")
 
 
 def _both(weights: Path | None, data_dir: Path | None) -> None:
@@ -89,7 +113,7 @@ def _both(weights: Path | None, data_dir: Path | None) -> None:
 
 
 @dataclass
-class Book:
+class WeightBook:
     """A weight file on its pairs' grid (decision rows lo..hi, NaN = none): what each backtest of it trades."""
     uni: Universe
     W: np.ndarray     # (hi - lo + 1, pairs on the grid)
@@ -102,8 +126,15 @@ class Book:
         """`bcfg` once the book's gross is checked against its cap (raised to it with allow_leverage)."""
         return _check_gross(self.W, bcfg, allow_leverage, self.uni.timestamps[self.lo:self.hi + 1], self.src)
 
+    def portfolio(self, bcfg: BacktestConfig) -> Book:
+        """The "portfolio" book of `trade`: the file's weights through portfolio_weights.constrain."""
+        n, cl = self.n_pairs, self.uni.close[self.lo:self.hi + 1, :self.n_pairs]
+        target = constrain(self.W[:, :n], cl, mode=bcfg.mode, max_exposure=bcfg.max_exposure, gross=bcfg.gross,
+                           target_vol=bcfg.target_vol, timeframe_ms=self.uni.timeframe_ms)
+        return Book(slice(0, n), target, bcfg.rebalance)
 
-def read_book(weights: Path | None, data_dir: Path | None, timeframe: str | None) -> Book:
+
+def read_book(weights: Path | None, data_dir: Path | None, timeframe: str | None) -> WeightBook:
     """Read the weight file and its pairs' candles (module docstring); bad input: one UserError line."""
     _both(weights, data_dir)
     pairs = list_pairs(Path(data_dir))
@@ -112,7 +143,7 @@ def read_book(weights: Path | None, data_dir: Path | None, timeframe: str | None
     extra = [BTC] if BTC not in wf.symbols and tf in pairs.get(BTC, {}) else []
     uni = load_pairs(pairs, wf.symbols + extra, tf)
     W, lo, hi = _on_grid(wf, uni, Path(weights))
-    return Book(uni, W, lo, hi, len(wf.symbols), Path(weights))
+    return WeightBook(uni, W, lo, hi, len(wf.symbols), Path(weights))
 
 
 def _on_grid(wf: WeightFile, uni: Universe, src: Path) -> tuple[np.ndarray, int, int]:
@@ -160,34 +191,34 @@ def _basket(uni: Universe, lo: int, hi: int, n: int, rebalance: int) -> tuple[np
     return np.where(change[:, None], w, np.nan), reb
 
 
-def trade(uni: Universe, W: np.ndarray, lo: int, hi: int, bcfg: BacktestConfig, n_pairs: int,
-          benchmarks: bool = True) -> PortfolioReport:
-    """The portfolio of the first `n_pairs` columns and the benchmarks on grid rows lo..hi; no files.
-    `benchmarks` False: the portfolio alone (a grid's combinations; Buy & Hold's return still computed)."""
+def trade(uni: Universe, books: dict[str, Book], lo: int, hi: int, bcfg: BacktestConfig,
+          n_pairs: int, horizon: int | None = None, benchmarks: bool = True) -> PortfolioReport:
+    """`books` ("portfolio" and any benchmark traded alike) and the benchmarks of the module docstring on
+    grid rows lo..hi, the basket over the first `n_pairs` columns; no files. The risk rules of `bcfg`
+    act on "portfolio" alone. `benchmarks` False: "portfolio" alone (a grid's combinations; Buy & Hold's
+    return still computed)."""
     sl = slice(lo, hi + 1)
     ts, op, cl = uni.timestamps[sl], uni.open[sl], uni.close[sl]
     ends = np.array([int(uni.timestamps[len(uni.timestamps) - 1 - np.argmax(np.isfinite(uni.open[::-1, i]))])
                      for i in range(len(uni.symbols))])
-    target = constrain(W[:, :n_pairs], cl[:, :n_pairs], mode=bcfg.mode, max_exposure=bcfg.max_exposure,
-                       gross=bcfg.gross, target_vol=bcfg.target_vol, timeframe_ms=uni.timeframe_ms)
     basket, reb = _basket(uni, lo, hi, n_pairs, bcfg.rebalance)
-    runs = {"portfolio": (slice(0, n_pairs), target, bcfg.rebalance),
-            "equal_weight": (slice(0, n_pairs), basket, reb)}
+    runs = {**books, "equal_weight": Book(slice(0, n_pairs), basket, reb)}
     if BTC in uni.symbols:
         b = uni.symbols.index(BTC)
         hold = np.full((len(ts), 1), np.nan)
         hold[0] = 1.0
-        runs["btc_buy_and_hold"] = (slice(b, b + 1), hold, 0)
+        runs["btc_buy_and_hold"] = Book(slice(b, b + 1), hold)
 
-    # the risk rules act on the portfolio, not on the benchmarks
+    cols = books["portfolio"].cols
     risk = {} if (rules := Rules.of(bcfg)) is None else engine_args(
-        rules, uni.high[:, :n_pairs], uni.low[:, :n_pairs], uni.close[:, :n_pairs], sl)
+        rules, uni.high[:, cols], uni.low[:, cols], uni.close[:, cols], sl)
 
     def go(k: str, fee: float, slip: float, with_trades: bool = True) -> PortfolioResult:
-        cols, w, rebalance = runs[k]
-        return run_portfolio(ts, op[:, cols], cl[:, cols], w, cash=bcfg.cash, fee_bps=fee, slippage_bps=slip,
-                             timeframe_ms=uni.timeframe_ms, rebalance=rebalance, symbols=uni.symbols[cols],
-                             data_end=ends[cols], with_trades=with_trades, **(risk if k == "portfolio" else {}))
+        b = runs[k]
+        engine = run_sleeves if b.sleeves else run_portfolio
+        return engine(ts, op[:, b.cols], cl[:, b.cols], b.weights, cash=bcfg.cash, fee_bps=fee, slippage_bps=slip,
+                      timeframe_ms=uni.timeframe_ms, rebalance=b.rebalance, symbols=uni.symbols[b.cols],
+                      data_end=ends[b.cols], with_trades=with_trades, **(risk if k == "portfolio" else {}))
 
     traded = [k for k in runs if benchmarks or k == "portfolio"]
     bh_key = "btc_buy_and_hold" if "btc_buy_and_hold" in runs else "equal_weight"
@@ -199,7 +230,7 @@ def trade(uni: Universe, W: np.ndarray, lo: int, hi: int, bcfg: BacktestConfig, 
     for k, res in results.items():
         res.buy_hold = bh
         stats[k] = portfolio_stats(res, no_costs=float(free[k].equity[-1]))
-    verdict = backtest_verdict(stats, results, bcfg, strategy="portfolio")
+    verdict = backtest_verdict(stats, results, bcfg, strategy="portfolio", horizon=horizon)
     return PortfolioReport(results, stats, per_pair_stats(results["portfolio"]), verdict, bcfg, uni.timeframe, "",
                            Path("."))
 
@@ -221,6 +252,8 @@ def write_outputs(out_dir: Path, rep: PortfolioReport) -> list[Path]:
     doc["ended"] = {s: format_utc(t) for s, t in p.ended.items()}
     doc["settings"] = rep.settings.model_dump(mode="json")
     doc["verdict"] = rep.verdict
+    if rep.provenance is not None:
+        doc["predictions"] = rep.provenance
     atomic_write_text(out_dir / "stats.json", json.dumps(doc, indent=2) + "\n")
     dd = drawdown(p.equity, p.cash)
     gross = np.divide(np.abs(p.value).sum(axis=1), p.equity, out=np.zeros(len(p.equity)), where=p.equity > 0)
@@ -233,7 +266,7 @@ def write_outputs(out_dir: Path, rep: PortfolioReport) -> list[Path]:
     trades = p.trades.copy()
     trades["duration"] = pd.to_timedelta(trades["duration"], unit="ms").astype(str)
     write_csv(trades, out_dir / "trades.csv")
-    names = {"equal_weight": "Equal weight", "btc_buy_and_hold": "BTC buy & hold"}
+    names = {"equal_weight": "Equal weight", "btc_buy_and_hold": "BTC buy & hold", "momentum": "Momentum"}
     panels = equity_panels(p.timestamps, p.equity, dd, net,
                            others={names[k]: r.equity for k, r in rep.results.items() if k != "portfolio"})
     plots = out_dir / "plots"

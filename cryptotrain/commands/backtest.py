@@ -24,6 +24,14 @@ def backtest_command(run: Path | None, split: str, signals: Path | None, data: P
             from cryptotrain.commands.walkforward import backtest_walkforward
 
             return backtest_walkforward(run, overrides, console=console)
+        from cryptotrain.backtest.universe_backtest import is_universe_run
+
+        universe = _resolved(run)
+        if is_universe_run(universe):   # many pairs: the portfolio engine
+            from cryptotrain.commands.portfolio import universe_command
+
+            return universe_command(universe, split, out, overrides, console=console,
+                                    on_scored=functools.partial(_print_scored, console=console))
     rep = backtester.run(run, split, signals=signals, data=data, out=out, overrides=overrides,
               on_message=functools.partial(print_message, console),
               on_scored=functools.partial(_print_scored, console=console))
@@ -64,3 +72,14 @@ def grid_command(*, grid: str, sort_by: str, as_json: bool, console: Console, **
     else:
         print_grid(console, rep.doc, header=rep.header, out_dir=rep.out_dir, files=rep.files)
     return rep.doc
+
+
+def _resolved(run: Path | None) -> Path | None:
+    """The run directory --run names (runs/latest's when None); None when there is none (backtester.run says so)."""
+    from cryptotrain.errors import UserError
+    from cryptotrain.train.rundir import resolve_run
+
+    try:
+        return resolve_run(run)
+    except UserError:
+        return None

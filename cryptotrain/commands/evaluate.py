@@ -19,11 +19,12 @@ from cryptotrain.report.progress import StepProgress
 
 
 def evaluate_command(run: Path | None, split: str, checkpoint: str, data: Path | None, as_json: bool,
-                     console: Console | None, importance: str | None = None, importance_repeats: int = 5) -> dict:
+                     console: Console | None, importance: str | None = None, importance_repeats: int = 5,
+                     data_dir: Path | None = None) -> dict:
     """Evaluate; returns the metrics dict that was written to metrics.json."""
     console = console or Console()
     if is_walkforward_dir(run):  # a walk-forward run: its stitched test predictions
-        if split != "test" or checkpoint != "best" or data is not None:
+        if split != "test" or checkpoint != "best" or data is not None or data_dir is not None:
             raise UserError("a walk-forward run is evaluated on its stitched test parts (best checkpoints); "
                             "drop --split/--checkpoint/--data")
         from cryptotrain.commands.walkforward import evaluate_walkforward
@@ -31,7 +32,7 @@ def evaluate_command(run: Path | None, split: str, checkpoint: str, data: Path |
         return evaluate_walkforward(run, as_json=as_json, console=console)
     with StepProgress(console) if not as_json else nullcontext(None) as progress:   # --json: stdout is data
         result = score(run, split=split, checkpoint=checkpoint, data=data, importance=importance,
-                       importance_repeats=importance_repeats, on_progress=progress)
+                       importance_repeats=importance_repeats, on_progress=progress, data_dir=data_dir)
     if run is None and not as_json:   # say which run runs/latest gave: it may not be the one just trained
         console.print(f"run {result.metrics['run']} (from runs/latest; pass --run RUN_DIR for another)", soft_wrap=True,
                       markup=False)

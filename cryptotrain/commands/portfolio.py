@@ -1,16 +1,18 @@
-"""`cryptotrain backtest --weights W.csv --data-dir DIR`: the command around portfolio_backtest.run,
-printing through report/."""
+"""`cryptotrain backtest --weights W.csv --data-dir DIR` and `backtest --run UNIVERSE_RUN`: the commands
+around portfolio_backtest.run and universe_backtest.run, printing through report/."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from rich.console import Console
 
-from cryptotrain.backtest import portfolio_backtest
+from cryptotrain.backtest import portfolio_backtest, universe_backtest
 from cryptotrain.backtest.stats import span_warning
 from cryptotrain.data.timestamps import format_utc
+from cryptotrain.report.backtest_report import print_message
 from cryptotrain.report.portfolio_report import print_portfolio
 
 
@@ -19,6 +21,19 @@ def portfolio_command(weights: Path | None, data_dir: Path | None, out: Path | N
     """Run the portfolio backtest, write its outputs, print the tables; returns {"portfolio"|...: stats}."""
     rep = portfolio_backtest.run(weights, data_dir, out=out, overrides=overrides, timeframe=timeframe,
                                  allow_leverage=allow_leverage)
+    return _print(rep, console)
+
+
+def universe_command(run: Path, split: str, out: Path | None, overrides: dict[str, Any], *, console: Console,
+                     on_scored: Callable) -> dict[str, dict[str, Any]]:
+    """Backtest a universe run's predictions through its allocation policy; returns {"portfolio"|...: stats}.
+    on_scored(result) prints evaluate's report when it ran first for fresh predictions."""
+    rep = universe_backtest.run(run, split, out=out, overrides=overrides,
+                                on_message=functools.partial(print_message, console), on_scored=on_scored)
+    return _print(rep, console)
+
+
+def _print(rep: portfolio_backtest.PortfolioReport, console: Console) -> dict[str, dict[str, Any]]:
     short = span_warning(rep.stats["portfolio"])
     print_portfolio(console, rep.stats, rep.per_pair, title=rep.title, settings=rep.settings,
                     timeframe=rep.timeframe, out_dir=rep.out_dir,

@@ -13,6 +13,14 @@ from cryptotrain.config.yaml_reader import quote
 
 
 # ----------------------------------------------------------------------------- data
+def _market_name(v: str) -> str:
+    # symbols end up in run directory and file names: keep them short and path-safe
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9/:._-]{0,39}", str(v)):
+        raise ValueError(f"{quote(str(v))} is not a market or exchange name; use at most 40 letters, digits "
+                         "and / : . _ -, e.g. BTC/USDT")
+    return v
+
+
 class SplitConfig(_Section):
     train: float = 0.7            # fraction of rows for training (chronologically first)
     val: float = 0.15             # fraction for validation; test gets the rest
@@ -42,17 +50,46 @@ class DataConfig(_Section):
     last_rows: Optional[int] = Field(default=None, ge=1)  # keep only the last N candles (after start/end)
     window: int = Field(default=48, ge=1)  # T: feature rows per window, ending at the decision candle t
     split: SplitConfig = SplitConfig()
+    # many pairs in one run (data/universe_dataset.py): the symbols, and where their files are:
+    # dir (files named BTC_USDT-1h.csv.gz, as fetch and data/sample name them) or paths {symbol: file}
+    universe: Optional[list[str]] = None
+    dir: Optional[str] = None
+    paths: Optional[dict[str, str]] = None
 
     _dates = field_validator("start", "end", mode="before")(_iso)
+
+    def market(self) -> str:
+        """What the run trades, for reports: the symbol, or the universe's pairs."""
+        if self.universe is None:
+            return self.symbol
+        return f"{len(self.universe)} pairs ({', '.join(self.universe)})"
+
+    def source(self) -> str:
+        """Where the candles come from, for reports: data.path, data.dir or 'data.paths'."""
+        return self.path if self.universe is None else (self.dir or "data.paths")
+
+    @model_validator(mode="after")
+    def _check_universe(self) -> "DataConfig":
+        if self.universe is None:
+            if self.dir is not None or self.paths is not None:
+                raise ValueError("data.dir / data.paths need data.universe: [BTC/USDT, ETH/USDT, ...]")
+            return self
+        if not self.universe or len(set(self.universe)) != len(self.universe):
+            raise ValueError("data.universe needs one or more distinct symbols, e.g. [BTC/USDT, ETH/USDT]")
+        for s in self.universe:
+            _market_name(s)
+        if (self.dir is None) == (self.paths is None):
+            raise ValueError("a data.universe needs data.dir (a folder of BTC_USDT-1h.csv.gz files) or "
+                             "data.paths ({BTC/USDT: file, ...}), one of them")
+        if self.paths is not None and sorted(self.paths) != sorted(self.universe):
+            extra = sorted(set(self.paths) ^ set(self.universe))
+            raise ValueError(f"data.paths must name exactly the data.universe symbols ({', '.join(extra)} differs)")
+        return self
 
     @field_validator("exchange", "symbol")
     @classmethod
     def _name(cls, v: str) -> str:
-        # both end up in run directory and file names: keep them short and path-safe
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9/:._-]{0,39}", v):
-            raise ValueError(f"{quote(v)} is not a market or exchange name; use at most 40 letters, digits "
-                             "and / : . _ -, e.g. BTC/USDT")
-        return v
+        return _market_name(v)
 
 
 # ------------------------------------------------------------------------- features
@@ -94,6 +131,7 @@ class FeaturesConfig(_Section):
     context_set: list[str] = ["kbar", "roc", "std", "rsv"]  # groups computed on the context candles
     context_windows: list[Window2] = [5, 10, 20]  # alpha158 rolling windows on the context candles
     normalizer: Literal["zscore", "robust"] = "zscore"  # fitted on the training split only
+    normalizer_scope: Literal["per_symbol", "pooled"] = "per_symbol"  # a universe: statistics per pair or of all
 
     @field_validator("set", mode="before")
     @classmethod

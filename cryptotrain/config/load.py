@@ -93,6 +93,10 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
     cfg = config_from_dict(raw, origin)
     if path is not None:
         cfg.data.path = resolve_data_path(cfg.data.path, Path(path))
+        if cfg.data.dir is not None:
+            cfg.data.dir = resolve_data_path(cfg.data.dir, Path(path))
+        if cfg.data.paths is not None:
+            cfg.data.paths = {k: resolve_data_path(v, Path(path)) for k, v in cfg.data.paths.items()}
     return cfg
 
 

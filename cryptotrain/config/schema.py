@@ -45,6 +45,7 @@ class ModelConfig(_Section):
     class_weights: Optional[list[float]] = None  # [sell, hold, buy] cross-entropy weights
     l2: float = Field(default=0.0, ge=0)
     dtype: Literal["float32", "float64"] = "float32"
+    symbol_embedding: int = Field(default=0, ge=0)  # K: a learned K-vector per pair of data.universe fed at every step; 0 = off
 
     @model_validator(mode="after")
     def _check(self) -> "ModelConfig":
@@ -119,6 +120,12 @@ class BacktestConfig(_Section):
     atr_period: int = Field(default=BACKTEST["atr_period"], ge=1, le=10_000)  # Wilder ATR of the *_atr rules
     trailing_stop: float = Field(default=BACKTEST["trailing_stop"], ge=0, lt=1)  # fraction from the best price since entry
     max_hold: int = Field(default=BACKTEST["max_hold"], ge=0)  # candles; exit at the open after max_hold candles held
+
+    # universe run: per-pair scores -> weights (backtest/portfolio_policy.py); topk and proportional
+    # decide every `rebalance` candles, 0 = the label horizon
+    policy: Literal["independent", "topk", "proportional"] = BACKTEST["policy"]
+    k: int = Field(default=BACKTEST["k"], ge=1)          # topk: pairs long (and short in long-short)
+    n_drop: Optional[int] = Field(default=BACKTEST["n_drop"], ge=0)  # topk: most holdings replaced per decision; unset = k
 
     @model_validator(mode="after")
     def _one_stop_each(self):

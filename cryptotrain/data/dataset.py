@@ -12,22 +12,18 @@ Shapes: N candles, F features, T window, B batch.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cryptotrain.config import Config, SplitConfig
-from cryptotrain.data.features.basic import compute_features
-from cryptotrain.data.labels import action_labels, confidence_target, forward_returns, label_thresholds
-from cryptotrain.data.normalize import Normalizer
-from cryptotrain.data.ohlcv import OhlcvReport, load_ohlcv, segment_ids
-from cryptotrain.data.timestamps import format_utc, parse_utc
-from cryptotrain.data.splits import (SPLITS, check_nonempty, resolve_embargo, rows_used, split_bounds,
-                                     window_ends, window_ok)
-from cryptotrain.errors import UserError
+from cryptotrain.data.labels import action_labels, label_thresholds
+from cryptotrain.data.normalize import Normalizer, check_normalizer
+from cryptotrain.data.ohlcv import OhlcvReport, load_ohlcv
+from cryptotrain.data.pair_data import file_sha256, pair_arrays, trim_candles
+from cryptotrain.data.splits import SPLITS, check_nonempty, resolve_embargo, rows_used, split_bounds, window_ends
+from cryptotrain.data.universe_dataset import build_universe, universe_files
 
 __all__ = ["Dataset", "Normalizer", "build_dataset", "file_sha256", "iso_utc", "pin_data_range", "trim_candles"]
 
@@ -56,6 +52,11 @@ class Dataset:
     bounds: dict[str, tuple[int, int]] = field(default_factory=dict)  # split -> row range [start, stop)
     report: OhlcvReport | None = None
     filled: np.ndarray | None = None  # (N,) bool: candle inserted by gap_policy ffill (no label fills at its open)
+    # a universe (data.universe): the arrays above are the pairs' arrays one after the other, so a
+    # row is a (pair, time); splits are sorted by time, then symbol; bounds are rows of the calendar
+    symbols: list[str] | None = None   # (P,) the run's pairs, as in data.universe (index = symbol id)
+    symbol_id: np.ndarray | None = None  # (N,) int64 index into symbols of each row
+    calendar: np.ndarray | None = None  # (C,) int64 ms: the union of the pairs' open times
 
     @property
     def n_features(self) -> int:
@@ -68,57 +69,22 @@ class Dataset:
         Stored in checkpoints so that evaluate rebuilds exactly these rows and splits
         (`pin_data_range`), whatever was prepended or appended to the file since.
         """
-        ts, n = self.timestamps, len(self.timestamps)
+        ts = self.timestamps if self.calendar is None else self.calendar
+        n = len(ts)
         first = {k: self.bounds[k][0] if k in self.bounds else n for k in ("val", "test")}
         return {"start_ts": int(ts[0]), "end_ts": int(ts[-1]),
                 "val_start_ts": int(ts[first["val"]]) if first["val"] < n else None,
                 "test_start_ts": int(ts[first["test"]]) if first["test"] < n else None}
 
     def batch(self, idx: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Windows ending at rows `idx` -> x (B, T, F) and targets {"action", "confidence", "return"} (B,)."""
+        """Windows ending at rows `idx` -> x (B, T, F) and targets {"action", "confidence", "return"} (B,),
+        and of a universe "pair" (B,), the symbol ids (the model's symbol embedding reads them)."""
         idx = np.asarray(idx, dtype=np.int64)
         x = self.features[idx[:, None] + np.arange(-self.window + 1, 1)]  # (B, T, F)
         dt = self.features.dtype
+        pair = {} if self.symbol_id is None else {"pair": self.symbol_id[idx]}
         return x, {"action": self.action[idx], "confidence": self.confidence[idx].astype(dt),
-                   "return": self.ret[idx].astype(dt)}
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def trim_candles(df: pd.DataFrame, start: str | None, end: str | None, last_rows: int | None,
-                 source: str = "data") -> pd.DataFrame:
-    """Keep candles with start <= timestamp < end, then the last `last_rows` of them."""
-    ts = df["timestamp"].to_numpy()
-    keep = np.ones(len(df), dtype=bool)
-    for key, text in (("start", start), ("end", end)):
-        if text is not None:
-            try:
-                bound = parse_utc(text)
-            except UserError as err:
-                raise UserError(f"data.{key}: {err}") from None
-            keep &= ts >= bound if key == "start" else ts < bound
-    out = df[keep]
-    if last_rows is not None:
-        out = out.iloc[-last_rows:]
-    if len(out) == 0:
-        raise UserError(f"{source}: data.start={start} / data.end={end} keep no candles (the file covers "
-                        f"{format_utc(ts[0])} .. {format_utc(ts[-1])}); change data.start / data.end")
-    return out.reset_index(drop=True)
-
-
-def filled_candles(ts: np.ndarray, report: OhlcvReport) -> np.ndarray:
-    """(N,) bool: rows whose timestamp load_ohlcv inserted for a gap (report.filled > 0 only with ffill)."""
-    if not report.filled or not report.gaps:
-        return np.zeros(len(ts), dtype=bool)
-    tf = report.timeframe_ms
-    inserted = np.concatenate([last + tf * np.arange(1, n + 1, dtype=np.int64) for last, n in report.gaps])
-    return np.isin(ts, inserted)
+                   "return": self.ret[idx].astype(dt), **pair}
 
 
 def iso_utc(ms: int) -> str:
@@ -143,52 +109,50 @@ def pin_data_range(cfg: Config, data_range: dict) -> Config:
 
 
 def build_dataset(cfg: Config, *, path: str | None = None, normalizer: Normalizer | None = None,
-                  thresholds: tuple | None = None, require: tuple[str, ...] | None = None) -> Dataset:
+                  thresholds: tuple | None = None, require: tuple[str, ...] | None = None,
+                  files: dict[str, str] | None = None) -> Dataset:
     """Load `path` (default cfg.data.path) and build features, labels, splits and the normalizer.
 
     A given `normalizer` / `thresholds` (evaluation on other data, resume) is used as is, never refitted.
     `require`: the splits that must have at least one window (default all three; the training
     split always when the normalizer or thresholds are fitted here). Evaluation asks only for
     the split it scores, so a newer file that lies entirely after the training dates works.
+    A config with data.universe builds the universe (universe_dataset.py) of `files` ({symbol: file},
+    default every pair of data.dir / data.paths); `path` is then not used.
     """
-    dcfg, h, T = cfg.data, cfg.labels.horizon, cfg.data.window
-    src = str(path if path is not None else dcfg.path)
-    embargo = resolve_embargo(cfg)
-    df, report = load_ohlcv(src, dcfg.timeframe, dcfg.gap_policy)
-    df = trim_candles(df, dcfg.start, dcfg.end, dcfg.last_rows, src)
-    ts = df["timestamp"].to_numpy(dtype=np.int64)
-    o, c = df["open"].to_numpy(), df["close"].to_numpy()
-
     dtype = np.float64 if cfg.model.dtype == "float64" else np.float32
-    X, names = compute_features(df, cfg.features, report.timeframe_ms, dtype=dtype)
-    seg = segment_ids(ts, report.timeframe_ms)
-    filled = filled_candles(ts, report)
-    ret = forward_returns(o, h, segment=seg, filled=filled)
-    conf = confidence_target(ret, c, cfg.labels, segment=seg)
-    ok = window_ok(np.isfinite(X).all(axis=1), seg, T) & np.isfinite(ret) & np.isfinite(conf)
-
-    bounds = split_bounds(ts, cfg)
-    ends = window_ends(bounds, ok, T, embargo)
     need = SPLITS if require is None else tuple(require)
     if (normalizer is None or thresholds is None) and "train" not in need:
         need = ("train", *need)
+    if cfg.data.universe is not None:
+        return Dataset(**build_universe(cfg, files or universe_files(cfg.data), normalizer, thresholds, need, dtype))
+    dcfg, T = cfg.data, cfg.data.window
+    src = str(path if path is not None else dcfg.path)
+    embargo = resolve_embargo(cfg)
+    df, report = load_ohlcv(src, dcfg.timeframe, dcfg.gap_policy)
+    p = pair_arrays(cfg, trim_candles(df, dcfg.start, dcfg.end, dcfg.last_rows, src), report, dtype)
+    ts, X, names, ret = p.timestamps, p.X, p.names, p.ret
+
+    bounds = split_bounds(ts, cfg)
+    ends = window_ends(bounds, p.ok, T, embargo)
     check_nonempty(ends, bounds, ts, T, embargo, src, need)
 
     if normalizer is None:
         normalizer = Normalizer.fit(X[rows_used(ends["train"], T, len(ts))], cfg.features.normalizer)
-    elif len(normalizer.center) != X.shape[1]:
-        raise UserError(f"the normalizer has {len(normalizer.center)} features but the config gives {X.shape[1]} "
-                        f"({', '.join(names)}); use the features section the normalizer was fitted with")
+    else:
+        check_normalizer(normalizer, names)
     if thresholds is None:
         thresholds = label_thresholds(ret[ends["train"]], cfg.labels, cfg.backtest)
     lo, hi = (float(v) for v in thresholds)
 
     fingerprint = {"path": src, "rows": int(len(ts)), "first_ts": int(ts[0]), "last_ts": int(ts[-1]),
                    "sha256": file_sha256(src)}
+    df = p.df
     return Dataset(
-        timestamps=ts, open=o, high=df["high"].to_numpy(), low=df["low"].to_numpy(), close=c,
-        volume=df["volume"].to_numpy(), features=np.ascontiguousarray(normalizer.transform(X), dtype=dtype), feature_names=names,
-        action=action_labels(ret, lo, hi), confidence=conf,
+        timestamps=ts, open=df["open"].to_numpy(), high=df["high"].to_numpy(), low=df["low"].to_numpy(),
+        close=df["close"].to_numpy(), volume=df["volume"].to_numpy(),
+        features=np.ascontiguousarray(normalizer.transform(X), dtype=dtype), feature_names=names,
+        action=action_labels(ret, lo, hi), confidence=p.conf,
         ret=ret, splits={k: ends[k] for k in SPLITS}, normalizer=normalizer, thresholds=(lo, hi), window=T,
-        horizon=h, timeframe=report.timeframe, fingerprint=fingerprint, embargo=embargo, bounds=bounds,
-        report=report, filled=filled)
+        horizon=cfg.labels.horizon, timeframe=report.timeframe, fingerprint=fingerprint, embargo=embargo,
+        bounds=bounds, report=report, filled=p.filled)

@@ -33,11 +33,12 @@ class Universe:
     low: np.ndarray | None = None    # (T, N)
 
 
-def list_pairs(data_dir: Path) -> dict[str, dict[str, Path]]:
-    """symbol -> timeframe -> candle file, for every `SYMBOL-TIMEFRAME.ext` in `data_dir`."""
+def list_pairs(data_dir: Path, option: str = "--data-dir") -> dict[str, dict[str, Path]]:
+    """symbol -> timeframe -> candle file, for every `SYMBOL-TIMEFRAME.ext` in `data_dir` (`option`
+    names where the directory came from in the error)."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise UserError(f"--data-dir {data_dir} is not a directory; pass the directory holding the candle files "
+        raise UserError(f"{option} {data_dir} is not a directory; pass the directory holding the candle files "
                         "(e.g. data/sample)")
     pairs: dict[str, dict[str, Path]] = {}
     for path in sorted(data_dir.iterdir()):
@@ -51,7 +52,7 @@ def list_pairs(data_dir: Path) -> dict[str, dict[str, Path]]:
         pairs.setdefault(symbol, {}).setdefault(timeframe, path)
     if not pairs:
         raise UserError(f"{data_dir}: no candle files named SYMBOL-TIMEFRAME.csv.gz (e.g. BTC_USDT-1h.csv.gz); "
-                        "fetch some or point --data-dir at data/sample")
+                        f"fetch some or point {option} at data/sample")
     return pairs
 
 

@@ -11,20 +11,27 @@ import numpy as np
 
 from cryptotrain.data.dataset import build_dataset, pin_data_range
 from cryptotrain.data.ohlcv import load_ohlcv
+from cryptotrain.data.universe_dataset import pair_of_file, universe_files
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.baselines import all_baselines
 from cryptotrain.evaluate.fitted_baselines import decision_rows, fitted_baselines
 
 
-def load_eval_dataset(ck, data: Path | None, split: str = "train"):
+def load_eval_dataset(ck, data: Path | None, split: str = "train", data_dir: Path | None = None):
     """The run's dataset (or `data`'s) built with the checkpoint's normalizer and thresholds.
 
     Only `split` must have windows ("all": any split), so a --data file that lies entirely
     after the run's date splits has test windows and no training ones, and that is fine.
+    A universe run: `data` is one pair's file (named BTC_USDT-1h.csv.gz; a pair the run does not
+    know is refused), `data_dir` a folder holding every pair's file.
     """
     cfg = ck.config
-    if data is None and pinned(ck):
+    if data is None and data_dir is None and pinned(ck):
         cfg = pin_data_range(cfg, ck.data_range)
+    if cfg.data.universe is not None and (data is not None or data_dir is not None):
+        return _other_universe_data(ck, cfg, data, data_dir, split)
+    if data_dir is not None:
+        raise UserError("--data-dir is for a run trained on data.universe; this run has one file: pass --data FILE")
     if data is not None:
         expected = cfg.data.timeframe or load_ohlcv(cfg.data.path, None, cfg.data.gap_policy)[1].timeframe
         found = load_ohlcv(data, None, cfg.data.gap_policy)[1].timeframe  # also checks columns and values
@@ -36,10 +43,31 @@ def load_eval_dataset(ck, data: Path | None, split: str = "train"):
         cfg.data.start = cfg.data.end = cfg.data.last_rows = None
     ds = build_dataset(cfg, path=None if data is None else str(data), normalizer=ck.normalizer,
                        thresholds=ck.thresholds, require=() if split == "all" else (split,))
+    _check_features(ds, ck)
+    return ds
+
+
+def _other_universe_data(ck, cfg, data: Path | None, data_dir: Path | None, split: str):
+    """A universe run scored on another folder of its pairs (`data_dir`) or on one pair's file (`data`)."""
+    if data is not None and data_dir is not None:
+        raise UserError("pass --data FILE (one pair) or --data-dir DIR (every pair), not both")
+    cfg = cfg.model_copy(deep=True)
+    cfg.data.start = cfg.data.end = cfg.data.last_rows = None
+    if data_dir is not None:
+        cfg.data = cfg.data.model_copy(update={"paths": None, "dir": str(data_dir)})
+        files = universe_files(cfg.data)
+    else:
+        files = {pair_of_file(cfg.data.universe, data): str(data)}
+    ds = build_dataset(cfg, normalizer=ck.normalizer, thresholds=ck.thresholds, files=files,
+                       require=() if split == "all" else (split,))
+    _check_features(ds, ck)
+    return ds
+
+
+def _check_features(ds, ck) -> None:
     if list(ds.feature_names) != list(ck.feature_names):
         raise UserError(f"the features built now ({len(ds.feature_names)}) differ from the checkpoint's "
                         f"({len(ck.feature_names)}): the feature code changed since training; retrain the run")
-    return ds
 
 
 def trained_heads(mcfg) -> dict[str, bool]:
@@ -80,9 +108,19 @@ def fitting_dataset(ck, ds, data: Path | None):
     the fitted ones): the run's own. With --data it is rebuilt from the run's own candle file when
     that is still there, else the --data file's splits are used (same normalizer and thresholds
     either way; no training windows there: uniform frequencies, no fitted baselines)."""
-    if data is not None and Path(ck.config.data.path).is_file():
+    if data is not None and own_data_exists(ck.config.data):
         return load_eval_dataset(ck, None)
     return ds
+
+
+def own_data_exists(dcfg) -> bool:
+    """Whether the run's own candle file (every pair's, for a universe) is still there."""
+    if dcfg.universe is None:
+        return Path(dcfg.path).is_file()
+    try:
+        return all(Path(f).is_file() for f in universe_files(dcfg).values())
+    except UserError:
+        return False
 
 
 def run_baselines(ck, ds, idx: np.ndarray, data: Path | None,

@@ -27,10 +27,9 @@ from typing import Callable
 
 import numpy as np
 
-from cryptotrain.data.timestamps import timeframe_to_ms
 from cryptotrain.evaluate.bootstrap import (balanced_accuracy_stat, block_length, circular_block_indices,
                                             log_loss_stat, percentile_interval)
-from cryptotrain.models.inference import forward_fixed_batch, predicted_action, slot_batches, window_slots
+from cryptotrain.models.inference import dataset_slots, forward_fixed_batch, predicted_action, slot_batches
 from cryptotrain.nn.layers import softmax_forward
 
 IMPORTANCE_CHOICES = ("features", "groups")
@@ -65,13 +64,13 @@ def permuted_probs(params: dict, ds, idx: np.ndarray, mcfg, batch_size: int, col
     """(N, K) eval-mode probabilities on the windows ending at `idx`, with columns `cols` of each
     window taken from the window ending at `source` (same length as idx) when given."""
     out = []
-    slots = window_slots(ds.timestamps[idx], timeframe_to_ms(ds.timeframe), batch_size)
+    slots = dataset_slots(ds, idx, batch_size)
     for part in slot_batches(slots):                              # evaluate's batches (models/inference.py)
-        x, _ = ds.batch(idx[part])                                # (B, T, F), a copy
+        x, targets = ds.batch(idx[part])                          # (B, T, F), a copy
         if cols:
             xs, _ = ds.batch(source[part])
             x[:, :, cols] = xs[:, :, cols]
-        o = forward_fixed_batch(params, x, mcfg, batch_size, slots[part])
+        o = forward_fixed_batch(params, x, mcfg, batch_size, slots[part], targets.get("pair"))
         out.append(softmax_forward(np.asarray(o["logits"], dtype=np.float64))[0])
     return np.concatenate(out) if out else np.zeros((0, 3))
 

@@ -10,13 +10,16 @@ intervals, verdicts, leakage warnings, attention and (with `importance`) permuta
 on the validation split; write, atomically,
 
     RUN_DIR/eval/<split>/predictions.csv    one row per window (columns: PREDICTION_COLUMNS, then
-                                            the fitted baselines' actions, BASELINE_ACTION_COLUMNS)
+                                            the fitted baselines' actions, BASELINE_ACTION_COLUMNS); a
+                                            universe run: one row per (pair, decision time), sorted by
+                                            time then symbol, a `symbol` column after timestamp
     RUN_DIR/eval/<split>/metrics.json       everything in the report (NaN -> null), and the
                                             provenance of predictions.csv (provenance.py)
     RUN_DIR/eval/<split>/plots/*.png        confusion, reliability, attention by lag, heatmap,
                                             importance
 
-With `data` the output directory is RUN_DIR/eval/<file stem>-<split>/ so the run's own
+With `data` (or `data_dir`, a universe run's pairs in another folder) the output directory is
+RUN_DIR/eval/<file or folder name>-<split>/ so the run's own
 evaluation is never overwritten; the file's timeframe must equal the run's; data.start / end /
 last_rows of the run's config are not applied to it; split "all" (every labelled window of the
 file) is allowed only with `data`. Nothing is printed: commands/evaluate.py prints the result.
@@ -44,6 +47,7 @@ from cryptotrain.evaluate.eval_data import (load_eval_dataset, pinned, run_basel
                                             training_overlap, untrained_head_notes)
 from cryptotrain.evaluate.guards import check_finite_outputs, check_finite_params
 from cryptotrain.evaluate.importance import IMPORTANCE_CHOICES, permutation_importance
+from cryptotrain.evaluate.per_pair import per_pair_report
 from cryptotrain.evaluate.provenance import predictions_provenance
 from cryptotrain.evaluate.summary import evaluation_report
 from cryptotrain.csv_writer import write_csv
@@ -75,7 +79,7 @@ class EvalResult:
 
 def score(run_dir: Path | None = None, split: str = "test", checkpoint: str = "best",
           data: Path | None = None, importance: str | None = None, importance_repeats: int = 5,
-          on_progress: Callable[[str, int, int], None] | None = None) -> EvalResult:
+          on_progress: Callable[[str, int, int], None] | None = None, data_dir: Path | None = None) -> EvalResult:
     """Score RUN_DIR's `checkpoint` on `split` (of `data` when given) and write the outputs.
 
     importance "features" | "groups": also the permutation importance on the validation split
@@ -85,7 +89,7 @@ def score(run_dir: Path | None = None, split: str = "test", checkpoint: str = "b
     on_progress(step, done, total): the steps (scoring, fitting baselines, bootstrap intervals,
     permutation importance) as they go, for a progress display (report/progress.py StepProgress).
     """
-    _check_choices(split, checkpoint, data)
+    _check_choices(split, checkpoint, data or data_dir)
     if importance is not None and importance not in IMPORTANCE_CHOICES:
         raise UserError(f"--importance {importance!r}: use features or groups")
     if not 1 <= importance_repeats <= MAX_IMPORTANCE_REPEATS:
@@ -94,17 +98,18 @@ def score(run_dir: Path | None = None, split: str = "test", checkpoint: str = "b
     run_dir = resolve_run(run_dir)
     with dir_lock(run_dir, "evaluate"):
         return _score(run_dir, split, checkpoint, data, importance, importance_repeats,
-                      on_progress or (lambda step, done, total: None))
+                      on_progress or (lambda step, done, total: None), data_dir)
 
 
 def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, importance: str | None,
-           importance_repeats: int, tick: Callable[[str, int, int], None]) -> EvalResult:
+           importance_repeats: int, tick: Callable[[str, int, int], None], data_dir: Path | None = None) -> EvalResult:
     ck_path = run_dir / "checkpoints" / f"{checkpoint}.npz"
     ck = load_checkpoint(ck_path)
     check_matches_run(ck, ck_path, run_dir)
     check_finite_params(ck.params, str(ck_path))
     cfg = ck.config
-    ds = load_eval_dataset(ck, data, split)
+    ds = load_eval_dataset(ck, data, split, data_dir)
+    data = data or data_dir   # from here on: "other data than the run's own" (a universe's folder too)
     idx = split_rows(ds, split)
     if len(idx) == 0:
         raise UserError(f"the {split} split of {ds.fingerprint['path']} has no complete window; use a longer file")
@@ -126,6 +131,10 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
                                baselines=baselines, attention=pred["attention"], timeframe=ds.timeframe,
                                horizon=ds.horizon, seed=cfg.train.seed, costs=cfg.backtest,
                                notes=untrained_head_notes(trained) + fit_notes, on_progress=tick)
+    if ds.symbols is not None:   # a universe: each pair's windows on their own, keyed by symbol
+        report["per_pair"] = per_pair_report(ds.symbols, ds.symbol_id[idx], y_true=ds.action[idx], r=ds.ret[idx],
+                                             model=model, baselines=baselines, horizon=ds.horizon, seed=cfg.train.seed,
+                                             on_progress=tick)
     if importance is not None:
         val = split_rows(ds, "val")
         if len(val) == 0:
@@ -203,10 +212,11 @@ def predictions_frame(ds, idx: np.ndarray, pred: dict, baselines: dict | None = 
     """predictions.csv's rows: actions as -1/0/1, pred_return and forward_return in r_t units; then
     the fitted baselines' actions (BASELINE_ACTION_COLUMNS, those that were fitted)."""
     probs = pred["probs"]
+    pair = {} if ds.symbols is None else {"symbol": np.asarray(ds.symbols, dtype=object)[ds.symbol_id[idx]]}
     extra = {col: action_to_position((baselines or {})[b]["action"]) for b, col in BASELINE_ACTION_COLUMNS.items() if b in (baselines or {})}
     return pd.DataFrame({
-        "timestamp": ds.timestamps[idx], "close": ds.close[idx],
+        "timestamp": ds.timestamps[idx], **pair, "close": ds.close[idx],
         "p_sell": probs[:, 0], "p_hold": probs[:, 1], "p_buy": probs[:, 2],
         "pred_action": action_to_position(predicted_action(probs)), "confidence": pred["confidence"],
         "pred_return": pred["pred_return"], "true_action": action_to_position(ds.action[idx]), "forward_return": ds.ret[idx],
-        **extra}, columns=PREDICTION_COLUMNS + list(extra))
+        **extra}, columns=PREDICTION_COLUMNS[:1] + list(pair) + PREDICTION_COLUMNS[1:] + list(extra))

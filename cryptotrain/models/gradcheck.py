@@ -22,7 +22,8 @@ layer norm, residual, dropout, head depth and activation, class weights, return 
 B = 2, T = 5, F = 3, H = 4 (or the next multiple of num_heads), head widths 4, and:
 every loss weight set to 1 and l2 to 1e-3 if 0 (so every head and the l2 term are checked),
 the first window left-padded by one step (so the mask path is checked), and dropout on with
-masks fixed by re-seeding the rng for every evaluation of f.
+masks fixed by re-seeding the rng for every evaluation of f. With model.symbol_embedding, three
+pairs, the batch's windows of pairs 2, 0, 2, ... (one row of the table unused: its gradient is 0).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def check_model_grads(mcfg: ModelConfig, *, B: int = 2, T: int = 5, F: int = 3, 
     """{name: (shape, max abs error, max rel error)} for "x" and every parameter of a float64
     model built from `mcfg` as given (use small_model_config first for a configured model)."""
     r = np.random.default_rng(seed)
-    params = init_params(mcfg, F, T, r)
+    params = init_params(mcfg, F, T, r, n_pairs=3)
     for k, v in params.items():   # non-trivial biases / norm params, so their paths are exercised
         if v.ndim == 1:
             v += 0.1 * r.normal(size=v.shape)
@@ -60,10 +61,12 @@ def check_model_grads(mcfg: ModelConfig, *, B: int = 2, T: int = 5, F: int = 3, 
         mask = np.ones((B, T), dtype=bool)
         mask[0, 0] = False
     targets = {"action": np.arange(B) % 3, "confidence": r.random(B), "return": 0.01 * r.normal(size=B)}
+    pairs = np.array([2, 0, 2][:B] + [1] * max(B - 3, 0)) if mcfg.symbol_embedding else None  # pair 2 twice: dE sums
     train = mcfg.dropout > 0 or mcfg.head_dropout > 0
 
     def run():
-        out, cache = model_forward(params, x, mcfg, mask=mask, train=train, rng=np.random.default_rng(seed + 1))
+        out, cache = model_forward(params, x, mcfg, mask=mask, train=train, rng=np.random.default_rng(seed + 1),
+                                   pairs=pairs)
         return out, cache, *model_loss(out, targets, mcfg, params)
 
     f = lambda: run()[2]

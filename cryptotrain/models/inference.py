@@ -40,19 +40,31 @@ def predicted_action(scores: np.ndarray) -> np.ndarray:
 EVAL_COLUMNS = "time"
 
 
-def window_slots(timestamps: np.ndarray, timeframe_ms: int, batch_size: int) -> np.ndarray:
-    """(N,) the batch column of each window: (open time of its decision candle // timeframe) mod B.
+def window_slots(timestamps: np.ndarray, timeframe_ms: int, batch_size: int, pair: np.ndarray | int = 0,
+                 n_pairs: int = 1) -> np.ndarray:
+    """(N,) the batch column of each window: (open time of its decision candle // timeframe) mod B;
+    of a universe's window of pair p (of P), ((open time // timeframe) * P + p) mod B, so the pairs that
+    share a time sit in distinct columns (one pair: the same columns as a single-file run).
 
     BLAS rounds a GEMM's columns by where they sit: with OpenBLAS's Haswell kernels some batch
     columns (which ones depends on B and the thread count; e.g. 6-11 and 18-31 of 32 at 1 thread)
     get other bits than the same window in column 0; the neighbours do not matter
     (tests/test_speed_paths.py). So every pass puts a candle's window in the column
     its time names, and `cryptotrain predict` scoring that candle alone gets evaluate's bits."""
-    return (np.asarray(timestamps, dtype=np.int64) // int(timeframe_ms)) % batch_size
+    return ((np.asarray(timestamps, dtype=np.int64) // int(timeframe_ms)) * int(n_pairs) + pair) % batch_size
+
+
+def dataset_slots(dataset, idx: np.ndarray, batch_size: int) -> np.ndarray:
+    """`window_slots` of the windows ending at rows `idx` of a Dataset (one file or a universe; an object
+    without symbol ids is one file)."""
+    tf = timeframe_to_ms(dataset.timeframe)
+    if getattr(dataset, "symbol_id", None) is None:
+        return window_slots(dataset.timestamps[idx], tf, batch_size)
+    return window_slots(dataset.timestamps[idx], tf, batch_size, dataset.symbol_id[idx], len(dataset.symbols))
 
 
 def forward_fixed_batch(params: dict, x: np.ndarray, mcfg: ModelConfig, batch_size: int,
-                        slots: np.ndarray | None = None) -> dict:
+                        slots: np.ndarray | None = None, pairs: np.ndarray | None = None) -> dict:
     """Eval-mode outputs for the n <= batch_size windows x (n, T, F), always computed as one batch of
     exactly `batch_size`, window i in column slots[i] (distinct; default i); the other columns
     hold copies of the last window. Outputs come back in the order of x.
@@ -68,7 +80,11 @@ def forward_fixed_batch(params: dict, x: np.ndarray, mcfg: ModelConfig, batch_si
         raise ValueError(f"{n} windows need {n} distinct batch columns below {batch_size}, got {slots.tolist()}")
     full = np.repeat(x[-1:], batch_size, axis=0)
     full[slots] = x
-    out, _ = model_forward(params, full, mcfg, train=False, keep_cache=False)
+    full_pairs = None
+    if pairs is not None:   # a universe's windows: their symbol ids, placed as the windows
+        full_pairs = np.repeat(np.asarray(pairs, dtype=np.int64)[-1:], batch_size)
+        full_pairs[slots] = pairs
+    out, _ = model_forward(params, full, mcfg, train=False, keep_cache=False, pairs=full_pairs)
     return {k: (v[slots] if v is not None else None) for k, v in out.items()}
 
 
@@ -97,7 +113,7 @@ def predict_with_loss(params: dict, dataset, split: str | np.ndarray, mcfg: Mode
                       keep_outputs: bool = True) -> tuple[dict | None, tuple[float, dict[str, float], float]]:
     """One eval-mode pass: (predictions or None, (loss, parts, accuracy)); see the module docstring."""
     idx = split_indices(dataset, split)
-    slots = window_slots(dataset.timestamps[idx], timeframe_to_ms(dataset.timeframe), batch_size)
+    slots = dataset_slots(dataset, idx, batch_size)
     sums: dict[str, float] = {}
     total = 0.0
     correct = 0
@@ -108,7 +124,7 @@ def predict_with_loss(params: dict, dataset, split: str | np.ndarray, mcfg: Mode
         # one batch = one buffers.step(): its arrays reuse the previous batch's memory (no fresh
         # pages to fault in); what is kept past the block is copied out of the pool
         with buffers.step():
-            out = forward_fixed_batch(params, x, mcfg, batch_size, slots[part])
+            out = forward_fixed_batch(params, x, mcfg, batch_size, slots[part], targets.get("pair"))
             loss, parts, _ = model_loss(out, targets, mcfg, params, l2=False)  # no weight penalty in a validation loss
             n = len(bidx)
             total += float(loss) * n

@@ -37,7 +37,8 @@ def format_stat(key: str, v: Any) -> str:
 # Strategy keys of stats.json -> the names used in the table headers, the figure legend and the verdict.
 STRATEGY_NAMES = {"model": "Model", "buy_and_hold": "Buy & Hold", "persistence": "Persistence",
                   "linear": "Logistic", "lightgbm": "LightGBM",   # these two: evaluate's fitted baselines
-                  "portfolio": "Portfolio", "equal_weight": "Equal weight", "btc_buy_and_hold": "BTC Buy & Hold"}
+                  "portfolio": "Portfolio", "equal_weight": "Equal weight", "btc_buy_and_hold": "BTC Buy & Hold",
+                  "momentum": "Momentum"}
 
 
 def settings_caption(b: BacktestConfig) -> str:

@@ -110,6 +110,24 @@ def print_importance_table(console: Console, imp: dict) -> None:
                        "feature" if imp["by"] == "features" else "group", rows, cols)
 
 
+def print_per_pair_table(console: Console, per_pair: dict) -> None:
+    """A universe run's pairs, each on its own windows (evaluate/per_pair.py)."""
+    def ci(d: dict | None, fmt: str) -> str:
+        return "-" if d is None else f"{_fmt(d['value'], fmt)} [{_fmt(d['lo'], fmt)}, {_fmt(d['hi'], fmt)}]"
+
+    rows = list(per_pair)
+    cols = {"windows": [str(v["windows"]) for v in per_pair.values()],
+            "accuracy [95% CI]": [ci(v["accuracy"], "{:.3f}") for v in per_pair.values()],
+            "majority": [_fmt(v["baselines"]["majority"].get("accuracy"), "{:.3f}") for v in per_pair.values()],
+            "direction acc. [95% CI]": [ci(v["direction_accuracy"], "{:.3f}") for v in per_pair.values()],
+            "rate-matched": [_fmt(v["baselines"]["rate_matched"].get("direction_accuracy"), "{:.3f}")
+                             for v in per_pair.values()]}
+    if any("ic_pearson" in v for v in per_pair.values()):
+        cols["IC Pearson [95% CI]"] = [ci(v.get("ic_pearson"), "{:+.4f}") for v in per_pair.values()]
+    print_fitted_table(console, f"Per pair ({len(rows)} pairs, each on its own windows; baselines on the same windows; "
+                                "descriptive, not corrected)", "pair", rows, cols)
+
+
 def print_evaluation(report: dict, console: Console, *, title: str = "", files: list[str] | None = None) -> None:
     """Everything above, then the verdicts, warnings, notes and written files."""
     if title:
@@ -117,6 +135,8 @@ def print_evaluation(report: dict, console: Console, *, title: str = "", files: 
     print_summary_table(console, report)
     print_bootstrap_table(console, report["bootstrap"])
     print_per_class_table(console, report["model"]["classification"])
+    if report.get("per_pair"):
+        print_per_pair_table(console, report["per_pair"])
     if "confidence" in report["model"]:
         print_reliability_table(console, report["model"]["confidence"]["reliability"])
     att = report.get("attention")

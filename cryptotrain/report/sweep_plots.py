@@ -1,5 +1,6 @@
 """Figures of a sweep, drawn from plain data: optimization history with the running best,
-hyperparameter importances, and the objective against each drawn parameter."""
+hyperparameter importances, the objective against each drawn parameter, and the distribution of
+the PBO logits."""
 
 from __future__ import annotations
 
@@ -72,5 +73,26 @@ def plot_objective_vs_params(path: Path, points: list[tuple[dict[str, Any], floa
         ax.set_xlabel(key)
         ax.set_ylabel(objective)
     fig.suptitle("Objective against each parameter")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_pbo_logits(path: Path, logits: np.ndarray, pbo: float, n_strategies: int) -> Path:
+    """Histogram of the CSCV logits lambda = log(omega / (1 - omega)) of the in-sample winner's
+    out-of-sample relative rank omega (backtest/pbo.py); PBO = the share at or below 0."""
+    plt = pyplot()
+    lam = np.asarray(logits, dtype=float)
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    values, counts = np.unique(np.round(lam, 9), return_counts=True)
+    if len(values) <= 60:   # N trials give at most N + 1 ranks (ties halve): one bar per logit value
+        gap = float(np.min(np.diff(values))) if len(values) > 1 else 1.0
+        ax.bar(values, counts, width=0.8 * gap, color="tab:blue", alpha=0.8)
+    else:
+        ax.hist(lam, bins=60, color="tab:blue", alpha=0.8)
+    ax.axvline(0.0, color="tab:red", linestyle="--", label="out-of-sample median (PBO = share at or left of it)")
+    ax.set_xlabel("logit of the in-sample winner's out-of-sample rank")
+    ax.set_ylabel("splits")
+    ax.set_title(f"Probability of backtest overfitting {pbo:.2f} ({len(lam):,} splits, {n_strategies} trials)")
+    ax.legend()
     fig.tight_layout()
     return save_figure(fig, path)

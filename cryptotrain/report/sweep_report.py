@@ -102,6 +102,9 @@ def print_sweep_end(console: Console, summary: dict, final: dict | None, sweep_d
                   f"its spread from the {f['n_sharpes']} trials with a validation backtest: deflated Sharpe ratio "
                   f"{_num(f['dsr'], '{:.3f}')}; test PSR(0) {_num(f['test_psr0'], '{:.3f}')}", soft_wrap=True, markup=False)
     console.print(f["sentence"], soft_wrap=True, markup=False)
+    pbo = summary.get("pbo") or {}
+    if pbo:
+        console.print(pbo.get("sentence") or pbo["note"], soft_wrap=True, markup=False)
     warn = importance_warning(summary["counts"]["complete"])
     if warn and summary.get("importances"):
         console.print(f"plots/importances.png: {warn}", style="yellow", soft_wrap=True, markup=False)

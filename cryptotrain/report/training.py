@@ -50,7 +50,7 @@ def print_intro(console: Console, plan) -> None:
     cfg, n, n_batches = plan.cfg, plan.split_sizes, plan.n_batches
     if plan.resumed_after is not None:
         console.print(f"resuming {plan.run_dir} after epoch {plan.resumed_after}", markup=False)
-    console.print(f"[bold]{cfg.model.type}[/] on {escape(f'{cfg.data.symbol} {plan.timeframe} from {cfg.data.path}')}: "
+    console.print(f"[bold]{cfg.model.type}[/] on {escape(f'{cfg.data.market()} {plan.timeframe} from {cfg.data.source()}')}: "
                   f"{plan.n_features} features, window {cfg.data.window}, "
                   f"windows train/val/test {n['train']}/{n['val']}/{n['test']}")
     mode = (f"overfit-batch sanity mode: one batch of {cfg.train.batch_size} windows, {n_batches} steps per epoch, "

@@ -168,13 +168,16 @@ def evaluation_summary(doc: dict) -> dict:
 
 
 def backtest_summary(doc: dict) -> dict:
-    """Return, Sharpe and drawdown of the model beside buy and hold, from a stats.json."""
+    """Return, Sharpe and drawdown of the model beside buy and hold, from a stats.json (of a universe run: the
+    portfolio beside BTC's buy and hold)."""
     def side(name: str) -> dict:
         s = doc.get(name) if isinstance(doc.get(name), dict) else {}
         return {"return_pct": number(s.get("Return [%]")), "sharpe": number(s.get("Sharpe Ratio")),
                 "max_drawdown_pct": number(s.get("Max. Drawdown [%]")), "trades": number(s.get("# Trades"))}
 
-    return {"model": side("model"), "buy_and_hold": side("buy_and_hold"),
+    portfolio = "model" not in doc and "portfolio" in doc   # a universe run's (backtest/universe_backtest.py)
+    return {"model": side("portfolio" if portfolio else "model"),
+            "buy_and_hold": side("btc_buy_and_hold" if portfolio else "buy_and_hold"),
             "checkpoint": dig(doc, "predictions", "checkpoint"), "settings": doc.get("settings")}
 
 
@@ -277,7 +280,9 @@ def read_run(run_dir: Path) -> dict:
         "name": run_dir.name, "path": str(run_dir), "kind": "run", "state": state,
         "overfit_batch": bool(ts.get("overfit_batch")),
         "model": {"type": cfg.model.type if cfg else None, "params": ck["params"] if ck else None},
-        "symbol": cfg.data.symbol if cfg else None, "timeframe": cfg.data.timeframe if cfg else None,
+        # a universe run: its pair count in place of one symbol (the pairs: "pairs")
+        "symbol": (cfg.data.symbol if cfg.data.universe is None else f"{len(cfg.data.universe)} pairs") if cfg else None,
+        "pairs": cfg.data.universe if cfg else None, "timeframe": cfg.data.timeframe if cfg else None,
         "epochs": {"done": done, "planned": planned, "best": number(ts.get("best_epoch")) if ck else train.get("best_epoch")},
         "best_val_loss": best_val, "training": train,
         "evaluation": evals.get("test"), "evaluations": evals,

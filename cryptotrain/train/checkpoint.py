@@ -5,8 +5,8 @@ Layout (every entry a plain array, so `np.load(..., allow_pickle=False)` reads i
     param/<name>      model parameters                      (shapes as in models/)
     opt/m/<name>      Adam first moments                    same shape as param/<name>
     opt/v/<name>      Adam second moments                   same shape as param/<name>
-    norm/center       normalizer center (mean or median)    (F,)
-    norm/scale        normalizer scale (std or IQR)         (F,)
+    norm/center       normalizer center (mean or median)    (F,), or (P, F) per pair of data.universe
+    norm/scale        normalizer scale (std or IQR)         (F,), or (P, F)
     meta              JSON text: format, epoch, global step, optimizer step,
                       early-stopping state, RNG states, normalizer kind, label thresholds,
                       feature names, data fingerprint, data range and split start times,
@@ -156,7 +156,8 @@ def _checked(path: Path, meta: Any, arrays: dict[str, np.ndarray]) -> Checkpoint
 
 def _check_shapes(path: Path, config: Config, n_features: int, params: dict, arrays: dict) -> None:
     """Every parameter the stored config's model has, with its shape, and its Adam moments; nothing else."""
-    expected = init_params(config.model, n_features, config.data.window, np.random.default_rng(0))
+    expected = init_params(config.model, n_features, config.data.window, np.random.default_rng(0),
+                           n_pairs=len(config.data.universe or [0]))
     for name, ref in expected.items():
         if name not in params:
             raise _invalid(path, f"parameter {name} missing (the stored config's {config.model.type} model has it)")
@@ -170,9 +171,10 @@ def _check_shapes(path: Path, config: Config, n_features: int, params: dict, arr
     extra = sorted(set(params) - set(expected))
     if extra:
         raise _invalid(path, f"parameter(s) {', '.join(extra[:3])} that a {config.model.type} model does not have")
+    per_pair = {(n_features,)} | ({(len(config.data.universe), n_features)} if config.data.universe else set())
     for key in ("norm/center", "norm/scale"):
-        if arrays.get(key) is None or arrays[key].shape != (n_features,):
-            raise _invalid(path, f"{key} missing or not one value per feature ({n_features})")
+        if arrays.get(key) is None or arrays[key].shape not in per_pair:
+            raise _invalid(path, f"{key} missing or not one value per feature ({n_features}) and pair")
 
 
 IDENTITY = ("data", "features", "labels", "model")

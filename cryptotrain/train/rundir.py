@@ -23,7 +23,8 @@ LATEST = "latest"
 
 def run_dir_name(cfg: Config, name: str | None = None, now: float | None = None) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
-    parts = [stamp, cfg.model.type, symbol_slug(cfg.data.symbol), cfg.data.timeframe or "tf"]
+    market = symbol_slug(cfg.data.symbol) if cfg.data.universe is None else f"{len(cfg.data.universe)}pairs"
+    parts = [stamp, cfg.model.type, market, cfg.data.timeframe or "tf"]
     if name:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
             raise UserError(f"--run-name {name!r}: use only letters, digits, '.', '_' and '-'")

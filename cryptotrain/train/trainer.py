@@ -164,7 +164,8 @@ def _new(cfg: Config, ds, run_dir: Path, overfit_batch: bool, created: bool,
     (run_dir / "plots").mkdir(exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", config_to_yaml(cfg))
     seed = cfg.train.seed
-    params = init_params(cfg.model, len(ds.feature_names), cfg.data.window, np.random.default_rng(seed))
+    params = init_params(cfg.model, len(ds.feature_names), cfg.data.window, np.random.default_rng(seed),
+                         n_pairs=len(ds.symbols or [0]))
     if start_params is not None:
         if {k: v.shape for k, v in params.items()} != {k: np.shape(v) for k, v in start_params.items()}:
             raise UserError("the warm-start parameters do not fit this model (other keys or shapes); "

@@ -1,6 +1,9 @@
 """What a finished sweep leaves: trials.csv, sweep.json, best.yaml, figures, and the one look at
 the test split (`final_test`: the best trial evaluated and backtested on test, the deflated
 Sharpe ratio of its validation Sharpe among the N complete trials, PSR(0) of its test backtest).
+A val_sharpe sweep also gets the probability of backtest overfitting of its selection (`sweep_pbo`:
+CSCV over the complete trials' validation returns on the candles they all traded) and
+plots/pbo_logits.png; a val_loss sweep gets a note instead.
 
 The test split is read here only, after every trial has finished.
 """
@@ -8,6 +11,7 @@ The test split is read here only, after every trial has finished.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -16,15 +20,19 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 
 from cryptotrain.backtest import run as run_backtest
 from cryptotrain.backtest.stats import periods_per_year
+from cryptotrain.backtest.pbo import pbo, sentence
+from cryptotrain.errors import UserError
 from cryptotrain.evaluate import score
 from cryptotrain.fileio import atomic_write_text, to_jsonable
 from cryptotrain.orchestration.sweep.search import SweepSettings, TrialRow
+from cryptotrain.orchestration.sweep.trial import RETURNS
 from cryptotrain.backtest.deflated_sharpe import backtest_candle_stats, deflated_sharpe, psr, verdict
-from cryptotrain.report.sweep_plots import plot_history, plot_importances, plot_objective_vs_params
+from cryptotrain.report.sweep_plots import plot_history, plot_importances, plot_objective_vs_params, plot_pbo_logits
 
 
 def write_trials_csv(path: Path, rows: list[TrialRow], keys: list[str]) -> None:
@@ -82,7 +90,38 @@ def write_outputs(sweep_dir: Path, study: optuna.Study, rows: list[TrialRow], ke
                                  log_keys)
     if imp:
         plot_importances(plots / "importances.png", imp, method, n_trials=len(complete))
+    summary["pbo"] = sweep_pbo(complete, s.objective)
+    logits = summary["pbo"].pop("logits", None)
+    if logits is not None:
+        plot_pbo_logits(plots / "pbo_logits.png", logits, summary["pbo"]["pbo"], summary["pbo"]["n_strategies"])
     return summary
+
+
+def sweep_pbo(complete: list[TrialRow], objective: str) -> dict[str, Any]:
+    """PBO (backtest/pbo.py) of picking the best complete trial by its validation backtest, over the
+    candles every complete trial with saved returns traded. -> PBOResult.to_dict() with "sentence",
+    "trials", "candles" and "logits" (C,), or {"note": why there is none}."""
+    if objective == "val_loss":
+        return {"note": "no probability of backtest overfitting: this sweep selects by validation loss, and PBO "
+                        "resamples returns, so it would judge a selection the sweep did not make "
+                        "(--objective val_sharpe selects by the returns)"}
+    series: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for r in complete:
+        path = Path(r.directory) / RETURNS
+        if path.is_file():
+            with np.load(path) as z:          # plain arrays: never allow_pickle
+                series[r.number] = (z["timestamp"], z["r"])
+    if len(series) < 2:
+        return {"note": f"no probability of backtest overfitting: it needs at least 2 complete trials with a "
+                        f"validation backtest, this sweep has {len(series)}"}
+    common = functools.reduce(np.intersect1d, [ts for ts, _ in series.values()])   # the candles all traded
+    returns = np.column_stack([r[np.isin(ts, common)] for ts, r in series.values()])   # (T, N)
+    try:
+        res = pbo(returns)
+    except UserError as err:
+        return {"note": f"no probability of backtest overfitting: {err}"}
+    return {**res.to_dict(), "sentence": sentence(res, "trials"), "trials": list(series), "candles": len(common),
+            "logits": res.logits}
 
 
 def final_test(sweep_dir: Path, study: optuna.Study, summary: dict[str, Any]) -> dict[str, Any]:

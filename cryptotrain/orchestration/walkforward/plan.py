@@ -98,6 +98,9 @@ def resolve_wf_embargo(cfg: Config) -> int:
 
 
 def base_candles(cfg: Config) -> pd.DataFrame:
+    if cfg.data.universe is not None:   # the folds would read data.path, not the pairs
+        raise UserError("walkforward does not take a data.universe config yet; train and evaluate the universe run, "
+                        "or walk one pair forward with data.path")
     df, _ = load_ohlcv(cfg.data.path, cfg.data.timeframe, cfg.data.gap_policy)
     return trim_candles(df, cfg.data.start, cfg.data.end, cfg.data.last_rows, str(cfg.data.path))
 

@@ -1,0 +1,161 @@
+"""A universe run's predictions.csv + candles -> policy -> portfolio engine (backtest/universe_backtest.py),
+on three pairs cut from data/sample and a predictions file written here in evaluate's columns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cryptotrain.backtest.universe_backtest import load_universe, read_predictions, resolve_settings, trade_universe
+from cryptotrain.config import BacktestConfig
+from cryptotrain.errors import UserError
+from cryptotrain.evaluate.scorer import PREDICTION_COLUMNS
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
+ROWS = 200
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """200 hourly candles of BTC, ETH and SOL from the sample; SOL has a 5-candle gap and ETH ends 20 early."""
+    d = tmp_path_factory.mktemp("universe")
+    start = pd.read_csv(SAMPLE / "ETH_USDT-1h.csv.gz", usecols=["timestamp"])["timestamp"].iloc[-1000]
+    for sym in SYMBOLS:
+        slug = sym.replace("/", "_")
+        df = pd.read_csv(SAMPLE / f"{slug}-1h.csv.gz")
+        df = df[df["timestamp"] >= start].iloc[:ROWS]
+        if slug == "SOL_USDT":
+            df = df.drop(df.index[100:105])
+        if slug == "ETH_USDT":
+            df = df.iloc[:-20]
+        df.to_csv(d / f"{slug}-1h.csv.gz", index=False)
+    return d
+
+
+def predictions(uni, seed=0, pred_return=False) -> pd.DataFrame:
+    """One row per pair and candle it has, rows 10..190, sorted by time then symbol, evaluate's columns."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for t in range(10, 190):
+        for i, sym in enumerate(SYMBOLS):
+            if not np.isfinite(uni.close[t, i]):
+                continue
+            p = rng.dirichlet([1, 1, 1])
+            rows.append({"timestamp": int(uni.timestamps[t]), "symbol": sym, "close": uni.close[t, i],
+                         "p_sell": p[0], "p_hold": p[1], "p_buy": p[2], "pred_action": int(np.argmax(p)) - 1,
+                         "confidence": p.max(), "pred_return": rng.normal() if pred_return else np.nan,
+                         "true_action": 0, "forward_return": 0.0})
+    return pd.DataFrame(rows, columns=["symbol", *PREDICTION_COLUMNS])
+
+
+def test_predictions_on_the_grid_and_the_score_column(data_dir, tmp_path):
+    """Catches a row put on the wrong pair or time, p_buy - p_sell not used when pred_return is empty (or
+    used when it is not), and a pair without a prediction given a score."""
+    uni = load_universe(SYMBOLS, "1h", data_dir=data_dir)
+    assert uni.symbols == ["BTC_USDT", "ETH_USDT", "SOL_USDT"]
+    for with_ret in (False, True):
+        df = predictions(uni, pred_return=with_ret)
+        df.to_csv(tmp_path / "predictions.csv", index=False)
+        p = read_predictions(pd.read_csv(tmp_path / "predictions.csv"), uni, 3, "predictions.csv")
+        assert p.score_name == ("pred_return" if with_ret else "p_buy - p_sell")
+        np.testing.assert_array_equal(uni.timestamps[p.rows], np.unique(df["timestamp"]))
+        for _, r in df.sample(50, random_state=1).iterrows():
+            t, i = int(np.searchsorted(uni.timestamps[p.rows], r["timestamp"])), SYMBOLS.index(r["symbol"])
+            want = r["pred_return"] if with_ret else r["p_buy"] - r["p_sell"]
+            assert p.score[t, i] == pytest.approx(want) and p.pred_action[t, i] == r["pred_action"]
+        assert np.isnan(p.score[~np.isfinite(uni.close[p.rows])]).all()     # SOL's gap, ETH after its end
+
+
+def test_topk_on_a_universe_run_holds_the_best_scored_pair_and_reports_momentum(data_dir):
+    """Catches the policy not reaching the engine (the pair held after each decision is not the best
+    score of that decision), the decision interval not defaulting to the label horizon, and the momentum
+    benchmark missing from the results and the verdict's baselines."""
+    uni = load_universe(SYMBOLS, "1h", data_dir=data_dir)
+    p = read_predictions(predictions(uni, pred_return=True), uni, 3, "predictions.csv")
+    bcfg = resolve_settings(BacktestConfig(policy="topk", k=1, mode="long-only"), horizon=6)
+    assert bcfg.rebalance == 6
+    rep = trade_universe(uni, p, bcfg, horizon=6, n_pairs=3)
+    res = rep.results["portfolio"]
+    lo = int(p.rows[0])
+    for d in range(0, len(p.rows) - 1, 6):
+        best = int(np.nanargmax(p.score[d]))
+        held = res.target[d + 1]                        # decided at the close of d, held from d + 1
+        assert held[best] == 1.0 and (np.delete(held, best) == 0).all(), d
+    assert lo == 10 and set(rep.results) == {"portfolio", "momentum", "equal_weight", "btc_buy_and_hold"}
+    assert "momentum" in rep.verdict["baselines"] and rep.verdict["horizon"] == 6
+    assert rep.stats["momentum"]["# Trades"] > 0
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda df: df.assign(symbol=df["symbol"].replace("SOL/USDT", "DOGE/USDT")), "DOGE_USDT is not in the run"),
+    (lambda df: pd.concat([df, df.iloc[[5]]]), "two rows at timestamp"),
+    (lambda df: df.assign(timestamp=df["timestamp"] + 60_000), "is not a 1h candle"),
+    (lambda df: df.drop(columns="symbol"), "missing column(s) symbol"),
+])
+def test_bad_predictions_are_one_line(data_dir, edit, message):
+    """Catches a predictions file of other pairs, duplicates or candles traded silently."""
+    uni = load_universe(SYMBOLS, "1h", data_dir=data_dir)
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_predictions(edit(predictions(uni)), uni, 3, "predictions.csv")
+
+
+def test_independent_refuses_target_vol_and_missing_candle_files(data_dir):
+    with pytest.raises(UserError, match="target_vol"):
+        resolve_settings(BacktestConfig(target_vol=0.5), horizon=4)
+    with pytest.raises(UserError, match="no 1h candle file for XRP/USDT"):
+        load_universe([*SYMBOLS, "XRP/USDT"], "1h", data_dir=data_dir)
+
+
+def test_policy_keys_are_refused_with_weights(data_dir, tmp_path):
+    """Catches `--set backtest.policy=topk` silently ignored on a weight file (it has no scores to rank)."""
+    from typer.testing import CliRunner
+
+    from cryptotrain.cli import app
+
+    uni = load_universe(SYMBOLS, "1h", data_dir=data_dir)
+    pd.DataFrame({"timestamp": [int(uni.timestamps[5])], "symbol": ["BTC/USDT"], "weight": [0.5]}).to_csv(
+        tmp_path / "w.csv", index=False)
+    res = CliRunner().invoke(app, ["backtest", "--weights", str(tmp_path / "w.csv"), "--data-dir", str(data_dir),
+                                   "--set", "backtest.policy=topk"])
+    assert res.exit_code == 2 and "backtest.policy turns a universe run's scores" in res.output, res.output
+    assert not (tmp_path / "w_backtest").exists()
+
+
+def test_backtest_run_on_a_universe_run_end_to_end(data_dir, tmp_path):
+    """Catches `backtest --run` on a universe run not reaching the policy (dispatched to the single-pair
+    backtest, or --set backtest.policy ignored), settings written into the run's own backtest directory,
+    and momentum missing from stats.json and the reading lines. The run is a directory with config.yaml
+    and eval/test/predictions.csv written here (no training: the backtest reads only those)."""
+    from typer.testing import CliRunner
+
+    from cryptotrain.cli import app
+
+    run = tmp_path / "runs" / "u1"
+    (run / "eval" / "test").mkdir(parents=True)
+    (run / "config.yaml").write_text(f"data:\n  universe: [{', '.join(SYMBOLS)}]\n  dir: {data_dir}\n"
+                                     "  timeframe: 1h\nlabels:\n  horizon: 6\n")
+    uni = load_universe(SYMBOLS, "1h", data_dir=data_dir)
+    predictions(uni, pred_return=True).to_csv(run / "eval" / "test" / "predictions.csv", index=False)
+    res = CliRunner().invoke(app, ["backtest", "--run", str(run), "--set", "backtest.policy=topk",
+                                   "--set", "backtest.k=1", "--mode", "long-only"])
+    assert res.exit_code == 0, res.output
+    out = run / "backtest" / "test-long-only-topk-k1"
+    doc = json.loads((out / "stats.json").read_text())
+    assert set(doc) >= {"portfolio", "momentum", "equal_weight", "btc_buy_and_hold", "per_pair"}
+    assert doc["settings"]["policy"] == "topk" and doc["settings"]["rebalance"] == 6
+    assert "Against Momentum" in res.output and "policy topk: k 1" in res.output
+    assert doc["portfolio"]["Avg. Holdings"] == pytest.approx(1.0, abs=0.1)
+    from cryptotrain.runs.reader import backtest_summary   # runs show / list read the portfolio and BTC
+
+    summary = backtest_summary(doc)
+    assert summary["model"]["return_pct"] == doc["portfolio"]["Return [%]"]
+    assert summary["buy_and_hold"]["return_pct"] == doc["btc_buy_and_hold"]["Return [%]"]
+    res = CliRunner().invoke(app, ["backtest", "--run", str(run)])            # independent, the run's settings
+    assert res.exit_code == 0, res.output
+    doc = json.loads((run / "backtest" / "test" / "stats.json").read_text())
+    assert doc["settings"]["policy"] == "independent" and doc["momentum"]["# Trades"] > 0
