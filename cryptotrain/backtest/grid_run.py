@@ -1,6 +1,7 @@
-"""`run`: a grid of backtest settings (grid.py) on a run's predictions, a signal file (`--signals`) or a
-weight file (`--weights`), in this process, written as one unit beside the ordinary backtest's
-directory with `-grid-<8 hex digits of the grid and the settings around it>` appended:
+"""`run`: a grid of backtest settings (grid.py) on a run's predictions (a universe run's through its
+policy), a signal file (`--signals`) or a weight file (`--weights`), in this process, written as one
+unit beside the ordinary backtest's directory with `-grid-<8 hex digits of the grid and the settings
+around it>` appended:
 RUN/backtest/test-grid-1a2b3c4d/, SIGNALS_backtest-grid-.../, WEIGHTS_backtest-grid-.../ (or --out):
 
     grid.csv          one row per combination, best first: rank, combination, its values, every statistic
@@ -18,12 +19,13 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from cryptotrain.backtest import backtester, portfolio_backtest
+from cryptotrain.backtest import backtester, portfolio_backtest, universe_backtest
 from cryptotrain.backtest.grid import DEFAULT_SORT, GridResult, grid_hash, parse_grid, run_grid
 from cryptotrain.backtest.pbo import sentence
-from cryptotrain.backtest.settings import backtest_settings
-from cryptotrain.config import BacktestConfig
+from cryptotrain.backtest.settings import backtest_settings, settings_dir_name
+from cryptotrain.config import BacktestConfig, load_config
 from cryptotrain.csv_writer import write_csv
+from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
 from cryptotrain.fileio import atomic_write_text, to_jsonable
 from cryptotrain.outdir import check_target, output_unit
@@ -61,6 +63,9 @@ def run(run_dir: Path | None = None, split: str = "test", *, grid: str, sort_by:
         default = book.src.parent / f"{book.src.stem}_backtest{name}"
         return _grid(grid, overrides, trade_book, sort_by, out, default, book.src.name, "Portfolio")
 
+    if signals is None and universe_backtest.is_universe_run(run_dir):
+        return _universe(Path(run_dir), split, grid, overrides, name, sort_by, out, on_message, on_scored)
+
     def then(d) -> GridReport:
         if d.redecide is None:
             raise UserError("--grid trades a run's predictions, --signals or --weights; not a walk-forward's")
@@ -76,6 +81,26 @@ def run(run_dir: Path | None = None, split: str = "test", *, grid: str, sort_by:
 
     return backtester.with_decisions(then, run_dir, split, signals=signals, data=data, overrides=overrides,
                                      on_message=on_message, on_scored=on_scored)
+
+
+def _universe(run_dir: Path, split: str, grid: str, overrides: dict, name: str, sort_by: str, out: Path | None,
+              on_message, on_scored) -> GridReport:
+    """A universe run's predictions traded by its policy (universe_backtest.py) for each combination; the
+    grid's keys include policy, k, n_drop and rebalance."""
+    cfg = load_config(run_dir / "config.yaml")
+    horizon, n = cfg.labels.horizon, len(cfg.data.universe)
+    ub = universe_backtest
+    with dir_lock(run_dir, "backtest"):
+        uni, preds, _ = ub.read_run(run_dir, split, on_message, on_scored)
+
+        def trade_one(ov: dict[str, Any]):
+            rep = ub.trade_universe(uni, preds, ub.resolve_settings(backtest_settings(cfg.backtest, ov), horizon),
+                                    horizon, n, benchmarks=False)
+            return rep.results["portfolio"], rep.stats["portfolio"]
+
+        base = settings_dir_name(split, cfg.backtest, backtest_settings(cfg.backtest, overrides))
+        return _grid(grid, overrides, trade_one, sort_by, out, run_dir / "backtest" / f"{base}{name}",
+                     f"{run_dir.name} ({split} split)", "Portfolio")
 
 
 def _grid(text: str, overrides: dict, trade: Callable, sort_by: str, out: Path | None, default: Path, title: str,

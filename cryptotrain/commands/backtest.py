@@ -64,6 +64,11 @@ def grid_command(*, grid: str, sort_by: str, as_json: bool, console: Console, **
         if is_walkforward_dir(where.get("run_dir")):
             raise UserError("--grid trades a run's predictions, --signals or --weights; a walk-forward's stitched "
                             "signals are not supported yet (backtest it with --set for each setting)")
+        from cryptotrain.backtest.universe_backtest import is_universe_run
+
+        universe = _resolved(where.get("run_dir"))
+        if is_universe_run(universe):   # (runs/latest's too)
+            where["run_dir"] = universe
     say = Console(stderr=True, highlight=False) if as_json else console
     rep = grid_run.run(grid=grid, sort_by=sort_by, on_message=functools.partial(print_message, say),
                        on_scored=None if as_json else functools.partial(_print_scored, console=console), **where)
