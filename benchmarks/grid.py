@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from cryptotrain.backtest import grid_run
+from cryptotrain.config import BacktestConfig
 from cryptotrain.data.universe import list_pairs, load_pairs
 
 from portfolio import PAIRS, SAMPLE, topk_weights
@@ -39,7 +40,7 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} "
           f"on {os.cpu_count()} cores")
     uni = load_pairs(list_pairs(SAMPLE), PAIRS, "1h")
-    w = topk_weights(uni.close, 4, 3)[-a.candles:]
+    w = topk_weights(uni, BacktestConfig(policy="topk", k=3, rebalance=4, mode="long-only"))[0][-a.candles:]
     ts = uni.timestamps[-a.candles:]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "topk.csv"

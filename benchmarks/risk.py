@@ -26,6 +26,7 @@ from cryptotrain.backtest.portfolio_engine import run_portfolio
 from cryptotrain.backtest.portfolio_stats import per_pair_stats, portfolio_stats
 from cryptotrain.backtest.risk import Rules
 from cryptotrain.backtest.stats import compute_stats
+from cryptotrain.config import BacktestConfig
 from cryptotrain.data.universe import list_pairs, load_pairs
 
 from portfolio import PAIRS, SAMPLE, topk_weights
@@ -68,7 +69,7 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} "
           f"on {os.cpu_count()} cores")
     uni = load_pairs(list_pairs(SAMPLE), PAIRS, "1h")
-    w = topk_weights(uni.close, 4, 3)
+    w, _ = topk_weights(uni, BacktestConfig(policy="topk", k=3, rebalance=4, mode="long-only"))
     btc = np.nan_to_num(hold_forward(w[:, 0]) * 3)    # BTC's own sleeve as a target of 0 or 1
     for name, rules in CASES.items():
         best, med, res = timed(lambda: portfolio_once(uni, w, rules), a.repeats)
