@@ -356,6 +356,21 @@ def backtest(
                                                                 "candles, 0 = never", "rebalance")),
     target_vol: Optional[float] = typer.Option(None, help=_bt_help("Portfolio: annual volatility to scale the book "
                                                                    "to, 0 = off", "target_vol")),
+    stop_loss: Optional[float] = typer.Option(None, help=_bt_help("Exit at this fraction below a long's entry "
+                                                                  "(above a short's), inside the candle; 0 = off",
+                                                                  "stop_loss")),
+    take_profit: Optional[float] = typer.Option(None, help=_bt_help("Exit at this fraction above a long's entry, "
+                                                                    "0 = off", "take_profit")),
+    stop_loss_atr: Optional[float] = typer.Option(None, help=_bt_help("Stop at this many ATRs from the entry, 0 = off",
+                                                                      "stop_loss_atr")),
+    take_profit_atr: Optional[float] = typer.Option(None, help=_bt_help("Take profit at this many ATRs, 0 = off",
+                                                                        "take_profit_atr")),
+    atr_period: Optional[int] = typer.Option(None, help=_bt_help("Candles of the ATR of the *-atr rules",
+                                                                 "atr_period")),
+    trailing_stop: Optional[float] = typer.Option(None, help=_bt_help("Exit at this fraction below the best price "
+                                                                      "since entry, 0 = off", "trailing_stop")),
+    max_hold: Optional[int] = typer.Option(None, help=_bt_help("Exit at the open after this many candles held, "
+                                                               "0 = off", "max_hold")),
     policy: Optional[str] = typer.Option(None, help=_bt_help("Universe run: independent, topk or proportional",
                                                              "policy")),
     k: Optional[int] = typer.Option(None, "--k", help=_bt_help("Universe run, topk: pairs long (and short)", "k")),
@@ -363,19 +378,36 @@ def backtest(
                                                              "decision, none = k", "n_drop")),
     set_: list[str] = typer.Option([], "--set", help="Override a backtest setting: backtest.key=value (repeatable; "
                                                      "an option given too wins)."),
+    grid: Optional[str] = typer.Option(None, help="Trade every combination of backtest settings on the same "
+                                                  "decisions, e.g. \"rebalance=24,168 stop_loss=0,0.05\"; writes "
+                                                  "grid.csv, grid_equity.csv, grid.json."),
+    grid_sort: str = typer.Option("Sharpe Ratio", help="Statistic that orders the --grid table, highest first."),
+    json_: bool = _flag(False, "--json", "With --grid: print grid.json's document instead of the table."),
 ) -> None:
     """Trade a run's predictions, an external signal file or a portfolio of weights (--weights) with next-open
-    fills, fees and slippage."""
+    fills, fees and slippage; --grid tries combinations of settings."""
     from cryptotrain.commands.backtest import backtest_command
 
     from cryptotrain.backtest.settings import set_overrides
 
     overrides = set_overrides(set_) if set_ else {}
-    overrides |= {k: v for k, v in dict(fee_bps=fee_bps, slippage_bps=slippage_bps, cash=cash, mode=mode,
-                                       threshold=threshold, sizing=sizing, max_exposure=max_exposure,
-                                       min_hold=min_hold, gross=gross, rebalance=rebalance,
-                                       target_vol=target_vol, policy=policy, k=k, n_drop=n_drop).items()
+    overrides |= {key: v for key, v in dict(fee_bps=fee_bps, slippage_bps=slippage_bps, cash=cash, mode=mode,
+                                           threshold=threshold, sizing=sizing, max_exposure=max_exposure,
+                                           min_hold=min_hold, gross=gross, rebalance=rebalance,
+                                           target_vol=target_vol, stop_loss=stop_loss, take_profit=take_profit,
+                                           stop_loss_atr=stop_loss_atr, take_profit_atr=take_profit_atr,
+                                           atr_period=atr_period, trailing_stop=trailing_stop, max_hold=max_hold,
+                                           policy=policy, k=k, n_drop=n_drop).items()
                  if v is not None}
+    if grid is not None or json_:
+        from cryptotrain.commands.backtest import grid_command
+
+        if grid is None:
+            raise UserError("--json goes with --grid (a single backtest writes stats.json; read that)")
+        grid_command(grid=grid, sort_by=grid_sort, as_json=json_, console=_console(), run_dir=run, split=split,
+                     signals=signals, data=data, weights=weights, data_dir=data_dir, timeframe=timeframe,
+                     allow_leverage=allow_leverage, out=out, overrides=overrides)
+        return
     if weights is not None or data_dir is not None:
         from cryptotrain.commands.portfolio import portfolio_command
 

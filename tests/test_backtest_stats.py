@@ -72,7 +72,7 @@ def test_stats_key_order_and_guards():
     res.equity = np.full(6, 100.0)
     s = compute_stats(res)
     assert list(s)[:3] == ["Start", "End", "Duration"] and list(s)[-1] == "Return (Ann.) CI High [%]"
-    assert len(s) == 34
+    assert len(s) == 35 and s["Exits by Reason"] == {}
     for key in ("Sharpe Ratio", "Sortino Ratio", "Calmar Ratio", "Win Rate [%]", "Profit Factor", "SQN"):
         assert math.isnan(s[key]), key
     doc = to_jsonable(s)

@@ -126,6 +126,18 @@ def test_policy_keys_are_refused_with_weights(data_dir, tmp_path):
     assert not (tmp_path / "w_backtest").exists()
 
 
+def universe_run(data_dir, tmp_path) -> Path:
+    """A universe run directory with config.yaml and eval/test/predictions.csv (no training: a backtest
+    reads only those), horizon 6."""
+    run = tmp_path / "runs" / "u1"
+    (run / "eval" / "test").mkdir(parents=True)
+    (run / "config.yaml").write_text(f"data:\n  universe: [{', '.join(SYMBOLS)}]\n  dir: {data_dir}\n"
+                                     "  timeframe: 1h\nlabels:\n  horizon: 6\n")
+    uni = load_universe(SYMBOLS, "1h", data_dir=data_dir)
+    predictions(uni, pred_return=True).to_csv(run / "eval" / "test" / "predictions.csv", index=False)
+    return run
+
+
 def test_backtest_run_on_a_universe_run_end_to_end(data_dir, tmp_path):
     """Catches `backtest --run` on a universe run not reaching the policy (dispatched to the single-pair
     backtest, or --set backtest.policy ignored), settings written into the run's own backtest directory,
@@ -135,12 +147,7 @@ def test_backtest_run_on_a_universe_run_end_to_end(data_dir, tmp_path):
 
     from cryptotrain.cli import app
 
-    run = tmp_path / "runs" / "u1"
-    (run / "eval" / "test").mkdir(parents=True)
-    (run / "config.yaml").write_text(f"data:\n  universe: [{', '.join(SYMBOLS)}]\n  dir: {data_dir}\n"
-                                     "  timeframe: 1h\nlabels:\n  horizon: 6\n")
-    uni = load_universe(SYMBOLS, "1h", data_dir=data_dir)
-    predictions(uni, pred_return=True).to_csv(run / "eval" / "test" / "predictions.csv", index=False)
+    run = universe_run(data_dir, tmp_path)
     res = CliRunner().invoke(app, ["backtest", "--run", str(run), "--set", "backtest.policy=topk",
                                    "--set", "backtest.k=1", "--mode", "long-only"])
     assert res.exit_code == 0, res.output
@@ -159,3 +166,49 @@ def test_backtest_run_on_a_universe_run_end_to_end(data_dir, tmp_path):
     assert res.exit_code == 0, res.output
     doc = json.loads((run / "backtest" / "test" / "stats.json").read_text())
     assert doc["settings"]["policy"] == "independent" and doc["momentum"]["# Trades"] > 0
+
+
+
+def test_risk_rules_reach_each_independent_sleeve_on_its_own_candles(data_dir):
+    """Catches the sleeves engine (policy independent) dropping the risk rules, a sleeve stopped on
+    another pair's high/low, and the rules reaching the momentum benchmark: each pair's trades in the
+    three-pair run must be those of a run of that pair alone (one sleeve) on a third of the cash."""
+    uni = load_universe(SYMBOLS, "1h", data_dir=data_dir)
+    df = predictions(uni)
+    bcfg = BacktestConfig(stop_loss=0.004, max_hold=5)
+    rep = trade_universe(uni, read_predictions(df, uni, 3, "p.csv"), bcfg, horizon=6, n_pairs=3)
+    trades = rep.results["portfolio"].trades
+    assert {"stop", "max_hold"} <= set(trades["exit_reason"])
+    assert not {"stop", "max_hold"} & set(rep.results["momentum"].trades["exit_reason"])
+    cols = ["entry_time", "exit_time", "entry_price", "exit_price", "side", "exit_reason"]
+    for sym in SYMBOLS:
+        alone = load_universe([sym], "1h", data_dir=data_dir)
+        one = trade_universe(alone, read_predictions(df[df["symbol"] == sym], alone, 1, "p.csv"),
+                             bcfg.model_copy(update={"cash": bcfg.cash / 3}), horizon=6, n_pairs=1)
+        want = one.results["portfolio"].trades
+        got = trades[trades["symbol"] == alone.symbols[0]].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got[cols], want[cols], check_exact=False, rtol=1e-9)
+        np.testing.assert_allclose(got["pnl"], want["pnl"], rtol=1e-9, atol=1e-9)
+
+
+def test_grid_on_a_universe_run_is_the_policy_backtest_of_each_combination(data_dir, tmp_path):
+    """Catches `backtest --grid` on a universe run not reaching the policy (traded as one pair, refused, or
+    k and rebalance ignored): each grid row's return equals `backtest --run` with its values."""
+    from typer.testing import CliRunner
+
+    from cryptotrain.cli import app
+
+    run = universe_run(data_dir, tmp_path)
+    res = CliRunner().invoke(app, ["backtest", "--run", str(run), "--set", "backtest.policy=topk",
+                                   "--grid", "k=1,2 rebalance=4,12 stop_loss=0,0.01"])
+    assert res.exit_code == 0, res.output
+    out = next((run / "backtest").glob("test-topk-grid-*"))
+    rows = pd.read_csv(out / "grid.csv")
+    assert len(rows) == 8 and rows["Return [%]"].nunique() > 4
+    for _, r in rows.iterrows():
+        single = CliRunner().invoke(app, ["backtest", "--run", str(run), "--set", "backtest.policy=topk",
+                                          "--k", str(r["k"]), "--rebalance", str(r["rebalance"]),
+                                          "--stop-loss", str(r["stop_loss"]), "--out", str(tmp_path / "one")])
+        assert single.exit_code == 0, single.output
+        doc = json.loads((tmp_path / "one" / "stats.json").read_text())
+        assert doc["portfolio"]["Return [%]"] == pytest.approx(r["Return [%]"], rel=1e-9), r["combination"]

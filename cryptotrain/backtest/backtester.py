@@ -29,6 +29,7 @@ import pandas as pd
 
 from cryptotrain.backtest import policy
 from cryptotrain.backtest.engine import BacktestResult, execute_targets, final_equity
+from cryptotrain.backtest.risk import Rules, engine_args
 from cryptotrain.backtest.signals import read_signals
 from cryptotrain.backtest.stats import compute_stats, drawdown
 from cryptotrain.backtest.verdict import backtest_verdict
@@ -80,6 +81,7 @@ class _Decisions:
     provenance: dict | None
     baselines: dict[str, np.ndarray] | None = None   # fitted baseline -> (S,) target where it acts, NaN = keep
     horizon: int | None = None           # label horizon of the predictions traded (run mode)
+    redecide: Callable[[BacktestConfig], np.ndarray] | None = None   # `actions` under other settings (a grid)
 
 
 def run(run_dir: Path | None = None, split: str = "test", *, signals: Path | None = None, data: Path | None = None,
@@ -88,24 +90,31 @@ def run(run_dir: Path | None = None, split: str = "test", *, signals: Path | Non
         on_scored: Callable[[EvalResult], None] | None = None) -> BacktestReport:
     """Backtest and write the outputs. on_message(level "info" | "warning", text) tells what the
     user should know; on_scored(result) follows each evaluation run first for fresh predictions."""
+    # the figure's renderer imports matplotlib on another core while the candles load and trade
+    with FigureProcess(equity_png) as figure:
+        return with_decisions(lambda d: trade_and_write(d, out, figure), run_dir, split, signals=signals, data=data,
+                              overrides=overrides, on_message=on_message, on_scored=on_scored)
+
+
+def with_decisions(then: Callable[["_Decisions"], Any], run_dir: Path | None = None, split: str = "test", *,
+                   signals: Path | None = None, data: Path | None = None, overrides: dict[str, Any] | None = None,
+                   on_message=None, on_scored=None) -> Any:
+    """then(the decisions of a run's predictions or of a signal file), in run mode under the run's lock."""
     say = on_message or (lambda level, text: None)
     overrides = overrides or {}
     if data is not None and signals is None:
         raise UserError("--data is only used with --signals; a run backtests the candle file of its config")
-    # the figure's renderer imports matplotlib on another core while the candles load and trade
-    with FigureProcess(equity_png) as figure:
-        if signals is not None:
-            return trade_and_write(_signals_mode(Path(signals), data, overrides), out, figure)
-        # run mode only: train and evaluate (their models, fitted baselines: ~0.1 s of imports)
-        from cryptotrain.train.rundir import resolve_run
+    if signals is not None:
+        return then(_signals_mode(Path(signals), data, overrides))
+    # run mode only: train and evaluate (their models, fitted baselines: ~0.1 s of imports)
+    from cryptotrain.train.rundir import resolve_run
 
-        if run_dir is None:
-            run_dir = resolve_run(None)
-            say("info", f"run {run_dir} (from runs/latest; pass --run RUN_DIR for another)")
-        run_dir = resolve_run(run_dir)
-        with dir_lock(run_dir, "backtest"):   # it may run evaluate, and writes backtest/ into the run
-            decisions = _run_mode(run_dir, split, overrides, say, on_scored or (lambda result: None))
-            return trade_and_write(decisions, out, figure)
+    if run_dir is None:
+        run_dir = resolve_run(None)
+        say("info", f"run {run_dir} (from runs/latest; pass --run RUN_DIR for another)")
+    run_dir = resolve_run(run_dir)
+    with dir_lock(run_dir, "backtest"):   # it may run evaluate, and writes backtest/ into the run
+        return then(_run_mode(run_dir, split, overrides, say, on_scored or (lambda result: None)))
 
 
 def trade_and_write(d: "_Decisions", out: Path | None = None, figure: FigureProcess | None = None) -> BacktestReport:
@@ -126,12 +135,13 @@ def trade_and_write(d: "_Decisions", out: Path | None = None, figure: FigureProc
 
 
 def trade(candles: pd.DataFrame, timeframe_ms: int, rows: np.ndarray, actions: np.ndarray,
-          bcfg: BacktestConfig, baselines: dict[str, np.ndarray] | None = None,
+          bcfg: BacktestConfig, baselines: dict[str, np.ndarray] | None = None, only_model: bool = False,
           ) -> tuple[dict[str, BacktestResult], dict[str, dict[str, Any]]]:
     """Decisions (`actions` at candle `rows`), the two rule baselines and `baselines` (more decisions
     at the same rows, e.g. the fitted baselines', held as the model's) on candles rows[0]..rows[-1] + 1.
 
-    Each strategy is also traded without costs (fee = slippage = 0), for "Return, no costs [%]"."""
+    Each strategy is also traded without costs (fee = slippage = 0), for "Return, no costs [%]".
+    `only_model`: the model alone (a grid's combinations)."""
     lo, hi = int(rows[0]), min(int(rows[-1]) + 1, len(candles) - 1)   # candles lo..hi
 
     def held(decisions: np.ndarray) -> np.ndarray:
@@ -145,13 +155,18 @@ def trade(candles: pd.DataFrame, timeframe_ms: int, rows: np.ndarray, actions: n
         "persistence": policy.persistence_targets(candles["close"].to_numpy(), bcfg)[lo:hi + 1],
         **{name: held(a) for name, a in (baselines or {}).items()},
     }
+    targets = {"model": targets["model"]} if only_model else targets
     # views of candles lo..hi, taken once for every run below
     ts, op, cl = (candles[k].to_numpy()[lo:hi + 1] for k in ("timestamp", "open", "close"))
+    # the risk rules act on every strategy but buy and hold (the market's reference)
+    risk = {} if (rules := Rules.of(bcfg)) is None else engine_args(
+        rules, *(candles[k].to_numpy(dtype=np.float64) for k in ("high", "low", "close")), slice(lo, hi + 1))
+    rules_of = {name: ({} if name == "buy_and_hold" else risk) for name in targets}
     results = {name: execute_targets(ts, op, cl, t, cash=bcfg.cash, fee_bps=bcfg.fee_bps,
-                                     slippage_bps=bcfg.slippage_bps, timeframe_ms=timeframe_ms)
+                                     slippage_bps=bcfg.slippage_bps, timeframe_ms=timeframe_ms, **rules_of[name])
                for name, t in targets.items()}
     return results, {name: compute_stats(res, no_costs=final_equity(op, cl, targets[name], cash=bcfg.cash,
-                                                                    fee_bps=0.0, slippage_bps=0.0))
+                                                                    fee_bps=0.0, slippage_bps=0.0, **rules_of[name]))
                      for name, res in results.items()}
 
 
@@ -191,9 +206,11 @@ def predictions_decisions(preds: pd.DataFrame, cfg, bcfg: BacktestConfig, *, src
         order = np.argsort(np.r_[rows, at], kind="stable")
         rows, actions = np.r_[rows, at][order], np.r_[actions, np.zeros(len(at))][order]
         baselines = {b: np.r_[a, np.zeros(len(at))][order] for b, a in baselines.items()}
+    redecide = (lambda b: policy.prediction_actions(preds["pred_action"].to_numpy(), preds["confidence"].to_numpy(),
+                                                    b)) if flat_at is None else None
     return _Decisions(candles=candles, timeframe=report.timeframe, timeframe_ms=report.timeframe_ms, rows=rows,
                       actions=actions, settings=bcfg, out_dir=out_dir, title=title, header=header,
-                      provenance=provenance, baselines=baselines, horizon=cfg.labels.horizon)
+                      provenance=provenance, baselines=baselines, horizon=cfg.labels.horizon, redecide=redecide)
 
 
 def _signals_mode(signals: Path, data: Path | None, overrides: dict) -> _Decisions:
@@ -205,7 +222,7 @@ def _signals_mode(signals: Path, data: Path | None, overrides: dict) -> _Decisio
     return _Decisions(candles=candles, timeframe=report.timeframe, timeframe_ms=report.timeframe_ms, rows=rows,
                       actions=policy.signal_actions(position, bcfg), settings=bcfg,
                       out_dir=signals.parent / f"{signals.stem}_backtest", title=signals.name, header="Signals",
-                      provenance=None)
+                      provenance=None, redecide=lambda b: policy.signal_actions(position, b))
 
 
 def _predictions(run_dir: Path, split: str, say, on_scored) -> tuple[pd.DataFrame, dict | None]:

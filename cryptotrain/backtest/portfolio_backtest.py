@@ -33,6 +33,7 @@ from cryptotrain.backtest.portfolio_engine import PortfolioResult, run_portfolio
 from cryptotrain.backtest.portfolio_sleeves import run_sleeves
 from cryptotrain.backtest.portfolio_stats import per_pair_stats, portfolio_stats
 from cryptotrain.backtest.portfolio_weights import book, constrain
+from cryptotrain.backtest.risk import Rules, engine_args
 from cryptotrain.backtest.stats import drawdown
 from cryptotrain.backtest.verdict import backtest_verdict
 from cryptotrain.backtest.weights_file import WeightFile, read_weights
@@ -80,34 +81,69 @@ def run(weights: Path | None, data_dir: Path | None, *, out: Path | None = None,
         overrides: dict[str, Any] | None = None, timeframe: str | None = None,
         allow_leverage: bool = False) -> PortfolioReport:
     """Read, check, trade, write (module docstring). Bad input: one UserError line."""
-    if weights is None or data_dir is None:
-        raise UserError("--weights and --data-dir go together: the weight file and the directory of its pairs' "
-                        "candle files")
-    policy_keys = sorted({"policy", "k", "n_drop"} & set(overrides or {}))
-    if policy_keys:
-        raise UserError(f"backtest.{policy_keys[0]} turns a universe run's scores into weights (backtest --run "
-                        "UNIVERSE_RUN); --weights are weights already: drop it")
+    _both(weights, data_dir)
+    no_policy_keys(overrides or {})
     weights = Path(weights)
     out_dir = Path(out) if out is not None else weights.parent / f"{weights.stem}_backtest"
     how = dict(option="--out" if out is not None else "the output directory")
     check_target(out_dir, **how)
     bcfg = backtest_settings(BacktestConfig(), overrides or {})
-    pairs = list_pairs(Path(data_dir))
-    wf = read_weights(weights, set(pairs))
-    tf = pick_timeframe(pairs, wf.symbols, timeframe, Path(data_dir))
-    extra = [BTC] if BTC not in wf.symbols and tf in pairs.get(BTC, {}) else []
-    uni = load_pairs(pairs, wf.symbols + extra, tf)
-    W, lo, hi = _on_grid(wf, uni, weights)
-    bcfg = _check_gross(W, bcfg, allow_leverage, uni.timestamps[lo:hi + 1], weights)
-    n = len(wf.symbols)
-    target = constrain(W[:, :n], uni.close[lo:hi + 1, :n], mode=bcfg.mode, max_exposure=bcfg.max_exposure,
-                       gross=bcfg.gross, target_vol=bcfg.target_vol, timeframe_ms=uni.timeframe_ms)
-    rep = trade(uni, {"portfolio": Book(slice(0, n), target, bcfg.rebalance)}, lo, hi, bcfg, n_pairs=n)
+    wb = read_book(weights, data_dir, timeframe)
+    bcfg = wb.settings(bcfg, allow_leverage)
+    rep = trade(wb.uni, {"portfolio": wb.portfolio(bcfg)}, wb.lo, wb.hi, bcfg, n_pairs=wb.n_pairs)
     rep.title, rep.out_dir = weights.name, out_dir
     with output_unit(out_dir, "backtest", **how) as tmp:
         files = write_outputs(tmp, rep)
     rep.files = [out_dir / f.relative_to(tmp) for f in files]
     return rep
+
+
+def no_policy_keys(keys) -> None:
+    """The policy keys have no meaning for a weight file: one UserError line naming the first given."""
+    policy_keys = sorted({"policy", "k", "n_drop"} & set(keys))
+    if policy_keys:
+        raise UserError(f"backtest.{policy_keys[0]} turns a universe run's scores into weights (backtest --run "
+                        "UNIVERSE_RUN); --weights are weights already: drop it")
+
+
+def _both(weights: Path | None, data_dir: Path | None) -> None:
+    if weights is None or data_dir is None:
+        raise UserError("--weights and --data-dir go together: the weight file and the directory of its pairs' "
+                        "candle files")
+
+
+@dataclass
+class WeightBook:
+    """A weight file on its pairs' grid (decision rows lo..hi, NaN = none): what each backtest of it trades."""
+    uni: Universe
+    W: np.ndarray     # (hi - lo + 1, pairs on the grid)
+    lo: int
+    hi: int
+    n_pairs: int      # the file's pairs: the first columns (then BTC_USDT, for its benchmark, when not one of them)
+    src: Path
+
+    def settings(self, bcfg: BacktestConfig, allow_leverage: bool) -> BacktestConfig:
+        """`bcfg` once the book's gross is checked against its cap (raised to it with allow_leverage)."""
+        return _check_gross(self.W, bcfg, allow_leverage, self.uni.timestamps[self.lo:self.hi + 1], self.src)
+
+    def portfolio(self, bcfg: BacktestConfig) -> Book:
+        """The "portfolio" book of `trade`: the file's weights through portfolio_weights.constrain."""
+        n, cl = self.n_pairs, self.uni.close[self.lo:self.hi + 1, :self.n_pairs]
+        target = constrain(self.W[:, :n], cl, mode=bcfg.mode, max_exposure=bcfg.max_exposure, gross=bcfg.gross,
+                           target_vol=bcfg.target_vol, timeframe_ms=self.uni.timeframe_ms)
+        return Book(slice(0, n), target, bcfg.rebalance)
+
+
+def read_book(weights: Path | None, data_dir: Path | None, timeframe: str | None) -> WeightBook:
+    """Read the weight file and its pairs' candles (module docstring); bad input: one UserError line."""
+    _both(weights, data_dir)
+    pairs = list_pairs(Path(data_dir))
+    wf = read_weights(Path(weights), set(pairs))
+    tf = pick_timeframe(pairs, wf.symbols, timeframe, Path(data_dir))
+    extra = [BTC] if BTC not in wf.symbols and tf in pairs.get(BTC, {}) else []
+    uni = load_pairs(pairs, wf.symbols + extra, tf)
+    W, lo, hi = _on_grid(wf, uni, Path(weights))
+    return WeightBook(uni, W, lo, hi, len(wf.symbols), Path(weights))
 
 
 def _on_grid(wf: WeightFile, uni: Universe, src: Path) -> tuple[np.ndarray, int, int]:
@@ -156,9 +192,11 @@ def _basket(uni: Universe, lo: int, hi: int, n: int, rebalance: int) -> tuple[np
 
 
 def trade(uni: Universe, books: dict[str, Book], lo: int, hi: int, bcfg: BacktestConfig,
-          n_pairs: int, horizon: int | None = None) -> PortfolioReport:
+          n_pairs: int, horizon: int | None = None, benchmarks: bool = True) -> PortfolioReport:
     """`books` ("portfolio" and any benchmark traded alike) and the benchmarks of the module docstring on
-    grid rows lo..hi, the basket over the first `n_pairs` columns; no files."""
+    grid rows lo..hi, the basket over the first `n_pairs` columns; no files. The risk rules of `bcfg`
+    act on "portfolio" alone. `benchmarks` False: "portfolio" alone (a grid's combinations; Buy & Hold's
+    return still computed)."""
     sl = slice(lo, hi + 1)
     ts, op, cl = uni.timestamps[sl], uni.open[sl], uni.close[sl]
     ends = np.array([int(uni.timestamps[len(uni.timestamps) - 1 - np.argmax(np.isfinite(uni.open[::-1, i]))])
@@ -171,15 +209,23 @@ def trade(uni: Universe, books: dict[str, Book], lo: int, hi: int, bcfg: Backtes
         hold[0] = 1.0
         runs["btc_buy_and_hold"] = Book(slice(b, b + 1), hold)
 
-    def go(b: Book, fee: float, slip: float) -> PortfolioResult:
+    cols = books["portfolio"].cols
+    risk = {} if (rules := Rules.of(bcfg)) is None else engine_args(
+        rules, uni.high[:, cols], uni.low[:, cols], uni.close[:, cols], sl)
+
+    def go(k: str, fee: float, slip: float, with_trades: bool = True) -> PortfolioResult:
+        b = runs[k]
         engine = run_sleeves if b.sleeves else run_portfolio
         return engine(ts, op[:, b.cols], cl[:, b.cols], b.weights, cash=bcfg.cash, fee_bps=fee, slippage_bps=slip,
                       timeframe_ms=uni.timeframe_ms, rebalance=b.rebalance, symbols=uni.symbols[b.cols],
-                      data_end=ends[b.cols])
+                      data_end=ends[b.cols], with_trades=with_trades, **(risk if k == "portfolio" else {}))
 
-    results = {k: go(b, bcfg.fee_bps, bcfg.slippage_bps) for k, b in runs.items()}
-    free = {k: go(b, 0.0, 0.0) for k, b in runs.items()}
-    bh = free["btc_buy_and_hold" if "btc_buy_and_hold" in free else "equal_weight"].equity
+    traded = [k for k in runs if benchmarks or k == "portfolio"]
+    bh_key = "btc_buy_and_hold" if "btc_buy_and_hold" in runs else "equal_weight"
+    results = {k: go(k, bcfg.fee_bps, bcfg.slippage_bps) for k in traded}
+    free = {k: go(k, 0.0, 0.0, with_trades=False)   # the "no costs" returns, and Buy & Hold's
+            for k in runs if k in traded or k == bh_key}
+    bh = free[bh_key].equity
     stats = {}
     for k, res in results.items():
         res.buy_hold = bh

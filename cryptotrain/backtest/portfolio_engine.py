@@ -23,6 +23,9 @@ section repeats it). Shapes: T candles of the common grid, N pairs, K fills.
   with kappa_buy = s + f (1 + s) and kappa_sell = s + f (1 - s) (cost per $ traded at the open).
   A long book of gross 1 never takes cash below zero when every held pair fills at that open (a
   rebalance row, a full rotation); pairs left to drift are not resized and keep their drift.
+- Risk rules (risk.py, optional): a rule exit closes the pair inside its candle at the rule's price
+  (-/+ slippage, fee), after that row's open fills; the pair stays flat (no rebalance brings it
+  back) until its target changes.
 - A pair whose data ends before the last row while held is sold at its last close (-/+
   slippage, fee) at that close; its name and time are in `PortfolioResult.ended`.
 - Ruin (only shorts or gross > 1 can get there): from the first row where equity at an open or a
@@ -57,7 +60,8 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.backtest.engine import Fills, check_costs
-from cryptotrain.backtest.trades import COLUMNS, extract_trades
+from cryptotrain.backtest.risk import Rules, apply_rules
+from cryptotrain.backtest.trades import COLUMNS, END, extract_trades
 from cryptotrain.errors import UserError
 
 
@@ -102,12 +106,15 @@ def last_valid(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def fill_mask(has: np.ndarray, want: np.ndarray, rebalance: int | np.ndarray) -> np.ndarray:
+def fill_mask(has: np.ndarray, want: np.ndarray, rebalance: int | np.ndarray,
+              after: np.ndarray | None = None) -> np.ndarray:
     """(T, N) bool: pair i fills at the open of row t. `want[t]` = the target held from that open;
-    `rebalance`: every N rows (0 = never) or a (T,) bool mask of the rebalance rows."""
+    `rebalance`: every N rows (0 = never) or a (T,) bool mask of the rebalance rows; `after[t]` = the
+    target held at the close of t (default `want`; 0 after a rule exit inside the candle, risk.py)."""
+    after = want if after is None else after
     prev_row = last_valid(np.where(has, np.arange(len(has))[:, None], np.nan).astype(float))
     prev = np.vstack([np.full((1, has.shape[1]), np.nan), prev_row[:-1]])            # previous candle's row
-    prev_want = np.where(np.isfinite(prev), want[np.nan_to_num(prev).astype(np.int64), np.arange(has.shape[1])], 0.0)
+    prev_want = np.where(np.isfinite(prev), after[np.nan_to_num(prev).astype(np.int64), np.arange(has.shape[1])], 0.0)
     fills = has & (want != prev_want)
     if np.ndim(rebalance):
         reb = np.asarray(rebalance, dtype=bool)
@@ -145,8 +152,13 @@ def _check(open_, close, weights, cash, fee_bps, slippage_bps) -> None:
 def run_portfolio(timestamps: np.ndarray, open_: np.ndarray, close: np.ndarray, weights: np.ndarray, *,
                   cash: float, fee_bps: float, slippage_bps: float, timeframe_ms: int,
                   rebalance: int | np.ndarray = 0, symbols: list[str] | None = None,
-                  data_end: np.ndarray | None = None) -> PortfolioResult:
-    """Trade `weights` (T, N) (NaN = keep) on the pairs' candles (T, N) under the rule above.
+                  data_end: np.ndarray | None = None, high: np.ndarray | None = None,
+                  low: np.ndarray | None = None, rules: Rules | None = None,
+                  atr: np.ndarray | None = None, with_trades: bool = True) -> PortfolioResult:
+    """Trade `weights` (T, N) (NaN = keep) on the pairs' candles (T, N) under the rule above; with
+    `rules` (risk.py) also exit inside candles on their `high` and `low` (T, N) (`atr` (T, N) for
+    the *_atr rules: computed per pair from these candles when not given). `with_trades` False: no
+    trades table (a run read only for its equity, e.g. the "no costs" one).
 
     `rebalance`: every N rows or a (T,) bool mask of rows. `data_end` (N,): open time [ms] of each
     pair's last candle in its data (default: its last candle here); a pair ends in this run when
@@ -162,7 +174,15 @@ def run_portfolio(timestamps: np.ndarray, open_: np.ndarray, close: np.ndarray, 
     decided = last_valid(weights)
     want = np.zeros((T, N))
     want[1:] = np.nan_to_num(decided[:-1])             # NaN before the first decision: flat
-    fills = fill_mask(has, want, rebalance)
+    exits: dict[int, list] = {}
+    if rules is None:
+        fills = fill_mask(has, want, rebalance)
+    else:   # the rule exits, then the fills of the targets they leave (flat after an exit until a change)
+        ex = apply_rules(want, has, open_, high, low, close, rules, atr)
+        want = ex.held
+        fills = fill_mask(has, want, rebalance, after=ex.after)
+        for t, i, x, why in zip(ex.row.tolist(), ex.pair.tolist(), ex.price.tolist(), ex.reason.tolist()):
+            exits.setdefault(t, []).append((i, x, why))
     last_close = last_valid(close)                    # valuation in gaps; NaN before listing
     val_open = np.where(has, open_, np.vstack([np.full((1, N), np.nan), last_close[:-1]]))
     last_row = np.where(has.any(axis=0), T - 1 - np.argmax(has[::-1], axis=0), -1)
@@ -170,7 +190,7 @@ def run_portfolio(timestamps: np.ndarray, open_: np.ndarray, close: np.ndarray, 
     if data_end is not None:
         ending &= ts[np.maximum(last_row, 0)] >= np.asarray(data_end, dtype=np.int64)
     end_rows = {int(r): np.flatnonzero(ending & (last_row == r)) for r in np.unique(last_row[ending])}
-    rows = np.union1d(np.flatnonzero(fills.any(axis=1)), np.array(sorted(end_rows), dtype=np.int64))
+    rows = np.union1d(np.flatnonzero(fills.any(axis=1)), np.array(sorted({*end_rows, *exits}), dtype=np.int64))
 
     fr, fp = np.nonzero(fills)                         # row-major: the fills of each row are contiguous
     bounds = np.searchsorted(fr, rows, side="left"), np.searchsorted(fr, rows, side="right")
@@ -179,7 +199,12 @@ def run_portfolio(timestamps: np.ndarray, open_: np.ndarray, close: np.ndarray, 
     # Python floats from here: a fill row touches a few pairs, where NumPy's per-call cost dominates
     u, c = [0.0] * N, float(cash)
     seg_units, seg_cash = [list(u)], [c]
-    rec: list[tuple] = []                              # per fill: (row, pair, target, before, after, at_close)
+    rec: list[tuple] = []   # per fill: (row, pair, target, before, after, phase 0 open 1 rule 2 close, price, reason)
+
+    def sell_all(i: int, ref: float) -> float:
+        """Cash from closing pair i's units at `ref` (-/+ slippage, fee)."""
+        price = ref * (1.0 - s if u[i] > 0 else 1.0 + s)
+        return u[i] * price - f * abs(u[i]) * price
     ruined = None
     for t, lo, hi in zip(rows.tolist(), *(b.tolist() for b in bounds)):
         if hi > lo:
@@ -196,14 +221,18 @@ def run_portfolio(timestamps: np.ndarray, open_: np.ndarray, close: np.ndarray, 
                 du = new - u[i]
                 flow += du * pi
                 traded += abs(du) * pi
-                rec.append((t, i, wi, u[i], new, False))
+                rec.append((t, i, wi, u[i], new, 0, pi, 0))
                 u[i] = new
             c -= flow + traded * (s + f) + s * f * flow   # sum du (p (1 +- s)) (1 + f), +- the side of du
+        for i, x, why in exits.get(t, ()):      # rule exits inside the candle, after its open's fills
+            if u[i] != 0:
+                c += sell_all(i, x)
+                rec.append((t, i, 0.0, u[i], 0.0, 1, x, why))
+                u[i] = 0.0
         for i in end_rows.get(t, ()):
             if u[i] != 0:
-                price = close[t, i] * (1.0 - s if u[i] > 0 else 1.0 + s)
-                c += u[i] * price - f * abs(u[i]) * price
-                rec.append((t, i, 0.0, u[i], 0.0, True))
+                c += sell_all(i, float(close[t, i]))
+                rec.append((t, i, 0.0, u[i], 0.0, 2, float(close[t, i]), END))
                 u[i] = 0.0
         seg_units.append(list(u)), seg_cash.append(c)
     seg_start = np.concatenate(([0], rows[: len(seg_units) - 1]))
@@ -218,28 +247,27 @@ def run_portfolio(timestamps: np.ndarray, open_: np.ndarray, close: np.ndarray, 
         ruined = b
         rec = [r for r in rec if r[0] < b]
         units[b:], value[b:], equity[b:] = 0.0, 0.0, 0.0
-    fl = _fills(rec, val_open, close, s, f)
+    fl = _fills(rec, s, f)
     ended = {symbols[i]: int(ts[last_row[i]]) for i in np.unique(fl.pair[fl.at_close])}
     end = T if ruined is None else ruined + 1          # a ruined account's open trades: marked at that close
-    trades = _trades(fl, ts[:end], last_close[:end], timeframe_ms, symbols)
+    trades = _trades(fl, ts[:end], last_close[:end], timeframe_ms, symbols) if with_trades else _no_trades()
     return PortfolioResult(ts, symbols, np.where(has, close, np.nan), want, units, value, equity, fl, trades,
                            float(cash), int(timeframe_ms), ended, ruined)
 
 
-def _fills(rec: list[tuple], val_open: np.ndarray, close: np.ndarray, s: float, f: float) -> PortfolioFills:
-    """The recorded fills -> arrays, ordered by row, opens before close-outs, sells first."""
-    m = np.array(rec, dtype=np.float64).reshape(-1, 6)
-    row, pair = m[:, 0].astype(np.int64), m[:, 1].astype(np.int64)
-    target, before, after, at_close = m[:, 2], m[:, 3], m[:, 4], m[:, 5].astype(bool)
+def _fills(rec: list[tuple], s: float, f: float) -> PortfolioFills:
+    """The recorded fills -> arrays, ordered by row, opens before rule exits before close-outs, sells first."""
+    m = np.array(rec, dtype=np.float64).reshape(-1, 8)
+    row, pair, phase = m[:, 0].astype(np.int64), m[:, 1].astype(np.int64), m[:, 5]
+    target, before, after, ref, reason = m[:, 2], m[:, 3], m[:, 4], m[:, 6], m[:, 7].astype(np.int8)
     buy = after > before
-    order = np.lexsort((buy, at_close, row))
-    row, pair, target, before, after, at_close, buy = (v[order] for v in (row, pair, target, before, after,
-                                                                          at_close, buy))
-    ref = np.where(at_close, close[row, pair], val_open[row, pair])
+    order = np.lexsort((buy, phase, row))
+    row, pair, phase, target, before, after, ref, reason, buy = (
+        v[order] for v in (row, pair, phase, target, before, after, ref, reason, buy))
     price = ref * np.where(buy, 1.0 + s, 1.0 - s)
     traded = np.abs(after - before)
     return PortfolioFills(row, target, before, after, price, traded * price, f * traded * price,
-                          traded * ref * s, pair, at_close)
+                          traded * ref * s, reason, pair, phase == 2)
 
 
 def _trades(fl: PortfolioFills, ts: np.ndarray, last_close: np.ndarray, timeframe_ms: int,
@@ -251,7 +279,7 @@ def _trades(fl: PortfolioFills, ts: np.ndarray, last_close: np.ndarray, timefram
         if not m.any():
             continue
         sub = Fills(fl.candle[m], fl.target[m], fl.units_before[m], fl.units_after[m], fl.price[m], fl.notional[m],
-                    fl.fee[m], fl.slippage[m])
+                    fl.fee[m], fl.slippage[m], fl.reason[m])
         tr = extract_trades(sub, ts, np.nan_to_num(last_close[:, i]), timeframe_ms)
         if fl.at_close[m][-1] and len(tr):
             tr.loc[tr.index[-1], "exit_time"] += timeframe_ms
@@ -259,6 +287,11 @@ def _trades(fl: PortfolioFills, ts: np.ndarray, last_close: np.ndarray, timefram
         tr.insert(0, "symbol", sym)
         frames.append(tr)
     if not frames:
-        return pd.DataFrame({"symbol": pd.Series(dtype=object), **{c: pd.Series(dtype=float) for c in COLUMNS}})
+        return _no_trades()
     return pd.concat(frames, ignore_index=True).sort_values(["entry_time", "symbol"], kind="stable",
                                                             ignore_index=True)
+
+
+def _no_trades() -> pd.DataFrame:
+    """An empty trades table (built from arrays: from Series it took 11 ms, a grid builds one per combination)."""
+    return pd.DataFrame({"symbol": np.zeros(0, dtype=object), **{c: np.zeros(0) for c in COLUMNS}}, copy=False)

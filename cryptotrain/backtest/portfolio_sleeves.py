@@ -24,13 +24,15 @@ from cryptotrain.backtest.portfolio_engine import PortfolioFills, PortfolioResul
 def run_sleeves(timestamps: np.ndarray, open_: np.ndarray, close: np.ndarray, targets: np.ndarray, *,
                 cash: float, fee_bps: float, slippage_bps: float, timeframe_ms: int,
                 rebalance: int | np.ndarray = 0, symbols: list[str], data_end: np.ndarray | None = None,
-                ) -> PortfolioResult:
-    """targets (T, N): each pair's target as a fraction of its sleeve's equity (NaN = keep) -> the account."""
+                with_trades: bool = True, **risk) -> PortfolioResult:
+    """targets (T, N): each pair's target as a fraction of its sleeve's equity (NaN = keep) -> the account.
+    `risk`: run_portfolio's high, low, rules, atr (risk.engine_args), each sleeve given its pair's column."""
     N = open_.shape[1]
     parts = [run_portfolio(timestamps, open_[:, i:i + 1], close[:, i:i + 1], targets[:, i:i + 1], cash=cash / N,
                            fee_bps=fee_bps, slippage_bps=slippage_bps, timeframe_ms=timeframe_ms,
                            rebalance=rebalance, symbols=[symbols[i]],
-                           data_end=None if data_end is None else data_end[i:i + 1])
+                           data_end=None if data_end is None else data_end[i:i + 1], with_trades=with_trades,
+                           **{k: v[:, i:i + 1] if isinstance(v, np.ndarray) else v for k, v in risk.items()})
              for i in range(N)]
     return merge_sleeves(parts, float(cash))
 

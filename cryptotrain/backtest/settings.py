@@ -32,6 +32,8 @@ def set_overrides(items: list[str]) -> dict[str, Any]:
 # short names of the settings in a backtest directory's name (backtest/test-fee5-long-only/)
 _SHORT = {"fee_bps": "fee{:g}", "slippage_bps": "slip{:g}", "cash": "cash{:g}", "mode": "{}",
           "threshold": "thr{:g}", "sizing": "{}", "max_exposure": "exp{:g}", "min_hold": "hold{}",
+          "stop_loss": "sl{:g}", "take_profit": "tp{:g}", "stop_loss_atr": "slatr{:g}", "take_profit_atr": "tpatr{:g}",
+          "trailing_stop": "trail{:g}", "max_hold": "maxhold{}", "atr_period": "atr{}",
           "policy": "{}", "k": "k{}", "n_drop": "drop{}"}
 
 

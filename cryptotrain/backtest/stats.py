@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.evaluate.bootstrap import block_length, percentile_interval
-# the lead moves sweep_dsr into backtest/ at the merge of issue 24; imported from where it is now
 from cryptotrain.backtest.deflated_sharpe import candle_stats, psr
 from cryptotrain.data.timestamps import YEAR_MS, periods_per_year  # noqa: F401  (defined with the timeframes)
+from cryptotrain.backtest.trades import EXIT_REASONS
 
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_DRAWS = 2_000_000   # R * k cap: the interval costs ~0.05 s at most
@@ -153,6 +153,9 @@ def compute_stats(res, no_costs: float | None = None) -> dict[str, Any]:
     s["Avg. Drawdown [%]"] = 100.0 * float(depth.mean()) if len(depth) else 0.0  # mean depth of the periods
     s["Max. Drawdown Duration"] = pd.Timedelta(int(dd_len.max()) if len(dd_len) else 0, unit="ms")  # peak -> recovery
     s["# Trades"] = m
+    # why the trades ended (trades.EXIT_REASONS: signal, the risk rules, end...), the reasons that occur
+    reasons = trades["exit_reason"].value_counts() if "exit_reason" in trades.columns else {}
+    s["Exits by Reason"] = {r: int(reasons[r]) for r in EXIT_REASONS if r in reasons}
     s["Win Rate [%]"] = 100.0 * _div((pnl > 0).sum(), m)                  # share of trades with pnl > 0
     s["Best Trade [%]"] = 100.0 * float(ret.max()) if m else float("nan")
     s["Worst Trade [%]"] = 100.0 * float(ret.min()) if m else float("nan")

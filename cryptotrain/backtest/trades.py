@@ -12,7 +12,10 @@ price and the base of its return stay those of the entering fill.
     return  = pnl / (size * entry_price)            (entry notional; fees included in pnl)
     fees    = fees of the trade's fill parts
 
-So the P&L of all trades adds up to final equity minus starting cash. Shapes: K fills, M trades.
+So the P&L of all trades adds up to final equity minus starting cash. exit_reason: why the trade
+ended, the reason of its closing fill (EXIT_REASONS: a target change is `signal`, the risk rules of
+risk.py theirs, a pair's data ending `end`), `end` for a trade still open at the end.
+Shapes: K fills, M trades.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = ["entry_time", "exit_time", "entry_price", "exit_price", "side", "size", "pnl", "return", "fees",
-           "duration", "open"]
+           "duration", "open", "exit_reason"]
+EXIT_REASONS = ("signal", "stop", "take_profit", "trailing", "max_hold", "end", "ruin")   # Fills.reason indexes these
+END = EXIT_REASONS.index("end")
 
 
 def extract_trades(fills, timestamps: np.ndarray, close: np.ndarray, timeframe_ms: int) -> pd.DataFrame:
@@ -59,11 +64,14 @@ def extract_trades(fills, timestamps: np.ndarray, close: np.ndarray, timeframe_m
     entry_time = timestamps[fills.candle[opens]]
     exit_time = timestamps[fills.candle[closes]]
     exit_price = price[closes]
+    reason = np.zeros(len(price), dtype=np.int8) if getattr(fills, "reason", None) is None else fills.reason
+    exit_reason = reason[closes]
     still_open = m > len(exit_time)
     if still_open:  # marked to market at the last close
         pnl[-1] += ua[-1] * close[-1]
         exit_time = np.append(exit_time, timestamps[-1] + timeframe_ms)
         exit_price = np.append(exit_price, close[-1])
+        exit_reason = np.append(exit_reason, END)
     size = np.abs(ua[opens])
     entry_price = price[opens]
     # copy=False: the arrays become the frame's columns; the side names are taken by code
@@ -80,4 +88,5 @@ def extract_trades(fills, timestamps: np.ndarray, close: np.ndarray, timeframe_m
         "fees": fees,
         "duration": (exit_time - entry_time).astype(np.int64),
         "open": np.arange(m) == m - 1 if still_open else np.zeros(m, dtype=bool),
+        "exit_reason": pd.Series(EXIT_REASONS).take(exit_reason.astype(np.intp)).array,
     }, columns=COLUMNS, copy=False)

@@ -132,9 +132,10 @@ def resolve_settings(bcfg: BacktestConfig, horizon: int) -> BacktestConfig:
 
 
 def trade_universe(uni: Universe, preds: UniversePredictions, bcfg: BacktestConfig, horizon: int,
-                   n_pairs: int) -> PortfolioReport:
+                   n_pairs: int, benchmarks: bool = True) -> PortfolioReport:
     """The policy's portfolio and the momentum benchmark through the same policy, with the basket and BTC
-    (module docstring); `bcfg` as resolve_settings returns it. No files."""
+    (module docstring); `bcfg` as resolve_settings returns it. No files. `benchmarks` False: the
+    portfolio alone (a grid's combinations, portfolio_backtest.trade)."""
     lo, hi = int(preds.rows[0]), min(int(preds.rows[-1]) + 1, len(uni.timestamps) - 1)
     cols = slice(0, n_pairs)
 
@@ -147,17 +148,18 @@ def trade_universe(uni: Universe, preds: UniversePredictions, bcfg: BacktestConf
     mom = np.where(seen, momentum_scores(uni.close[:, cols], horizon)[lo:hi + 1], np.nan)
     if bcfg.policy == "independent":
         books = {"portfolio": Book(cols, independent_targets(on_rows(preds.pred_action), on_rows(preds.confidence),
-                                                             bcfg), bcfg.rebalance, sleeves=True),
-                 "momentum": Book(cols, independent_targets(*momentum_actions(mom), bcfg), bcfg.rebalance,
-                                  sleeves=True)}
+                                                             bcfg), bcfg.rebalance, sleeves=True)}
+        if benchmarks:
+            books["momentum"] = Book(cols, independent_targets(*momentum_actions(mom), bcfg), bcfg.rebalance,
+                                     sleeves=True)
     else:
         books = {}
-        for name, s in (("portfolio", on_rows(preds.score)), ("momentum", mom)):
+        for name, s in (("portfolio", on_rows(preds.score)), ("momentum", mom))[:2 if benchmarks else 1]:
             w, reb = policy_weights(s, bcfg)
             books[name] = Book(cols, constrain(w, uni.close[lo:hi + 1, cols], mode=bcfg.mode,
                                                max_exposure=bcfg.max_exposure, gross=bcfg.gross,
                                                target_vol=bcfg.target_vol, timeframe_ms=uni.timeframe_ms), reb)
-    return trade(uni, books, lo, hi, bcfg, n_pairs, horizon=horizon)
+    return trade(uni, books, lo, hi, bcfg, n_pairs, horizon=horizon, benchmarks=benchmarks)
 
 
 def is_universe_run(run_dir: Path | None) -> bool:
@@ -166,13 +168,24 @@ def is_universe_run(run_dir: Path | None) -> bool:
     return run_dir is not None and cfg.is_file() and load_config(cfg).data.universe is not None
 
 
+def read_run(run_dir: Path, split: str, on_message: Callable[[str, str], None] | None = None,
+             on_scored: Callable[[EvalResult], None] | None = None) -> tuple[Universe, UniversePredictions, dict]:
+    """A universe run's candles, its split's predictions (evaluate is run first when they are missing or
+    stale) and their provenance; the caller holds the run's backtest lock."""
+    if split not in SPLITS:
+        raise UserError(f"--split {split!r}: use test or val")
+    d = load_config(run_dir / "config.yaml").data
+    df, prov = _predictions(run_dir, split, on_message or (lambda level, text: None),
+                            on_scored or (lambda result: None))
+    uni = load_universe(d.universe, d.timeframe, data_dir=d.dir, paths=d.paths)
+    return uni, read_predictions(df, uni, len(d.universe), str(run_dir / "eval" / split / "predictions.csv")), prov
+
+
 def run(run_dir: Path, split: str = "test", *, out: Path | None = None, overrides: dict[str, Any] | None = None,
         on_message: Callable[[str, str], None] | None = None,
         on_scored: Callable[[EvalResult], None] | None = None) -> PortfolioReport:
     """`backtest --run UNIVERSE_RUN`: its split's predictions (evaluate is run first when they are missing or
     stale, as for one pair) traded by the policy into RUN/backtest/<split>[-<settings that differ>]/ or `out`."""
-    if split not in SPLITS:
-        raise UserError(f"--split {split!r}: use test or val")
     run_dir = Path(run_dir)
     cfg = load_config(run_dir / "config.yaml")
     bcfg = backtest_settings(cfg.backtest, overrides or {})
@@ -182,10 +195,7 @@ def run(run_dir: Path, split: str = "test", *, out: Path | None = None, override
     d, horizon = cfg.data, cfg.labels.horizon
     bcfg = resolve_settings(bcfg, horizon)
     with dir_lock(run_dir, "backtest"):
-        df, prov = _predictions(run_dir, split, on_message or (lambda level, text: None),
-                                on_scored or (lambda result: None))
-        uni = load_universe(d.universe, d.timeframe, data_dir=d.dir, paths=d.paths)
-        preds = read_predictions(df, uni, len(d.universe), str(run_dir / "eval" / split / "predictions.csv"))
+        uni, preds, prov = read_run(run_dir, split, on_message, on_scored)
         rep = trade_universe(uni, preds, bcfg, horizon, len(d.universe))
         what = {"independent": "pred_action and confidence per pair",
                 "topk": f"k {bcfg.k} n_drop {bcfg.k if bcfg.n_drop is None else bcfg.n_drop}, score {preds.score_name}",

@@ -53,6 +53,35 @@ def _print_scored(result, console: Console) -> None:
     print_result(result, console=console)
 
 
+def grid_command(*, grid: str, sort_by: str, as_json: bool, console: Console, **where: Any) -> dict[str, Any]:
+    """`backtest --grid`: every combination on the same decisions (backtest/grid_run.py), one table
+    and the DSR and PBO lines, or grid.json's document with --json (messages then go to stderr)."""
+    from cryptotrain.backtest import grid_run
+    from cryptotrain.report.grid_report import print_grid
+    from cryptotrain.report.runs_report import print_json_doc
+
+    if where.get("signals") is None and where.get("weights") is None and where.get("data_dir") is None:
+        from cryptotrain.errors import UserError
+        from cryptotrain.orchestration.walkforward.stitch import is_walkforward_dir
+
+        if is_walkforward_dir(where.get("run_dir")):
+            raise UserError("--grid trades a run's predictions, --signals or --weights; a walk-forward's stitched "
+                            "signals are not supported yet (backtest it with --set for each setting)")
+        from cryptotrain.backtest.universe_backtest import is_universe_run
+
+        universe = _resolved(where.get("run_dir"))
+        if is_universe_run(universe):   # (runs/latest's too)
+            where["run_dir"] = universe
+    say = Console(stderr=True, highlight=False) if as_json else console
+    rep = grid_run.run(grid=grid, sort_by=sort_by, on_message=functools.partial(print_message, say),
+                       on_scored=None if as_json else functools.partial(_print_scored, console=console), **where)
+    if as_json:
+        print_json_doc(console, rep.doc)
+    else:
+        print_grid(console, rep.doc, header=rep.header, out_dir=rep.out_dir, files=rep.files)
+    return rep.doc
+
+
 def _resolved(run: Path | None) -> Path | None:
     """The run directory --run names (runs/latest's when None); None when there is none (backtester.run says so)."""
     from cryptotrain.errors import UserError

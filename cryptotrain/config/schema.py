@@ -112,11 +112,27 @@ class BacktestConfig(_Section):
     gross: float = Field(default=BACKTEST["gross"], gt=0, le=100)  # portfolio (--weights): cap on sum_i |weight_i|
     rebalance: int = Field(default=BACKTEST["rebalance"], ge=0)  # portfolio: every N candles trade held pairs back to target; 0 = never
     target_vol: float = Field(default=BACKTEST["target_vol"], ge=0, le=100)  # portfolio: annual volatility the book aims at; 0 = off
+    # risk rules (backtest/risk.py), checked inside each candle on its high and low; 0 = off
+    stop_loss: float = Field(default=BACKTEST["stop_loss"], ge=0, lt=1)       # fraction of the entry price
+    take_profit: float = Field(default=BACKTEST["take_profit"], ge=0, le=100)  # fraction of the entry price
+    stop_loss_atr: float = Field(default=BACKTEST["stop_loss_atr"], ge=0, le=1000)      # multiples of the ATR at entry
+    take_profit_atr: float = Field(default=BACKTEST["take_profit_atr"], ge=0, le=1000)  # multiples of the ATR at entry
+    atr_period: int = Field(default=BACKTEST["atr_period"], ge=1, le=10_000)  # Wilder ATR of the *_atr rules
+    trailing_stop: float = Field(default=BACKTEST["trailing_stop"], ge=0, lt=1)  # fraction from the best price since entry
+    max_hold: int = Field(default=BACKTEST["max_hold"], ge=0)  # candles; exit at the open after max_hold candles held
+
     # universe run: per-pair scores -> weights (backtest/portfolio_policy.py); topk and proportional
     # decide every `rebalance` candles, 0 = the label horizon
     policy: Literal["independent", "topk", "proportional"] = BACKTEST["policy"]
     k: int = Field(default=BACKTEST["k"], ge=1)          # topk: pairs long (and short in long-short)
     n_drop: Optional[int] = Field(default=BACKTEST["n_drop"], ge=0)  # topk: most holdings replaced per decision; unset = k
+
+    @model_validator(mode="after")
+    def _one_stop_each(self):
+        for a, b in (("stop_loss", "stop_loss_atr"), ("take_profit", "take_profit_atr")):
+            if getattr(self, a) > 0 and getattr(self, b) > 0:
+                raise ValueError(f"set {a} or {b}, not both (set the other to 0)")
+        return self
 
 
 # ---------------------------------------------------------------------- walkforward

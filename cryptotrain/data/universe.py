@@ -29,6 +29,8 @@ class Universe:
     open: np.ndarray          # (T, N) NaN where the pair has no candle
     close: np.ndarray         # (T, N)
     paths: list[Path]         # (N,) the files read
+    high: np.ndarray | None = None   # (T, N) NaN where the pair has no candle (the backtest's risk rules)
+    low: np.ndarray | None = None    # (T, N)
 
 
 def list_pairs(data_dir: Path, option: str = "--data-dir") -> dict[str, dict[str, Path]]:
@@ -78,7 +80,7 @@ def load_pairs(pairs: dict[str, dict[str, Path]], symbols: list[str], timeframe:
     first = min(int(f["timestamp"].iloc[0]) for f in frames)
     last = max(int(f["timestamp"].iloc[-1]) for f in frames)
     ts = np.arange(first, last + tf, tf, dtype=np.int64)
-    open_, close = np.full((len(ts), len(symbols)), np.nan), np.full((len(ts), len(symbols)), np.nan)
+    open_, high, low, close = (np.full((len(ts), len(symbols)), np.nan) for _ in range(4))
     for i, f in enumerate(frames):
         t = f["timestamp"].to_numpy(dtype=np.int64)
         if ((t - first) % tf).any():
@@ -86,4 +88,5 @@ def load_pairs(pairs: dict[str, dict[str, Path]], symbols: list[str], timeframe:
                             f"(open times must be {timeframe} apart from {first} ms)")
         rows = (t - first) // tf
         open_[rows, i], close[rows, i] = f["open"].to_numpy(), f["close"].to_numpy()
-    return Universe(list(symbols), timeframe, tf, ts, open_, close, [pairs[s][timeframe] for s in symbols])
+        high[rows, i], low[rows, i] = f["high"].to_numpy(), f["low"].to_numpy()
+    return Universe(list(symbols), timeframe, tf, ts, open_, close, [pairs[s][timeframe] for s in symbols], high, low)

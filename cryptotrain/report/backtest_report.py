@@ -20,6 +20,8 @@ def format_stat(key: str, v: Any) -> str:
         return "n/a"
     if isinstance(v, pd.Timestamp):
         return v.strftime("%Y-%m-%d %H:%M")
+    if isinstance(v, dict):   # Exits by Reason
+        return ", ".join(f"{k} {n:,}" for k, n in v.items()) or "none"
     if isinstance(v, pd.Timedelta):
         c = v.round("s").components
         return f"{c.days}d {c.hours:02d}:{c.minutes:02d}" + (f":{c.seconds:02d}" if c.seconds else "")
@@ -41,7 +43,17 @@ STRATEGY_NAMES = {"model": "Model", "buy_and_hold": "Buy & Hold", "persistence":
 
 def settings_caption(b: BacktestConfig) -> str:
     return (f"{b.mode}, fee {b.fee_bps:g} bps, slippage {b.slippage_bps:g} bps, sizing {b.sizing}, "
-            f"threshold {b.threshold:g}, max exposure {b.max_exposure:g}, min hold {b.min_hold}")
+            f"threshold {b.threshold:g}, max exposure {b.max_exposure:g}, min hold {b.min_hold}{rules_caption(b)}")
+
+
+def rules_caption(b: BacktestConfig) -> str:
+    """", stop 5%, take-profit 2 ATR, ..." for the risk rules that are on ("" when none is)."""
+    parts = [(b.stop_loss, f"stop {100 * b.stop_loss:g}%"), (b.stop_loss_atr, f"stop {b.stop_loss_atr:g} ATR"),
+             (b.take_profit, f"take-profit {100 * b.take_profit:g}%"),
+             (b.take_profit_atr, f"take-profit {b.take_profit_atr:g} ATR"),
+             (b.trailing_stop, f"trailing stop {100 * b.trailing_stop:g}%"), (b.max_hold, f"max hold {b.max_hold}")]
+    atr = f" (ATR {b.atr_period})" if b.stop_loss_atr or b.take_profit_atr else ""
+    return "".join(f", {text}" for on, text in parts if on) + atr
 
 
 def print_stats_table(console: Console, columns: dict[str, dict[str, Any]], title: str) -> None:

@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from cryptotrain.config import BacktestConfig
-from cryptotrain.report.backtest_report import STRATEGY_NAMES, format_stat, print_message, print_stats_table, verdict_lines
+from cryptotrain.report.backtest_report import (STRATEGY_NAMES, format_stat, print_message, print_stats_table,
+                                               rules_caption, verdict_lines)
 from cryptotrain.report.tables import print_fitted_table
 
 _COMMON = ("Start", "End", "Duration")
@@ -20,7 +21,7 @@ _COMMON = ("Start", "End", "Duration")
 def portfolio_caption(b: BacktestConfig) -> str:
     vol = f", target vol {b.target_vol:g}" if b.target_vol else ""
     return (f"{b.mode}, fee {b.fee_bps:g} bps, slippage {b.slippage_bps:g} bps, gross {b.gross:g}, "
-            f"max exposure {b.max_exposure:g}, rebalance {b.rebalance or 'never'}{vol}")
+            f"max exposure {b.max_exposure:g}, rebalance {b.rebalance or 'never'}{vol}{rules_caption(b)}")
 
 
 def print_portfolio(console: Console, stats: dict[str, dict[str, Any]], per_pair: dict[str, dict[str, Any]], *,

@@ -238,10 +238,16 @@ def _bollinger(c: np.ndarray, n: int, phase: int):
 
 
 def _atr(h: np.ndarray, l: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
+    return atr_price(h, l, c, n) / c
+
+
+def atr_price(h: np.ndarray, l: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
+    """Wilder ATR of the true range over n candles, in price units (NaN for the first n - 1); the
+    feature atr_n divides it by the close, the backtest's *_atr rules use it as it is."""
     prev = np.r_[c[0], c[:-1]]
     tr = np.maximum(h - l, np.maximum(np.abs(h - prev), np.abs(l - prev)))
     tr[0] = h[0] - l[0]  # no previous close inside the segment
-    return wilder_mean(tr, n, first=0) / c
+    return wilder_mean(tr, n, first=0)
 
 
 def _vwap_dist(h, l, c, v, n: int, phase: int) -> np.ndarray:
