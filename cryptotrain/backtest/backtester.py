@@ -19,7 +19,6 @@ signals mode) updated with `overrides` (the command-line options).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -31,7 +30,8 @@ from cryptotrain.backtest import policy
 from cryptotrain.backtest.engine import BacktestResult, execute_targets, final_equity
 from cryptotrain.backtest.risk import Rules, engine_args
 from cryptotrain.backtest.signals import read_signals
-from cryptotrain.backtest.stats import compute_stats, drawdown
+from cryptotrain.backtest.run_outputs import write_outputs
+from cryptotrain.backtest.stats import compute_stats
 from cryptotrain.backtest.verdict import backtest_verdict
 from cryptotrain.backtest.settings import backtest_settings, settings_dir_name
 from cryptotrain.config import BacktestConfig, load_config
@@ -39,11 +39,8 @@ from cryptotrain.data.ohlcv import load_ohlcv
 from cryptotrain.data.timestamps import candle_rows
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
-from cryptotrain.csv_writer import write_csv
-from cryptotrain.fileio import atomic_write_bytes, atomic_write_text, to_jsonable
 from cryptotrain.outdir import check_target, output_unit
-from cryptotrain.report.backtest_report import STRATEGY_NAMES, settings_caption
-from cryptotrain.report.equity_figure import equity_panels, equity_png
+from cryptotrain.report.equity_figure import equity_png
 from cryptotrain.report.figure_process import FigureProcess
 
 if TYPE_CHECKING:
@@ -263,42 +260,3 @@ def _rows_of(ts: np.ndarray, candle_ts: np.ndarray, src: str, data: str) -> np.n
         raise UserError(f"{src}: {int(absent.sum())} timestamp(s) not in {data} or not increasing; the predictions "
                         "were made on other candles (evaluate --data?): re-run evaluate on this run's data file")
     return idx
-
-
-def equity_frame(res: BacktestResult) -> pd.DataFrame:
-    return pd.DataFrame({"timestamp": res.timestamps, "price": res.close, "position": res.position,
-                         "equity": res.equity, "drawdown": drawdown(res.equity, res.cash),
-                         "buy_hold_equity": res.buy_hold}, copy=False)   # the arrays as they are
-
-
-def write_outputs(out_dir: Path, results: dict[str, BacktestResult], stats: dict[str, dict], bcfg: BacktestConfig,
-                  title: str, provenance: dict | None = None, *, verdict: dict | None = None,
-                  header: str = "Model", figure: FigureProcess | None = None) -> list[Path]:
-    """stats.json ({"model", "buy_and_hold", "persistence", the fitted baselines traded, "settings"},
-    "verdict" when given and, in run mode, "predictions": the provenance of the predictions traded),
-    equity.csv, benchmarks.csv (each baseline's equity), trades.csv, plots/equity.png (rendered by `figure`, a FigureProcess(equity_png), while
-    the CSV files are written; in this process without it)."""
-    model = results["model"]
-    doc = {name: to_jsonable(s) for name, s in stats.items()}
-    doc["settings"] = bcfg.model_dump(mode="json")
-    if verdict is not None:
-        doc["verdict"] = verdict
-    if provenance is not None:
-        doc["predictions"] = provenance
-    atomic_write_text(out_dir / "stats.json", json.dumps(doc, indent=2) + "\n")
-    eq = equity_frame(model)
-    panels = equity_panels(model.timestamps, model.equity, eq["drawdown"].to_numpy(), model.position,
-                           others={STRATEGY_NAMES.get(k, k): r.equity for k, r in results.items() if k != "model"},
-                           long_only=bcfg.mode == "long-only")
-    png = (figure or FigureProcess(equity_png, spawn=False)).submit(
-        panels, f"Backtest {title}: {settings_caption(bcfg)}", header)
-    write_csv(eq, out_dir / "equity.csv")
-    # every baseline's equity [$] by its stats.json key, for the HTML report's comparison (cryptotrain report)
-    write_csv(pd.DataFrame({"timestamp": model.timestamps, **{k: r.equity for k, r in results.items() if k != "model"}},
-                           copy=False), out_dir / "benchmarks.csv")
-    trades = model.trades.copy()
-    trades["duration"] = pd.to_timedelta(trades["duration"], unit="ms").astype(str)
-    write_csv(trades, out_dir / "trades.csv")
-    atomic_write_bytes(out_dir / "plots" / "equity.png", png.result())
-    return [out_dir / "stats.json", out_dir / "equity.csv", out_dir / "benchmarks.csv", out_dir / "trades.csv",
-            out_dir / "plots" / "equity.png"]
