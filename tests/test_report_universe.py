@@ -7,6 +7,7 @@ files, and a zoom on the equity moves the cross-section's time axes."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -73,3 +74,15 @@ def test_a_universe_report_draws_per_pair_cross_section_and_portfolio(browser, u
     a, b = str(ts[20]).replace("T", " "), str(ts[120]).replace("T", " ")
     ranges = dict(_linked_zoom_moves(page, "fig0", a, b))
     assert len(ranges) >= 5 and all(lo.startswith(a[:16]) and hi.startswith(b[:16]) for lo, hi in ranges.values()), ranges
+
+
+def test_a_universe_run_without_its_backtest_names_the_command(universe_run, tmp_path):
+    """Catches a universe run without backtest/<split>/ failing the report (or read as one pair's
+    run) instead of showing its evaluation and naming the backtest command."""
+    from cryptotrain.commands.report import build_report
+
+    run = tmp_path / universe_run.name
+    shutil.copytree(universe_run, run, ignore=shutil.ignore_patterns("backtest"))
+    text = build_report(run, "test")
+    assert f"no portfolio backtest of the test split: `cryptotrain backtest --run {run} --split test`" in text
+    assert "Cross-sectional Rank IC over time" in text and 'id="per-pair"' in text

@@ -52,8 +52,6 @@ def contribution(page: Page, per_pair: dict[str, dict[str, Any]]) -> None:
 def portfolio_report(d: dict[str, Any]) -> str:
     page = Page(f"{d['name']}: portfolio of {len(d['weights'])} pairs")
     run_sections.header(page, d["verdicts"], d["provenance"])
-    if d.get("ended"):
-        page.section("Pairs that ended", bullet_list([f"{s}: last candle {t} UTC" for s, t in d["ended"].items()]))
     add_portfolio_body(page, d)
     return page.html()
 
@@ -61,6 +59,8 @@ def portfolio_report(d: dict[str, Any]) -> str:
 def add_portfolio_body(page: Page, d: dict[str, Any]) -> None:
     """Equity against the benchmarks, weights, contribution, monthly returns, rolling Sharpe, statistics,
     trades of a portfolio (also a universe run's backtest)."""
+    if d.get("ended"):
+        page.section("Pairs that ended", bullet_list([f"{s}: last candle {t} UTC" for s, t in d["ended"].items()]))
     bt = d["backtest"]
     run_sections.equity(page, bt["equity"], "Portfolio")
     weights(page, bt["equity"]["time"], d["weights"], sleeves=d.get("sleeves", False))
