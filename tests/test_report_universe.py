@@ -50,7 +50,8 @@ def test_the_cross_section_is_the_mean_rank_ic_evaluate_saved(universe_run):
 def test_a_universe_report_draws_per_pair_cross_section_and_portfolio(browser, universe_run, tmp_path):  # noqa: F811
     """Catches `report UNIVERSE_RUN` read as one pair (no per-pair table, no portfolio), a Rank IC or
     score-group chart missing timestamps of the cross-section, a group or the spread missing, the
-    momentum benchmark dropped from the equity, and cross-section charts that do not follow a zoom."""
+    momentum benchmark dropped from the equity, a pair's short weights stacked with the long ones, and
+    cross-section charts that do not follow a zoom."""
     ev = universe_run / "eval" / "test"
     m = json.loads((ev / "metrics.json").read_text())
     page = _open(browser, _report(universe_run), tmp_path / "universe.png")
@@ -63,8 +64,11 @@ def test_a_universe_report_draws_per_pair_cross_section_and_portfolio(browser, u
     bt = universe_run / "backtest" / "test"
     eq = pd.read_csv(bt / "equity.csv")
     assert t["Portfolio"]["drawn"] == t["Momentum"]["drawn"] == t["Equal weight"]["drawn"] == len(eq)
+    w = pd.read_csv(bt / "weights.csv")
     for sym in ("BTC_USDT", "ETH_USDT", "SOL_USDT"):
         assert t[sym]["drawn"] == len(eq), sym                      # weights over time, a line per pair
+        short = (w.loc[w["symbol"] == sym, "weight"] < 0).any()     # and its short part below 0, apart
+        assert (f"{sym} (short)" in t) == short and (not short or t[f"{sym} (short)"]["drawn"] == len(eq)), sym
     assert t["P&L contribution"]["drawn"] == 3
     rows = page.eval("Array.from(document.querySelectorAll('#per-pair tbody tr')).map(r => r.cells[0].textContent)")
     assert rows == list(m["per_pair"])

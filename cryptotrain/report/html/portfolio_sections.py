@@ -25,9 +25,14 @@ def weights(page: Page, time: np.ndarray, w: dict[str, np.ndarray], sleeves: boo
     stacked: long above 0, short below."""
     i = thin(list(w.values()))
     t = typed(np.asarray(time)[i])
-    data = [{"type": "scatter", "mode": "lines", "name": sym, "x": t, "y": typed(np.asarray(v)[i]),
-             "stackgroup": "long" if np.nanmin(v) >= 0 else "short", "line": {"width": 0.5, "shape": "hv",
-             "simplify": False, "color": PALETTE[k % len(PALETTE)]}} for k, (sym, v) in enumerate(w.items())]
+    data = []
+    for k, (sym, v) in enumerate(w.items()):   # a pair's long part stacks above 0, its short part below
+        v = np.asarray(v)[i]
+        parts = [(sym, "long", np.maximum(v, 0.0))] + ([(f"{sym} (short)", "short", np.minimum(v, 0.0))]
+                                                       if np.nanmin(v) < 0 else [])
+        data += [{"type": "scatter", "mode": "lines", "name": name, "x": t, "y": typed(y), "stackgroup": group,
+                  "legendgroup": sym, "showlegend": group == "long", "line": {"width": 0.5, "shape": "hv",
+                  "simplify": False, "color": PALETTE[k % len(PALETTE)]}} for name, group, y in parts]
     layout = {"xaxis": {"type": "date"}, "yaxis": {"title": {"text": "target weight"}}}
     page.section("Weights over time", page.figure({"data": data, "layout": layout}, height=320, link="time"),
                  note=f"{len(w)} pairs; the weights the portfolio engine was given after its constraints (weights.csv)."
