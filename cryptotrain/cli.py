@@ -444,7 +444,8 @@ def walkforward(
 @_handles_errors
 def report(
     target: Optional[Path] = typer.Argument(None, metavar="[RUN | WF_DIR | SWEEP_DIR]",
-                                            help="Run, walk-forward or sweep directory; default: runs/latest."),
+                                            help="Run (one pair or a universe), walk-forward, sweep or portfolio "
+                                                 "backtest directory; default: runs/latest."),
     out: Optional[Path] = typer.Option(None, help="HTML file to write (default: report.html in the directory)."),
     split: str = typer.Option("test", help="test or val: the split of a run's evaluation and backtest."),
 ) -> None:

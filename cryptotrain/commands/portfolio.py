@@ -31,14 +31,16 @@ def universe_command(run: Path, split: str, out: Path | None, overrides: dict[st
     on_scored(result) prints evaluate's report when it ran first for fresh predictions."""
     rep = universe_backtest.run(run, split, out=out, overrides=overrides,
                                 on_message=functools.partial(print_message, console), on_scored=on_scored)
-    return _print(rep, console)
+    # the run's own report shows its default backtest beside the cross-section; another one has its own
+    return _print(rep, console, (run, split) if Path(rep.out_dir) == Path(run) / "backtest" / split else None)
 
 
-def _print(rep: portfolio_backtest.PortfolioReport, console: Console) -> dict[str, dict[str, Any]]:
+def _print(rep: portfolio_backtest.PortfolioReport, console: Console,
+           report_of: tuple[Path, str] | None = None) -> dict[str, dict[str, Any]]:
     short = span_warning(rep.stats["portfolio"])
     print_portfolio(console, rep.stats, rep.per_pair, title=rep.title, settings=rep.settings,
                     timeframe=rep.timeframe, out_dir=rep.out_dir,
                     ended={s: format_utc(t) for s, t in rep.results["portfolio"].ended.items()},
                     verdict=rep.verdict, warnings=[short] if short else [])
-    print_report_hint(console, rep.out_dir)
+    print_report_hint(console, *(report_of or (rep.out_dir,)))
     return rep.stats

@@ -27,7 +27,7 @@ def print_report_hint(console: Console, path: Path | str, split: str = "test") -
 
 
 def build_report(path: Path, split: str) -> str:
-    """The report's HTML for `path` (a run, walk-forward or sweep directory)."""
+    """The report's HTML for `path` (a run, universe run, walk-forward, sweep or portfolio backtest directory)."""
     kind = dir_kind(path)
     if kind == "walkforward":
         from cryptotrain.commands.report_groups import walkforward_data
@@ -46,6 +46,13 @@ def build_report(path: Path, split: str) -> str:
         from cryptotrain.report.html.portfolio_sections import portfolio_report
 
         return portfolio_report(portfolio_data(path))
+    from cryptotrain.backtest.universe_backtest import is_universe_run
+
+    if is_universe_run(path):
+        from cryptotrain.commands.report_universe import universe_data
+        from cryptotrain.report.html.universe_sections import universe_report
+
+        return universe_report(universe_data(path, split))
     from cryptotrain.commands.report_data import run_data
     from cryptotrain.report.html.build import run_report
 

@@ -98,7 +98,7 @@ def portfolio_data(path: Path) -> dict[str, Any]:
     grid = w.pivot_table(index="timestamp", columns="symbol", values="weight", aggfunc="last")
     grid = grid.reindex(np.union1d(grid.index.to_numpy(), time)).ffill().fillna(0.0).reindex(time)
     tf_ms = int(np.median(np.diff(time))) if len(time) > 1 else 3_600_000
-    bt = {"stats": {STRATEGY_NAMES.get(k, k): v for k, v in doc.items() if k in ("portfolio", "equal_weight", "btc_buy_and_hold")},
+    bt = {"stats": {STRATEGY_NAMES.get(k, k): v for k, v in doc.items() if k in ("portfolio", "equal_weight", "btc_buy_and_hold", "momentum")},
           "settings": doc.get("settings", {}), "trades": trades_data(path / "trades.csv"),
           "equity": {"time": time, "equity": eq["equity"].to_numpy(), "drawdown": eq["drawdown"].to_numpy(),
                      "benchmarks": bench},

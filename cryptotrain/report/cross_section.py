@@ -57,6 +57,12 @@ def print_cross_section(console: Console, rep: dict) -> None:
     console.print(rep["edge"]["sentence"], style="bold", soft_wrap=True, markup=False)
 
 
+def cumulative_groups(groups: np.ndarray, horizon: int) -> np.ndarray:
+    """(T', q) each score group's cumulative sum of its mean forward return divided by h, in % (labels of
+    h candles overlap, so each candle's move would otherwise count h times); a NaN adds nothing."""
+    return 100.0 * np.cumsum(np.nan_to_num(groups), axis=0) / horizon
+
+
 def plot_cross_section(timestamps: np.ndarray, rank_ic: np.ndarray, groups: np.ndarray, horizon: int,
                        path: Path, excess: bool = False) -> Path:
     """Two panels over the decision times (ms): the cumulative sum of RankIC_t, and for each score group
@@ -69,11 +75,11 @@ def plot_cross_section(timestamps: np.ndarray, rank_ic: np.ndarray, groups: np.n
     a.axhline(0.0, color="grey", lw=0.8)
     a.set_ylabel("cumulative Rank IC")
     a.set_title(f"Rank IC across the pairs: mean {np.nanmean(rank_ic):+.4f} over {len(t)} timestamps", fontsize=10)
-    q = groups.shape[1]
+    q, cum = groups.shape[1], cumulative_groups(groups, horizon)
     for k in range(q):
         name, color = ("bottom", "tab:red") if k == 0 else ("top", "tab:green") if k == q - 1 else \
             (f"group {k + 1}", str(0.35 + 0.3 * k / q))            # middle groups in shades of grey
-        b.plot(t, 100.0 * np.cumsum(np.nan_to_num(groups[:, k])) / horizon, color=color, lw=1.1,
+        b.plot(t, cum[:, k], color=color, lw=1.1,
                label=f"{name} (score group {k + 1} of {q})")
     b.axhline(0.0, color="grey", lw=0.8)
     what = "excess return" if excess else "forward return"
