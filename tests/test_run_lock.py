@@ -127,7 +127,7 @@ def test_a_backtest_killed_between_its_files_leaves_the_old_outputs_whole(run):
     before = {p.name: p.read_bytes() for p in (out / "stats.json", out / "equity.csv", out / "plots" / "equity.png")}
     # the figure is written after stats.json, equity.csv and trades.csv: kill there with new settings
     # (--out: other settings than the run's would otherwise write their own backtest/test-fee50/)
-    res = _kill_inside("cryptotrain.backtest.backtester.atomic_write_bytes",
+    res = _kill_inside("cryptotrain.backtest.run_outputs.atomic_write_bytes",
                        ["backtest", "--run", str(run), "--fee-bps", "50", "--out", str(out)])
     assert res.returncode == -signal.SIGKILL, res.stderr
     after = {p.name: p.read_bytes() for p in (out / "stats.json", out / "equity.csv", out / "plots" / "equity.png")}
