@@ -22,7 +22,7 @@ def portfolio_command(weights: Path | None, data_dir: Path | None, out: Path | N
     """Run the portfolio backtest, write its outputs, print the tables; returns {"portfolio"|...: stats}."""
     rep = portfolio_backtest.run(weights, data_dir, out=out, overrides=overrides, timeframe=timeframe,
                                  allow_leverage=allow_leverage)
-    return _print(rep, console)
+    return print_portfolio_report(rep, console)
 
 
 def universe_command(run: Path, split: str, out: Path | None, overrides: dict[str, Any], *, console: Console,
@@ -31,10 +31,10 @@ def universe_command(run: Path, split: str, out: Path | None, overrides: dict[st
     on_scored(result) prints evaluate's report when it ran first for fresh predictions."""
     rep = universe_backtest.run(run, split, out=out, overrides=overrides,
                                 on_message=functools.partial(print_message, console), on_scored=on_scored)
-    return _print(rep, console)
+    return print_portfolio_report(rep, console)
 
 
-def _print(rep: portfolio_backtest.PortfolioReport, console: Console) -> dict[str, dict[str, Any]]:
+def print_portfolio_report(rep: portfolio_backtest.PortfolioReport, console: Console) -> dict[str, dict[str, Any]]:
     short = span_warning(rep.stats["portfolio"])
     print_portfolio(console, rep.stats, rep.per_pair, title=rep.title, settings=rep.settings,
                     timeframe=rep.timeframe, out_dir=rep.out_dir,
