@@ -113,3 +113,18 @@ def test_universe_walkforward_resumes_an_unmarked_fold(base):
     again = walk_forward(cfg, wf)
     assert again.reused == [1] and not again.failed
     assert (wf / "folds" / "2" / "fold.json").is_file() and (wf / "predictions.csv").read_bytes() == before
+
+
+def test_evaluate_run_of_a_universe_walkforward_keeps_the_fold_table(base):
+    """Catches: `evaluate --run WF_DIR` of a universe walk-forward failing on the single-pair report, or
+    rewriting metrics.json without the folds' Rank IC, portfolio return and turnover."""
+    from typer.testing import CliRunner
+
+    from cryptotrain.cli import app
+    _, _, _, wf, _ = base
+    before = json.loads((wf / "metrics.json").read_text())["folds"]
+    out = CliRunner().invoke(app, ["evaluate", "--run", str(wf)])
+    assert out.exit_code == 0, out.output
+    after = json.loads((wf / "metrics.json").read_text())["folds"]
+    assert [(r["rank_ic"], r["return_pct"], r["turnover"]) for r in after] == \
+        [(r["rank_ic"], r["return_pct"], r["turnover"]) for r in before]

@@ -171,9 +171,10 @@ def fold_trading(eq: pd.DataFrame, trades: pd.DataFrame, plan: dict, done: list[
 def add_fold_trading(wf_dir: Path, metrics: dict, plan: dict, traded=None) -> dict:
     """Each fold row of `metrics` gets its return [%], Sharpe and trades in the stitched backtest of
     WF_DIR/backtest/ (when there is one; its settings under "fold_trading_settings"); metrics.json is
-    rewritten. -> metrics. A universe's: from its portfolio backtest `traded` (stitch_universe.py)."""
+    rewritten. -> metrics. A universe's: from its portfolio backtest `traded` (stitch_universe.py; None:
+    the stitched predictions are traded again with the config's settings, rewriting backtest/)."""
     if "universe" in metrics:
-        return add_fold_portfolio(wf_dir, metrics, plan, traded) if traded is not None else metrics
+        return add_fold_portfolio(wf_dir, metrics, plan, traded or backtest_stitched_universe(wf_dir))
     bt = Path(wf_dir) / "backtest"
     if not (bt / "equity.csv").is_file() or not (bt / "trades.csv").is_file():
         return metrics
