@@ -128,3 +128,15 @@ def test_evaluate_run_of_a_universe_walkforward_keeps_the_fold_table(base):
     after = json.loads((wf / "metrics.json").read_text())["folds"]
     assert [(r["rank_ic"], r["return_pct"], r["turnover"]) for r in after] == \
         [(r["rank_ic"], r["return_pct"], r["turnover"]) for r in before]
+
+
+def test_universe_folds_on_ray_equal_folds_trained_alone(local_ray, tmp_path):
+    """Catches: a universe fold that depends on where it runs (a Ray worker reading other files or
+    another pair order than the driver): 2 Ray workers give the stitched file of the in-process run
+    with the same BLAS thread count, bit for bit."""
+    pytest.importorskip("ray")
+    data = make_universe(tmp_path / "data")
+    alone = walk_forward(config(tmp_path, data, *SPANS), tmp_path / "alone", workers=1, blas_threads=1)
+    on_ray = walk_forward(config(tmp_path, data, *SPANS), tmp_path / "ray", workers=2)
+    assert alone.failed == {} and on_ray.failed == {}
+    assert (tmp_path / "ray" / "predictions.csv").read_bytes() == (tmp_path / "alone" / "predictions.csv").read_bytes()
