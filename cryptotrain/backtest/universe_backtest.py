@@ -79,6 +79,16 @@ def load_universe(symbols: list[str], timeframe: str | None, *, data_dir: Path |
     return load_pairs(pairs, slugs + extra, timeframe)
 
 
+def score_column(df: pd.DataFrame, src: str) -> tuple[np.ndarray, str]:
+    """The score a policy ranks (module docstring) of every row of a predictions frame, and its name."""
+    ret = df["pred_return"].to_numpy(dtype=np.float64) if "pred_return" in df.columns else np.full(len(df), np.nan)
+    if np.isfinite(ret).any():
+        return ret, "pred_return"
+    if {"p_buy", "p_sell"} <= set(df.columns):
+        return df["p_buy"].to_numpy(dtype=np.float64) - df["p_sell"].to_numpy(dtype=np.float64), "p_buy - p_sell"
+    raise UserError(f"{src}: no score: neither a finite pred_return nor p_buy and p_sell columns")
+
+
 def read_predictions(df: pd.DataFrame, uni: Universe, n_pairs: int, src: str) -> UniversePredictions:
     """The frame of a universe predictions.csv -> (S, N) arrays on the grid of `uni`'s first n_pairs."""
     missing = [c for c in NEEDED if c not in df.columns]
@@ -103,13 +113,7 @@ def read_predictions(df: pd.DataFrame, uni: Universe, n_pairs: int, src: str) ->
         raise UserError(f"{src}: {df['symbol'].iloc[i]} has two rows at timestamp {ts[i]}; one row per pair and time")
     rows, inv = np.unique(rows_all, return_inverse=True)
     c = key["col"].to_numpy()
-    ret = df["pred_return"].to_numpy(dtype=np.float64) if "pred_return" in df.columns else np.full(len(df), np.nan)
-    if np.isfinite(ret).any():
-        score, name = ret, "pred_return"
-    elif {"p_buy", "p_sell"} <= set(df.columns):
-        score, name = df["p_buy"].to_numpy(dtype=np.float64) - df["p_sell"].to_numpy(dtype=np.float64), "p_buy - p_sell"
-    else:
-        raise UserError(f"{src}: no score: neither a finite pred_return nor p_buy and p_sell columns")
+    score, name = score_column(df, src)
 
     def grid(v: np.ndarray) -> np.ndarray:
         out = np.full((len(rows), n_pairs), np.nan)
@@ -196,13 +200,22 @@ def run(run_dir: Path, split: str = "test", *, out: Path | None = None, override
     bcfg = resolve_settings(bcfg, horizon)
     with dir_lock(run_dir, "backtest"):
         uni, preds, prov = read_run(run_dir, split, on_message, on_scored)
-        rep = trade_universe(uni, preds, bcfg, horizon, len(d.universe))
-        what = {"independent": "pred_action and confidence per pair",
-                "topk": f"k {bcfg.k} n_drop {bcfg.k if bcfg.n_drop is None else bcfg.n_drop}, score {preds.score_name}",
-                "proportional": f"score {preds.score_name}"}[bcfg.policy]
-        rep.title = f"{run_dir.name} ({split} split, policy {bcfg.policy}: {what})"
-        rep.out_dir, rep.provenance = out_dir, prov
-        with output_unit(out_dir, "backtest", **how) as tmp:
-            files = write_outputs(tmp, rep)
-        rep.files = [out_dir / f.relative_to(tmp) for f in files]
+        return trade_and_write(uni, preds, bcfg, horizon, len(d.universe), out_dir, f"{run_dir.name} ({split} split",
+                               prov, how)
+
+
+def trade_and_write(uni: Universe, preds: UniversePredictions, bcfg: BacktestConfig, horizon: int, n_pairs: int,
+                    out_dir: Path, title: str, provenance: dict | None = None,
+                    how: dict | None = None) -> PortfolioReport:
+    """trade_universe, titled `title` + ", policy ...)", written into `out_dir` (a universe run's split or
+    a walk-forward's stitched test parts); `bcfg` as resolve_settings returns it."""
+    rep = trade_universe(uni, preds, bcfg, horizon, n_pairs)
+    what = {"independent": "pred_action and confidence per pair",
+            "topk": f"k {bcfg.k} n_drop {bcfg.k if bcfg.n_drop is None else bcfg.n_drop}, score {preds.score_name}",
+            "proportional": f"score {preds.score_name}"}[bcfg.policy]
+    rep.title = f"{title}, policy {bcfg.policy}: {what})"
+    rep.out_dir, rep.provenance = out_dir, provenance
+    with output_unit(out_dir, "backtest", **(how or dict(option="the output directory"))) as tmp:
+        files = write_outputs(tmp, rep)
+    rep.files = [out_dir / f.relative_to(tmp) for f in files]
     return rep

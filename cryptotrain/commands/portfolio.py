@@ -22,7 +22,7 @@ def portfolio_command(weights: Path | None, data_dir: Path | None, out: Path | N
     """Run the portfolio backtest, write its outputs, print the tables; returns {"portfolio"|...: stats}."""
     rep = portfolio_backtest.run(weights, data_dir, out=out, overrides=overrides, timeframe=timeframe,
                                  allow_leverage=allow_leverage)
-    return _print(rep, console)
+    return print_portfolio_report(rep, console)
 
 
 def universe_command(run: Path, split: str, out: Path | None, overrides: dict[str, Any], *, console: Console,
@@ -32,11 +32,12 @@ def universe_command(run: Path, split: str, out: Path | None, overrides: dict[st
     rep = universe_backtest.run(run, split, out=out, overrides=overrides,
                                 on_message=functools.partial(print_message, console), on_scored=on_scored)
     # the run's own report shows its default backtest beside the cross-section; another one has its own
-    return _print(rep, console, (run, split) if Path(rep.out_dir) == Path(run) / "backtest" / split else None)
+    return print_portfolio_report(rep, console,
+                                  (run, split) if Path(rep.out_dir) == Path(run) / "backtest" / split else None)
 
 
-def _print(rep: portfolio_backtest.PortfolioReport, console: Console,
-           report_of: tuple[Path, str] | None = None) -> dict[str, dict[str, Any]]:
+def print_portfolio_report(rep: portfolio_backtest.PortfolioReport, console: Console,
+                           report_of: tuple[Path, str] | None = None) -> dict[str, dict[str, Any]]:
     short = span_warning(rep.stats["portfolio"])
     print_portfolio(console, rep.stats, rep.per_pair, title=rep.title, settings=rep.settings,
                     timeframe=rep.timeframe, out_dir=rep.out_dir,

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
+from cryptotrain.commands.portfolio import print_portfolio_report
 from cryptotrain.commands.report import print_report_hint
 from cryptotrain.config import Config, load_config
 from cryptotrain.dirlock import dir_lock
@@ -19,7 +20,7 @@ from cryptotrain.orchestration.walkforward.run import walk_forward
 from cryptotrain.orchestration.walkforward.stitch import add_fold_trading, backtest_stitched, read_plan, write_stitched
 from cryptotrain.report.backtest_report import print_backtest
 from cryptotrain.report.eval_tables import print_evaluation
-from cryptotrain.report.walkforward_report import FoldProgress, print_fold_table, print_plan
+from cryptotrain.report.walkforward_report import FoldProgress, print_cross_line, print_fold_table, print_plan
 
 
 def walkforward_dir(cfg: Config, config_path: Path, run_name: str | None) -> Path:
@@ -32,6 +33,9 @@ def walkforward_dir(cfg: Config, config_path: Path, run_name: str | None) -> Pat
 
 def print_stitched(console: Console, wf_dir: Path, metrics: dict) -> None:
     print_fold_table(console, metrics["folds"], metrics["missing"])
+    if "universe" in metrics:   # a universe: the stitched cross-section; its portfolio is printed by the backtest
+        print_cross_line(console, metrics)
+        return
     print_evaluation(metrics, console, title=f"{wf_dir.name}: stitched test parts of {len(metrics['folds'])} folds, "
                                              f"{metrics['n_windows']} windows")
 
@@ -58,7 +62,10 @@ def walkforward_command(cfg: Config, wf_dir: Path, *, workers: int, address: str
             progress["p"].__exit__(None, None, None)
     if res.reused:
         console.print(f"reused finished folds {', '.join(map(str, res.reused))}", style="dim", markup=False)
-    if res.metrics is not None:
+    if res.metrics is not None and "universe" in res.metrics:
+        print_stitched(console, wf_dir, res.metrics)
+        print_portfolio_report(res.backtest, console)
+    elif res.metrics is not None:
         print_stitched(console, wf_dir, res.metrics)
         cfg_b = load_config(wf_dir / "config.yaml").backtest
         print_backtest(console, res.backtest.stats, header="Walk-forward", title=f"{wf_dir.name} (stitched test parts)",
@@ -90,6 +97,8 @@ def evaluate_walkforward(wf_dir: Path, as_json: bool, console: Console) -> dict:
 def backtest_walkforward(wf_dir: Path, overrides: dict, console: Console) -> dict:
     with dir_lock(wf_dir, "backtest"):
         rep = backtest_stitched(Path(wf_dir), overrides)
+    if hasattr(rep, "per_pair"):   # a universe's portfolio backtest
+        return print_portfolio_report(rep, console)
     print_backtest(console, rep.stats, header="Walk-forward", title=f"{Path(wf_dir).name} (stitched test parts)",
                    settings=rep.settings, timeframe=rep.timeframe, out_dir=rep.out_dir, verdict=rep.verdict)
     return rep.stats

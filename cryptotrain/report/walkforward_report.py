@@ -35,7 +35,10 @@ def _num(v: Any, spec: str = ".3f") -> str:
 
 def print_fold_table(console: Console, rows: list[dict], missing: list[dict]) -> None:
     """Accuracy columns (descriptive, 95% intervals) beside the fold's return [%], annualized Sharpe
-    ratio and trades in the stitched backtest ("-" before there is one)."""
+    ratio and trades in the stitched backtest ("-" before there is one). A universe's rows: the mean
+    cross-sectional IC and Rank IC, and the fold's portfolio return and turnover instead."""
+    if rows and "rank_ic" in rows[0]:
+        return _universe_fold_table(console, rows, missing)
     headers = ("test", "windows", "accuracy", "bal. acc.", "IC", "model - majority", "model - persistence",
                "return [%]", "Sharpe", "trades", "best epoch", "train [s]")
     cells = [[f"{r['test_start']} .. {r['test_end']}", str(r["windows"]), _num(r["accuracy"]),
@@ -47,6 +50,29 @@ def print_fold_table(console: Console, rows: list[dict], missing: list[dict]) ->
                                 "return, Sharpe (ann.) and trades: the fold's part of the stitched backtest)", "fold",
                        [str(r["fold"]) for r in [*rows, *missing]],
                        {h: [c[i] for c in cells] for i, h in enumerate(headers)}, left=("test",))
+
+
+def _universe_fold_table(console: Console, rows: list[dict], missing: list[dict]) -> None:
+    headers = ("test", "windows", "accuracy", "bal. acc.", "cross IC", "Rank IC", "return [%]", "turnover",
+               "best epoch", "train [s]")
+    cells = [[f"{r['test_start']} .. {r['test_end']}", str(r["windows"]), _num(r["accuracy"]),
+              _num(r["balanced_accuracy"]), _num(r["cross_ic"], "+.3f"), _num(r["rank_ic"], "+.3f"),
+              _num(r.get("return_pct"), "+.2f"), _num(r.get("turnover"), ".1f"), str(r["best_epoch"]),
+              f"{r['train_seconds']:.1f}"] for r in rows]
+    cells += [[f"{m['test_start']} .. {m['test_end']}", "missing", *["-"] * 8] for m in missing]
+    print_fitted_table(console, "Per fold (test part, best checkpoint; windows of all pairs; cross IC / Rank IC: "
+                                "mean over its decision times of the score's correlation with the pairs' forward "
+                                "returns; return and turnover: the fold's part of the stitched portfolio)", "fold",
+                       [str(r["fold"]) for r in [*rows, *missing]],
+                       {h: [c[i] for c in cells] for i, h in enumerate(headers)}, left=("test",))
+
+
+def print_cross_line(console: Console, metrics: dict) -> None:
+    """The stitched test parts' mean cross-sectional IC and Rank IC, one line."""
+    c = metrics["cross_section"]
+    console.print(f"stitched test parts of {len(metrics['folds'])} folds, {len(metrics['universe'])} pairs: mean "
+                  f"cross IC {_num(c['cross_ic'], '+.4f')}, mean Rank IC {_num(c['rank_ic'], '+.4f')} over "
+                  f"{c['cross_sections']} decision times", markup=False)
 
 
 class FoldProgress:

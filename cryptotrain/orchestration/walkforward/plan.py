@@ -1,6 +1,8 @@
 """The walk-forward plan: which candles each fold trains, validates and tests on.
 
-Rows 0..N-1 are the candles of the base config's data (after data.start / end / last_rows).
+Rows 0..N-1 are the candles of the base config's data (after data.start / end / last_rows); for a
+universe (data.universe) the open times of its union calendar, cut as universe_dataset.py cuts it, so
+a fold's dates select every pair's candles in that time range (a pair not listed yet has none).
 Fold k (0-based here, 1-based for the user) has
 
     test part   [s_k, e_k)          the decisions it scores; s_k = s_0 + k * step, e_k = s_k + test_span,
@@ -31,6 +33,7 @@ import pandas as pd
 from cryptotrain.config import Config, SplitConfig
 from cryptotrain.data.dataset import build_dataset, iso_utc, trim_candles
 from cryptotrain.data.ohlcv import load_ohlcv
+from cryptotrain.data.universe_dataset import universe_files
 from cryptotrain.data.timestamps import format_utc, ms_to_timeframe, parse_utc, timeframe_to_ms
 from cryptotrain.errors import UserError
 
@@ -97,17 +100,34 @@ def resolve_wf_embargo(cfg: Config) -> int:
     return int(emb)
 
 
-def base_candles(cfg: Config) -> pd.DataFrame:
-    if cfg.data.universe is not None:   # the folds would read data.path, not the pairs
-        raise UserError("walkforward does not take a data.universe config yet; train and evaluate the universe run, "
-                        "or walk one pair forward with data.path")
-    df, _ = load_ohlcv(cfg.data.path, cfg.data.timeframe, cfg.data.gap_policy)
-    return trim_candles(df, cfg.data.start, cfg.data.end, cfg.data.last_rows, str(cfg.data.path))
+def base_candles(cfg: Config) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The rows the folds are cut on and the candles they hash: one pair's candles (rows = candles), or
+    for a universe the union calendar of its pairs (as universe_dataset cuts it: data.start / end per
+    pair, data.last_rows of the calendar) and each pair's candles."""
+    if cfg.data.universe is None:
+        df, _ = load_ohlcv(cfg.data.path, cfg.data.timeframe, cfg.data.gap_policy)
+        df = trim_candles(df, cfg.data.start, cfg.data.end, cfg.data.last_rows, str(cfg.data.path))
+        return df, {"": df}
+    pairs = {}
+    for s, f in universe_files(cfg.data).items():
+        df, _ = load_ohlcv(f, cfg.data.timeframe, cfg.data.gap_policy)
+        pairs[s] = trim_candles(df, cfg.data.start, cfg.data.end, None, f)
+    calendar = np.unique(np.concatenate([p["timestamp"].to_numpy(dtype=np.int64) for p in pairs.values()]))
+    if cfg.data.last_rows is not None:
+        calendar = calendar[-cfg.data.last_rows:]
+    return pd.DataFrame({"timestamp": calendar}), pairs
 
 
-def _rows_sha256(df: pd.DataFrame, lo: int, hi: int) -> str:
-    block = df.iloc[lo:hi][["timestamp", "open", "high", "low", "close", "volume"]]
-    return hashlib.sha256(np.ascontiguousarray(block.to_numpy(dtype=np.float64)).tobytes()).hexdigest()
+def _rows_sha256(df: pd.DataFrame, pairs: dict[str, pd.DataFrame], lo: int, hi: int) -> str:
+    """Of every pair's candles inside rows lo..hi - 1 of `df` (by time; one pair: those rows)."""
+    ts = df["timestamp"].to_numpy(dtype=np.int64)
+    h = hashlib.sha256()
+    for s, p in pairs.items():
+        t = p["timestamp"].to_numpy(dtype=np.int64)
+        block = p[(t >= ts[lo]) & (t <= ts[hi - 1])][["timestamp", "open", "high", "low", "close", "volume"]]
+        h.update(s.encode())
+        h.update(np.ascontiguousarray(block.to_numpy(dtype=np.float64)).tobytes())
+    return h.hexdigest()
 
 
 def fold_config(cfg: Config, df: pd.DataFrame, rows: dict[str, list[int]], embargo: int) -> Config:
@@ -159,7 +179,7 @@ def make_plan(cfg: Config) -> tuple[list[Fold], list[Config], dict]:
     _required(cfg)
     wf = cfg.walkforward
     embargo = resolve_wf_embargo(cfg)
-    df = base_candles(cfg)
+    df, pairs = base_candles(cfg)
     ts = df["timestamp"].to_numpy(dtype=np.int64)
     _check_step(wf, ts)
     folds, configs = [], []
@@ -176,9 +196,10 @@ def make_plan(cfg: Config) -> tuple[list[Fold], list[Config], dict]:
         last = {p: int(ts[rows[p][1] - 1]) for p in PARTS}
         folds.append(Fold(fold=k, rows=rows, dates={p: [format_utc(first[p]), format_utc(last[p])] for p in PARTS},
                           first_ts=first, last_ts=last, windows=windows,
-                          data_sha256=_rows_sha256(df, *rows["data"])))
+                          data_sha256=_rows_sha256(df, pairs, *rows["data"])))
         configs.append(fcfg)
-    header = {"data": str(cfg.data.path), "rows": int(len(ts)), "first_ts": int(ts[0]), "last_ts": int(ts[-1]),
+    data = str(cfg.data.path) if cfg.data.universe is None else f"{len(pairs)} pairs ({', '.join(pairs)})"
+    header = {"data": data, "rows": int(len(ts)), "first_ts": int(ts[0]), "last_ts": int(ts[-1]),
               "mode": wf.mode, "embargo": embargo, "window": cfg.data.window, "horizon": cfg.labels.horizon,
               "spans": {k: getattr(wf, k) for k in ("train_span", "val_span", "test_span")},
               "step": wf.step if wf.step is not None else wf.test_span}

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cryptotrain.backtest.backtester import BacktestReport
+from cryptotrain.backtest.portfolio_backtest import PortfolioReport
 from cryptotrain.config import Config, config_to_dict, config_to_yaml
 from cryptotrain.dirlock import LOCK_FILE, dir_lock
 from cryptotrain.errors import UserError
@@ -58,7 +59,7 @@ class WalkForwardResult:
     wf_dir: Path
     plan: dict
     metrics: dict | None
-    backtest: BacktestReport | None       # the stitched backtest (stats, verdict, files)
+    backtest: BacktestReport | PortfolioReport | None   # the stitched backtest (a universe's: the portfolio's)
     failed: dict[int, str]                # fold -> one-line error
     reused: list[int]                     # folds finished by an earlier run
     files: list[Path] = field(default_factory=list)
@@ -163,14 +164,17 @@ def _walk_forward(cfg: Config, wf_dir: Path, folds, configs, header, *, workers,
     metrics = write_stitched(wf_dir, cfg, plan, done, failed) if done else None
     traded = backtest_stitched(wf_dir) if done else None
     if done:
-        add_fold_trading(wf_dir, metrics, plan)   # each fold's return, Sharpe and trades in the stitched backtest
+        add_fold_trading(wf_dir, metrics, plan, traded)   # each fold's return, ... in the stitched backtest
     files = write_plots(wf_dir, plan, metrics) if done else []
     return WalkForwardResult(wf_dir, plan, metrics, traded, failed, reused, files)
 
 
 def write_plots(wf_dir: Path, plan: dict, metrics: dict) -> list[Path]:
-    eq = pd.read_csv(wf_dir / "backtest" / "equity.csv")
     plots = wf_dir / "plots"
+    if "universe" in metrics:   # the portfolio backtest draws its own equity (backtest/plots/)
+        return [plot_fold_accuracy(plots / "fold_accuracy.png", metrics["folds"]),
+                plot_timeline(plots / "timeline.png", plan["folds"])]
+    eq = pd.read_csv(wf_dir / "backtest" / "equity.csv")
     return [plot_wf_equity(plots / "equity_folds.png", eq["timestamp"].to_numpy(), eq["equity"].to_numpy(),
                            eq["buy_hold_equity"].to_numpy(), [r for r in metrics["folds"] if "return_pct" in r]),
             plot_fold_accuracy(plots / "fold_accuracy.png", metrics["folds"]),

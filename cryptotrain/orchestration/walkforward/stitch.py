@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.backtest.backtester import BacktestReport, predictions_decisions, trade_and_write
+from cryptotrain.backtest.portfolio_backtest import PortfolioReport
 from cryptotrain.backtest.settings import backtest_settings, settings_dir_name
 from cryptotrain.backtest.stats import periods_per_year
 from cryptotrain.config import load_config
@@ -28,6 +29,8 @@ from cryptotrain.evaluate.eval_data import load_eval_dataset, run_baselines, spl
 from cryptotrain.evaluate.scorer import BASELINE_ACTION_COLUMNS, PREDICTION_COLUMNS
 from cryptotrain.evaluate.summary import evaluation_report
 from cryptotrain.fileio import atomic_path, atomic_write_text, read_state, to_jsonable
+from cryptotrain.orchestration.walkforward.stitch_universe import (add_fold_portfolio, backtest_stitched_universe,
+                                                                  write_stitched_universe)
 from cryptotrain.train.checkpoint import load_checkpoint
 from cryptotrain.train import metrics_log
 from cryptotrain.train.rundir import dir_kind
@@ -119,6 +122,8 @@ def write_stitched(wf_dir: Path, cfg, plan: dict, done: list[int], failed: dict[
     folds = {f["fold"]: f for f in plan["folds"]}
     if not done:
         raise UserError(f"{wf_dir}: no fold finished, nothing to stitch")
+    if cfg.data.universe is not None:
+        return write_stitched_universe(wf_dir, cfg, plan, done, failed, fold_row)
     scored = [fold_scored(wf_dir / "folds" / str(k), k) for k in sorted(done)]
     frame, report = stitched_report(scored, cfg)
     # the fitted baselines' actions too, where every fold has them, so that the backtest trades them
@@ -163,10 +168,13 @@ def fold_trading(eq: pd.DataFrame, trades: pd.DataFrame, plan: dict, done: list[
     return out
 
 
-def add_fold_trading(wf_dir: Path, metrics: dict, plan: dict) -> dict:
+def add_fold_trading(wf_dir: Path, metrics: dict, plan: dict, traded=None) -> dict:
     """Each fold row of `metrics` gets its return [%], Sharpe and trades in the stitched backtest of
     WF_DIR/backtest/ (when there is one; its settings under "fold_trading_settings"); metrics.json is
-    rewritten. -> metrics."""
+    rewritten. -> metrics. A universe's: from its portfolio backtest `traded` (stitch_universe.py; None:
+    the stitched predictions are traded again with the config's settings, rewriting backtest/)."""
+    if "universe" in metrics:
+        return add_fold_portfolio(wf_dir, metrics, plan, traded or backtest_stitched_universe(wf_dir))
     bt = Path(wf_dir) / "backtest"
     if not (bt / "equity.csv").is_file() or not (bt / "trades.csv").is_file():
         return metrics
@@ -181,12 +189,15 @@ def add_fold_trading(wf_dir: Path, metrics: dict, plan: dict) -> dict:
     return metrics
 
 
-def backtest_stitched(wf_dir: Path, overrides: dict | None = None) -> BacktestReport:
+def backtest_stitched(wf_dir: Path, overrides: dict | None = None) -> BacktestReport | PortfolioReport:
     """Trade the stitched predictions through the ordinary run-mode path (backtester.predictions_decisions
     and trade_and_write: policy, engine, costs, the fitted baselines, the verdict) into WF_DIR/backtest/;
-    a missing fold's test period is traded flat, not with the last target of the fold before it."""
+    a missing fold's test period is traded flat, not with the last target of the fold before it.
+    A universe's: its policy's portfolio backtest (stitch_universe.py)."""
     wf_dir = Path(wf_dir)
     cfg = load_config(wf_dir / "config.yaml")
+    if cfg.data.universe is not None:
+        return backtest_stitched_universe(wf_dir, overrides)
     path = wf_dir / "predictions.csv"
     if not path.is_file():
         raise UserError(f"{path} not found; run `cryptotrain walkforward` to finish this walk-forward run")
