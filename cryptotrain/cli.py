@@ -201,7 +201,8 @@ def sweep(
     workers: int = typer.Option(1, help="Trials at once: 1 in this process, N on a local Ray."),
     address: Optional[str] = typer.Option(None, help="Ray cluster to run on: auto or HOST:PORT."),
     run_name: Optional[str] = typer.Option(None, help="Sweep directory under runs/ (default sweep-<config>)."),
-    objective: str = typer.Option("val_loss", help="val_loss (minimized) or val_sharpe (maximized)."),
+    objective: str = typer.Option("val_loss", help="val_loss (minimized), val_sharpe (maximized); a universe config: "
+                                   "val_ic or val_portfolio_sharpe (maximized)."),
     storage: Optional[str] = typer.Option(None, help="Optuna RDB URL (default: a journal file in the sweep dir)."),
     pruner: str = typer.Option("median", help="median, halving or none."),
     warmup: int = typer.Option(2, help="Epochs a trial runs before it may be pruned."),

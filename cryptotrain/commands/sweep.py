@@ -13,7 +13,7 @@ from rich.console import Console
 from cryptotrain.commands.report import print_report_hint
 from cryptotrain.config import Config
 from cryptotrain.dirlock import dir_lock
-from cryptotrain.orchestration.sweep.search import SweepSettings, run_sweep
+from cryptotrain.orchestration.sweep.search import SweepSettings, check_universe, run_sweep
 from cryptotrain.orchestration.sweep.results import final_test, write_outputs
 from cryptotrain.orchestration.sweep.space import check_keys, load_space
 from cryptotrain.report.sweep_report import SweepDisplay, print_sweep_end
@@ -29,6 +29,7 @@ def sweep_command(cfg: Config, config_path: Path, space_path: Path, s: SweepSett
     space = load_space(space_path)
     check_keys(space, cfg, str(space_path))   # before anything is created or started
     s.check()
+    check_universe(cfg, s.objective)
     sweep_dir = sweep_dir_for(cfg, config_path, run_name)
     keys = list(space)
     console.print(f"sweep {sweep_dir}: {s.trials} trials over {', '.join(keys)}; objective {s.objective}, "

@@ -90,12 +90,15 @@ def print_sweep_end(console: Console, summary: dict, final: dict | None, sweep_d
     console.print(f"best: trial {best['number']} ({summary['objective']} {best['value']:.6g}), "
                   f"selected from N = {f['n_tried']} trials tried ({f['n_complete']} complete); its test split, "
                   "looked at once:", soft_wrap=True, markup=False)
-    print_bootstrap_table(console, final["eval"]["bootstrap"])
+    if final["eval"].get("bootstrap"):
+        print_bootstrap_table(console, final["eval"]["bootstrap"])
     if final["eval"].get("edge"):
         console.print(final["eval"]["edge"]["sentence"], style="bold", soft_wrap=True)
     bt = final["backtest"]
-    cols = {"Model": "model", "Buy & Hold": "buy_and_hold", "Persistence": "persistence"}
-    print_stats_table(console, {h: {k: bt.stats[name][k] for k in TEST_STATS} for h, name in cols.items()},
+    cols = {"Model": "model", "Buy & Hold": "buy_and_hold", "Persistence": "persistence", "Portfolio": "portfolio",
+            "Momentum": "momentum", "Equal weight": "equal_weight", "BTC B&H": "btc_buy_and_hold"}
+    print_stats_table(console, {h: {k: bt.stats[name].get(k) for k in TEST_STATS}
+                                for h, name in cols.items() if name in bt.stats},
                       title=f"Test backtest (all statistics in {bt.out_dir}/stats.json)")
     console.print(f"validation Sharpe (ann., {f['periods_per_year']:g} periods per year) {f['val_sharpe_ann']:.2f}, "
                   f"expected best of N = {f['n_tried']} skill-less trials (every trial tried) SR_0 {f['sr0_ann']:.2f}, "

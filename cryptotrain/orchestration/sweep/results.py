@@ -26,6 +26,7 @@ import optuna
 from cryptotrain.backtest import run as run_backtest
 from cryptotrain.backtest.stats import periods_per_year
 from cryptotrain.backtest.pbo import pbo, sentence
+from cryptotrain.backtest.universe_backtest import is_universe_run, run as run_universe_backtest
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate import score
 from cryptotrain.fileio import atomic_write_text, to_jsonable
@@ -39,10 +40,12 @@ def write_trials_csv(path: Path, rows: list[TrialRow], keys: list[str]) -> None:
     """One row per trial: number, state, every drawn value, results, run directory."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["number", "state", *keys, "best_val_loss", "val_sharpe", "epochs", "seconds", "error", "run_dir"])
+    w.writerow(["number", "state", *keys, "best_val_loss", "val_sharpe", "val_ic", "epochs", "seconds", "error",
+                "run_dir"])
     for r in rows:
         w.writerow([r.number, r.state, *(r.values.get(k, "") for k in keys),
-                    *("" if v is None else v for v in (r.best_val_loss, r.val_sharpe, r.epoch, r.seconds, r.error)),
+                    *("" if v is None else v for v in (r.best_val_loss, r.val_sharpe, r.val_ic, r.epoch, r.seconds,
+                                                       r.error)),
                     r.directory])
     atomic_write_text(path, buf.getvalue())
 
@@ -101,10 +104,11 @@ def sweep_pbo(complete: list[TrialRow], objective: str) -> dict[str, Any]:
     """PBO (backtest/pbo.py) of picking the best complete trial by its validation backtest, over the
     candles every complete trial with saved returns traded. -> PBOResult.to_dict() with "sentence",
     "trials", "candles" and "logits" (C,), or {"note": why there is none}."""
-    if objective == "val_loss":
-        return {"note": "no probability of backtest overfitting: this sweep selects by validation loss, and PBO "
+    if objective in ("val_loss", "val_ic"):
+        by = "validation loss" if objective == "val_loss" else "validation Rank IC"
+        return {"note": f"no probability of backtest overfitting: this sweep selects by {by}, and PBO "
                         "resamples returns, so it would judge a selection the sweep did not make "
-                        "(--objective val_sharpe selects by the returns)"}
+                        "(--objective val_sharpe, or val_portfolio_sharpe for a universe, selects by the returns)"}
     series: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for r in complete:
         path = Path(r.directory) / RETURNS
@@ -132,7 +136,9 @@ def final_test(sweep_dir: Path, study: optuna.Study, summary: dict[str, Any]) ->
         return summary
     best_dir = sweep_dir / "trials" / str(best.number)
     evaluated = score(best_dir, split="test")
-    traded = run_backtest(best_dir, split="test")
+    universe = is_universe_run(best_dir)
+    traded = (run_universe_backtest if universe else run_backtest)(best_dir, split="test")
+    name = "portfolio" if universe else "model"
     states = optuna.trial.TrialState
     trials = study.get_trials(deepcopy=False)
     tried = [t for t in trials if t.state in (states.COMPLETE, states.PRUNED, states.FAIL)]   # N: every draw made
@@ -140,14 +146,14 @@ def final_test(sweep_dir: Path, study: optuna.Study, summary: dict[str, Any]) ->
     a = best.user_attrs
     d = deflated_sharpe(a["val_sharpe_candle"], srs, a["val_candles"], a["val_skew"], a["val_kurtosis"],
                         n_trials=len(tried))
-    t = backtest_candle_stats(traded.results["model"])
+    t = backtest_candle_stats(traded.results[name])
     test_psr = psr(t["sharpe"], 0.0, t["n"], t["skew"], t["kurtosis"])
-    per_year = periods_per_year(traded.results["model"].timeframe_ms)
+    per_year = periods_per_year(traded.results[name].timeframe_ms)
     final = {"n_complete": sum(t.state == states.COMPLETE for t in trials), "n_tried": d["n_trials"],
              "n_sharpes": d["n_sharpes"], "periods_per_year": per_year,
              "val_sharpe_candle": a["val_sharpe_candle"], "sr0": d["sr0"],
              "val_sharpe_ann": a["val_sharpe_candle"] * math.sqrt(per_year), "sr0_ann": d["sr0"] * math.sqrt(per_year),
-             "dsr": d["dsr"], "test_sharpe": traded.stats["model"]["Sharpe Ratio"],
+             "dsr": d["dsr"], "test_sharpe": traded.stats[name]["Sharpe Ratio"],
              "test_sharpe_candle": t["sharpe"], "test_psr0": test_psr,
              "sentence": verdict(d["dsr"], test_psr, d["n_trials"]),
              "test_eval_dir": str(best_dir / "eval" / "test"), "test_backtest_dir": str(traded.out_dir)}
@@ -157,7 +163,7 @@ def final_test(sweep_dir: Path, study: optuna.Study, summary: dict[str, Any]) ->
 
 
 def _objective(r: TrialRow, objective: str) -> float:
-    return r.best_val_loss if objective == "val_loss" else r.val_sharpe
+    return {"val_loss": r.best_val_loss, "val_ic": r.val_ic}.get(objective, r.val_sharpe)
 
 
 def _best(study: optuna.Study):

@@ -30,7 +30,9 @@ from cryptotrain.orchestration.sweep.space import check_keys, draw, draw_config
 from cryptotrain.orchestration.sweep.storage import JOURNAL, check_journal, check_storage_url, study_name
 from cryptotrain.orchestration.sweep.trial import train_trial
 
-OBJECTIVES = {"val_loss": "minimize", "val_sharpe": "maximize"}
+OBJECTIVES = {"val_loss": "minimize", "val_sharpe": "maximize", "val_ic": "maximize",
+              "val_portfolio_sharpe": "maximize"}
+UNIVERSE_OBJECTIVES = ("val_ic", "val_portfolio_sharpe")   # a universe config's (sweep/trial.py)
 PRUNERS = ("median", "halving", "none")
 TS = optuna.trial.TrialState
 
@@ -68,10 +70,22 @@ class TrialRow:
     values: dict[str, Any]
     epoch: int | None = None
     best_val_loss: float | None = None
-    val_sharpe: float | None = None
+    val_sharpe: float | None = None      # a universe trial's: its portfolio's (val_portfolio_sharpe)
+    val_ic: float | None = None          # a universe trial's mean validation Rank IC
     seconds: float | None = None
     error: str | None = None
     directory: str = ""
+
+
+def check_universe(cfg: Config, objective: str) -> None:
+    """val_ic and val_portfolio_sharpe rank and trade many pairs; val_sharpe trades one."""
+    universe = cfg.data.universe is not None
+    if objective in UNIVERSE_OBJECTIVES and not universe:
+        raise UserError(f"--objective {objective} needs a universe config (data.universe: [BTC/USDT, ...]); "
+                        "for one pair use val_loss or val_sharpe")
+    if objective == "val_sharpe" and universe:
+        raise UserError("--objective val_sharpe backtests one pair; for a universe config use val_portfolio_sharpe "
+                        "(its policy's portfolio), val_ic or val_loss")
 
 
 def rdb_storage(url: str) -> optuna.storages.RDBStorage:
@@ -120,6 +134,7 @@ def run_sweep(cfg: Config, space: dict, sweep_dir: Path, s: SweepSettings, *, or
     Everything is checked before the directory is made (a database URL is connected to first);
     then the sweep holds the directory's lock (dirlock.py) to the end: a second sweep there is refused."""
     s.check()
+    check_universe(cfg, s.objective)
     check_keys(space, cfg, origin)
     storage = rdb_storage(s.storage) if s.storage else None
     sweep_dir = Path(sweep_dir)
@@ -205,14 +220,17 @@ def _finish(study, trial, value: dict, row: TrialRow, objective: str, seconds: f
             trial.set_user_attr(k, v)
     trial.set_user_attr("seconds", seconds)
     row.epoch, row.best_val_loss, row.seconds = value["epochs"], value["best_val_loss"], seconds
-    row.val_sharpe = value.get("val_sharpe")
+    row.val_sharpe = value.get("val_sharpe", value.get("val_portfolio_sharpe"))
+    row.val_ic = value.get("val_ic")
     if value["state"] == "pruned":
         row.state = "pruned"
         study.tell(trial, state=TS.PRUNED)
         return
-    score = value["best_val_loss"] if objective == "val_loss" else value["val_sharpe"]
+    score = value["best_val_loss"] if objective == "val_loss" else value.get(objective)
     if score is None or score != score:
-        row.state, row.error = "failed", f"{objective} is undefined (the model never took a position)"
+        row.state, row.error = "failed", f"{objective} is undefined " + (
+            "(no validation timestamp with a defined Rank IC)" if objective == "val_ic" else
+            "(the model never took a position)")
         trial.set_user_attr("error", row.error)
         study.tell(trial, state=TS.FAIL)
         return
@@ -234,7 +252,8 @@ def _row(t: optuna.trial.FrozenTrial, sweep_dir: Path) -> TrialRow:
     losses = list(t.intermediate_values.values())
     best = a.get("best_val_loss", min(losses) if losses else None)
     return TrialRow(t.number, state, dict(t.params), a.get("epochs", max(t.intermediate_values, default=None)),
-                    best, a.get("val_sharpe"), a.get("seconds"), a.get("error"),
+                    best, a.get("val_sharpe", a.get("val_portfolio_sharpe")), a.get("val_ic"), a.get("seconds"),
+                    a.get("error"),
                     str(sweep_dir / "trials" / str(t.number)))
 
 
