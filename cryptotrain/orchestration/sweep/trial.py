@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cryptotrain.backtest import run as run_backtest
-from cryptotrain.backtest.universe_backtest import run as run_universe_backtest
+from cryptotrain.backtest.universe_backtest import run as run_universe_backtest, score_column
 from cryptotrain.config import load_config
 from cryptotrain.evaluate.cross_section import common_cells, cross_ic, score_panel
 from cryptotrain.fileio import atomic_write_bytes, atomic_write_text, to_jsonable
@@ -77,7 +77,7 @@ def _universe_validation(run_dir: Path) -> dict:
 def val_rank_ic(frame: pd.DataFrame, min_pairs: int) -> float:
     """Mean RankIC_t of a universe predictions frame (module docstring); the score is pred_return when
     the frame has a finite one, else p_buy - p_sell (as the portfolio policy ranks). NaN: no cross-section."""
-    score = frame["pred_return"] if np.isfinite(frame["pred_return"]).any() else frame["p_buy"] - frame["p_sell"]
+    score = score_column(frame, "eval/val/predictions.csv")[0]
     _, _, panel = score_panel(frame.assign(score=score), ["score"])
     cells = common_cells(panel["forward_return"], {"score": panel["score"]}, min_pairs)
     rank_ic = cross_ic(panel["score"], panel["forward_return"], cells)[1]
