@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
-from scipy.stats import rankdata
 
 from cryptotrain.errors import UserError
 
@@ -86,6 +85,7 @@ def pbo(returns: np.ndarray, n_blocks: int = DEFAULT_BLOCKS) -> PBOResult:
     is_sr = _sharpe(mask @ s1, mask @ s2, m)                             # (C, N)
     oos_sr = _sharpe((1 - mask) @ s1, (1 - mask) @ s2, m)
     best = np.argmax(is_sr, axis=1)                                      # (C,) first best on ties
+    from scipy.stats import rankdata   # ~1 s of import: only when a PBO is computed
     ranks = rankdata(oos_sr, axis=1)                                     # 1 = worst OOS
     omega = ranks[np.arange(len(combos)), best] / (n + 1)
     logits = np.log(omega / (1 - omega))
