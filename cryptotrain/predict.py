@@ -53,7 +53,8 @@ from cryptotrain.evaluate.scorer import CHECKPOINT_CHOICES
 from cryptotrain.models.inference import forward_fixed_batch, predicted_action, window_slots
 from cryptotrain.nn.layers import softmax_forward
 from cryptotrain.train.checkpoint import Checkpoint, load_checkpoint
-from cryptotrain.train.rundir import resolve_run
+from cryptotrain.orchestration.walkforward.run import last_fold
+from cryptotrain.train.rundir import dir_kind, find_run, resolve_run
 
 
 
@@ -70,14 +71,20 @@ class LoadedRun:
     path: Path         # the checkpoint file
     ck: Checkpoint
     sha256: str
+    walkforward: dict | None = None   # a walk-forward directory asked: its last finished fold (run_dir) and dates
 
 
 def load_run(run_dir: Path | None = None, checkpoint: str = "best") -> LoadedRun:
     """The run's checkpoint, checked (finite parameters, the features the code builds now): read once, then
-    scored on any number of candle files (a universe run's pairs, predict_universe.py)."""
+    scored on any number of candle files (a universe run's pairs, predict_universe.py). A walk-forward
+    directory stands for its newest finished fold (the model trained on the most recent data)."""
     if checkpoint not in CHECKPOINT_CHOICES:
         raise UserError(f"--checkpoint {checkpoint!r}: use best or last")
-    run_dir = resolve_run(run_dir)
+    found, wf = find_run(run_dir, single=False), None
+    if dir_kind(found) == "walkforward":
+        run_dir, wf = last_fold(found, checkpoint)
+    else:
+        run_dir = resolve_run(found)   # a sweep or a directory without config.yaml is refused there
     ck_path = run_dir / "checkpoints" / f"{checkpoint}.npz"
     ck = load_checkpoint(ck_path)
     check_finite_params(ck.params, str(ck_path))
@@ -87,7 +94,7 @@ def load_run(run_dir: Path | None = None, checkpoint: str = "best") -> LoadedRun
     if feature_names(ck.config.features) != list(ck.feature_names):
         raise UserError(f"the features built now differ from the checkpoint's ({len(ck.feature_names)}): the "
                         "feature code changed since training; retrain the run")
-    return LoadedRun(run_dir, checkpoint, ck_path, ck, file_sha256(ck_path))
+    return LoadedRun(run_dir, checkpoint, ck_path, ck, file_sha256(ck_path), wf)
 
 
 def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | None = None, at: str | None = None,
@@ -149,6 +156,7 @@ def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | 
 
     result = {
         "run": str(run_dir),
+        "walkforward": loaded.walkforward,
         "checkpoint": {"name": checkpoint, "epoch": int(ck.epoch), "sha256": loaded.sha256},
         "data": {"path": str(path), "symbol": symbol, "rows": src.rows, "last_ts": int(src.timestamps[-1]),
                  "last_time": iso_utc(int(src.timestamps[-1])), "timeframe": ms_to_timeframe(tf)},

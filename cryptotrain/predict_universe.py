@@ -156,6 +156,7 @@ def predict_universe(run: Path | LoadedRun | None = None, checkpoint: str = "bes
     ck = loaded.ck
     return {
         "run": str(loaded.run_dir),
+        "walkforward": loaded.walkforward,
         "checkpoint": {"name": loaded.name, "epoch": int(ck.epoch), "sha256": loaded.sha256},
         "decision": {"timestamp": int(t), "time": iso_utc(int(t)), "close_time": iso_utc(int(t) + tf),
                      "fill_time": iso_utc(int(t) + tf), "timeframe": ms_to_timeframe(tf)},

@@ -95,8 +95,9 @@ def test_json_equals_predictions_csv_bit_for_bit(run):
         _assert_same_as_row(out, rows[i])
         assert out["features"]["from_evaluate_start"] is False   # the converged-tail path, not the whole file
         assert out["features"]["rows_processed"] < 3000
-    assert set(out) == {"run", "checkpoint", "data", "decision", "fill", "p_sell", "p_hold", "p_buy", "pred_action",
-                        "action", "confidence", "confidence_trained", "pred_return", "position", "features"}
+    assert set(out) == {"run", "walkforward", "checkpoint", "data", "decision", "fill", "p_sell", "p_hold", "p_buy",
+                        "pred_action", "action", "confidence", "confidence_trained", "pred_return", "position",
+                        "features"}
     assert out["action"] == ("sell", "hold", "buy")[out["pred_action"] + 1]
     ck = out["checkpoint"]
     assert ck["name"] == "best" and ck["epoch"] >= 1 and len(ck["sha256"]) == 64

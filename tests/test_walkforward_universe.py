@@ -12,9 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from cryptotrain.cli import app
 from cryptotrain.data.ohlcv import load_ohlcv, write_ohlcv
+from cryptotrain.data.timestamps import format_utc
 from cryptotrain.orchestration.walkforward.run import walk_forward
+from cryptotrain.predict_universe import predict_universe
 from cryptotrain.train.checkpoint import load_checkpoint
 from tests.test_universe import config, make_universe
 
@@ -140,3 +144,33 @@ def test_universe_folds_on_ray_equal_folds_trained_alone(local_ray, tmp_path):
     on_ray = walk_forward(config(tmp_path, data, *SPANS), tmp_path / "ray", workers=2)
     assert alone.failed == {} and on_ray.failed == {}
     assert (tmp_path / "ray" / "predictions.csv").read_bytes() == (tmp_path / "alone" / "predictions.csv").read_bytes()
+
+
+def test_predict_from_the_walkforward_dir_is_its_last_folds_model(base, tmp_path):
+    """`predict --run WF_DIR --at T` (T a candle of the last fold's test part) gives every pair the stitched
+    walk-forward scores to the bit and names the fold (catches predicting with the first fold's model, or
+    with the base config's normalizer instead of the fold's); a walk-forward directory without a
+    finished fold is one line, exit 2."""
+    _, _, _, wf, res = base
+    stitched = pd.read_csv(wf / "predictions.csv")
+    last = res.plan["folds"][-1]
+    part = stitched[stitched["fold"] == last["fold"]]
+    t = int(part["timestamp"].iloc[len(part) // 2])
+    rows = part[part["timestamp"] == t].set_index("symbol")
+    out = predict_universe(wf, at=format_utc(t))
+    assert out["walkforward"]["fold"] == last["fold"] == out["walkforward"]["folds"]
+    assert out["run"] == str(wf / "folds" / str(last["fold"]))
+    got = {p["symbol"]: p for p in out["pairs"]}
+    assert set(got) == set(rows.index) and len(got) >= 2
+    for s, p in got.items():
+        for c in ("p_buy", "p_sell", "confidence", "pred_return"):
+            assert p[c] == float(rows.loc[s, c]), (s, c)
+    cli = CliRunner().invoke(app, ["predict", "--run", str(wf), "--at", format_utc(t)])
+    assert cli.exit_code == 0, cli.output
+    assert f"walk-forward {wf}: the model of its last finished fold, {last['fold']} of {last['fold']}" in cli.output
+    empty = tmp_path / "wf-empty"
+    (empty / "folds" / "1").mkdir(parents=True)
+    shutil.copy(wf / "plan.json", empty / "plan.json")
+    cli = CliRunner().invoke(app, ["predict", "--run", str(empty)])
+    assert cli.exit_code == 2 and "walk-forward directory without a finished fold" in cli.output
+    assert "Traceback" not in cli.output

@@ -14,6 +14,7 @@ def print_prediction(result: dict, console: Console, *, as_json: bool = False) -
         console.print_json(json.dumps(result))
         return
     d, ck, pos = result["decision"], result["checkpoint"], result["position"]
+    print_walkforward_source(result.get("walkforward"), console)
     console.print(f"{result['run']}: {ck['name']} checkpoint (epoch {ck['epoch']}, sha256 {ck['sha256'][:12]}), "
                   f"{result['data']['path']}", markup=False)
     console.print(f"decision candle  {d['time']} (closed {d['close_time']}), close {d['close']}", markup=False)
@@ -26,3 +27,14 @@ def print_prediction(result: dict, console: Console, *, as_json: bool = False) -
     pol = pos["policy"]
     console.print(f"position         {pos['rule']} (policy: {pol['mode']}, threshold {pol['threshold']}, "
                   f"sizing {pol['sizing']}, max exposure {pol['max_exposure']})", markup=False)
+
+
+def print_walkforward_source(wf: dict | None, console: Console) -> None:
+    """The line that says a walk-forward directory was asked and which fold's model answers."""
+    if not wf:
+        return
+    later = [str(k) for k in range(wf["fold"] + 1, wf["folds"] + 1)]
+    behind = f" (fold{'s' * (len(later) > 1)} {', '.join(later)} of the plan not finished)" if later else ""
+    console.print(f"walk-forward {wf['dir']}: the model of its last finished fold, {wf['fold']} of {wf['folds']}"
+                  f"{behind}, trained {wf['train'][0]} .. {wf['train'][1]}, tested {wf['test'][0]} .. "
+                  f"{wf['test'][1]}", markup=False)

@@ -8,6 +8,7 @@ import json
 
 from rich.console import Console
 
+from cryptotrain.report.predict import print_walkforward_source
 from cryptotrain.report.tables import print_fitted_table
 
 
@@ -16,6 +17,7 @@ def print_universe_prediction(result: dict, console: Console, *, as_json: bool =
         console.print_json(json.dumps(result))
         return
     d, ck, pol, acc = result["decision"], result["checkpoint"], result["policy"], result["account"]
+    print_walkforward_source(result.get("walkforward"), console)
     console.print(f"{result['run']}: {ck['name']} checkpoint (epoch {ck['epoch']}, sha256 {ck['sha256'][:12]})",
                   markup=False)
     console.print(f"decision candle {d['time']} (closed {d['close_time']}); orders fill at the open of "

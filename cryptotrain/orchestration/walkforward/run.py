@@ -120,6 +120,28 @@ def _fold_done(d: Path, k: int, marker: dict) -> bool:
     return read_state(mk, fix) == marker and (d / "eval" / "test" / "metrics.json").is_file()
 
 
+def last_fold(wf_dir: Path, checkpoint: str = "best") -> tuple[Path, dict]:
+    """The newest finished fold of a walk-forward directory (fold.json written, the checkpoint there): its
+    run directory, and what `predict` says about it (the fold, how many were planned, its dates)."""
+    wf_dir = Path(wf_dir)
+    plan_path = wf_dir / PLAN_FILE
+    plan = read_state(plan_path, "rerun the same `cryptotrain walkforward` command to write it again") \
+        if plan_path.is_file() else {}
+    folds = plan.get("folds") if isinstance(plan, dict) else None
+    if not isinstance(folds, list):
+        folds = []
+    done = [f for f in folds if (wf_dir / "folds" / str(f["fold"]) / FOLD_FILE).is_file()
+            and (wf_dir / "folds" / str(f["fold"]) / "checkpoints" / f"{checkpoint}.npz").is_file()]
+    if not done:
+        raise UserError(f"{wf_dir} is a walk-forward directory without a finished fold; run the walkforward to the "
+                        "end (the same command resumes), or pass one fold's directory: "
+                        f"{wf_dir / 'folds'}/N")
+    f = max(done, key=lambda f: f["fold"])
+    return wf_dir / "folds" / str(f["fold"]), {
+        "dir": str(wf_dir), "fold": int(f["fold"]), "folds": len(folds),
+        "finished": len(done), "train": f["dates"]["train"], "test": f["dates"]["test"]}
+
+
 def _walk_forward(cfg: Config, wf_dir: Path, folds, configs, header, *, workers, address, blas_threads, force,
                   on_plan, on_event) -> WalkForwardResult:
     plan = {**header, "folds": [f.as_dict() for f in folds]}
