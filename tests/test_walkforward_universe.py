@@ -59,6 +59,7 @@ def test_universe_walkforward_stitches_every_pair_and_trades_the_portfolio(base)
     # the folds' returns chain to the stitched portfolio's (the folds are adjacent, none missing)
     total = np.prod([1 + r["return_pct"] / 100 for r in m["folds"]]) - 1
     assert total == pytest.approx(stats["portfolio"]["Return [%]"] / 100, abs=1e-9)
+    assert all((wf / "plots" / p).is_file() for p in ("equity_folds.png", "fold_accuracy.png", "timeline.png"))
 
 
 def test_universe_walkforward_reuses_finished_folds(base):

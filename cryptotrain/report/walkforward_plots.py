@@ -28,16 +28,17 @@ def _finish(fig, ax, path: Path, *, xlabel: str, ylabel: str, title: str, legend
     return save_figure(fig, path)
 
 
-def plot_wf_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, buy_hold: np.ndarray,
-                   folds: list[dict]) -> Path:
-    """Equity [$] of the stitched signals and buy & hold; a line at each fold's test start, its return [%] above.
-    folds: [{"fold", "start_ts", "return_pct"}]."""
+def plot_wf_equity(path: Path, timestamps: np.ndarray, equity: np.ndarray, benchmarks: dict[str, np.ndarray],
+                   folds: list[dict], model: str = "walk-forward model") -> Path:
+    """Equity [$] of the stitched signals (`model`) and the benchmarks (label -> equity); a line at each
+    fold's test start, its return [%] above. folds: [{"fold", "start_ts", "return_pct"}]."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 4.5))
     t = _dt(timestamps)
-    ax.plot(t, buy_hold, lw=1.0, color="grey", label="buy & hold (frictionless)")
-    ax.plot(t, equity, lw=1.2, color="tab:blue", label="walk-forward model")
-    top = float(np.nanmax(np.r_[equity, buy_hold]))
+    for (label, curve), color in zip(benchmarks.items(), ("grey", "tab:orange", "tab:green")):
+        ax.plot(t, curve, lw=1.0, color=color, label=label)
+    ax.plot(t, equity, lw=1.2, color="tab:blue", label=model)
+    top = float(np.nanmax(np.r_[equity, *benchmarks.values()]))
     for f in folds:
         x = _dt([f["start_ts"]])[0]
         ax.axvline(x, color="black", lw=0.6, ls=":")

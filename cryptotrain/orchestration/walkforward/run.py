@@ -192,12 +192,21 @@ def _walk_forward(cfg: Config, wf_dir: Path, folds, configs, header, *, workers,
 
 
 def write_plots(wf_dir: Path, plan: dict, metrics: dict) -> list[Path]:
+    """plots/: the stitched equity with the fold boundaries (a universe's: its portfolio against the
+    equal-weight basket and BTC), the per-fold accuracy, the folds' timeline."""
     plots = wf_dir / "plots"
-    if "universe" in metrics:   # the portfolio backtest draws its own equity (backtest/plots/)
-        return [plot_fold_accuracy(plots / "fold_accuracy.png", metrics["folds"]),
-                plot_timeline(plots / "timeline.png", plan["folds"])]
     eq = pd.read_csv(wf_dir / "backtest" / "equity.csv")
-    return [plot_wf_equity(plots / "equity_folds.png", eq["timestamp"].to_numpy(), eq["equity"].to_numpy(),
-                           eq["buy_hold_equity"].to_numpy(), [r for r in metrics["folds"] if "return_pct" in r]),
-            plot_fold_accuracy(plots / "fold_accuracy.png", metrics["folds"]),
+    traded = [r for r in metrics["folds"] if "return_pct" in r]
+    if "universe" in metrics:   # the fold's test start from the plan; the portfolio backtest's benchmarks
+        start = {f["fold"]: f["first_ts"]["test"] for f in plan["folds"]}
+        folds = [{**r, "start_ts": start[r["fold"]]} for r in traded]
+        named = (("equal-weight basket", "equal_weight_equity"), ("BTC buy & hold", "btc_buy_and_hold_equity"))
+        bench = {label: eq[col].to_numpy() for label, col in named if col in eq}
+        policy = (metrics.get("fold_trading_settings") or {}).get("policy", "the config's")
+        equity = plot_wf_equity(plots / "equity_folds.png", eq["timestamp"].to_numpy(), eq["equity"].to_numpy(), bench,
+                                folds, model=f"walk-forward portfolio (policy {policy}, after costs)")
+    else:
+        equity = plot_wf_equity(plots / "equity_folds.png", eq["timestamp"].to_numpy(), eq["equity"].to_numpy(),
+                                {"buy & hold (frictionless)": eq["buy_hold_equity"].to_numpy()}, traded)
+    return [equity, plot_fold_accuracy(plots / "fold_accuracy.png", metrics["folds"]),
             plot_timeline(plots / "timeline.png", plan["folds"])]
