@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from cryptotrain import blas
-from cryptotrain.backtest.policy import prediction_actions
+from cryptotrain.backtest.policy import model_decisions, prediction_actions, round_trip_cost
 from cryptotrain.data.dataset import file_sha256, iso_utc
 from cryptotrain.data.features.basic import compute_features, feature_names
 from cryptotrain.data.labels import ACTION_NAMES, action_to_position, position_to_action
@@ -166,19 +166,26 @@ def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | 
         "pred_action": action, "action": ACTION_NAMES[int(position_to_action(action))],
         "confidence": conf, "confidence_trained": trained["confidence"],
         "pred_return": pred_return,
-        "position": target_position(action, conf, cfg.backtest),
+        "position": target_position(action, conf, cfg.backtest, pred_return, cfg.model),
         "features": tail_info,
     }
     return Prediction(result=result, timings=timings)
 
 
-def target_position(action: int, confidence: float, bcfg) -> dict:
-    """The backtest policy's target for one prediction: a fraction of equity, or keep the current one."""
+def target_position(action: int, confidence: float, bcfg, pred_return: float | None = None, model_cfg=None) -> dict:
+    """The backtest policy's target for one prediction: a fraction of equity, or keep the current one (a
+    return regression's: the sign of its forecast beyond a round trip's cost, backtest/policy.py)."""
+    by_return = model_cfg is not None and model_cfg.w_action == 0 and model_cfg.w_return > 0
+    if by_return:
+        a, c = model_decisions(np.array([action]), np.array([confidence]), np.array([pred_return]), model_cfg, bcfg)
+        action, confidence = int(a[0]), float(c[0])
     target = float(prediction_actions(np.array([action]), np.array([confidence]), bcfg)[0])
     policy = {"mode": bcfg.mode, "threshold": bcfg.threshold, "sizing": bcfg.sizing, "max_exposure": bcfg.max_exposure}
+    if by_return:
+        policy["signal"] = f"sign of pred_return beyond a round trip's cost ({1e4 * round_trip_cost(bcfg):g} bp)"
     if np.isnan(target):
-        why = "the model says hold" if action == 0 else (f"confidence {confidence:.4f} is below the threshold "
-                                                         f"{bcfg.threshold}")
+        why = ("the return forecast does not beat a round trip's cost" if by_return else "the model says hold") \
+            if action == 0 else f"confidence {confidence:.4f} is below the threshold {bcfg.threshold}"
         return {"target": None, "rule": f"keep the current position: {why}", "policy": policy}
     side = "long" if target > 0 else "short" if target < 0 else "flat"
     rule = f"go {side}" if side != "flat" else "go flat (sell in long-only mode)"

@@ -133,3 +133,25 @@ def test_run_mode_errors(tmp_path, candles):
     assert res.exit_code == 2 and "only used with --signals" in res.output
     res = invoke("--run", tmp_path / "nowhere")
     assert res.exit_code == 2 and "not a run directory" in res.output
+
+
+def test_a_return_regression_trades_the_sign_of_its_forecast_beyond_a_round_trip(tmp_path, candles):
+    """A run whose action head was never trained (model.w_action = 0) trades sign(pred_return) where
+    |pred_return| > 2 (fee + slippage) = 18 bp here, and keeps its position otherwise; catches a backtest
+    of the untrained head's classes (the predictions' pred_action here says the opposite of the rule)."""
+    run = make_run(tmp_path, candles, model={"w_action": 0.0, "w_return": 1.0})
+    path = run / "eval" / "test" / "predictions.csv"
+    preds = pd.read_csv(path)
+    r = np.array([0.004, -0.001, 0.0019, -0.0017, -0.003, 0.0, 0.0025, 0.001, -0.0021, 0.0018, 0.005, -0.004,
+                  0.0001, 0.003, -0.002])
+    preds["pred_return"] = r
+    preds["pred_action"] = -np.sign(r).astype(int)      # what an untrained head might say
+    preds.to_csv(path, index=False)
+    res = invoke("--run", run)
+    assert res.exit_code == 0, res.output
+    assert "the model trades the sign of its return forecast where |pred_return| > 18 bp" in " ".join(res.output.split())
+    eq = pd.read_csv(run / "backtest" / "test" / "equity.csv")
+    rule = np.where(np.abs(r) > 0.0018, np.sign(r), np.nan)          # long-short, fixed size 1
+    held = pd.Series(rule).ffill().fillna(0.0).to_numpy()
+    # the position held during candle t + 1 is the target decided at the close of t
+    assert np.array_equal(eq["position"].to_numpy()[1:len(r) + 1], held)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from cryptotrain import blas, fit, load_config
 from cryptotrain.cli import app
-from cryptotrain.config import BacktestConfig
+from cryptotrain.config import BacktestConfig, ModelConfig
 from cryptotrain.data.dataset import iso_utc
 from cryptotrain.data.ohlcv import load_ohlcv, write_ohlcv
 from cryptotrain.errors import UserError
@@ -206,3 +206,15 @@ def test_target_position_follows_the_backtest_policy():
     flat = target_position(-1, 0.9, BacktestConfig(mode="long-only"))
     assert flat["target"] == 0.0 and "flat" in flat["rule"]
     assert flat["policy"] == {"mode": "long-only", "threshold": 0.0, "sizing": "fixed", "max_exposure": 1.0}
+
+
+def test_target_position_of_a_return_regression_is_the_backtests_rule():
+    """model.w_action = 0: the backtest trades sign(pred_return) beyond a round trip's cost (24 bp at the
+    default 10 + 2 bps), so predict must too, whatever the untrained action head says."""
+    b, m = BacktestConfig(mode="long-short"), ModelConfig(w_action=0.0, w_return=1.0, w_confidence=0.0)
+    up = target_position(-1, 0.1, b, 0.003, m)
+    assert up["target"] == 1.0 and "24 bp" in up["policy"]["signal"]
+    assert target_position(1, 0.9, b, -0.0025, m)["target"] == -1.0
+    small = target_position(1, 0.9, b, 0.002, m)
+    assert small["target"] is None and "does not beat a round trip's cost" in small["rule"]
+    assert target_position(1, 0.9, b, 0.002)["target"] == 1.0     # a classifier: its action head

@@ -174,7 +174,11 @@ def _run_mode(run_dir: Path, split: str, overrides: dict, say, on_scored) -> _De
         raise UserError(f"--split {split!r}: use test or val")
     cfg = load_config(run_dir / "config.yaml")
     bcfg = backtest_settings(cfg.backtest, overrides)
-    if cfg.model.w_confidence == 0 and (bcfg.threshold > 0 or bcfg.sizing == "confidence"):
+    if cfg.model.w_action == 0 and cfg.model.w_return > 0:
+        say("info", f"the action head was not trained (model.w_action = 0): the model trades the sign of its "
+                    f"return forecast where |pred_return| > {1e4 * policy.round_trip_cost(bcfg):g} bp, a round trip's "
+                    "cost, and holds otherwise")
+    elif cfg.model.w_confidence == 0 and (bcfg.threshold > 0 or bcfg.sizing == "confidence"):
         say("warning", "the confidence head was not trained (model.w_confidence = 0): "
                        "--threshold / --sizing confidence act on its untrained output")
     preds, prov = _predictions(run_dir, split, say, on_scored)
@@ -195,7 +199,7 @@ def predictions_decisions(preds: pd.DataFrame, cfg, bcfg: BacktestConfig, *, src
     candles, report = load_ohlcv(cfg.data.path, timeframe=cfg.data.timeframe, gap_policy=cfg.data.gap_policy)
     candle_ts = candles["timestamp"].to_numpy()
     rows = _rows_of(preds["timestamp"].to_numpy(dtype=np.int64), candle_ts, src, cfg.data.path)
-    actions = policy.prediction_actions(preds["pred_action"].to_numpy(), preds["confidence"].to_numpy(), bcfg)
+    actions = policy.prediction_actions(*policy.decisions_of(preds, cfg.model, bcfg), bcfg)
     baselines = {b: policy.baseline_actions(preds[col].to_numpy(), bcfg)
                  for b, col in BASELINE_ACTION_COLUMNS.items() if col in preds.columns}
     if flat_at is not None and len(flat_at):
@@ -203,8 +207,8 @@ def predictions_decisions(preds: pd.DataFrame, cfg, bcfg: BacktestConfig, *, src
         order = np.argsort(np.r_[rows, at], kind="stable")
         rows, actions = np.r_[rows, at][order], np.r_[actions, np.zeros(len(at))][order]
         baselines = {b: np.r_[a, np.zeros(len(at))][order] for b, a in baselines.items()}
-    redecide = (lambda b: policy.prediction_actions(preds["pred_action"].to_numpy(), preds["confidence"].to_numpy(),
-                                                    b)) if flat_at is None else None
+    redecide = (lambda b: policy.prediction_actions(*policy.decisions_of(preds, cfg.model, b), b)) \
+        if flat_at is None else None
     return _Decisions(candles=candles, timeframe=report.timeframe, timeframe_ms=report.timeframe_ms, rows=rows,
                       actions=actions, settings=bcfg, out_dir=out_dir, title=title, header=header,
                       provenance=provenance, baselines=baselines, horizon=cfg.labels.horizon, redecide=redecide)

@@ -15,6 +15,11 @@ NaN, and `hold_forward` fills every NaN with the last value (0 before the first 
   described (r_t = open[t+1+h] / open[t+1] - 1). Applied to the traded strategy (model or
   signals), not to the baselines.
 
+A return regression (model.w_action = 0, w_return > 0: the action head never trained, its class is
+its initialization): the action is the sign of pred_return where |pred_return| exceeds a round
+trip's cost, 2 (fee_bps + slippage_bps) / 1e4 (the forecast move pays for entering and leaving),
+else hold; the confidence is 1 unless the confidence head was trained (`model_decisions`).
+
 External signals: position * max_exposure; negative positions become 0 in long-only mode; the
 threshold and sizing do not apply. Between signal timestamps the last target is kept.
 
@@ -80,6 +85,28 @@ def prediction_actions(pred_action: np.ndarray, confidence: np.ndarray, bcfg: Ba
     acts = (act != 0) & (conf >= bcfg.threshold)          # NaN confidence never acts
     size = bcfg.max_exposure * (np.clip(conf, 0.0, 1.0) if bcfg.sizing == "confidence" else 1.0)
     return np.where(acts, _side_rules(np.sign(act), bcfg) * size, np.nan)
+
+
+def model_decisions(pred_action: np.ndarray, confidence: np.ndarray, pred_return: np.ndarray | None, model_cfg,
+                    bcfg: BacktestConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(pred_action, confidence) (N,) the policy trades: the action head's own when it was trained, else (a
+    return regression) the sign of pred_return beyond a round trip's cost (module docstring)."""
+    if model_cfg.w_action > 0 or model_cfg.w_return <= 0:
+        return np.asarray(pred_action), np.asarray(confidence, dtype=np.float64)
+    r = np.asarray(pred_return, dtype=np.float64)
+    act = np.where(np.abs(r) > round_trip_cost(bcfg), np.sign(r), 0.0)
+    return act, (np.asarray(confidence, dtype=np.float64) if model_cfg.w_confidence > 0 else np.ones(len(r)))
+
+
+def decisions_of(preds, model_cfg, bcfg: BacktestConfig) -> tuple[np.ndarray, np.ndarray]:
+    """`model_decisions` of a predictions.csv frame."""
+    return model_decisions(preds["pred_action"].to_numpy(), preds["confidence"].to_numpy(),
+                           preds["pred_return"].to_numpy() if "pred_return" in preds else None, model_cfg, bcfg)
+
+
+def round_trip_cost(bcfg: BacktestConfig) -> float:
+    """Entering and leaving a position: 2 (fee_bps + slippage_bps) / 1e4 of its notional."""
+    return 2.0 * (bcfg.fee_bps + bcfg.slippage_bps) / 1e4
 
 
 def baseline_actions(pred_action: np.ndarray, bcfg: BacktestConfig) -> np.ndarray:

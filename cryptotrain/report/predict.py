@@ -25,7 +25,8 @@ def print_prediction(result: dict, console: Console, *, as_json: bool = False) -
     if result["pred_return"] is not None:
         console.print(f"predicted return {100 * result['pred_return']:+.3f}% over the label horizon", markup=False)
     pol = pos["policy"]
-    console.print(f"position         {pos['rule']} (policy: {pol['mode']}, threshold {pol['threshold']}, "
+    signal = f"signal: {pol['signal']}, " if pol.get("signal") else ""
+    console.print(f"position         {pos['rule']} (policy: {signal}{pol['mode']}, threshold {pol['threshold']}, "
                   f"sizing {pol['sizing']}, max exposure {pol['max_exposure']})", markup=False)
 
 
