@@ -38,16 +38,16 @@ from pathlib import Path
 import numpy as np
 
 from cryptotrain import blas
-from cryptotrain.backtest.policy import model_decisions, prediction_actions, round_trip_cost
+from cryptotrain.backtest.policy import model_decisions, prediction_actions
 from cryptotrain.data.dataset import file_sha256, iso_utc
 from cryptotrain.data.features.basic import compute_features, feature_names
-from cryptotrain.data.labels import ACTION_NAMES, action_to_position, position_to_action
+from cryptotrain.data.labels import ACTION_NAMES, action_to_position, position_to_action, round_trip_cost
 from cryptotrain.data.ohlcv import fill_gaps, file_stem, find_gaps, symbol_slug
 from cryptotrain.data.timestamps import format_utc, ms_to_timeframe, parse_utc
 from cryptotrain.data.tail import CandleFile, ema_memory_rows, warmup_rows
 from cryptotrain.data.universe_dataset import pair_of_file
 from cryptotrain.errors import UserError
-from cryptotrain.evaluate.eval_data import pinned, trained_heads
+from cryptotrain.evaluate.eval_data import calls_by_return, pinned, trained_heads
 from cryptotrain.evaluate.guards import check_finite_outputs, check_finite_params
 from cryptotrain.evaluate.scorer import CHECKPOINT_CHOICES
 from cryptotrain.models.inference import forward_fixed_batch, predicted_action, window_slots
@@ -175,7 +175,7 @@ def predict(run_dir: Path | None = None, checkpoint: str = "best", data: Path | 
 def target_position(action: int, confidence: float, bcfg, pred_return: float | None = None, model_cfg=None) -> dict:
     """The backtest policy's target for one prediction: a fraction of equity, or keep the current one (a
     return regression's: the sign of its forecast beyond a round trip's cost, backtest/policy.py)."""
-    by_return = model_cfg is not None and model_cfg.w_action == 0 and model_cfg.w_return > 0
+    by_return = model_cfg is not None and calls_by_return(model_cfg)
     if by_return:
         a, c = model_decisions(np.array([action]), np.array([confidence]), np.array([pred_return]), model_cfg, bcfg)
         action, confidence = int(a[0]), float(c[0])

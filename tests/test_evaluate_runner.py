@@ -276,3 +276,27 @@ def test_an_untrained_action_head_is_named_so_its_accuracy_is_not_read_as_skill(
     m = json.loads((run / "eval" / "test" / "metrics.json").read_text())
     assert any("action head not trained" in n for n in m["notes"])
     assert not any("return head not trained" in n for n in m["notes"])
+
+
+def test_a_return_regression_is_judged_by_its_forecasts_calls(tmp_path):
+    """w_action = 0: the model's calls are sign(pred_return) where |pred_return| beats a round trip's cost
+    (here 2 x (1 + 0.5) bp = 3 bp), not the untrained action head's argmax; its log loss (of those
+    untrained probabilities) is left out. Catches direction accuracy, coverage and the edge verdict
+    computed on the action head's initialization."""
+    cfg = tiny_config(tmp_path, w_action=0.0, w_return=1.0).model_copy(deep=True)
+    cfg.backtest.fee_bps, cfg.backtest.slippage_bps = 1.0, 0.5
+    run = make_run(tmp_path, cfg)
+    res = _cli(["--run", str(run)])
+    assert res.exit_code == 0, res.output
+    m = json.loads((run / "eval" / "test" / "metrics.json").read_text())
+    pred = pd.read_csv(run / "eval" / "test" / "predictions.csv")
+    r = pred["pred_return"].to_numpy()
+    calls = np.where(np.abs(r) > 3e-4, np.sign(r), 0)
+    head = pred["pred_action"].to_numpy()
+    assert 0 < (calls != 0).sum() < len(calls) and (calls != head).any()   # the two rules differ on this run
+    assert m["model"]["direction"]["n_acted"] == int((calls != 0).sum())
+    hits = np.sign(calls[calls != 0]) == np.sign(pred["forward_return"].to_numpy()[calls != 0])
+    assert m["model"]["direction"]["accuracy"] == pytest.approx(hits.mean())
+    assert m["model"]["classification"]["accuracy"] == pytest.approx(np.mean(calls == pred["true_action"].to_numpy()))
+    assert m["model"]["classification"]["log_loss"] is None
+    assert any("the model's calls are the return head's" in n and "(3 bp)" in n for n in m["notes"])

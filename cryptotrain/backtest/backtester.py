@@ -35,7 +35,9 @@ from cryptotrain.backtest.stats import compute_stats
 from cryptotrain.backtest.verdict import backtest_verdict
 from cryptotrain.backtest.settings import backtest_settings, settings_dir_name
 from cryptotrain.config import BacktestConfig, load_config
+from cryptotrain.data.labels import round_trip_cost
 from cryptotrain.data.ohlcv import load_ohlcv
+from cryptotrain.evaluate.eval_data import calls_by_return
 from cryptotrain.data.timestamps import candle_rows
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
@@ -174,9 +176,9 @@ def _run_mode(run_dir: Path, split: str, overrides: dict, say, on_scored) -> _De
         raise UserError(f"--split {split!r}: use test or val")
     cfg = load_config(run_dir / "config.yaml")
     bcfg = backtest_settings(cfg.backtest, overrides)
-    if cfg.model.w_action == 0 and cfg.model.w_return > 0:
+    if calls_by_return(cfg.model):
         say("info", f"the action head was not trained (model.w_action = 0): the model trades the sign of its "
-                    f"return forecast where |pred_return| > {1e4 * policy.round_trip_cost(bcfg):g} bp, a round trip's "
+                    f"return forecast where |pred_return| > {1e4 * round_trip_cost(bcfg):g} bp, a round trip's "
                     "cost, and holds otherwise")
     elif cfg.model.w_confidence == 0 and (bcfg.threshold > 0 or bcfg.sizing == "confidence"):
         say("warning", "the confidence head was not trained (model.w_confidence = 0): "

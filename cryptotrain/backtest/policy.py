@@ -39,6 +39,8 @@ from __future__ import annotations
 import numpy as np
 
 from cryptotrain.config import BacktestConfig
+from cryptotrain.data.labels import return_calls
+from cryptotrain.evaluate.eval_data import calls_by_return
 
 
 def hold_forward(raw: np.ndarray, initial: float = 0.0) -> np.ndarray:
@@ -90,23 +92,17 @@ def prediction_actions(pred_action: np.ndarray, confidence: np.ndarray, bcfg: Ba
 def model_decisions(pred_action: np.ndarray, confidence: np.ndarray, pred_return: np.ndarray | None, model_cfg,
                     bcfg: BacktestConfig) -> tuple[np.ndarray, np.ndarray]:
     """(pred_action, confidence) (N,) the policy trades: the action head's own when it was trained, else (a
-    return regression) the sign of pred_return beyond a round trip's cost (module docstring)."""
-    if model_cfg.w_action > 0 or model_cfg.w_return <= 0:
+    return regression) the return head's calls beyond a round trip's cost (module docstring)."""
+    if not calls_by_return(model_cfg):
         return np.asarray(pred_action), np.asarray(confidence, dtype=np.float64)
-    r = np.asarray(pred_return, dtype=np.float64)
-    act = np.where(np.abs(r) > round_trip_cost(bcfg), np.sign(r), 0.0)
-    return act, (np.asarray(confidence, dtype=np.float64) if model_cfg.w_confidence > 0 else np.ones(len(r)))
+    act = return_calls(pred_return, bcfg)
+    return act, (np.asarray(confidence, dtype=np.float64) if model_cfg.w_confidence > 0 else np.ones(len(act)))
 
 
 def decisions_of(preds, model_cfg, bcfg: BacktestConfig) -> tuple[np.ndarray, np.ndarray]:
     """`model_decisions` of a predictions.csv frame."""
     return model_decisions(preds["pred_action"].to_numpy(), preds["confidence"].to_numpy(),
                            preds["pred_return"].to_numpy() if "pred_return" in preds else None, model_cfg, bcfg)
-
-
-def round_trip_cost(bcfg: BacktestConfig) -> float:
-    """Entering and leaving a position: 2 (fee_bps + slippage_bps) / 1e4 of its notional."""
-    return 2.0 * (bcfg.fee_bps + bcfg.slippage_bps) / 1e4
 
 
 def baseline_actions(pred_action: np.ndarray, bcfg: BacktestConfig) -> np.ndarray:

@@ -99,6 +99,14 @@ def round_trip_cost(bcfg: BacktestConfig) -> float:
     return 2.0 * (bcfg.fee_bps + bcfg.slippage_bps) / 1e4
 
 
+def return_calls(pred_return: np.ndarray, bcfg: BacktestConfig) -> np.ndarray:
+    """(N,) -1/0/1: what a return forecast calls, sign(pred_return) where |pred_return| exceeds a round trip's
+    cost, else 0 (hold): the forecast move must pay for entering and leaving. A return regression
+    (model.w_action = 0) is traded and judged by these calls, its action head never having trained."""
+    r = np.asarray(pred_return, dtype=np.float64)
+    return np.where(np.abs(r) > round_trip_cost(bcfg), np.sign(r), 0.0).astype(np.int64)
+
+
 def label_thresholds(r_train: np.ndarray, lcfg: LabelsConfig,
                      bcfg: BacktestConfig | None = None) -> tuple[float, float]:
     """(lo, hi): fixed +-threshold_bps, the 1/3 and 2/3 quantiles of the training returns, or

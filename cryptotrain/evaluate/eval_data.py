@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from cryptotrain.data.dataset import build_dataset, pin_data_range
+from cryptotrain.data.labels import return_calls, round_trip_cost
 from cryptotrain.data.ohlcv import load_ohlcv
 from cryptotrain.data.universe_dataset import pair_of_file, universe_files
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.baselines import all_baselines
 from cryptotrain.evaluate.fitted_baselines import decision_rows, fitted_baselines
+from cryptotrain.models.inference import predicted_action
 
 
 def load_eval_dataset(ck, data: Path | None, split: str = "train", data_dir: Path | None = None):
@@ -75,12 +77,31 @@ def trained_heads(mcfg) -> dict[str, bool]:
     return {"action": mcfg.w_action > 0, "return": mcfg.w_return > 0, "confidence": mcfg.w_confidence > 0}
 
 
-def untrained_head_notes(trained: dict[str, bool]) -> list[str]:
+def calls_by_return(mcfg) -> bool:
+    """A return regression: its actions are the return head's calls (data/labels.return_calls), because the
+    action head was never trained."""
+    return mcfg.w_action == 0 and mcfg.w_return > 0
+
+
+def model_actions(probs: np.ndarray, pred_return: np.ndarray | None, mcfg, bcfg) -> np.ndarray:
+    """(N,) class index 0/1/2 (sell/hold/buy) of the model's calls: the action head's argmax, or a return
+    regression's calls on its forecast beyond a round trip's cost (`bcfg`)."""
+    if calls_by_return(mcfg):
+        return return_calls(pred_return, bcfg) + 1
+    return predicted_action(probs)
+
+
+def untrained_head_notes(trained: dict[str, bool], bcfg=None) -> list[str]:
     notes = []
-    if not trained["action"]:
+    if not trained["action"] and trained["return"]:
+        cost = f" ({1e4 * round_trip_cost(bcfg):g} bp)" if bcfg is not None else ""
+        notes.append("action head not trained (model.w_action = 0): the model's calls are the return head's, the "
+                     f"sign of pred_return where it exceeds a round trip's cost{cost}, else hold; accuracy, direction "
+                     "accuracy and the verdicts judge those calls; log loss and the per-class probabilities describe "
+                     "the action head's initialization")
+    elif not trained["action"]:
         notes.append("action head not trained (model.w_action = 0): accuracy, log loss, direction accuracy, the "
-                     "per-class table and the classification verdicts describe its initialization, not skill; "
-                     "judge this run by the return head's RMSE and IC")
+                     "per-class table and the classification verdicts describe its initialization, not skill")
     if not trained["return"]:
         notes.append("return head not trained (model.w_return = 0): its RMSE, MAE and IC, their intervals and "
                      "verdicts are left out, and pred_return in predictions.csv is empty")

@@ -43,8 +43,8 @@ from cryptotrain.data.labels import action_to_position
 from cryptotrain.data.ohlcv import file_stem
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
-from cryptotrain.evaluate.eval_data import (load_eval_dataset, pinned, run_baselines, split_rows, trained_heads,
-                                            training_overlap, untrained_head_notes)
+from cryptotrain.evaluate.eval_data import (calls_by_return, load_eval_dataset, model_actions, pinned, run_baselines,
+                                            split_rows, trained_heads, training_overlap, untrained_head_notes)
 from cryptotrain.evaluate.guards import check_finite_outputs, check_finite_params
 from cryptotrain.evaluate.importance import IMPORTANCE_CHOICES, permutation_importance
 from cryptotrain.evaluate.per_pair import per_pair_report
@@ -125,14 +125,16 @@ def _score(run_dir: Path, split: str, checkpoint: str, data: Path | None, import
     trained = trained_heads(cfg.model)
     if not trained["return"]:
         pred["pred_return"] = np.full(len(idx), np.nan)   # a random projection: nothing to score or to save
-    model = {"action": predicted_action(pred["probs"]), "probs": pred["probs"],
+    by_return = calls_by_return(cfg.model)   # a return regression: judged by its forecast's calls, not by probs
+    model = {"action": model_actions(pred["probs"], pred["pred_return"], cfg.model, cfg.backtest),
+             "probs": None if by_return else pred["probs"],
              "confidence": pred["confidence"] if trained["confidence"] else None,
              "pred_return": pred["pred_return"] if trained["return"] else None}
     baselines, fit_notes = run_baselines(ck, ds, idx, data, on_progress=tick)
     report = evaluation_report(y_true=ds.action[idx], r=ds.ret[idx], conf_target=ds.confidence[idx], model=model,
                                baselines=baselines, attention=pred["attention"], timeframe=ds.timeframe,
                                horizon=ds.horizon, seed=cfg.train.seed, costs=cfg.backtest,
-                               notes=untrained_head_notes(trained) + fit_notes, on_progress=tick)
+                               notes=untrained_head_notes(trained, cfg.backtest) + fit_notes, on_progress=tick)
     if ds.symbols is not None:   # a universe: each pair's windows on their own, keyed by symbol
         report["per_pair"] = per_pair_report(ds.symbols, ds.symbol_id[idx], y_true=ds.action[idx], r=ds.ret[idx],
                                              model=model, baselines=baselines, horizon=ds.horizon, seed=cfg.train.seed,
