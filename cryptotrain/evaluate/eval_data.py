@@ -97,8 +97,8 @@ def untrained_head_notes(trained: dict[str, bool], bcfg=None) -> list[str]:
         cost = f" ({1e4 * round_trip_cost(bcfg):g} bp)" if bcfg is not None else ""
         notes.append("action head not trained (model.w_action = 0): the model's calls are the return head's, the "
                      f"sign of pred_return where it exceeds a round trip's cost{cost}, else hold; accuracy, direction "
-                     "accuracy and the verdicts judge those calls; log loss and the per-class probabilities describe "
-                     "the action head's initialization")
+                     "accuracy and the verdicts judge those calls; log loss and Brier are left out (the action head's "
+                     "probabilities are its initialization)")
     elif not trained["action"]:
         notes.append("action head not trained (model.w_action = 0): accuracy, log loss, direction accuracy, the "
                      "per-class table and the classification verdicts describe its initialization, not skill")
