@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cryptotrain.backtest.universe_backtest import load_universe, read_predictions, resolve_settings, trade_universe
-from cryptotrain.config import BacktestConfig
+from cryptotrain.config import BacktestConfig, ModelConfig
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.scorer import PREDICTION_COLUMNS
 
@@ -89,6 +89,28 @@ def test_topk_on_a_universe_run_holds_the_best_scored_pair_and_reports_momentum(
     assert lo == 10 and set(rep.results) == {"portfolio", "momentum", "equal_weight", "btc_buy_and_hold"}
     assert "momentum" in rep.verdict["baselines"] and rep.verdict["horizon"] == 6
     assert rep.stats["momentum"]["# Trades"] > 0
+
+
+def test_independent_on_a_return_regression_trades_the_forecasts_calls(data_dir):
+    """model.w_action = 0: `independent` trades each pair's sign(pred_return) beyond a round trip's cost
+    (24 bp), not the untrained head's pred_action (catches the head's classes reaching the sleeves)."""
+    uni = load_universe(SYMBOLS, "1h", data_dir=data_dir)
+    df = predictions(uni, pred_return=True)
+    df["pred_return"] *= 0.004                      # about half of them beyond 24 bp
+    df["pred_action"] = -np.sign(df["pred_return"]).astype(int)
+    regression = ModelConfig(w_action=0.0, w_return=1.0, w_confidence=0.0)
+    bcfg = resolve_settings(BacktestConfig(policy="independent", mode="long-short"), horizon=1)
+    p = read_predictions(df, uni, 3, "predictions.csv", regression)
+    act, conf = p.calls(bcfg)
+    seen = np.isfinite(p.score)
+    want = np.where(np.abs(p.score) > 0.0024, np.sign(p.score), 0.0)
+    np.testing.assert_array_equal(act[seen], want[seen])
+    assert (conf[seen] == 1.0).all() and np.isnan(act[~seen]).all()
+    head = read_predictions(df, uni, 3, "predictions.csv")            # a classifier: its own pred_action
+    np.testing.assert_array_equal(head.calls(bcfg)[0][seen], head.pred_action[seen])
+    a = trade_universe(uni, p, bcfg, horizon=1, n_pairs=3, benchmarks=False).results["portfolio"].target
+    b = trade_universe(uni, head, bcfg, horizon=1, n_pairs=3, benchmarks=False).results["portfolio"].target
+    assert not np.array_equal(a, b)
 
 
 @pytest.mark.parametrize("edit,message", [

@@ -33,11 +33,13 @@ from cryptotrain.backtest.portfolio_policy import (independent_targets, momentum
 from cryptotrain.backtest.portfolio_weights import constrain
 from cryptotrain.backtest.settings import backtest_settings, settings_dir_name
 from cryptotrain.config import BacktestConfig, load_config
+from cryptotrain.data.labels import return_calls
 from cryptotrain.data.ohlcv import symbol_slug
 from cryptotrain.data.timestamps import candle_rows
 from cryptotrain.data.universe import Universe, list_pairs, load_pairs, pick_timeframe
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
+from cryptotrain.evaluate.eval_data import calls_by_return
 from cryptotrain.outdir import check_target, output_unit
 
 if TYPE_CHECKING:
@@ -53,6 +55,16 @@ class UniversePredictions:
     pred_action: np.ndarray   # (S, N) -1 / 0 / 1, NaN = none
     confidence: np.ndarray    # (S, N)
     score_name: str           # "pred_return" or "p_buy - p_sell"
+    by_return: bool = False   # a return regression (model.w_action = 0): independent trades return_calls of score
+
+    def calls(self, bcfg: BacktestConfig) -> tuple[np.ndarray, np.ndarray]:
+        """(S, N) the actions and confidences `independent` trades: pred_action and confidence, or a return
+        regression's calls on its forecast beyond a round trip's cost (data/labels.return_calls) at confidence 1."""
+        if not self.by_return:
+            return self.pred_action, self.confidence
+        seen = np.isfinite(self.score)
+        return (np.where(seen, return_calls(np.where(seen, self.score, 0.0), bcfg), np.nan),
+                np.where(seen, 1.0, np.nan))
 
 
 def load_universe(symbols: list[str], timeframe: str | None, *, data_dir: Path | str | None = None,
@@ -89,8 +101,9 @@ def score_column(df: pd.DataFrame, src: str) -> tuple[np.ndarray, str]:
     raise UserError(f"{src}: no score: neither a finite pred_return nor p_buy and p_sell columns")
 
 
-def read_predictions(df: pd.DataFrame, uni: Universe, n_pairs: int, src: str) -> UniversePredictions:
-    """The frame of a universe predictions.csv -> (S, N) arrays on the grid of `uni`'s first n_pairs."""
+def read_predictions(df: pd.DataFrame, uni: Universe, n_pairs: int, src: str, model_cfg=None) -> UniversePredictions:
+    """The frame of a universe predictions.csv -> (S, N) arrays on the grid of `uni`'s first n_pairs;
+    `model_cfg` (the run's model section) says whether it is a return regression."""
     missing = [c for c in NEEDED if c not in df.columns]
     if missing or len(df) == 0:
         raise UserError(f"{src}: {'missing column(s) ' + ', '.join(missing) if missing else 'no rows'}; a universe "
@@ -121,7 +134,8 @@ def read_predictions(df: pd.DataFrame, uni: Universe, n_pairs: int, src: str) ->
         return out
 
     return UniversePredictions(rows, grid(score), grid(df["pred_action"].to_numpy(dtype=np.float64)),
-                               grid(df["confidence"].to_numpy(dtype=np.float64)), name)
+                               grid(df["confidence"].to_numpy(dtype=np.float64)), name,
+                               model_cfg is not None and calls_by_return(model_cfg) and name == "pred_return")
 
 
 def resolve_settings(bcfg: BacktestConfig, horizon: int) -> BacktestConfig:
@@ -151,8 +165,9 @@ def trade_universe(uni: Universe, preds: UniversePredictions, bcfg: BacktestConf
     seen = np.isfinite(on_rows(preds.score))
     mom = np.where(seen, momentum_scores(uni.close[:, cols], horizon)[lo:hi + 1], np.nan)
     if bcfg.policy == "independent":
-        books = {"portfolio": Book(cols, independent_targets(on_rows(preds.pred_action), on_rows(preds.confidence),
-                                                             bcfg), bcfg.rebalance, sleeves=True)}
+        act, conf = preds.calls(bcfg)
+        books = {"portfolio": Book(cols, independent_targets(on_rows(act), on_rows(conf), bcfg), bcfg.rebalance,
+                                   sleeves=True)}
         if benchmarks:
             books["momentum"] = Book(cols, independent_targets(*momentum_actions(mom), bcfg), bcfg.rebalance,
                                      sleeves=True)
@@ -178,11 +193,13 @@ def read_run(run_dir: Path, split: str, on_message: Callable[[str, str], None] |
     stale) and their provenance; the caller holds the run's backtest lock."""
     if split not in SPLITS:
         raise UserError(f"--split {split!r}: use test or val")
-    d = load_config(run_dir / "config.yaml").data
+    cfg = load_config(run_dir / "config.yaml")
+    d = cfg.data
     df, prov = _predictions(run_dir, split, on_message or (lambda level, text: None),
                             on_scored or (lambda result: None))
     uni = load_universe(d.universe, d.timeframe, data_dir=d.dir, paths=d.paths)
-    return uni, read_predictions(df, uni, len(d.universe), str(run_dir / "eval" / split / "predictions.csv")), prov
+    return uni, read_predictions(df, uni, len(d.universe), str(run_dir / "eval" / split / "predictions.csv"),
+                                 cfg.model), prov
 
 
 def run(run_dir: Path, split: str = "test", *, out: Path | None = None, overrides: dict[str, Any] | None = None,

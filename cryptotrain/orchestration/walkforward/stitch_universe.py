@@ -80,7 +80,7 @@ def backtest_stitched_universe(wf_dir: Path, overrides: dict | None = None) -> P
     out_dir = wf_dir / settings_dir_name("backtest", cfg.backtest, bcfg)
     bcfg = resolve_settings(bcfg, cfg.labels.horizon)
     uni = load_universe(d.universe, d.timeframe, data_dir=d.dir, paths=d.paths)
-    preds = read_predictions(pd.read_csv(path), uni, len(d.universe), str(path))
+    preds = read_predictions(pd.read_csv(path), uni, len(d.universe), str(path), cfg.model)
     return trade_and_write(uni, preds, bcfg, cfg.labels.horizon, len(d.universe), out_dir,
                            f"{wf_dir.name} (stitched walk-forward test parts")
 
