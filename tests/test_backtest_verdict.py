@@ -103,3 +103,13 @@ def test_earning_reading_holds_on_noise_and_names_its_null():
         return np.where(rng.random(len(c)) < 0.6, nxt, -nxt)    # right 60% of the time
     ret, text = _reading(0, foresight)
     assert ret > 0 and "beyond the null of no return" in text, text
+
+
+def test_a_model_that_never_traded_is_not_read_as_losing(tmp_path, candles):  # noqa: F811
+    """Catches "the positions lose even before costs" printed for a model whose calls never cleared the
+    policy (0.00% before costs, no position ever taken: the 95f LSTM's forecasts within the 24 bp cost)."""
+    run = make_run(tmp_path, candles)
+    path = run / "eval" / "test" / "predictions.csv"
+    pd.read_csv(path).assign(pred_action=0).to_csv(path, index=False)
+    text = " ".join(invoke("--run", run).output.split())
+    assert "never traded" in text and "no position was ever taken" in text and "lose even before costs" not in text

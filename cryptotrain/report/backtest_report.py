@@ -97,7 +97,10 @@ def verdict_lines(v: dict[str, Any], name: str = "Model") -> list[str]:
             lines.append(f"Against {label} ({_pct(b['return_pct'])} after its costs, {_trades(b['trades'])}): "
                          f"{abs(diff):.2f} points {'ahead' if diff > 0 else 'behind'}.")
     if before is not None and after is not None:
-        if before <= 0:
+        if v["trades"] == 0:
+            lines.append("Reading: no position was ever taken, so there is nothing to read about the signal; the "
+                         "model's calls never cleared the policy (hold, threshold or cost).")
+        elif before <= 0:
             lines.append("Reading: the positions lose even before costs, so the signal's sign does not pay here.")
         elif after <= 0:
             lines.append("Reading: the positions earn before costs, but not enough to pay for trading this often.")
