@@ -54,6 +54,19 @@ def test_the_accuracy_figure_draws_the_validation_majority_rate_not_one_third(mo
     assert any(np.allclose(line.get_ydata(), 0.7) for line in ax.get_lines())
 
 
+def test_a_return_regressions_figure_shows_its_validation_loss_not_the_untrained_accuracy(monkeypatch, tmp_path):
+    """model.w_action = 0: the right panel was the accuracy of an action head that never trained; it is
+    the validation loss on its own scale with the best epoch marked."""
+    figs = _captured(monkeypatch, training, "save_figure")
+    rows = [{"epoch": e, "train_loss": 0.45, "val_loss": v, "train_accuracy": 0.3, "val_accuracy": 0.35}
+            for e, v in ((1, 0.2616), (2, 0.2609), (3, 0.2624))]
+    training.plot_training(rows, tmp_path / "t.png", 0.356, action_trained=False)
+    ax = figs[0].axes[1]
+    assert ax.get_ylabel() == "loss" and "untrained" in ax.get_title()
+    assert "best: epoch 2, 0.26090" in ax.get_legend_handles_labels()[1]
+    assert not any(np.allclose(line.get_ydata(), 0.35) for line in ax.get_lines())
+
+
 @pytest.mark.parametrize("long_only", [True, False])
 def test_a_long_only_equity_figure_has_no_short_side(monkeypatch, long_only):
     """Catches the long-only figure's "net short" legend entry and its exposure axis down to -1."""

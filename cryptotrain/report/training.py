@@ -83,12 +83,14 @@ def print_summary(console: Console, result) -> None:
         console.print(f"evaluate it with: cryptotrain evaluate --run {result.run_dir}", soft_wrap=True, markup=False)
 
 
-def plot_training(rows: list[dict], path: Path, val_majority: float | None = None) -> None:
+def plot_training(rows: list[dict], path: Path, val_majority: float | None = None,
+                  action_trained: bool = True) -> None:
     """Loss (train, val) and accuracy (train, val) per epoch, written atomically as PNG.
 
     `val_majority`: the share of the validation split's most common class, the accuracy of always
     saying it, drawn as the line to beat (1/3 only when the classes are balanced, which cost-threshold
-    labels are not)."""
+    labels are not). `action_trained` False (model.w_action = 0): the action head's accuracy is its
+    initialization's, so the right panel is the validation loss alone, on its own scale, best epoch marked."""
     if not rows:
         return
     plt = pyplot()
@@ -100,14 +102,22 @@ def plot_training(rows: list[dict], path: Path, val_majority: float | None = Non
     ax1.set_ylabel("loss")
     ax1.set_title("Loss")
     ax1.legend()
-    ax2.plot(ep, [r["train_accuracy"] for r in rows], "o-", label="train")
-    ax2.plot(ep, [r["val_accuracy"] for r in rows], "o-", label="validation")
-    if val_majority is not None:
-        ax2.axhline(val_majority, color="grey", ls=":", lw=1,
-                    label=f"{val_majority:.3f} (validation majority class)")
+    if action_trained:
+        ax2.plot(ep, [r["train_accuracy"] for r in rows], "o-", label="train")
+        ax2.plot(ep, [r["val_accuracy"] for r in rows], "o-", label="validation")
+        if val_majority is not None:
+            ax2.axhline(val_majority, color="grey", ls=":", lw=1,
+                        label=f"{val_majority:.3f} (validation majority class)")
+        ax2.set_ylabel("action accuracy")
+        ax2.set_title("Accuracy")
+    else:
+        val = [r["val_loss"] for r in rows]
+        best = min(range(len(val)), key=val.__getitem__)
+        ax2.plot(ep, val, "o-", color="tab:orange", label="validation")
+        ax2.plot([ep[best]], [val[best]], "k*", ms=12, label=f"best: epoch {ep[best]}, {val[best]:.5f}")
+        ax2.set_ylabel("loss")
+        ax2.set_title("Validation loss, zoomed (action head untrained)")
     ax2.set_xlabel("epoch")
-    ax2.set_ylabel("action accuracy")
-    ax2.set_title("Accuracy")
     ax2.legend()
     from matplotlib.ticker import MaxNLocator
 

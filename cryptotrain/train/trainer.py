@@ -136,12 +136,12 @@ def _train(s: _Session, cb: TrainCallbacks, *, point_latest: bool) -> TrainResul
         if requested:
             break
         if time.monotonic() - last_plot >= PLOT_EVERY_S:
-            plot_training(s.rows, s.run_dir / "plots" / "training.png", val_majority)
+            plot_training(s.rows, s.run_dir / "plots" / "training.png", val_majority, cfg.model.w_action > 0)
             last_plot = time.monotonic()
         if not overfit and state.bad_epochs >= cfg.train.patience and epoch < cfg.train.epochs:
             stopped = True   # (patience running out at the last planned epoch stops nothing)
             break
-    plot_training(s.rows, s.run_dir / "plots" / "training.png", val_majority)
+    plot_training(s.rows, s.run_dir / "plots" / "training.png", val_majority, cfg.model.w_action > 0)
     result = _result(s, state.epoch - first_epoch + 1, stopped_early=stopped, already_stopped=False)
     result.stopped_on_request = requested
     return result
