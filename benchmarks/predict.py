@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,8 +71,11 @@ def _synthetic_1m(path: Path) -> None:
     write_ohlcv(synthetic_candles(N_1M, 60_000, seed=0, sigma=0.001, price=40_000.0), path)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+@contextmanager
+def bench_setup(doc: str):
+    """The options every predict benchmark takes (--repeats, --keep), the environment of its fresh processes
+    (this checkout first on PYTHONPATH) and its work directory: yields (args, env, work dir)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--keep", type=Path, default=None, help="Work directory to keep (default: a temporary one).")
     args = ap.parse_args()
@@ -79,6 +83,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = args.keep or Path(tmpdir)
         tmp.mkdir(parents=True, exist_ok=True)
+        yield args, env, tmp
+
+
+def main() -> None:
+    with bench_setup(__doc__) as (args, env, tmp):
         big = tmp / "BTC_USDT-1m.parquet"
         if not big.exists():
             _synthetic_1m(big)

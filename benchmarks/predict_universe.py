@@ -12,28 +12,18 @@ Run: .venv/bin/python benchmarks/predict_universe.py [--repeats 5] [--keep DIR]
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from predict import REPO, _children_cpu, _run, _train   # benchmarks/predict.py: fresh processes, brief training
+from predict import _children_cpu, _run, _train, bench_setup   # benchmarks/predict.py: fresh processes, brief training
 
 TARGET_S = 2.0
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--keep", type=Path, default=None, help="Work directory to keep (default: a temporary one).")
-    args = ap.parse_args()
-    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = args.keep or Path(tmpdir)
-        tmp.mkdir(parents=True, exist_ok=True)
+    with bench_setup(__doc__) as (args, env, tmp):
         run = _train(tmp, "configs/universe_1h.yaml", "run_universe", env)
         holdings = tmp / "holdings.json"
         holdings.write_text(json.dumps({"BTC/USDT": 0.01, "ETH/USDT": 0.5}))

@@ -27,17 +27,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cryptotrain.backtest.policy import model_decisions
 from cryptotrain.backtest.portfolio_policy import next_weights
 from cryptotrain.backtest.settings import backtest_settings
 from cryptotrain.backtest.universe_backtest import resolve_settings
 from cryptotrain.data.dataset import iso_utc
-from cryptotrain.data.labels import return_calls
 from cryptotrain.data.ohlcv import symbol_slug
 from cryptotrain.data.tail import CandleFile
 from cryptotrain.data.timestamps import format_utc, ms_to_timeframe, parse_utc
 from cryptotrain.data.universe import list_pairs
 from cryptotrain.errors import UserError
-from cryptotrain.evaluate.eval_data import calls_by_return
 from cryptotrain.predict import LoadedRun, load_run, predict
 
 
@@ -103,7 +102,7 @@ def predict_universe(run: Path | LoadedRun | None = None, checkpoint: str = "bes
     if not srcs:
         raise UserError(f"no candle file of any of the run's pairs ({', '.join(symbols)}); pass --data-dir")
     t = _decision_time(srcs, tf, at, allow_stale, now_ms, symbols, cfg.data.exchange)
-    N, by_return = len(symbols), calls_by_return(cfg.model)
+    N = len(symbols)
     score, action, conf = np.full(N, np.nan), np.full(N, np.nan), np.full(N, np.nan)
     close, pairs, skipped = np.full(N, np.nan), [], []
     for i, s in enumerate(symbols):
@@ -123,10 +122,11 @@ def predict_universe(run: Path | LoadedRun | None = None, checkpoint: str = "bes
             skipped.append({"symbol": s, "reason": str(e)})
             continue
         score[i] = r["pred_return"] if r["pred_return"] is not None else r["p_buy"] - r["p_sell"]
-        action[i], conf[i], close[i] = r["pred_action"], r["confidence"], r["decision"]["close"]
-        if by_return:   # a return regression's calls, as the backtest's independent policy trades them
-            action[i] = float(return_calls(np.array([r["pred_return"]]), bcfg)[0])
-            conf[i] = r["confidence"] if cfg.model.w_confidence > 0 else 1.0
+        # a return regression's calls on its forecast, as the backtest's independent policy trades them
+        forecast = np.nan if r["pred_return"] is None else r["pred_return"]
+        a, c = model_decisions(np.array([r["pred_action"]]), np.array([r["confidence"]]), np.array([forecast]),
+                               cfg.model, bcfg)
+        action[i], conf[i], close[i] = a[0], c[0], r["decision"]["close"]
         pairs.append({"symbol": s, "score": float(score[i]), "action": r["action"], "confidence": r["confidence"],
                       "p_sell": r["p_sell"], "p_hold": r["p_hold"], "p_buy": r["p_buy"],
                       "pred_return": r["pred_return"], "close": r["decision"]["close"]})

@@ -59,6 +59,20 @@ def make_universe(d: Path) -> Path:
     return d
 
 
+def random_walk_after(path: Path, t0: int, seed: int = 7) -> None:
+    """The candles of `path` after t0 replaced by a random walk from the last close at or before t0 (2% steps,
+    high and low 1% either side): the future a leakage test changes."""
+    df, _ = load_ohlcv(path, "1h")
+    after = df["timestamp"].to_numpy() > t0
+    walk = df["close"].to_numpy()[~after][-1] * np.exp(np.cumsum(np.random.default_rng(seed).normal(0, 0.02,
+                                                                                                   after.sum())))
+    for c, k in (("open", 1.0), ("high", 1.01), ("low", 0.99), ("close", 1.0)):
+        col = df[c].to_numpy(dtype=np.float64).copy()
+        col[after] = walk * k
+        df[c] = col
+    write_ohlcv(df, path)
+
+
 def config(tmp: Path, data_dir: Path, *overrides: str):
     path = tmp / "universe.yaml"
     path.write_text(TINY.format(dir=data_dir, runs=tmp / "runs"))
@@ -190,17 +204,9 @@ def test_no_leakage_across_pairs_or_time(tmp_path):
     normalizer, threshold or early-stopping decision that reads later candles, or another pair's,
     would. (It must change ETH's predictions after t0, or the test checks nothing.)"""
     clean, dirty = make_universe(tmp_path / "clean"), make_universe(tmp_path / "dirty")
-    df, _ = load_ohlcv(dirty / "ETH_USDT-1h.csv", "1h")
-    ts = df["timestamp"].to_numpy()
+    ts = load_ohlcv(dirty / "ETH_USDT-1h.csv", "1h")[0]["timestamp"].to_numpy()
     t0 = int(ts[int(len(ts) * 0.93)])
-    after = ts > t0
-    rng = np.random.default_rng(7)
-    walk = df["close"].to_numpy()[~after][-1] * np.exp(np.cumsum(rng.normal(0, 0.02, after.sum())))
-    for c, k in (("open", 1.0), ("high", 1.01), ("low", 0.99), ("close", 1.0)):
-        col = df[c].to_numpy(dtype=np.float64).copy()
-        col[after] = walk * k
-        df[c] = col
-    write_ohlcv(df, dirty / "ETH_USDT-1h.csv")
+    random_walk_after(dirty / "ETH_USDT-1h.csv", t0)
     preds = []
     for name, d in (("clean", clean), ("dirty", dirty)):
         (tmp_path / name / "cfg").mkdir()

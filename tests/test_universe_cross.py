@@ -12,10 +12,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from test_universe import config, cut, make_universe
+from test_universe import config, cut, make_universe, random_walk_after
 
 from cryptotrain.data.dataset import build_dataset
-from cryptotrain.data.ohlcv import load_ohlcv, write_ohlcv
+from cryptotrain.data.ohlcv import load_ohlcv
 from cryptotrain.errors import UserError
 from cryptotrain.evaluate.scorer import score
 from cryptotrain.train.trainer import fit
@@ -84,16 +84,9 @@ def test_replacing_one_pair_after_t0_changes_no_prediction_at_or_before_t0(tmp_p
     of another pair would); and it must change another pair's predictions after t0, or the cross
     features would not read ETH at all."""
     clean, dirty = make_cross_universe(tmp_path / "clean"), make_cross_universe(tmp_path / "dirty")
-    df, _ = load_ohlcv(dirty / "ETH_USDT-1h.csv", "1h")
-    ts = df["timestamp"].to_numpy()
+    ts = load_ohlcv(dirty / "ETH_USDT-1h.csv", "1h")[0]["timestamp"].to_numpy()
     t0 = int(ts[int(len(ts) * 0.93)])
-    after = ts > t0
-    walk = df["close"].to_numpy()[~after][-1] * np.exp(np.cumsum(np.random.default_rng(7).normal(0, 0.02, after.sum())))
-    for c, k in (("open", 1.0), ("high", 1.01), ("low", 0.99), ("close", 1.0)):
-        col = df[c].to_numpy(dtype=np.float64).copy()
-        col[after] = walk * k
-        df[c] = col
-    write_ohlcv(df, dirty / "ETH_USDT-1h.csv")
+    random_walk_after(dirty / "ETH_USDT-1h.csv", t0)
     preds = []
     for name, d in (("clean", clean), ("dirty", dirty)):
         (tmp_path / name / "cfg").mkdir()

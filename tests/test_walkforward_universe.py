@@ -15,12 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cryptotrain.cli import app
-from cryptotrain.data.ohlcv import load_ohlcv, write_ohlcv
 from cryptotrain.data.timestamps import format_utc
 from cryptotrain.orchestration.walkforward.run import walk_forward
 from cryptotrain.predict_universe import predict_universe
 from cryptotrain.train.checkpoint import load_checkpoint
-from tests.test_universe import config, make_universe
+from tests.test_universe import config, make_universe, random_walk_after
 
 SPANS = ["walkforward.train_span=900", "walkforward.val_span=300", "walkforward.test_span=300",
          "walkforward.max_folds=2", "train.max_batches_per_epoch=4", "backtest.policy=topk", "backtest.k=1"]
@@ -79,15 +78,7 @@ def test_one_pairs_future_changes_nothing_in_fold_1(base, tmp_path):
     data2 = tmp_path / "data"
     shutil.copytree(data, data2)
     end = res.plan["folds"][0]["last_ts"]["test"] + res.plan["horizon"] * 3_600_000 + 3_600_000
-    df, _ = load_ohlcv(data2 / "ETH_USDT-1h.csv", "1h")
-    late = df["timestamp"].to_numpy() > end
-    rng = np.random.default_rng(7)
-    walk = df["close"].to_numpy()[~late][-1] * np.exp(np.cumsum(rng.normal(0, 0.02, late.sum())))
-    for c, f in (("open", 1.0), ("high", 1.01), ("low", 0.99), ("close", 1.0)):
-        v = df[c].to_numpy(dtype=np.float64).copy()
-        v[late] = walk * f
-        df[c] = v
-    write_ohlcv(df, data2 / "ETH_USDT-1h.csv")
+    random_walk_after(data2 / "ETH_USDT-1h.csv", end)
     cfg2 = config(tmp_path, data2, *SPANS)
     wf2 = tmp_path / "runs" / "walkforward-u"
     walk_forward(cfg2, wf2)

@@ -91,12 +91,12 @@ def prediction_actions(pred_action: np.ndarray, confidence: np.ndarray, bcfg: Ba
 
 def model_decisions(pred_action: np.ndarray, confidence: np.ndarray, pred_return: np.ndarray | None, model_cfg,
                     bcfg: BacktestConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(pred_action, confidence) (N,) the policy trades: the action head's own when it was trained, else (a
+    """(pred_action, confidence) (N,) or (T, N) the policy trades: the action head's own when it was trained, else (a
     return regression) the return head's calls beyond a round trip's cost (module docstring)."""
     if not calls_by_return(model_cfg):
         return np.asarray(pred_action), np.asarray(confidence, dtype=np.float64)
     act = return_calls(pred_return, bcfg)
-    return act, (np.asarray(confidence, dtype=np.float64) if model_cfg.w_confidence > 0 else np.ones(len(act)))
+    return act, (np.asarray(confidence, dtype=np.float64) if model_cfg.w_confidence > 0 else np.ones(act.shape))
 
 
 def decisions_of(preds, model_cfg, bcfg: BacktestConfig) -> tuple[np.ndarray, np.ndarray]:

@@ -30,16 +30,15 @@ from cryptotrain.backtest.backtester import SPLITS, _predictions
 from cryptotrain.backtest.portfolio_backtest import BTC, Book, PortfolioReport, trade, write_outputs
 from cryptotrain.backtest.portfolio_policy import (independent_targets, momentum_actions, momentum_scores,
                                                    policy_weights)
+from cryptotrain.backtest.policy import model_decisions
 from cryptotrain.backtest.portfolio_weights import constrain
 from cryptotrain.backtest.settings import backtest_settings, settings_dir_name
 from cryptotrain.config import BacktestConfig, load_config
-from cryptotrain.data.labels import return_calls
 from cryptotrain.data.ohlcv import symbol_slug
 from cryptotrain.data.timestamps import candle_rows
 from cryptotrain.data.universe import Universe, list_pairs, load_pairs, pick_timeframe
 from cryptotrain.dirlock import dir_lock
 from cryptotrain.errors import UserError
-from cryptotrain.evaluate.eval_data import calls_by_return
 from cryptotrain.outdir import check_target, output_unit
 
 if TYPE_CHECKING:
@@ -55,16 +54,17 @@ class UniversePredictions:
     pred_action: np.ndarray   # (S, N) -1 / 0 / 1, NaN = none
     confidence: np.ndarray    # (S, N)
     score_name: str           # "pred_return" or "p_buy - p_sell"
-    by_return: bool = False   # a return regression (model.w_action = 0): independent trades return_calls of score
+    model: Any = None         # the run's model section: a return regression's `independent` trades its calls
 
     def calls(self, bcfg: BacktestConfig) -> tuple[np.ndarray, np.ndarray]:
-        """(S, N) the actions and confidences `independent` trades: pred_action and confidence, or a return
-        regression's calls on its forecast beyond a round trip's cost (data/labels.return_calls) at confidence 1."""
-        if not self.by_return:
+        """(S, N) the actions and confidences `independent` trades (policy.model_decisions: pred_action and
+        confidence, or a return regression's calls on its forecast beyond a round trip's cost); NaN = none."""
+        if self.model is None or self.score_name != "pred_return":
             return self.pred_action, self.confidence
         seen = np.isfinite(self.score)
-        return (np.where(seen, return_calls(np.where(seen, self.score, 0.0), bcfg), np.nan),
-                np.where(seen, 1.0, np.nan))
+        act, conf = model_decisions(self.pred_action, self.confidence, np.where(seen, self.score, 0.0), self.model,
+                                    bcfg)
+        return np.where(seen, act, np.nan), np.where(seen, conf, np.nan)
 
 
 def load_universe(symbols: list[str], timeframe: str | None, *, data_dir: Path | str | None = None,
@@ -135,7 +135,7 @@ def read_predictions(df: pd.DataFrame, uni: Universe, n_pairs: int, src: str, mo
 
     return UniversePredictions(rows, grid(score), grid(df["pred_action"].to_numpy(dtype=np.float64)),
                                grid(df["confidence"].to_numpy(dtype=np.float64)), name,
-                               model_cfg is not None and calls_by_return(model_cfg) and name == "pred_return")
+                               model_cfg)
 
 
 def resolve_settings(bcfg: BacktestConfig, horizon: int) -> BacktestConfig:

@@ -25,9 +25,8 @@ from cryptotrain.backtest.stats import periods_per_year
 from cryptotrain.config import load_config
 from cryptotrain.data.timestamps import timeframe_to_ms
 from cryptotrain.errors import UserError
-from cryptotrain.data.labels import return_calls
-from cryptotrain.evaluate.eval_data import (calls_by_return, load_eval_dataset, run_baselines, split_rows, trained_heads,
-                                            untrained_head_notes)
+from cryptotrain.evaluate.eval_data import (calls_by_return, load_eval_dataset, model_actions, run_baselines,
+                                            split_rows, trained_heads, untrained_head_notes)
 from cryptotrain.evaluate.scorer import BASELINE_ACTION_COLUMNS, PREDICTION_COLUMNS
 from cryptotrain.evaluate.summary import evaluation_report
 from cryptotrain.fileio import atomic_path, atomic_write_text, read_state, to_jsonable
@@ -85,9 +84,9 @@ def stitched_report(scored: list[FoldScored], cfg) -> tuple[pd.DataFrame, dict]:
         raise AssertionError("stitched test candles are not unique and increasing: the plan is wrong")
     trained = trained_heads(cfg.model)
     probs = frame[["p_sell", "p_hold", "p_buy"]].to_numpy()
-    by_return = calls_by_return(cfg.model)   # a return regression: its forecast's calls (eval_data.model_actions)
-    model = {"action": (return_calls(frame["pred_return"].to_numpy(), cfg.backtest) if by_return
-                        else frame["pred_action"].to_numpy()) + 1, "probs": None if by_return else probs,
+    by_return = calls_by_return(cfg.model)   # a return regression: judged by its forecast's calls, as evaluate
+    model = {"action": model_actions(probs, frame["pred_return"].to_numpy(), cfg.model, cfg.backtest),
+             "probs": None if by_return else probs,
              "confidence": frame["confidence"].to_numpy() if trained["confidence"] else None,
              "pred_return": frame["pred_return"].to_numpy() if trained["return"] else None}
     # a baseline every fold has (LightGBM is skipped in all of them when it is not installed)
